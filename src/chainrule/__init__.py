@@ -1,0 +1,79 @@
+"""chainrule: neural networks from the chain rule up, in NumPy.
+
+The public API:
+
+- :class:`Network` with the layers :class:`Dense`, :class:`ReLU`, :class:`LeakyReLU`,
+  :class:`Sigmoid`, :class:`Tanh`, :class:`GELU`, :class:`Softmax`, :class:`Dropout`;
+- the optimizers :class:`SGD`, :class:`Adam`, :class:`AdamW`, :class:`RMSprop` and the
+  learning-rate schedules;
+- the fit loop's callbacks :class:`EarlyStopping`, :class:`ReduceLROnPlateau`;
+- :mod:`chainrule.tutorial` (the lesson's ``NeuralNetwork``) and
+  :mod:`chainrule.gradcheck` (finite-difference gradient checks).
+"""
+
+from chainrule.layers import (
+    ACTIVATIONS,
+    GELU,
+    LAYERS,
+    Dense,
+    Dropout,
+    Identity,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from chainrule.losses import LOSSES, BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
+from chainrule.metrics import METRICS
+from chainrule.network import Network, TrainingDivergedError
+from chainrule.optimizers import (
+    OPTIMIZERS,
+    SGD,
+    Adam,
+    AdamW,
+    CosineDecay,
+    ExponentialDecay,
+    RMSprop,
+    StepDecay,
+)
+from chainrule.training import Callback, EarlyStopping, History, LambdaCallback, ReduceLROnPlateau
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "LAYERS",
+    "LOSSES",
+    "METRICS",
+    "OPTIMIZERS",
+    "Adam",
+    "AdamW",
+    "BinaryCrossentropy",
+    "Callback",
+    "CategoricalCrossentropy",
+    "CosineDecay",
+    "Dense",
+    "Dropout",
+    "EarlyStopping",
+    "ExponentialDecay",
+    "GELU",
+    "History",
+    "Identity",
+    "LambdaCallback",
+    "Layer",
+    "LeakyReLU",
+    "MeanSquaredError",
+    "Network",
+    "RMSprop",
+    "ReLU",
+    "ReduceLROnPlateau",
+    "SGD",
+    "Sigmoid",
+    "Softmax",
+    "StepDecay",
+    "Tanh",
+    "TrainingDivergedError",
+    "__version__",
+]

@@ -1,0 +1,138 @@
+"""Input checks shared by every face of the library.
+
+Every error names the argument, what was expected, what was received, and how to
+fix it. ``ValueError`` for wrong values, ``TypeError`` for wrong types.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+def lookup(registry: Mapping[str, T], name: Any, what: str) -> T:
+    """Return ``registry[name]`` or raise a ValueError listing the known names."""
+    if not isinstance(name, str):
+        raise TypeError(
+            f"{what} must be given as a name (one of {sorted(registry)}) or an object; "
+            f"received {type(name).__name__} {name!r}"
+        )
+    key = name.lower()
+    if key not in registry:
+        raise ValueError(
+            f"unknown {what} {name!r}; expected one of {sorted(registry)}. "
+            "Check the spelling, or pass an object instead of a name."
+        )
+    return registry[key]
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """Return ``value`` as an int if it is a positive integer, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be a positive integer; received {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer; received {name}={value!r}")
+    return int(value)
+
+
+def check_positive_float(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a finite number > 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a positive number; received {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number; received {name}={value!r}")
+    return float(value)
+
+
+def check_fraction(value: Any, name: str, *, allow_zero: bool = True) -> float:
+    """Return ``value`` as a float in [0, 1) (or (0, 1) when ``allow_zero`` is False)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1); received {name}={value!r}")
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not (low_ok and value < 1):
+        bound = "[0, 1)" if allow_zero else "(0, 1)"
+        raise ValueError(f"{name} must be in {bound}; received {name}={value!r}")
+    return float(value)
+
+
+def check_array(
+    array: Any,
+    name: str,
+    *,
+    dtype: Any = None,
+    ndim: int | tuple[int, ...] = 2,
+    allow_empty: bool = False,
+) -> np.ndarray:
+    """Convert ``array`` to a NumPy array and check its shape and values.
+
+    No copy is made when ``array`` already has the requested dtype and is
+    C-contiguous. Raises ValueError for the wrong number of dimensions, an empty
+    array, or NaN / infinity; TypeError for values that are not numbers.
+    """
+    if hasattr(array, "tocsr") and hasattr(array, "nnz"):
+        raise TypeError(
+            f"{name} is a scipy.sparse matrix; the Network takes dense arrays. "
+            f"Convert with {name}.toarray() (or use chainrule.MLPClassifier / MLPRegressor)."
+        )
+    try:
+        if dtype is None:
+            result = np.asarray(array)
+            if result.dtype.kind in "biu":
+                result = result.astype(np.float64)
+        else:
+            result = np.ascontiguousarray(array, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be an array of numbers; received {type(array).__name__} "
+            f"that NumPy could not convert ({exc})"
+        ) from None
+    if result.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{name} must hold numbers; received an array of dtype {result.dtype}. "
+            "Encode text columns as numbers first."
+        )
+    ndims = (ndim,) if isinstance(ndim, int) else ndim
+    if result.ndim not in ndims:
+        hint = ""
+        if 2 in ndims and result.ndim == 1:
+            hint = (
+                f" Reshape it: {name}.reshape(-1, 1) for one feature, "
+                f"or {name}.reshape(1, -1) for one sample."
+            )
+        expected = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(
+            f"{name} must be a {expected} array; received shape {result.shape}.{hint}"
+        )
+    if not allow_empty and result.size == 0:
+        raise ValueError(
+            f"{name} is empty (shape {result.shape}); at least one sample "
+            "and one feature are needed."
+        )
+    if result.dtype.kind == "f" and not np.isfinite(result).all():
+        bad = np.argwhere(~np.isfinite(result))
+        first = tuple(int(i) for i in bad[0])
+        raise ValueError(
+            f"{name} contains NaN or infinity ({len(bad)} value(s), first at index "
+            f"{first}); remove or impute them before training."
+        )
+    return result
+
+
+def check_consistent_length(X: np.ndarray, y: np.ndarray, x_name: str = "X", y_name: str = "y"):
+    """Raise ValueError when X and y have different numbers of samples."""
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"{x_name} and {y_name} must have the same number of samples; received "
+            f"{x_name} with {X.shape[0]} rows and {y_name} with {y.shape[0]}."
+        )

@@ -1,0 +1,196 @@
+"""Losses: mean squared error, and binary and categorical cross-entropy from logits.
+
+Contract: ``value(output, target)`` is the mean loss over the batch and
+``gradient(output, target)`` its derivative with respect to ``output``
+(``derror_dprediction`` in the lesson), already divided by the batch size.
+
+The cross-entropies are *fused* with the output activation named in
+``output_activation``: the network hands them the logits (the input of the final
+Sigmoid or Softmax layer), so the value is computed with log-sum-exp, never
+overflows, and the gradient is simply ``activation(logits) - target``.
+
+``sample_weight`` (n,) weighs each sample: the loss is the weighted mean
+``sum_i w_i loss_i / sum_i w_i``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import functions as F
+from chainrule._validation import lookup
+
+__all__ = [
+    "Loss",
+    "MeanSquaredError",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "LOSSES",
+    "get_loss",
+]
+
+
+class Loss:
+    """Base class for losses."""
+
+    #: registry name
+    name = ""
+    #: name of the output activation this loss is fused with (``None``: not fused)
+    output_activation: str | None = None
+
+    def prepare_target(self, y: np.ndarray, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+        """Return ``y`` in the form this loss computes with (shape and dtype)."""
+        y = np.asarray(y)
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise ValueError(
+                f"y must have shape (n_samples, {n_outputs}) to match the network's "
+                f"{n_outputs} output(s); received shape {np.shape(y)}"
+            )
+        return np.ascontiguousarray(y, dtype=dtype)
+
+    def value(self, output, target, sample_weight=None) -> float:
+        """Mean loss over the batch."""
+        return self.value_and_gradient(output, target, sample_weight)[0]
+
+    def gradient(self, output, target, sample_weight=None) -> np.ndarray:
+        """``derror_doutput``: the gradient of :meth:`value` with respect to ``output``."""
+        return self.value_and_gradient(output, target, sample_weight)[1]
+
+    def value_and_gradient(self, output, target, sample_weight=None, out=None):  # pragma: no cover
+        """Both at once (one pass); the gradient goes in ``out`` when given."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (none for the built-in losses)."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _weighted_mean(per_sample: np.ndarray, sample_weight) -> tuple[float, np.ndarray | float]:
+    """Mean of ``per_sample`` (n,), and the factor each sample's gradient gets."""
+    n = per_sample.shape[0]
+    if sample_weight is None:
+        return float(np.sum(per_sample, dtype=np.float64) / n), 1.0 / n
+    w = np.asarray(sample_weight, dtype=per_sample.dtype)
+    total = float(np.sum(w, dtype=np.float64))
+    if total <= 0:
+        total = 1.0  # a batch of zero weights contributes nothing
+    return float(np.dot(per_sample, w) / total), (w / total)[:, None]
+
+
+class MeanSquaredError(Loss):
+    """Mean squared error ``mean((output - target)**2)`` over all elements.
+
+    As in the lesson there is no factor 1/2: the gradient is
+    ``2 * (output - target) / output.size``.
+    """
+
+    name = "mse"
+
+    def value_and_gradient(self, output, target, sample_weight=None, out=None):
+        diff = np.subtract(output, target, out=out)
+        k = output.shape[1] if output.ndim == 2 else 1
+        per_sample = np.einsum("ij,ij->i", diff, diff) / k if diff.ndim == 2 else diff * diff
+        value, scale = _weighted_mean(per_sample, sample_weight)
+        diff *= np.asarray(2.0 / k, dtype=diff.dtype) * np.asarray(scale, dtype=diff.dtype)
+        return value, diff
+
+
+class BinaryCrossentropy(Loss):
+    """Binary cross-entropy from the logits ``z`` of a final Sigmoid layer.
+
+    Per element ``max(z, 0) - z t + log(1 + exp(-|z|))``, averaged over all
+    elements (several independent binary outputs are allowed: multilabel).
+    Gradient: ``(sigmoid(z) - t) / size``.
+    """
+
+    name = "binary_crossentropy"
+    output_activation = "logistic"
+
+    def value_and_gradient(self, output, target, sample_weight=None, out=None):
+        z = output
+        k = z.shape[1]
+        per_sample = F.binary_crossentropy_from_logits(z, target).sum(axis=1) / k
+        value, scale = _weighted_mean(per_sample, sample_weight)
+        grad = out if out is not None else np.empty_like(z)
+        grad[...] = F.sigmoid(z)
+        grad -= target
+        grad *= np.asarray(scale, dtype=grad.dtype) / np.asarray(k, dtype=grad.dtype)
+        return value, grad
+
+
+class CategoricalCrossentropy(Loss):
+    """Categorical cross-entropy from the logits ``z`` of a final Softmax layer.
+
+    Targets are integer class labels (n,) or one-hot / probability rows (n, k).
+    Per sample ``logsumexp(z) - z[label]``; gradient ``(softmax(z) - onehot) / n``.
+    """
+
+    name = "categorical_crossentropy"
+    output_activation = "softmax"
+
+    def prepare_target(self, y, n_outputs, dtype):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim == 1:
+            if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
+                raise ValueError(
+                    "y for categorical_crossentropy must hold integer class labels "
+                    "0..n_classes-1 or one-hot rows; received non-integer values"
+                )
+            labels = y.astype(np.intp)
+            if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
+                raise ValueError(
+                    f"y holds class labels in [{labels.min()}, {labels.max()}] but the "
+                    f"network has {n_outputs} outputs; labels must be 0..{n_outputs - 1}"
+                )
+            return labels
+        if y.ndim == 2 and y.shape[1] == n_outputs:
+            return np.ascontiguousarray(y, dtype=dtype)
+        raise ValueError(
+            f"y must be integer labels (n_samples,) or one-hot rows (n_samples, "
+            f"{n_outputs}); received shape {y.shape}"
+        )
+
+    def value_and_gradient(self, output, target, sample_weight=None, out=None):
+        z = output
+        grad = out if out is not None else np.empty_like(z)
+        np.subtract(z, np.max(z, axis=1, keepdims=True), out=grad)  # shifted logits
+        np.exp(grad, out=grad)
+        sums = np.sum(grad, axis=1, keepdims=True)
+        grad /= sums  # softmax(z)
+        lse = np.log(sums[:, 0]) + np.max(z, axis=1)
+        if target.ndim == 1:
+            rows = np.arange(z.shape[0])
+            per_sample = lse - z[rows, target]
+            grad[rows, target] -= 1
+        else:
+            per_sample = lse - np.einsum("ij,ij->i", z, target)
+            grad -= target
+        value, scale = _weighted_mean(per_sample, sample_weight)
+        grad *= np.asarray(scale, dtype=grad.dtype)
+        return value, grad
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "squared_error": MeanSquaredError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": CategoricalCrossentropy,
+}
+
+
+def get_loss(loss: str | Loss) -> Loss:
+    """Return a Loss object from a name in ``LOSSES`` or a Loss instance."""
+    if isinstance(loss, Loss):
+        return loss
+    return lookup(LOSSES, loss, "loss")()

@@ -1,0 +1,144 @@
+"""Metrics: accuracy, mse, mae and r2, accumulated batch by batch.
+
+A metric object is reset at the start of an epoch, updated with each batch's
+``(output, target)`` and read with :meth:`Metric.result`; the result equals the
+metric computed on all the epoch's samples at once. ``output`` is the network's
+final output (probabilities for a Sigmoid or Softmax output); ``target`` is the
+target as the loss prepared it (integer labels or a 2-D array).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule._validation import lookup
+
+__all__ = ["Metric", "Accuracy", "MeanSquaredErrorMetric", "MeanAbsoluteError", "R2", "METRICS"]
+
+
+def _dense_target(output: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``target`` as an array shaped like ``output`` (integer labels become one-hot)."""
+    if target.ndim == 1 and output.ndim == 2 and output.shape[1] > 1:
+        dense = np.zeros_like(output)
+        dense[np.arange(target.shape[0]), target] = 1
+        return dense
+    return target.reshape(output.shape)
+
+
+class Metric:
+    """Base class of the streaming metrics."""
+
+    name = ""
+    #: True when the metric can work on logits (only the arg-max / sign matters)
+    accepts_logits = False
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._total = 0.0
+        self._count = 0
+
+    def update(self, output: np.ndarray, target: np.ndarray, logits: bool = False) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def result(self) -> float:
+        return self._total / self._count if self._count else float("nan")
+
+    def __call__(self, output, target) -> float:
+        """The metric of one whole set of outputs and targets."""
+        self.reset()
+        self.update(np.asarray(output), np.asarray(target))
+        return self.result()
+
+
+class Accuracy(Metric):
+    """Fraction of correct predictions.
+
+    Several outputs: the arg-max against the label. One output, or several
+    independent sigmoid outputs: ``output > 0.5`` against each 0/1 target.
+    """
+
+    name = "accuracy"
+    accepts_logits = True
+
+    def update(self, output, target, logits=False):
+        if output.ndim == 2 and output.shape[1] > 1 and (target.ndim == 1 or _is_one_hot(target)):
+            labels = target if target.ndim == 1 else np.argmax(target, axis=1)
+            self._total += float(np.sum(np.argmax(output, axis=1) == labels))
+            self._count += output.shape[0]
+        else:
+            threshold = 0.0 if logits else 0.5
+            predicted = output > threshold
+            self._total += float(np.sum(predicted == (target.reshape(output.shape) > 0.5)))
+            self._count += output.size
+
+
+def _is_one_hot(target: np.ndarray) -> bool:
+    return target.ndim == 2 and bool(np.all(np.sum(target, axis=1) == 1))
+
+
+class MeanSquaredErrorMetric(Metric):
+    """Mean squared error over all elements."""
+
+    name = "mse"
+
+    def update(self, output, target, logits=False):
+        diff = output - _dense_target(output, target)
+        self._total += float(np.sum(diff * diff, dtype=np.float64))
+        self._count += diff.size
+
+
+class MeanAbsoluteError(Metric):
+    """Mean absolute error over all elements."""
+
+    name = "mae"
+
+    def update(self, output, target, logits=False):
+        self._total += float(np.sum(np.abs(output - _dense_target(output, target)), dtype=np.float64))
+        self._count += output.size
+
+
+class R2(Metric):
+    """Coefficient of determination ``1 - SS_res / SS_tot``, averaged over outputs
+    (scikit-learn's ``r2_score`` with ``multioutput="uniform_average"``)."""
+
+    name = "r2"
+
+    def reset(self):
+        self._n = 0
+        self._sum = self._sum_sq = self._sse = 0.0
+
+    def update(self, output, target, logits=False):
+        t = _dense_target(output, target).astype(np.float64)
+        o = output.astype(np.float64)
+        self._n += t.shape[0]
+        self._sum = self._sum + t.sum(axis=0)
+        self._sum_sq = self._sum_sq + (t * t).sum(axis=0)
+        self._sse = self._sse + ((o - t) ** 2).sum(axis=0)
+
+    def result(self):
+        if not self._n:
+            return float("nan")
+        ss_tot = self._sum_sq - self._sum**2 / self._n
+        ss_tot = np.atleast_1d(ss_tot)
+        sse = np.atleast_1d(self._sse)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scores = np.where(ss_tot > 0, 1.0 - sse / ss_tot, np.where(sse == 0, 1.0, 0.0))
+        return float(np.mean(scores))
+
+
+METRICS: dict[str, type[Metric]] = {
+    "accuracy": Accuracy,
+    "acc": Accuracy,
+    "mse": MeanSquaredErrorMetric,
+    "mae": MeanAbsoluteError,
+    "r2": R2,
+}
+
+
+def get_metric(name: str | Metric) -> Metric:
+    """Return a fresh metric object for a name in ``METRICS`` (or the object itself)."""
+    if isinstance(name, Metric):
+        return name
+    return lookup(METRICS, name, "metric")()

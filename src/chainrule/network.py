@@ -1,0 +1,476 @@
+"""Network: layers, a loss and an optimizer around ONE flat parameter buffer.
+
+All trainable values live in one contiguous vector ``network.params`` (and their
+gradients in ``network.grads``); each layer's weights and bias are views into it.
+Weight matrices come first, then all biases, so L2 weight decay is one vectorised
+call over ``params[:n_weights]``. An optimizer step is a handful of in-place NumPy
+calls over the whole vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule._validation import check_array, check_consistent_length, check_positive_int
+from chainrule.layers import Activation, Dense, Layer, get_layer, layer_from_config
+from chainrule.losses import LOSSES, Loss, get_loss
+from chainrule.metrics import Metric, get_metric
+from chainrule.optimizers import OPTIMIZERS, Optimizer, get_optimizer
+
+__all__ = ["Network", "TrainingDivergedError"]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """A training step produced a non-finite loss; the last finite weights are kept."""
+
+
+class Network:
+    """A feed-forward neural network trained by backpropagation.
+
+    Parameters
+    ----------
+    layers : sequence of Layer or str
+        The layers in order, e.g. ``[Dense(64), ReLU(), Dense(10), Softmax()]``.
+        A string is looked up in ``chainrule.layers.ACTIVATIONS`` (``"relu"``).
+    loss : str or Loss
+        ``"mse"``, ``"binary_crossentropy"`` (last layer ``Sigmoid()``) or
+        ``"categorical_crossentropy"`` (last layer ``Softmax()``; integer labels or
+        one-hot targets). The cross-entropies are fused with their output layer.
+    optimizer : str or Optimizer
+        ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` (default settings) or an
+        optimizer object such as ``Adam(learning_rate=1e-3)``.
+    metrics : sequence of str, default=()
+        Reported by ``fit`` and ``evaluate``: ``"accuracy"``, ``"mse"``, ``"mae"``, ``"r2"``.
+    l2 : float, default=0.0
+        L2 weight decay on the weight matrices (not the biases): the loss gains
+        ``0.5 * l2 * sum(W**2)`` and the gradient ``l2 * W``.
+    seed : int or None, default=None
+        Seeds the one ``numpy.random.Generator`` behind initialisation, shuffling and
+        dropout: same seed, same data, same thread count, identical weights.
+    dtype : {"float32", "float64"}, default="float32"
+
+    Attributes
+    ----------
+    params, grads : ndarray of shape (n_params,)
+        The flat parameter and gradient vectors (after :meth:`build`).
+    history : History or None
+        What the last :meth:`fit` recorded.
+
+    Examples
+    --------
+    >>> from chainrule import Network, Dense, ReLU, Softmax
+    >>> net = Network([Dense(32), ReLU(), Dense(3), Softmax()],
+    ...               loss="categorical_crossentropy", optimizer="adam", seed=0)
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[Layer | str],
+        *,
+        loss: str | Loss,
+        optimizer: str | Optimizer,
+        metrics: Sequence[str | Metric] = (),
+        l2: float = 0.0,
+        seed: int | None = None,
+        dtype: str | np.dtype = "float32",
+    ) -> None:
+        if isinstance(layers, (Layer, str)) or not isinstance(layers, Sequence) or not layers:
+            raise TypeError(
+                "layers must be a non-empty list of layers, e.g. [Dense(8), ReLU(), Dense(1)]; "
+                f"received {layers!r}"
+            )
+        self.layers = [get_layer(layer)() if isinstance(layer, str) else layer for layer in layers]
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"layers[{i}] must be a Layer (such as Dense(8) or ReLU()); "
+                    f"received {type(layer).__name__} {layer!r}"
+                )
+        self.loss = get_loss(loss)
+        self.optimizer = get_optimizer(optimizer)
+        self.metrics = [get_metric(m) for m in metrics]
+        if l2 < 0:
+            raise ValueError(f"l2 must be >= 0; received l2={l2!r}")
+        self.l2 = float(l2)
+        self.seed = seed
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float32' or 'float64'; received dtype={dtype!r}")
+        self.rng = np.random.default_rng(seed)
+        self.fused = self._check_output_layer()
+        self.built = False
+        self.history = None
+        self.stop_training = False
+
+    def _check_output_layer(self) -> bool:
+        """Whether the loss is fused with the last layer; refuse mismatched pairs."""
+        wanted = self.loss.output_activation
+        last = self.layers[-1]
+        if wanted is None:
+            return False
+        last_name = getattr(last, "name", None) if isinstance(last, Activation) else None
+        if last_name != wanted:
+            layer = {"logistic": "Sigmoid()", "softmax": "Softmax()"}[wanted]
+            raise ValueError(
+                f"loss={self.loss.name!r} needs {layer} as the last layer (it is computed from "
+                f"that layer's input, the logits); received last layer {last!r}. "
+                f"Add {layer} after the last Dense layer."
+            )
+        return True
+
+    # ------------------------------------------------------------ building
+
+    def build(self, n_features: int) -> Network:
+        """Create the parameters for inputs with ``n_features`` columns.
+
+        Allocates the flat parameter and gradient vectors, hands each layer its
+        views, and initialises them from the network's random generator.
+        """
+        n_features = check_positive_int(n_features, "n_features")
+        width = n_features
+        self.output_shapes = []
+        for layer in self.layers:
+            width = layer.build(width, self.rng, self.dtype)
+            self.output_shapes.append((None, width))
+        self.n_features = n_features
+        self.n_outputs = width
+
+        specs = [(i, name, shape) for i, layer in enumerate(self.layers)
+                 for name, shape in layer.param_shapes()]
+        # weight matrices first, biases after: L2 decay covers params[:n_weights]
+        ordered = [s for s in specs if s[1] != "bias"] + [s for s in specs if s[1] == "bias"]
+        sizes = [int(np.prod(shape)) for _, _, shape in ordered]
+        self.n_weights = sum(size for (_, name, _), size in zip(ordered, sizes) if name != "bias")
+        self.params = np.zeros(sum(sizes), dtype=self.dtype)
+        self.grads = np.zeros_like(self.params)
+        views: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        offset = 0
+        for (i, name, shape), size in zip(ordered, sizes):
+            p = self.params[offset : offset + size].reshape(shape)
+            g = self.grads[offset : offset + size].reshape(shape)
+            views.setdefault(i, {})[name] = (p, g)
+            offset += size
+        for i, layer in enumerate(self.layers):
+            names = [name for name, _ in layer.param_shapes()]
+            if names:
+                layer.bind([views[i][n][0] for n in names], [views[i][n][1] for n in names])
+                layer.reset_parameters(self.rng)
+
+        # Layers before the first parametrised one need no backward pass; that one
+        # needs no input gradient. Activations work in place on buffers the network
+        # owns (anything after the first Dense), never on the caller's X.
+        trainable = [i for i, layer in enumerate(self.layers) if layer.param_shapes()]
+        self._first_trainable = trainable[0] if trainable else len(self.layers)
+        owned = False
+        for i, layer in enumerate(self.layers):
+            layer.inplace = owned
+            layer.needs_input_grad = i > self._first_trainable
+            owned = owned or isinstance(layer, Dense)
+        self._train_layers = self.layers[:-1] if self.fused else self.layers
+        self.optimizer.build(self.params)
+        self.built = True
+        return self
+
+    def _ensure_built(self, X: np.ndarray) -> None:
+        if not self.built:
+            self.build(X.shape[1])
+        elif X.shape[1] != self.n_features:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the network was built for "
+                f"{self.n_features}; pass data with the same columns as in training."
+            )
+
+    # ------------------------------------------------------------ passes
+
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        """Run ``X`` through every layer; returns the last layer's output.
+
+        The result may be an internal buffer, overwritten by the next call: copy it
+        to keep it (``predict`` does).
+        """
+        out = X
+        for layer in self.layers:
+            out = layer.forward(out, training)
+        return out
+
+    def _forward_train(self, X: np.ndarray, training: bool) -> np.ndarray:
+        """Forward to what the loss takes: the logits when fused, else the output."""
+        out = X
+        for layer in self._train_layers:
+            out = layer.forward(out, training)
+        return out
+
+    def _backward(self, derror_doutput: np.ndarray) -> None:
+        g = derror_doutput
+        for layer in reversed(self._train_layers[self._first_trainable :]):
+            g = layer.backward(g)
+
+    def _l2_penalty(self, l2: float) -> float:
+        w = self.params[: self.n_weights]
+        return 0.5 * l2 * float(np.dot(w, w))
+
+    def compute_loss_and_gradients(
+        self, X: np.ndarray, y: np.ndarray, sample_weight=None, *, training: bool = False,
+        l2: float | None = None,
+    ) -> tuple[float, np.ndarray]:
+        """The loss on ``(X, y)`` and the gradient of it for every parameter.
+
+        Returns the loss and ``network.grads`` (the flat gradient vector, in the
+        parameter layout; :meth:`get_gradients` splits it per layer). No weight
+        changes. ``y`` is taken as the loss prepares it (see ``Loss.prepare_target``).
+        """
+        X = check_array(X, "X", dtype=self.dtype)
+        self._ensure_built(X)
+        target = self.loss.prepare_target(y, self.n_outputs, self.dtype)
+        return self._loss_and_gradients(X, target, sample_weight, training, l2)
+
+    def _loss_and_gradients(self, X, target, sample_weight, training, l2=None):
+        l2 = self.l2 if l2 is None else l2
+        out = self._forward_train(X, training)
+        self._loss_out = out
+        grad_buf = _scratch(self, "_grad_buf", out.shape, self.dtype)
+        value, g = self.loss.value_and_gradient(out, target, sample_weight, out=grad_buf)
+        if l2:
+            value += self._l2_penalty(l2)
+        if not np.isfinite(value):
+            return value, self.grads
+        self._backward(g)
+        if l2:
+            w = self.params[: self.n_weights]
+            self.grads[: self.n_weights] += np.multiply(
+                w, self.dtype.type(l2), out=_scratch(self, "_l2_buf", w.shape, self.dtype)
+            )
+        return value, self.grads
+
+    def train_step(self, X: np.ndarray, target: np.ndarray, sample_weight=None, l2=None) -> float:
+        """One gradient step on a prepared batch: forward, loss, backward, update.
+
+        Returns the batch loss. A non-finite loss raises
+        :class:`TrainingDivergedError` before the update, so the weights stay finite.
+        """
+        value, grads = self._loss_and_gradients(X, target, sample_weight, True, l2)
+        if not np.isfinite(value):
+            raise TrainingDivergedError(
+                f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
+                "training stopped and the last finite weights were kept. Lower the "
+                "learning rate, scale the inputs, or check the targets."
+            )
+        self.optimizer.step(self.params, grads)
+        return value
+
+    def _metric_output(self, out: np.ndarray) -> np.ndarray:
+        """The network's output from what ``_forward_train`` returned."""
+        if not self.fused:
+            return out
+        last = self.layers[-1]
+        inplace, last.inplace = last.inplace, False
+        try:
+            return last.forward(out, False)
+        finally:
+            last.inplace = inplace
+
+    # ------------------------------------------------------------ public API
+
+    def fit(self, X, y, epochs: int = 1, batch_size: int = 32, *, verbose: int = 0, **kwargs):
+        """Train the network; see :func:`chainrule.training.fit` for every argument.
+
+        Returns the :class:`~chainrule.training.History` (also kept in ``self.history``).
+        """
+        from chainrule.training import fit
+
+        return fit(self, X, y, epochs=epochs, batch_size=batch_size, verbose=verbose, **kwargs)
+
+    def predict(self, X, batch_size: int = 4096, verbose: int = 0) -> np.ndarray:
+        """The network's output for ``X`` (probabilities for a Sigmoid/Softmax output).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        batch_size : int, default=4096
+            Rows per forward pass (bounds memory, not the result).
+        verbose : int, default=0
+            1 shows a progress bar.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+        """
+        from chainrule.training import progress_bar
+
+        X = self._check_predict_input(X)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        result = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        starts = range(0, X.shape[0], batch_size)
+        with progress_bar(len(starts), verbose, "predict") as bar:
+            for start in starts:
+                stop = min(start + batch_size, X.shape[0])
+                result[start:stop] = self.forward(X[start:stop], training=False)
+                bar.update(1)
+        return result
+
+    def predict_proba(self, X, batch_size: int = 4096, verbose: int = 0) -> np.ndarray:
+        """Class probabilities: the output of a final Softmax or Sigmoid layer.
+
+        For one sigmoid output, returns two columns ``[1 - p, p]`` as scikit-learn does.
+        """
+        last = self.layers[-1]
+        if getattr(last, "name", None) not in ("softmax", "logistic"):
+            raise ValueError(
+                "predict_proba needs a Softmax() or Sigmoid() last layer; this network ends "
+                f"with {last!r}. Use predict() for its raw output."
+            )
+        proba = self.predict(X, batch_size, verbose)
+        if proba.shape[1] == 1 and last.name == "logistic":
+            return np.hstack([1 - proba, proba])
+        return proba
+
+    def evaluate(self, X, y, batch_size: int = 4096, verbose: int = 0, sample_weight=None):
+        """Loss and metrics on ``(X, y)``, as a dict ``{"loss": ..., "accuracy": ...}``."""
+        from chainrule.training import evaluate
+
+        return evaluate(self, X, y, batch_size=batch_size, verbose=verbose,
+                        sample_weight=sample_weight)
+
+    def _check_predict_input(self, X) -> np.ndarray:
+        X = check_array(X, "X", dtype=self.dtype)
+        if not self.built:
+            raise ValueError("this network has no weights yet: call fit() or build() first")
+        if X.shape[1] != self.n_features:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the network was trained with "
+                f"{self.n_features}; pass data with the same columns as in training."
+            )
+        return X
+
+    def _prepare_xy(self, X, y, x_name="X", y_name="y"):
+        X = check_array(X, x_name, dtype=self.dtype)
+        y_arr = check_array(y, y_name, ndim=(1, 2))
+        check_consistent_length(X, y_arr, x_name, y_name)
+        self._ensure_built(X)
+        return X, self.loss.prepare_target(y_arr, self.n_outputs, self.dtype)
+
+    # ------------------------------------------------------------ weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the parameters in layer order: ``[W1, b1, W2, b2, ...]`` (as Keras)."""
+        self._require_built()
+        return [p.copy() for p in self._param_views()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Set the parameters from a list in the order of :meth:`get_weights`."""
+        self._require_built()
+        views = self._param_views()
+        if len(weights) != len(views):
+            raise ValueError(
+                f"weights must be a list of {len(views)} arrays "
+                f"({', '.join(str(v.shape) for v in views)}); received {len(weights)}"
+            )
+        for i, (view, w) in enumerate(zip(views, weights)):
+            w = np.asarray(w)
+            if w.shape != view.shape:
+                raise ValueError(
+                    f"weights[{i}] must have shape {view.shape}; received shape {w.shape}"
+                )
+            view[...] = w
+
+    def get_gradients(self) -> list[np.ndarray]:
+        """Copies of the last computed gradients, in the order of :meth:`get_weights`."""
+        self._require_built()
+        return [g.copy() for g in self._grad_views()]
+
+    def _param_views(self) -> list[np.ndarray]:
+        return [v for layer in self.layers if layer.param_shapes() for v in layer.param_arrays]
+
+    def _grad_views(self) -> list[np.ndarray]:
+        return [v for layer in self.layers if layer.param_shapes() for v in layer.grad_arrays]
+
+    def _require_built(self) -> None:
+        if not self.built:
+            raise ValueError("this network has no weights yet: call fit() or build(n_features)")
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable values (0 before :meth:`build`)."""
+        return int(self.params.size) if self.built else 0
+
+    # ------------------------------------------------------------ description
+
+    def summary(self, print_fn=print) -> str:
+        """A table of layers, output shapes and parameter counts; printed and returned."""
+        self._require_built()
+        rows = [("Layer", "Output shape", "Params")]
+        for layer, shape in zip(self.layers, self.output_shapes):
+            name = type(layer).__name__
+            if isinstance(layer, Dense):
+                name += f"({layer.units})"
+            rows.append((name, str(shape), f"{layer.n_params:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(3)]
+        rule = "-" * (sum(widths) + 4)
+        lines = [rule]
+        for k, row in enumerate(rows):
+            lines.append(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}")
+            if k == 0:
+                lines.append(rule)
+        lines += [
+            rule,
+            f"Total params: {self.n_params:,} ({self.dtype.name})",
+            f"Input features: {self.n_features}; loss: {self.loss.name}; "
+            f"optimizer: {self.optimizer!r}",
+        ]
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-safe description: ``Network.from_config(net.get_config())`` rebuilds it (unfitted)."""
+        return {
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ],
+            "loss": self.loss.name,
+            "optimizer": {"class_name": self.optimizer.name,
+                          "config": self.optimizer.get_config()},
+            "metrics": [m.name for m in self.metrics],
+            "l2": self.l2,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Network:
+        """Build an (unfitted) network from :meth:`get_config`'s output."""
+        opt = config["optimizer"]
+        opt_cls = OPTIMIZERS.get(opt["class_name"])
+        if opt_cls is None:
+            raise ValueError(
+                f"unknown optimizer {opt['class_name']!r}; expected one of {sorted(OPTIMIZERS)}"
+            )
+        if config["loss"] not in LOSSES:
+            raise ValueError(f"unknown loss {config['loss']!r}; expected one of {sorted(LOSSES)}")
+        return cls(
+            [layer_from_config(c) for c in config["layers"]],
+            loss=config["loss"],
+            optimizer=opt_cls.from_config(opt["config"]),
+            metrics=config.get("metrics", ()),
+            l2=config.get("l2", 0.0),
+            seed=config.get("seed"),
+            dtype=config.get("dtype", "float32"),
+        )
+
+    def __repr__(self) -> str:
+        layers = ", ".join(repr(layer) for layer in self.layers)
+        return f"Network([{layers}], loss={self.loss.name!r}, optimizer={self.optimizer!r})"
+
+
+def _scratch(owner: Any, attr: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A scratch array of ``shape`` kept on ``owner``, reallocated only when the shape changes."""
+    buf = getattr(owner, attr, None)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype=dtype)
+        setattr(owner, attr, buf)
+    return buf

@@ -1,0 +1,389 @@
+"""Optimizers and learning-rate schedules.
+
+An optimizer updates the network's one flat parameter vector ``params`` from the
+flat gradient vector ``grads`` with a few in-place, vectorised NumPy calls; it
+never computes gradients. Ordered simple to complex: SGD, SGD with momentum
+(and Nesterov), RMSprop, Adam, AdamW. Formulas follow Keras (and, for SGD and
+Adam, scikit-learn's ``_stochastic_optimizers``, which is the same update).
+
+``learning_rate`` is a number or a schedule (:class:`StepDecay`,
+:class:`ExponentialDecay`, :class:`CosineDecay`) evaluated once per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule._validation import check_fraction, check_positive_float, check_positive_int, lookup
+
+__all__ = [
+    "Schedule",
+    "Constant",
+    "StepDecay",
+    "ExponentialDecay",
+    "CosineDecay",
+    "SCHEDULES",
+    "Optimizer",
+    "SGD",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "OPTIMIZERS",
+    "get_optimizer",
+    "get_schedule",
+]
+
+
+# ---------------------------------------------------------------- schedules
+
+
+class Schedule:
+    """A learning rate as a function of the epoch number (0-based)."""
+
+    name = ""
+
+    def __call__(self, epoch: int) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Constant(Schedule):
+    """``lr(epoch) = initial_learning_rate``."""
+
+    name = "constant"
+
+    def __init__(self, initial_learning_rate: float) -> None:
+        self.initial_learning_rate = check_positive_float(
+            initial_learning_rate, "initial_learning_rate"
+        )
+
+    def __call__(self, epoch):
+        return self.initial_learning_rate
+
+
+class StepDecay(Schedule):
+    """``lr(epoch) = initial_learning_rate * gamma ** (epoch // step_size)``."""
+
+    name = "step"
+
+    def __init__(self, initial_learning_rate: float, step_size: int = 10, gamma: float = 0.1):
+        self.initial_learning_rate = check_positive_float(
+            initial_learning_rate, "initial_learning_rate"
+        )
+        self.step_size = check_positive_int(step_size, "step_size")
+        self.gamma = check_positive_float(gamma, "gamma")
+
+    def __call__(self, epoch):
+        return self.initial_learning_rate * self.gamma ** (epoch // self.step_size)
+
+
+class ExponentialDecay(Schedule):
+    """``lr(epoch) = initial_learning_rate * decay_rate ** (epoch / decay_epochs)``."""
+
+    name = "exponential"
+
+    def __init__(
+        self, initial_learning_rate: float, decay_rate: float = 0.96, decay_epochs: int = 1
+    ):
+        self.initial_learning_rate = check_positive_float(
+            initial_learning_rate, "initial_learning_rate"
+        )
+        self.decay_rate = check_positive_float(decay_rate, "decay_rate")
+        self.decay_epochs = check_positive_int(decay_epochs, "decay_epochs")
+
+    def __call__(self, epoch):
+        return self.initial_learning_rate * self.decay_rate ** (epoch / self.decay_epochs)
+
+
+class CosineDecay(Schedule):
+    """Cosine from ``initial_learning_rate`` down to ``alpha * initial_learning_rate``
+    over ``decay_epochs`` epochs, then flat:
+    ``lr = initial * ((1 - alpha) * 0.5 * (1 + cos(pi * min(epoch, E) / E)) + alpha)``.
+    """
+
+    name = "cosine"
+
+    def __init__(self, initial_learning_rate: float, decay_epochs: int, alpha: float = 0.0):
+        self.initial_learning_rate = check_positive_float(
+            initial_learning_rate, "initial_learning_rate"
+        )
+        self.decay_epochs = check_positive_int(decay_epochs, "decay_epochs")
+        self.alpha = check_fraction(alpha, "alpha")
+
+    def __call__(self, epoch):
+        progress = min(epoch, self.decay_epochs) / self.decay_epochs
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+
+SCHEDULES: dict[str, type[Schedule]] = {
+    cls.name: cls for cls in (Constant, StepDecay, ExponentialDecay, CosineDecay)
+}
+
+
+def get_schedule(config: dict[str, Any]) -> Schedule:
+    """Build a schedule from ``{"class_name": ..., "config": {...}}``."""
+    by_class = {cls.__name__: cls for cls in SCHEDULES.values()}
+    cls = lookup({k.lower(): v for k, v in by_class.items()}, config["class_name"], "schedule")
+    return cls(**config["config"])
+
+
+# ---------------------------------------------------------------- optimizers
+
+
+class Optimizer:
+    """Base class: holds the learning rate and the step count ``iterations``.
+
+    Parameters
+    ----------
+    learning_rate : float or Schedule
+        Step size, or a schedule of the epoch number.
+    """
+
+    name = ""
+
+    def __init__(self, learning_rate: float | Schedule) -> None:
+        if isinstance(learning_rate, Schedule):
+            self.learning_rate = learning_rate
+        else:
+            self.learning_rate = check_positive_float(learning_rate, "learning_rate")
+        #: multiplier applied on top of the schedule (ReduceLROnPlateau lowers it)
+        self.lr_scale = 1.0
+        self.iterations = 0
+        self.lr = self._base_lr(0)
+
+    def _base_lr(self, epoch: int) -> float:
+        lr = self.learning_rate
+        return float(lr(epoch)) if isinstance(lr, Schedule) else float(lr)
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        """Set the current rate ``lr`` from the schedule and the plateau multiplier."""
+        self.lr = self._base_lr(epoch) * self.lr_scale
+
+    def build(self, params: np.ndarray) -> None:
+        """Allocate the state (momentum, moments) for a flat parameter vector."""
+        self.iterations = 0
+
+    def step(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Update ``params`` in place from ``grads``."""
+        self.iterations += 1
+        self._update(params, grads)
+
+    def _update(self, params, grads):  # pragma: no cover
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-safe values."""
+        config = {k: getattr(self, k) for k in self._config_keys}
+        lr = self.learning_rate
+        config["learning_rate"] = (
+            {"class_name": type(lr).__name__, "config": lr.get_config()}
+            if isinstance(lr, Schedule)
+            else lr
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = get_schedule(config["learning_rate"])
+        return cls(**config)
+
+    _config_keys: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    Plain: ``p -= lr * g`` (the lesson's ``_update_parameters``).
+    Momentum: ``v = momentum * v - lr * g``; ``p += v``.
+    Nesterov: ``v = momentum * v - lr * g``; ``p += momentum * v - lr * g``.
+
+    Parameters
+    ----------
+    learning_rate : float or Schedule, default=0.01
+    momentum : float, default=0.0
+        In [0, 1).
+    nesterov : bool, default=False
+    """
+
+    name = "sgd"
+    _config_keys = ("momentum", "nesterov")
+
+    def __init__(
+        self, learning_rate: float | Schedule = 0.01, momentum: float = 0.0, nesterov: bool = False
+    ) -> None:
+        super().__init__(learning_rate)
+        self.momentum = check_fraction(momentum, "momentum")
+        self.nesterov = bool(nesterov)
+
+    def build(self, params):
+        super().build(params)
+        self.velocity = np.zeros_like(params) if self.momentum else None
+        self._scratch = np.empty_like(params)
+
+    def _update(self, params, grads):
+        lr = params.dtype.type(self.lr)
+        scratch = self._scratch
+        if not self.momentum:
+            params -= np.multiply(grads, lr, out=scratch)
+            return
+        v = self.velocity
+        v *= params.dtype.type(self.momentum)
+        v -= np.multiply(grads, lr, out=scratch)  # scratch = lr * g
+        if self.nesterov:
+            params -= scratch
+            params += np.multiply(v, params.dtype.type(self.momentum), out=scratch)
+        else:
+            params += v
+
+
+class RMSprop(Optimizer):
+    """RMSprop: ``s = rho * s + (1 - rho) * g**2``; ``p -= lr * g / (sqrt(s) + epsilon)``.
+
+    Parameters
+    ----------
+    learning_rate : float or Schedule, default=0.001
+    rho : float, default=0.9
+    epsilon : float, default=1e-7
+    """
+
+    name = "rmsprop"
+    _config_keys = ("rho", "epsilon")
+
+    def __init__(
+        self, learning_rate: float | Schedule = 0.001, rho: float = 0.9, epsilon: float = 1e-7
+    ) -> None:
+        super().__init__(learning_rate)
+        self.rho = check_fraction(rho, "rho")
+        self.epsilon = check_positive_float(epsilon, "epsilon")
+
+    def build(self, params):
+        super().build(params)
+        self.mean_square = np.zeros_like(params)
+        self._scratch = np.empty_like(params)
+
+    def _update(self, params, grads):
+        t = params.dtype.type
+        s, scratch = self.mean_square, self._scratch
+        s *= t(self.rho)
+        s += np.multiply(np.square(grads, out=scratch), t(1.0 - self.rho), out=scratch)
+        np.sqrt(s, out=scratch)
+        scratch += t(self.epsilon)
+        np.divide(grads, scratch, out=scratch)
+        scratch *= t(self.lr)
+        params -= scratch
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015), with the bias corrections folded into the rate.
+
+    ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g**2``;
+    ``lr_t = lr * sqrt(1 - b2**t) / (1 - b1**t)``;
+    ``p -= lr_t * m / (sqrt(v) + epsilon)``.
+
+    Parameters
+    ----------
+    learning_rate : float or Schedule, default=0.001
+    beta_1 : float, default=0.9
+    beta_2 : float, default=0.999
+    epsilon : float, default=1e-7
+    """
+
+    name = "adam"
+    _config_keys = ("beta_1", "beta_2", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | Schedule = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+    ) -> None:
+        super().__init__(learning_rate)
+        self.beta_1 = check_fraction(beta_1, "beta_1")
+        self.beta_2 = check_fraction(beta_2, "beta_2")
+        self.epsilon = check_positive_float(epsilon, "epsilon")
+
+    def build(self, params):
+        super().build(params)
+        self.m = np.zeros_like(params)
+        self.v = np.zeros_like(params)
+        self._scratch = np.empty_like(params)
+
+    def _update(self, params, grads):
+        t = params.dtype.type
+        m, v, scratch = self.m, self.v, self._scratch
+        step = self.iterations
+        lr_t = self.lr * math.sqrt(1.0 - self.beta_2**step) / (1.0 - self.beta_1**step)
+        m *= t(self.beta_1)
+        m += np.multiply(grads, t(1.0 - self.beta_1), out=scratch)
+        v *= t(self.beta_2)
+        np.square(grads, out=scratch)
+        scratch *= t(1.0 - self.beta_2)
+        v += scratch
+        np.sqrt(v, out=scratch)
+        scratch += t(self.epsilon)
+        np.divide(m, scratch, out=scratch)
+        scratch *= t(lr_t)
+        params -= scratch
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019).
+
+    Before the Adam step: ``p -= lr * weight_decay * p``.
+
+    Parameters
+    ----------
+    learning_rate : float or Schedule, default=0.001
+    weight_decay : float, default=0.004
+    beta_1, beta_2, epsilon : float
+        As for :class:`Adam`.
+    """
+
+    name = "adamw"
+    _config_keys = ("weight_decay", "beta_1", "beta_2", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | Schedule = 0.001,
+        weight_decay: float = 0.004,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+    ) -> None:
+        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0; received weight_decay={weight_decay!r}")
+        self.weight_decay = float(weight_decay)
+
+    def _update(self, params, grads):
+        params *= params.dtype.type(1.0 - self.lr * self.weight_decay)
+        super()._update(params, grads)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    cls.name: cls for cls in (SGD, RMSprop, Adam, AdamW)
+}
+
+
+def get_optimizer(optimizer: str | Optimizer) -> Optimizer:
+    """Return an Optimizer from a name in ``OPTIMIZERS`` (default settings) or an instance."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    return lookup(OPTIMIZERS, optimizer, "optimizer")()
