@@ -1,0 +1,340 @@
+"""Gradient checks: compare backpropagation with central finite differences.
+
+Everything goes through one helper, :func:`numerical_gradient`, which computes
+``(f(x + eps) - f(x - eps)) / (2 eps)`` for every entry of ``x`` in float64, and one
+measure, :func:`relative_error`. On top of them:
+
+- :func:`check_layer` checks a layer's ``derror_dinput`` and every parameter
+  gradient, for the scalar ``sum(layer(x) * g)`` with a random upstream gradient ``g``
+  (so ``backward(g)`` is exactly that scalar's gradient);
+- :func:`check_loss` checks ``Loss.gradient`` against ``Loss.value``;
+- :func:`check_network` checks :meth:`Network.compute_loss_and_gradients` for every
+  parameter of a whole network.
+
+For smooth functions in float64 the relative error of a correct gradient is around
+``1e-9`` or smaller, hence the default threshold ``1e-6``. Keep inputs away from the
+kinks of ReLU and LeakyReLU, where the derivative jumps.
+
+Examples
+--------
+>>> import numpy as np
+>>> from chainrule import Tanh
+>>> from chainrule.gradcheck import check_layer
+>>> x = np.random.default_rng(0).normal(size=(4, 3))
+>>> check_layer(Tanh(), x).passed
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from chainrule.layers import Layer
+from chainrule.losses import Loss, get_loss
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chainrule.network import Network
+
+__all__ = [
+    "GradCheckResult",
+    "numerical_gradient",
+    "relative_error",
+    "check_layer",
+    "check_loss",
+    "check_network",
+]
+
+
+@dataclass
+class GradCheckResult:
+    """Outcome of a gradient check: ``passed = max_relative_error < threshold``.
+
+    Attributes
+    ----------
+    max_relative_error : float
+        The largest :func:`relative_error` over the checked arrays.
+    threshold : float
+        The bound the error was compared with.
+    errors : dict of str to float
+        The relative error of each checked array (``"input"``, ``"weights"``, ...).
+    """
+
+    max_relative_error: float
+    threshold: float
+    errors: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every checked array's relative error is below ``threshold``."""
+        return bool(self.max_relative_error < self.threshold)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return (
+            f"GradCheckResult(passed={self.passed}, max_relative_error="
+            f"{self.max_relative_error:.3g}, threshold={self.threshold:g})"
+        )
+
+
+def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences ``df/dx_i ~ (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)``.
+
+    Parameters
+    ----------
+    f : callable
+        Takes no argument and returns a scalar computed from the *current* values
+        of ``x`` (``x`` is perturbed in place, one entry at a time).
+    x : ndarray of float64
+        The array to differentiate with respect to; every entry is restored.
+    eps : float, default=1e-6
+        Step size.
+
+    Returns
+    -------
+    ndarray of float64, shaped like ``x``
+    """
+    if x.dtype != np.float64:
+        raise TypeError(
+            f"x must be a float64 array (finite differences in float32 are too coarse); "
+            f"received dtype {x.dtype}. Use dtype='float64' / x.astype(np.float64)."
+        )
+    if not x.flags.c_contiguous:
+        raise ValueError("x must be C-contiguous so it can be perturbed in place")
+    grad = np.empty(x.shape, dtype=np.float64)
+    flat, flat_grad = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        original = flat[i]
+        flat[i] = original + eps
+        f_plus = float(f())
+        flat[i] = original - eps
+        f_minus = float(f())
+        flat[i] = original
+        flat_grad[i] = (f_plus - f_minus) / (2.0 * eps)
+    return grad
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """``max|a - b| / max(max|a|, max|b|)``: the error relative to the larger array's scale.
+
+    Two all-zero arrays have error 0. Measuring against the array's scale (not each
+    element's) keeps round-off in near-zero entries from dominating, while any entry
+    that is wrong by a fraction of the scale still shows.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape; received {a.shape} and {b.shape}")
+    if a.size == 0:
+        return 0.0
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))))
+    diff = float(np.max(np.abs(a - b)))
+    if scale == 0.0:
+        return 0.0
+    return diff / scale
+
+
+def _result(analytic: dict[str, np.ndarray], numeric: dict[str, np.ndarray], threshold: float):
+    errors = {name: relative_error(analytic[name], numeric[name]) for name in analytic}
+    worst = max(errors.values(), default=0.0)
+    if not np.isfinite(worst):
+        worst = float("inf")
+    return GradCheckResult(worst, float(threshold), errors)
+
+
+def _ensure_params(layer: Layer, n_features: int, rng: np.random.Generator) -> None:
+    """Build a stand-alone layer in float64 and give it its own parameter arrays."""
+    if getattr(layer, "in_features", None) == n_features and hasattr(layer, "param_arrays"):
+        return
+    layer.build(n_features, rng, np.float64)
+    shapes = [shape for _, shape in layer.param_shapes()]
+    params = [np.zeros(shape, dtype=np.float64) for shape in shapes]
+    grads = [np.zeros(shape, dtype=np.float64) for shape in shapes]
+    layer.bind(params, grads)
+    if shapes:
+        layer.reset_parameters(rng)
+
+
+def check_layer(
+    layer: Layer,
+    x: np.ndarray,
+    *,
+    training: bool = False,
+    threshold: float = 1e-6,
+    eps: float = 1e-6,
+    seed: int = 0,
+) -> GradCheckResult:
+    """Check ``backward`` for ``E = sum(layer(x) * g)`` with a random upstream ``g``.
+
+    ``backward(g)`` must return ``dE/dx`` and fill ``dE/dW`` for each parameter;
+    both are compared with :func:`numerical_gradient`.
+
+    Parameters
+    ----------
+    layer : Layer
+        A layer on its own. If it is not built for ``x.shape[1]`` features it is
+        built here in float64 with its own parameter arrays (initialised from ``seed``);
+        an already bound layer must have float64 parameters.
+    x : array-like of shape (n_samples, n_features)
+        The input, converted to float64 (not modified).
+    training : bool, default=False
+        Passed to ``forward``. A layer with randomness (Dropout) sees the same random
+        numbers at every evaluation, so its mask stays fixed.
+    threshold : float, default=1e-6
+    eps : float, default=1e-6
+    seed : int, default=0
+        Seeds ``g`` and, when building, the parameters.
+
+    Returns
+    -------
+    GradCheckResult
+        With one error per array: ``"input"`` and each parameter name.
+    """
+    x = np.array(x, dtype=np.float64)  # a private copy: it is perturbed in place
+    if x.ndim != 2:
+        raise ValueError(f"x must be a 2-D array (n_samples, n_features); received {x.shape}")
+    rng = np.random.default_rng(seed)
+    _ensure_params(layer, x.shape[1], rng)
+    names = [name for name, _ in layer.param_shapes()]
+    params = list(getattr(layer, "param_arrays", []))[: len(names)]
+    for name, p in zip(names, params):
+        if p.dtype != np.float64:
+            raise TypeError(f"parameter {name!r} must be float64 for a gradient check; got {p.dtype}")
+    layer.inplace = False
+    layer.needs_input_grad = True
+    layer_rng = getattr(layer, "rng", None)
+    rng_state = layer_rng.bit_generator.state if layer_rng is not None else None
+
+    def forward(inp: np.ndarray) -> np.ndarray:
+        if rng_state is not None:
+            layer_rng.bit_generator.state = rng_state  # the same dropout mask every time
+        return layer.forward(inp, training)
+
+    g = rng.normal(size=np.shape(forward(x.copy())))
+
+    forward(x.copy())
+    analytic = {"input": np.array(layer.backward(g.copy()), dtype=np.float64)}
+    for name, grad in zip(names, layer.grad_arrays if names else []):
+        analytic[name] = np.array(grad, dtype=np.float64)
+
+    def scalar() -> float:
+        return float(np.sum(forward(x.copy()) * g))
+
+    numeric = {"input": numerical_gradient(scalar, x, eps)}
+    for name, p in zip(names, params):
+        numeric[name] = numerical_gradient(scalar, p, eps)
+    return _result(analytic, numeric, threshold)
+
+
+def check_loss(
+    loss: Loss | str,
+    output: np.ndarray,
+    target: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    threshold: float = 1e-6,
+    eps: float = 1e-6,
+) -> GradCheckResult:
+    """Check ``Loss.gradient`` against :func:`numerical_gradient` of ``Loss.value``.
+
+    Parameters
+    ----------
+    loss : Loss or str
+        A loss object or a name from ``chainrule.losses.LOSSES``.
+    output : array-like of shape (n_samples, n_outputs)
+        What the loss receives: the network's output for ``"mse"``, the *logits*
+        for the cross-entropies (they are fused with their output layer).
+    target : array-like
+        Targets as for ``fit`` (prepared with ``Loss.prepare_target``).
+    sample_weight : array-like of shape (n_samples,), optional
+    threshold : float, default=1e-6
+    eps : float, default=1e-6
+
+    Returns
+    -------
+    GradCheckResult
+        With the error under the key ``"output"``.
+    """
+    loss = get_loss(loss)
+    z = np.array(output, dtype=np.float64)
+    if z.ndim != 2:
+        raise ValueError(f"output must be 2-D (n_samples, n_outputs); received {z.shape}")
+    t = loss.prepare_target(np.asarray(target), z.shape[1], np.float64)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    analytic = {"output": np.array(loss.gradient(z.copy(), t, w), dtype=np.float64)}
+    numeric = {"output": numerical_gradient(lambda: loss.value(z.copy(), t, w), z, eps)}
+    return _result(analytic, numeric, threshold)
+
+
+def check_network(
+    network: Network,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    threshold: float = 1e-6,
+    eps: float = 1e-6,
+) -> GradCheckResult:
+    """Check :meth:`Network.compute_loss_and_gradients` for every parameter.
+
+    The loss (with the L2 penalty, if any) is differentiated numerically with respect
+    to each entry of the flat ``network.params`` and compared, per weight matrix and
+    bias, with the backpropagated ``network.grads``. The parameters are restored.
+
+    Parameters
+    ----------
+    network : Network
+        A network with ``dtype="float64"``; built on ``X`` if it is not yet.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like
+        Targets as for ``fit``.
+    sample_weight : array-like of shape (n_samples,), optional
+    threshold : float, default=1e-6
+    eps : float, default=1e-6
+
+    Returns
+    -------
+    GradCheckResult
+        With one error per parameter array: ``"W1"``, ``"b1"``, ``"W2"``, ...
+    """
+    if network.dtype != np.float64:
+        raise TypeError(
+            f"network must have dtype float64 for a gradient check; received "
+            f"{network.dtype.name}. Build it with Network(..., dtype='float64')."
+        )
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+
+    def loss_value() -> float:
+        return network.compute_loss_and_gradients(X, y, w)[0]
+
+    _, grads = network.compute_loss_and_gradients(X, y, w)
+    analytic_flat = grads.copy()
+    numeric_flat = numerical_gradient(loss_value, network.params, eps)
+    network.compute_loss_and_gradients(X, y, w)  # leave grads as backprop computed them
+
+    # Name each array W1, b1, W2, ... in layer order, located in the flat buffer.
+    analytic: dict[str, np.ndarray] = {}
+    numeric: dict[str, np.ndarray] = {}
+    k = 0
+    for layer in network.layers:
+        names = [name for name, _ in layer.param_shapes()]
+        if not names:
+            continue
+        k += 1
+        for name, view in zip(names, layer.param_arrays):
+            key = f"{'b' if name == 'bias' else 'W' if name == 'weights' else name}{k}"
+            start = _offset(network.params, view)
+            analytic[key] = analytic_flat[start : start + view.size]
+            numeric[key] = numeric_flat[start : start + view.size]
+    return _result(analytic, numeric, threshold)
+
+
+def _offset(flat: np.ndarray, view: np.ndarray) -> int:
+    """Index in ``flat`` where the contiguous ``view`` starts."""
+    start = view.__array_interface__["data"][0] - flat.__array_interface__["data"][0]
+    return start // flat.itemsize
