@@ -11,6 +11,7 @@ The public API:
   :mod:`chainrule.gradcheck` (finite-difference gradient checks).
 """
 
+from chainrule.io import Checkpoint, ModelFileError, load, save
 from chainrule.layers import (
     ACTIVATIONS,
     GELU,
@@ -53,6 +54,7 @@ __all__ = [
     "BinaryCrossentropy",
     "Callback",
     "CategoricalCrossentropy",
+    "Checkpoint",
     "CosineDecay",
     "Dense",
     "Dropout",
@@ -65,6 +67,7 @@ __all__ = [
     "Layer",
     "LeakyReLU",
     "MeanSquaredError",
+    "ModelFileError",
     "Network",
     "RMSprop",
     "ReLU",
@@ -76,4 +79,24 @@ __all__ = [
     "Tanh",
     "TrainingDivergedError",
     "__version__",
+    "load",
+    "save",
 ]
+
+
+def __getattr__(name: str):
+    """``chainrule.MLPClassifier`` / ``MLPRegressor``, imported on first use.
+
+    They live in :mod:`chainrule.estimators`, which needs scikit-learn and SciPy (the
+    ``sklearn`` extra); ``import chainrule`` itself stays NumPy-only.
+    """
+    if name in ("MLPClassifier", "MLPRegressor"):
+        try:
+            from chainrule import estimators
+        except ImportError as exc:
+            raise ImportError(
+                f"chainrule.{name} needs scikit-learn and SciPy ({exc}); install them with "
+                "pip install 'chainrule[sklearn]'"
+            ) from exc
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

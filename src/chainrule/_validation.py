@@ -55,6 +55,18 @@ def check_positive_float(value: Any, name: str) -> float:
     return float(value)
 
 
+def check_non_negative_float(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a number >= 0; received {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; received {name}={value!r}")
+    return float(value)
+
+
 def check_fraction(value: Any, name: str, *, allow_zero: bool = True) -> float:
     """Return ``value`` as a float in [0, 1) (or (0, 1) when ``allow_zero`` is False)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -119,14 +131,29 @@ def check_array(
             f"{name} is empty (shape {result.shape}); at least one sample "
             "and one feature are needed."
         )
-    if result.dtype.kind == "f" and not np.isfinite(result).all():
+    if result.dtype.kind == "f" and not _all_finite(result):
         bad = np.argwhere(~np.isfinite(result))
         first = tuple(int(i) for i in bad[0])
         raise ValueError(
             f"{name} contains NaN or infinity ({len(bad)} value(s), first at index "
-            f"{first}); remove or impute them before training."
+            f"{first}); every value must be finite: remove or impute them before training."
         )
     return result
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    """Whether every value is finite, without a boolean temporary the size of ``array``.
+
+    A finite sum proves it (NaN and infinity propagate); only when the sum is not
+    finite (a NaN, an infinity, or finite values whose sum overflows) are the values
+    checked one by one, in chunks.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(array)):
+            return True
+    flat = array.ravel(order="K")
+    step = 1 << 20
+    return all(np.isfinite(flat[i : i + step]).all() for i in range(0, flat.size, step))
 
 
 def check_consistent_length(X: np.ndarray, y: np.ndarray, x_name: str = "X", y_name: str = "y"):

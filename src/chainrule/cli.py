@@ -1,16 +1,32 @@
 """The ``chainrule`` command: a thin layer over the library.
 
+Sub-commands: ``train``, ``predict``, ``evaluate``, ``inspect``, ``plot`` (CSV files
+and model files, through :mod:`chainrule.tabular` and :mod:`chainrule.io`) and
+``tutorial`` (the lesson, step by step).
+
 Exit codes: 0 on success, 2 for usage errors, 1 for data or model errors (a
-one-line message on stderr; ``--debug`` shows the traceback).
+one-line message on stderr naming the file, column or row; ``--debug`` shows the
+traceback), 130 when interrupted. Rows are numbered as a spreadsheet or an editor
+shows them: the header is row 1, the first data row is row 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
+import shutil
 import sys
-from collections.abc import Sequence
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from chainrule import __version__
+from chainrule.layers import ACTIVATIONS
+from chainrule.optimizers import OPTIMIZERS
+from chainrule.training import Callback
 
 
 class UserError(Exception):
@@ -24,6 +40,664 @@ def _cmd_tutorial(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- helpers
+
+#: ``train``'s defaults; a ``--config`` file overrides them, the command line overrides both.
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "target": None,
+    "out": None,
+    "task": None,
+    "hidden": (32,),
+    "activation": "relu",
+    "optimizer": "adam",
+    "learning_rate": 0.003,
+    "epochs": 200,
+    "batch_size": 32,
+    "validation_fraction": 0.2,
+    "patience": 10,
+    "l2": 0.0,
+    "seed": 0,
+    "impute": False,
+    "ignore": [],
+    "checkpoint": None,
+    "quiet": False,
+}
+#: hidden-layer activations the command offers (softmax belongs to output layers)
+HIDDEN_ACTIVATIONS = sorted(k for k in ACTIVATIONS if k != "softmax")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    """``"64,32"`` -> ``(64, 32)``; ``""`` or ``"none"`` -> no hidden layer."""
+    text = text.strip()
+    if text.lower() in ("", "none", "0"):
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.replace(" ", "").split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or any(s <= 0 for s in sizes):
+        raise argparse.ArgumentTypeError(
+            f"expected layer sizes separated by commas such as 64,32 (or 'none'), got {text!r}"
+        )
+    return sizes
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+@contextlib.contextmanager
+def _about(path: str) -> Iterator[None]:
+    """Report a ValueError or TypeError from the data in ``path`` as a UserError naming it."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{path}: {exc}") from exc
+
+
+def _read_csv(path: str):
+    """The rows of a CSV file as a DataFrame (index = row numbers, the header is row 1)."""
+    import pandas as pd
+
+    if not os.path.exists(path):
+        raise UserError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a folder, not a CSV file")
+    with open(path, "rb") as f:
+        start = f.read(8192)
+    if not start.strip():
+        raise UserError(
+            f"{path}: the file is empty; expected a CSV file with a header row and data rows"
+        )
+    if b"\x00" in start or start.startswith(b"PK\x03\x04"):
+        raise UserError(
+            f"{path}: this is not a CSV text file (it holds binary data, such as a model "
+            "file or a spreadsheet); export the table as CSV"
+        )
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True)
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise UserError(
+            f"{path}: no columns found; expected a CSV file with a header row and data rows"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise UserError(f"{path}: not a well-formed CSV file ({_one_line(exc)})") from None
+    if frame.shape[0] == 0:
+        raise UserError(
+            f"{path}: the file has a header ({', '.join(map(str, frame.columns))}) but no data rows"
+        )
+    frame.index = pd.RangeIndex(2, frame.shape[0] + 2)
+    return frame
+
+
+def _load(path: str) -> Any:
+    from chainrule import io
+
+    if not os.path.exists(path):
+        raise UserError(f"{path}: no such model file")
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a folder, not a model file")
+    return io.load(path)
+
+
+def _load_tabular(path: str, command: str):
+    from chainrule.tabular import TabularModel
+
+    model = _load(path)
+    if not isinstance(model, TabularModel):
+        raise UserError(
+            f"{path}: holds a {type(model).__name__}, not a model made by `chainrule train`; "
+            f"`chainrule {command}` needs one that knows its CSV columns"
+        )
+    return model
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.5g}"
+
+
+def _table(rows: list[list[str]], right: int = 1) -> str:
+    """Columns padded to the widest cell; cells from column ``right`` on right-aligned."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(w) if c < right else cell.rjust(w)
+            for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- train
+
+
+class _EpochBar(Callback):
+    """A tqdm bar over the epochs with the loss and the validation metric."""
+
+    def __init__(self, epochs: int, metric: str) -> None:
+        self.epochs = epochs
+        self.metric = metric
+
+    def on_train_begin(self, logs):
+        from tqdm import tqdm
+
+        columns, lines = shutil.get_terminal_size()  # 80x24 where the terminal says 0x0
+        self.bar = tqdm(
+            total=self.epochs,
+            desc="",
+            file=sys.stderr,
+            leave=True,
+            ncols=min(columns, 120),
+            nrows=lines,
+            bar_format="epoch {n_fmt}/{total_fmt} |{bar:10}| {desc}",
+        )
+
+    def on_epoch_end(self, epoch, logs):
+        if "val_loss" in logs:
+            keys = ["loss", "val_loss", f"val_{self.metric}"]
+        else:
+            keys = ["loss", self.metric]
+        self.bar.set_description_str(
+            ", ".join(f"{k} {logs[k]:.{4 if 'loss' in k else 3}f}" for k in keys if k in logs),
+            refresh=False,
+        )
+        self.bar.update(1)
+
+    def on_train_end(self, logs):
+        self.bar.close()
+
+
+def _guess_reason(series) -> str:
+    from chainrule.tabular import MAX_INTEGER_CLASSES, _is_numeric, guess_task
+
+    values = series.dropna()
+    task = guess_task(series)
+    if not _is_numeric(values):
+        return f"{task} (guessed: '{series.name}' holds text)"
+    distinct = values.nunique()
+    if task == "classify":
+        return (
+            f"{task} (guessed: '{series.name}' holds {distinct} distinct whole numbers, "
+            f"at most {MAX_INTEGER_CLASSES})"
+        )
+    return f"{task} (guessed: '{series.name}' holds numbers with {distinct} distinct values)"
+
+
+def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """The options in a TOML file, checked and converted as the command line does."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise UserError(
+                f"{path}: reading TOML needs Python 3.11+ or the tomli package (pip install tomli)"
+            ) from None
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such config file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not a valid TOML file ({_one_line(exc)})") from None
+    actions = {a.dest: a for a in parser._actions if a.dest in TRAIN_DEFAULTS}
+    config: dict[str, Any] = {}
+    for key, value in raw.items():
+        dest = key.replace("-", "_")
+        if dest not in actions:
+            known = ", ".join(sorted(k.replace("_", "-") for k in actions))
+            raise UserError(f"{path}: unknown option {key!r}; the options are {known}")
+        action = actions[dest]
+        problem = f"{path}: option {key!r}"
+        if isinstance(action, argparse._StoreTrueAction):
+            if not isinstance(value, bool):
+                raise UserError(f"{problem} must be true or false; received {value!r}")
+            config[dest] = value
+            continue
+        if dest == "ignore":
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UserError(f"{problem} must be a list of column names; received {value!r}")
+            config[dest] = value
+            continue
+        if dest == "hidden" and isinstance(value, list):
+            value = ",".join(str(v) for v in value) if value else "none"
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise UserError(f"{problem}: unexpected value {value!r}")
+        text = str(value)
+        try:
+            converted = action.type(text) if action.type else text
+        except argparse.ArgumentTypeError as exc:
+            raise UserError(f"{problem}: {exc}") from None
+        if action.choices is not None and converted not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            raise UserError(f"{problem} must be one of {choices}; received {value!r}")
+        config[dest] = converted
+    return config
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from chainrule.tabular import TabularModel
+
+    settings = dict(TRAIN_DEFAULTS)
+    if args.config:
+        settings.update(_read_config(args.config, args.subparser))
+    settings.update({k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None})
+    for required in ("target", "out"):
+        if not settings[required]:
+            args.subparser.error(
+                f"the following argument is required: --{required} "
+                f"(or '{required}' in the --config file)"
+            )
+    say = (lambda *a, **k: None) if settings["quiet"] else print
+    frame = _read_csv(args.data)
+    target, out = settings["target"], settings["out"]
+    if target not in frame.columns:
+        raise UserError(
+            f"{args.data}: no column {target!r} to use as the target; the columns are "
+            f"{', '.join(map(str, frame.columns))}"
+        )
+    if os.path.dirname(os.path.abspath(out)) and not os.path.isdir(
+        os.path.dirname(os.path.abspath(out))
+    ):
+        raise UserError(f"{out}: cannot save the model there, the folder does not exist")
+    if settings["task"] is None:
+        say(f"task: {_guess_reason(frame[target])}; use --task to choose")
+    model = TabularModel(
+        target,
+        task=settings["task"],
+        hidden=settings["hidden"],
+        activation=settings["activation"],
+        optimizer=settings["optimizer"],
+        learning_rate=settings["learning_rate"],
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        validation_fraction=settings["validation_fraction"],
+        patience=settings["patience"] or None,
+        l2=settings["l2"],
+        impute=settings["impute"],
+        ignore=settings["ignore"],
+        seed=settings["seed"],
+    )
+    callbacks: list[Callback] = []
+    checkpoint = None
+    task_guess = settings["task"] or _quiet_guess(frame[target])
+    metric = "accuracy" if task_guess == "classify" else "r2"
+    if settings["checkpoint"]:
+        from chainrule.io import Checkpoint
+
+        monitor = "val_loss" if settings["validation_fraction"] > 0 else "loss"
+        with _about(settings["checkpoint"]):
+            checkpoint = Checkpoint(settings["checkpoint"], monitor=monitor, model=model)
+        callbacks.append(checkpoint)
+    if not settings["quiet"] and sys.stderr.isatty():
+        try:
+            import tqdm  # noqa: F401
+
+            callbacks.append(_EpochBar(settings["epochs"], metric))
+        except ImportError:
+            pass
+    started = time.perf_counter()
+    try:
+        with _about(args.data):
+            model.fit(frame, callbacks=callbacks)
+    except KeyboardInterrupt:
+        runs = (
+            len(model.network_.history.history.get("loss", []))
+            if hasattr(model, "network_") and model.network_.history
+            else 0
+        )
+        if checkpoint is not None and checkpoint.saved_epoch is not None:
+            kept = (
+                f"the best model so far (epoch {checkpoint.saved_epoch + 1}) is in "
+                f"{settings['checkpoint']}"
+            )
+        else:
+            kept = "no model was saved" + ("" if checkpoint else " (--checkpoint keeps one)")
+        print(f"chainrule train: interrupted after {runs} epoch(s); {kept}", file=sys.stderr)
+        return 130
+    seconds = time.perf_counter() - started
+    model.save(out)
+    _train_summary(model, settings, seconds, say)
+    return 0
+
+
+def _quiet_guess(series) -> str:
+    from chainrule.tabular import guess_task
+
+    return guess_task(series)
+
+
+def _train_summary(model, settings: dict[str, Any], seconds: float, say) -> None:
+    info = model.training_
+    net = model.network_
+    pre = model.preprocessor_
+    n_text = sum(c["kind"] == "category" for c in pre.columns_)
+    say(
+        f"data: {info['rows']} rows, {len(pre.columns_)} input columns ({n_text} text) -> "
+        f"{net.n_features} features; {info['train_rows']} rows to train, "
+        f"{info['validation_rows']} to validate"
+    )
+    widths = [str(net.n_features), *(str(h) for h in model.hidden), str(net.n_outputs)]
+    say(
+        f"network: {' -> '.join(widths)} ({settings['activation']} hidden layers), "
+        f"{net.n_params:,} parameters"
+    )
+    stop = ""
+    if info.get("early_stopped"):
+        stop = f" (early stopping after {settings['patience']} epochs without improvement)"
+    say(f"trained {info['epochs_run']} of {settings['epochs']} epochs in {seconds:.2f} s{stop}")
+    best = info.get("best", {})
+    metric = "accuracy" if model.task_ == "classify" else "r2"
+    if "val_loss" in best:
+        say(
+            f"best validation {metric} {best[f'val_{metric}']:.4f} (loss {best['val_loss']:.4f}) "
+            f"at epoch {info['best_epoch']}; those weights are kept"
+            if settings["patience"]
+            else f"best validation {metric} {best[f'val_{metric}']:.4f} (loss "
+            f"{best['val_loss']:.4f}) at epoch {info['best_epoch']}"
+        )
+    elif best:
+        say(f"training {metric} {best[metric]:.4f} (loss {best['loss']:.4f}); no validation rows")
+    say(f"model saved to {settings['out']}")
+
+
+# ---------------------------------------------------------------- predict, evaluate
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    model = _load_tabular(args.model, "predict")
+    if args.proba and model.task_ != "classify":
+        raise UserError(f"{args.model}: --proba needs a classifier; this model is a regressor")
+    frame = _read_csv(args.data)
+    with _about(args.data):
+        result = pd.DataFrame({model.target: model.predict(frame)})
+        if args.proba:
+            proba = model.predict_proba(frame)
+            for k, label in enumerate(model.classes_):
+                result[f"proba_{label}"] = proba[:, k]
+    if args.out:
+        result.to_csv(args.out, index=False, float_format="%.8g")
+        print(f"wrote {len(result)} predictions of {model.target!r} to {args.out}")
+    else:
+        result.to_csv(sys.stdout, index=False, float_format="%.8g")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    model = _load_tabular(args.model, "evaluate")
+    frame = _read_csv(args.data)
+    with _about(args.data):
+        if model.target not in frame.columns:
+            raise ValueError(
+                f"no column {model.target!r} (the target) to compare the predictions with"
+            )
+        scores = model.evaluate(frame)
+    print(f"{args.data}: {len(frame)} rows; target {model.target!r} ({model.task_})")
+    if model.task_ == "classify":
+        labels = [str(c) for c in scores["labels"]]
+        print(f"accuracy  {scores['accuracy']:.4f}")
+        print(f"log loss  {scores['loss']:.4f}\n")
+        rows = [["class", "precision", "recall", "support"]]
+        for k, label in enumerate(labels):
+            rows.append(
+                [
+                    label,
+                    f"{scores['precision'][k]:.3f}",
+                    f"{scores['recall'][k]:.3f}",
+                    str(int(scores["support"][k])),
+                ]
+            )
+        print(_table(rows))
+        print("\nconfusion matrix (rows: true class, columns: predicted class)")
+        cm = scores["confusion_matrix"]
+        rows = [["", *labels]] + [
+            [label, *(str(int(v)) for v in cm[k])] for k, label in enumerate(labels)
+        ]
+        print(_table(rows))
+    else:
+        scores["rmse"] = math.sqrt(scores["mse"])
+        for name in ("mse", "rmse", "mae", "r2"):
+            print(f"{name:<4}  {_fmt(scores[name])}")
+    if args.plot:
+        from chainrule import plotting
+
+        if model.task_ == "classify":
+            plotting.plot_confusion_matrix(
+                scores["confusion_matrix"], [str(c) for c in scores["labels"]], args.plot
+            )
+        else:
+            y_true = model.preprocessor_.decode_target(model.preprocessor_.encode_target(frame))
+            plotting.plot_predicted_vs_true(
+                y_true,
+                model.predict(frame),
+                args.plot,
+                title=f"Predicted against true {model.target!r}",
+            )
+        print(f"plot saved to {args.plot}")
+    return 0
+
+
+# ---------------------------------------------------------------- inspect, plot
+
+
+def _describe_columns(pre) -> list[str]:
+    rows = [["column", "kind", "scaling / values", "missing ->"]]
+    for col in pre.columns_:
+        if col["kind"] == "numeric":
+            rows.append(
+                [
+                    col["name"],
+                    "number",
+                    f"mean {_fmt(col['mean'])}, std {_fmt(col['scale'])}",
+                    f"{_fmt(col['fill'])} (mean)" if pre.impute else "error",
+                ]
+            )
+        else:
+            cats = col["categories"]
+            shown = ", ".join(cats[:6]) + (f", ... ({len(cats)} values)" if len(cats) > 6 else "")
+            rows.append(
+                [
+                    col["name"],
+                    "text",
+                    f"one-hot: {shown}",
+                    f"{col['fill']} (most frequent)" if pre.impute else "error",
+                ]
+            )
+    return ["  " + line for line in _table(rows, right=99).splitlines()]
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from chainrule import io
+    from chainrule.network import Network
+    from chainrule.tabular import TabularModel
+
+    model = _load(args.model)  # checks every array's checksum, not just the header
+    header = io.read_header(args.model)
+    print(f"model file: {args.model}")
+    print(
+        f"  format {header['format']} version {header['format_version']}, written by "
+        f"chainrule {header['library_version']}; kind {header['kind']}"
+    )
+    net = model.network_ if isinstance(model, TabularModel) else model
+    if isinstance(model, TabularModel):
+        pre = model.preprocessor_
+        what = (
+            f"classifier of {model.target!r} into {len(model.classes_)} classes: "
+            + ", ".join(map(str, model.classes_))
+            if model.task_ == "classify"
+            else f"regressor of {model.target!r} (predictions in its units; learned as "
+            f"(y - {_fmt(pre.target_mean_)}) / {_fmt(pre.target_scale_)})"
+        )
+        print(f"  {what}")
+        print(f"\ncolumns it expects ({len(pre.columns_)}; others are ignored with a warning):")
+        print("\n".join(_describe_columns(pre)))
+        if pre.ignore_:
+            print(f"  ignored in training: {', '.join(pre.ignore_)}")
+        print("  text values not seen in training become all-zero one-hot rows (a warning)")
+    if isinstance(net, Network):
+        print("\nnetwork:")
+        print("\n".join("  " + line for line in net.summary(print_fn=None).splitlines()))
+    else:
+        arch = header.get("architecture") or {}
+        names = [layer.get("class_name") for layer in arch.get("layers", [])]
+        print(f"\nlayers: {', '.join(map(str, names)) or 'not recorded'}")
+    if isinstance(model, TabularModel):
+        s = model.get_config()
+        print("\ntraining settings:")
+        print(
+            f"  hidden {','.join(map(str, s['hidden'])) or 'none'}; activation "
+            f"{s['activation']}; optimizer {s['optimizer']}, learning rate "
+            f"{s['learning_rate']:g}; l2 {s['l2']:g}"
+        )
+        print(
+            f"  epochs {s['epochs']}, batch size {s['batch_size']}, validation fraction "
+            f"{s['validation_fraction']:g}, patience {s['patience']}, seed {s['seed']}, "
+            f"impute {'yes' if s['impute'] else 'no'}"
+        )
+    history = net.history.history if getattr(net, "history", None) else {}
+    print("\nhistory:")
+    if not history.get("loss"):
+        print("  none recorded")
+    else:
+        loss = history["loss"]
+        line = f"  {len(loss)} epochs; training loss {loss[0]:.4f} -> {loss[-1]:.4f}"
+        if isinstance(model, TabularModel) and "seconds" in model.training_:
+            line += f" in {model.training_['seconds']:.2f} s"
+        print(line)
+        if history.get("val_loss"):
+            val = history["val_loss"]
+            best = min(range(len(val)), key=val.__getitem__)
+            extra = ", ".join(
+                f"{k} {history[k][best]:.4f}"
+                for k in history
+                if k.startswith("val_") and k != "val_loss"
+            )
+            print(
+                f"  best validation loss {val[best]:.4f} at epoch {best + 1}"
+                + (f" ({extra})" if extra else "")
+            )
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from chainrule import plotting
+    from chainrule.network import Network
+    from chainrule.tabular import TabularModel
+
+    model = _load(args.model)
+    net = model.network_ if isinstance(model, TabularModel) else model
+    if args.boundary:
+        if not isinstance(model, TabularModel):
+            raise UserError(f"{args.model}: --boundary needs a model made by `chainrule train`")
+        pre = model.preprocessor_
+        numeric = [c["name"] for c in pre.columns_ if c["kind"] == "numeric"]
+        if model.task_ != "classify" or len(pre.columns_) != 2 or len(numeric) != 2:
+            raise UserError(
+                f"{args.model}: a decision boundary needs a classifier with two numeric input "
+                f"columns; this model reads {len(pre.columns_)} column(s) "
+                f"({', '.join(c['name'] for c in pre.columns_)}). Train one with --ignore "
+                "for the other columns."
+            )
+        frame = _read_csv(args.boundary)
+        with _about(args.boundary):
+            _plot_boundary(model, frame, numeric, args.out, plotting)
+    else:
+        history = net.history if isinstance(net, Network) else getattr(model, "history_", None)
+        if history is None or not getattr(history, "history", {}).get("loss"):
+            raise UserError(f"{args.model}: the model file holds no training history to plot")
+        plotting.plot_learning_curves(history, args.out)
+    print(f"plot saved to {args.out}")
+    return 0
+
+
+def _plot_boundary(model, frame, columns: list[str], path: str, plotting) -> None:
+    import numpy as np
+    import pandas as pd
+
+    for name in (*columns, model.target):
+        if name not in frame.columns:
+            raise ValueError(f"no column {name!r}, which the plot needs")
+    data = frame[[*columns, model.target]].dropna()
+    X = data[columns].to_numpy(dtype=np.float64)
+    y = model.preprocessor_.encode_target(data)
+
+    def predict_proba(points: np.ndarray) -> np.ndarray:
+        grid = pd.DataFrame(points, columns=columns)
+        return model.predict_proba(grid)
+
+    plotting.plot_decision_boundary(
+        predict_proba,
+        X,
+        y,
+        path,
+        feature_names=columns,
+        class_names=[str(c) for c in model.classes_],
+        title=f"Decision regions of {model.target!r}",
+    )
+
+
+# ---------------------------------------------------------------- parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
     parser = argparse.ArgumentParser(
@@ -33,6 +707,166 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # --debug also after the sub-command; SUPPRESS keeps a top-level --debug
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors"
+    )
+
+    d = TRAIN_DEFAULTS
+    train = sub.add_parser(
+        "train",
+        parents=[common],
+        help="train a network on a CSV file and save it",
+        description="Train a network to predict one column of a CSV file from the others. "
+        "Numbers are standardised and text columns one-hot encoded; all of it is kept in "
+        "the model file, so predict and evaluate take raw rows.",
+        epilog="Options may also come from a TOML file (--config): the same names, e.g. "
+        'hidden = "64,32" or [64, 32], learning-rate = 0.01, impute = true, ignore = ["id"]. '
+        "The command line wins over the file.",
+    )
+    train.add_argument("data", metavar="DATA.csv", help="training rows, with a header row")
+    train.add_argument("--target", metavar="COLUMN", help="the column to predict (required)")
+    train.add_argument(
+        "--out", metavar="MODEL", help="where to save the model (required), e.g. model.npz"
+    )
+    train.add_argument("--config", metavar="FILE", help="TOML file with any of these options")
+    train.add_argument(
+        "--task",
+        choices=["classify", "regress"],
+        help="default: guessed (text, or at most 10 distinct whole numbers: "
+        "classify; other numbers: regress) and printed",
+    )
+    train.add_argument(
+        "--hidden",
+        type=_hidden,
+        metavar="SIZES",
+        help="hidden layer sizes, e.g. 64,32; 'none' for a linear model "
+        f"(default {','.join(map(str, d['hidden']))})",
+    )
+    train.add_argument(
+        "--activation",
+        choices=HIDDEN_ACTIVATIONS,
+        help=f"hidden-layer activation (default {d['activation']})",
+    )
+    train.add_argument(
+        "--optimizer", choices=sorted(OPTIMIZERS), help=f"(default {d['optimizer']})"
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        metavar="RATE",
+        help=f"(default {d['learning_rate']})",
+    )
+    train.add_argument(
+        "--epochs",
+        type=_positive_int,
+        metavar="N",
+        help=f"most passes over the data (default {d['epochs']})",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        help=f"rows per gradient step (default {d['batch_size']})",
+    )
+    train.add_argument(
+        "--validation-fraction",
+        type=_fraction,
+        metavar="F",
+        help="share of the rows held out to score each epoch, stratified by "
+        f"class (default {d['validation_fraction']}; 0 for none)",
+    )
+    train.add_argument(
+        "--patience",
+        type=_non_negative_int,
+        metavar="N",
+        help="early stopping: stop after N epochs without a better validation "
+        f"loss and keep the best weights (default {d['patience']}; 0: off)",
+    )
+    train.add_argument(
+        "--l2",
+        type=_non_negative_float,
+        metavar="ALPHA",
+        help=f"L2 weight decay (default {d['l2']})",
+    )
+    train.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help=f"seed of the split, the weights and the shuffling (default {d['seed']})",
+    )
+    train.add_argument(
+        "--impute",
+        action="store_true",
+        default=None,
+        help="fill missing values (column mean for numbers, most frequent "
+        "value for text) instead of stopping with an error",
+    )
+    train.add_argument("--ignore", nargs="+", metavar="COL", help="columns to leave out")
+    train.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="save the best model so far here after each improving epoch "
+        "(kept if training is interrupted)",
+    )
+    train.add_argument(
+        "--quiet", action="store_true", default=None, help="print nothing but errors and warnings"
+    )
+    train.set_defaults(handler=_cmd_train, subparser=train)
+
+    predict = sub.add_parser(
+        "predict",
+        parents=[common],
+        help="predict the target for the rows of a CSV file",
+        description="Predict the target of every row of DATA.csv, in the original label "
+        "values and the rows' order. Extra columns are ignored (with a warning).",
+    )
+    predict.add_argument("model", metavar="MODEL", help="a model file from chainrule train")
+    predict.add_argument("data", metavar="DATA.csv")
+    predict.add_argument("--out", metavar="PRED.csv", help="write here instead of stdout")
+    predict.add_argument(
+        "--proba", action="store_true", help="add one probability column per class (classifiers)"
+    )
+    predict.set_defaults(handler=_cmd_predict)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score a model on a CSV file that holds the target",
+        description="Accuracy, per-class precision and recall and the confusion matrix for "
+        "classifiers; MSE, MAE and R2 for regressors.",
+    )
+    evaluate.add_argument("model", metavar="MODEL")
+    evaluate.add_argument("data", metavar="DATA.csv")
+    evaluate.add_argument(
+        "--plot", metavar="FILE.png", help="draw the confusion matrix (or predicted vs true values)"
+    )
+    evaluate.set_defaults(handler=_cmd_evaluate)
+
+    inspect = sub.add_parser(
+        "inspect",
+        parents=[common],
+        help="describe a model file",
+        description="Architecture, parameter counts, training settings and history, file "
+        "format version and the columns the model expects.",
+    )
+    inspect.add_argument("model", metavar="MODEL")
+    inspect.set_defaults(handler=_cmd_inspect)
+
+    plot = sub.add_parser(
+        "plot",
+        parents=[common],
+        help="draw learning curves or a decision boundary",
+        description="Learning curves (loss and metric per epoch, training and validation); "
+        "with --boundary, the decision regions of a two-column classifier over the data.",
+    )
+    plot.add_argument("model", metavar="MODEL")
+    plot.add_argument("--out", metavar="FILE.png", required=True, help="the picture to write")
+    plot.add_argument(
+        "--boundary", metavar="DATA.csv", help="draw the decision boundary over these rows instead"
+    )
+    plot.set_defaults(handler=_cmd_plot)
 
     tutorial = sub.add_parser(
         "tutorial",
@@ -50,16 +884,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``chainrule`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except (UserError, ValueError, TypeError, OSError) as exc:
-        if args.debug:
-            raise
-        print(f"chainrule {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    prefix = f"chainrule {args.command}"
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"{prefix}: warning: {_one_line(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = show_warning
+        try:
+            return args.handler(args)
+        except BrokenPipeError:
+            # the reader went away (`chainrule predict ... | head`): stop quietly, as
+            # command-line tools killed by SIGPIPE do
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 141
+        except (UserError, ValueError, TypeError, OSError, ImportError, FloatingPointError) as exc:
+            if args.debug:
+                raise
+            print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -202,32 +202,37 @@ def check_layer(
     _ensure_params(layer, x.shape[1], rng)
     names = [name for name, _ in layer.param_shapes()]
     params = list(getattr(layer, "param_arrays", []))[: len(names)]
-    for name, p in zip(names, params):
+    for name, p in zip(names, params, strict=True):
         if p.dtype != np.float64:
-            raise TypeError(f"parameter {name!r} must be float64 for a gradient check; got {p.dtype}")
-    layer.inplace = False
-    layer.needs_input_grad = True
+            raise TypeError(
+                f"parameter {name!r} must be float64 for a gradient check; got {p.dtype}"
+            )
     layer_rng = getattr(layer, "rng", None)
     rng_state = layer_rng.bit_generator.state if layer_rng is not None else None
+    flags = layer.inplace, layer.needs_input_grad
+    layer.inplace, layer.needs_input_grad = False, True  # never touch x; always return dx
 
     def forward(inp: np.ndarray) -> np.ndarray:
         if rng_state is not None:
             layer_rng.bit_generator.state = rng_state  # the same dropout mask every time
         return layer.forward(inp, training)
 
-    g = rng.normal(size=np.shape(forward(x.copy())))
-
-    forward(x.copy())
-    analytic = {"input": np.array(layer.backward(g.copy()), dtype=np.float64)}
-    for name, grad in zip(names, layer.grad_arrays if names else []):
-        analytic[name] = np.array(grad, dtype=np.float64)
-
     def scalar() -> float:
         return float(np.sum(forward(x.copy()) * g))
 
-    numeric = {"input": numerical_gradient(scalar, x, eps)}
-    for name, p in zip(names, params):
-        numeric[name] = numerical_gradient(scalar, p, eps)
+    try:
+        g = rng.normal(size=np.shape(forward(x.copy())))
+        forward(x.copy())
+        analytic = {"input": np.array(layer.backward(g.copy()), dtype=np.float64)}
+        for name, grad in zip(names, layer.grad_arrays if names else [], strict=True):
+            analytic[name] = np.array(grad, dtype=np.float64)
+        numeric = {"input": numerical_gradient(scalar, x, eps)}
+        for name, p in zip(names, params, strict=True):
+            numeric[name] = numerical_gradient(scalar, p, eps)
+    finally:
+        layer.inplace, layer.needs_input_grad = flags
+        if rng_state is not None:
+            layer_rng.bit_generator.state = rng_state
     return _result(analytic, numeric, threshold)
 
 
@@ -277,6 +282,7 @@ def check_network(
     y: np.ndarray,
     *,
     sample_weight: np.ndarray | None = None,
+    training: bool = False,
     threshold: float = 1e-6,
     eps: float = 1e-6,
 ) -> GradCheckResult:
@@ -294,6 +300,9 @@ def check_network(
     y : array-like
         Targets as for ``fit``.
     sample_weight : array-like of shape (n_samples,), optional
+    training : bool, default=False
+        Run the layers in training mode. Dropout then draws the same mask at every
+        evaluation (the network's random generator is reset each time).
     threshold : float, default=1e-6
     eps : float, default=1e-6
 
@@ -308,14 +317,18 @@ def check_network(
             f"{network.dtype.name}. Build it with Network(..., dtype='float64')."
         )
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if not network.built:
+        network.build(np.shape(X)[1])
+    rng_state = network.rng.bit_generator.state
 
-    def loss_value() -> float:
-        return network.compute_loss_and_gradients(X, y, w)[0]
+    def loss_and_gradients() -> tuple[float, np.ndarray]:
+        network.rng.bit_generator.state = rng_state  # the same dropout masks every time
+        return network.compute_loss_and_gradients(X, y, w, training=training)
 
-    _, grads = network.compute_loss_and_gradients(X, y, w)
+    _, grads = loss_and_gradients()
     analytic_flat = grads.copy()
-    numeric_flat = numerical_gradient(loss_value, network.params, eps)
-    network.compute_loss_and_gradients(X, y, w)  # leave grads as backprop computed them
+    numeric_flat = numerical_gradient(lambda: loss_and_gradients()[0], network.params, eps)
+    loss_and_gradients()  # leave grads (and the generator) as one backward pass left them
 
     # Name each array W1, b1, W2, ... in layer order, located in the flat buffer.
     analytic: dict[str, np.ndarray] = {}
@@ -326,7 +339,7 @@ def check_network(
         if not names:
             continue
         k += 1
-        for name, view in zip(names, layer.param_arrays):
+        for name, view in zip(names, layer.param_arrays, strict=True):
             key = f"{'b' if name == 'bias' else 'W' if name == 'weights' else name}{k}"
             start = _offset(network.params, view)
             analytic[key] = analytic_flat[start : start + view.size]

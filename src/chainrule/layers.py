@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 
 from chainrule import functions as F
-from chainrule._validation import check_fraction, check_positive_int, lookup
+from chainrule._validation import (
+    check_fraction,
+    check_non_negative_float,
+    check_positive_int,
+    lookup,
+)
 from chainrule.initializers import INITIALIZERS, get_initializer
 
 __all__ = [
@@ -34,6 +39,7 @@ __all__ = [
     "Tanh",
     "GELU",
     "Softmax",
+    "Exp",
     "Dropout",
     "LAYERS",
     "ACTIVATIONS",
@@ -55,6 +61,9 @@ class Layer:
     #: set by the Network: True when the layer may overwrite its input and the
     #: incoming gradient (both are buffers the network owns)
     inplace: bool = False
+    #: True when ``backward`` reads the array ``forward`` returned (Sigmoid, Tanh,
+    #: Softmax): the next layer must then not overwrite its input in place
+    keeps_output: bool = False
 
     def build(self, in_features: int, rng: np.random.Generator, dtype: np.dtype) -> int:
         """Prepare for inputs with ``in_features`` columns; return the output width."""
@@ -179,7 +188,7 @@ class Dense(Layer):
         # derror_dweights = dlayer1_dweights.T @ derror_dlayer1, summed over the batch
         np.matmul(self.input.T, derror_doutput, out=self.derror_dweights)
         if self.use_bias:
-            np.sum(derror_doutput, axis=0, out=self.derror_dbias)  # dlayer1_dbias = 1
+            np.add.reduce(derror_doutput, axis=0, out=self.derror_dbias)  # dlayer1_dbias = 1
         if not self.needs_input_grad:
             return None
         dx = _buffer(self, "_dx", (derror_doutput.shape[0], self.in_features), self.weights.dtype)
@@ -243,7 +252,7 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_non_negative_float(negative_slope, "negative_slope")
 
     def forward(self, x, training=False):
         self.positive = x > 0
@@ -268,6 +277,7 @@ class Sigmoid(Activation):
     """
 
     name = "logistic"
+    keeps_output = True
 
     def forward(self, x, training=False):
         self.output = F.sigmoid(x).astype(x.dtype, copy=False)
@@ -285,6 +295,7 @@ class Tanh(Activation):
     """Hyperbolic tangent: ``y = tanh(x)``; ``dy/dx = 1 - y**2``."""
 
     name = "tanh"
+    keeps_output = True
 
     def forward(self, x, training=False):
         self.output = np.tanh(x, out=x if self.inplace else None)
@@ -322,6 +333,7 @@ class Softmax(Activation):
     """
 
     name = "softmax"
+    keeps_output = True
 
     def forward(self, x, training=False):
         self.output = F.softmax(x, axis=1).astype(x.dtype, copy=False)
@@ -331,6 +343,27 @@ class Softmax(Activation):
         y = self.output
         inner = np.sum(derror_doutput * y, axis=1, keepdims=True)
         return y * (derror_doutput - inner)
+
+
+class Exp(Activation):
+    """Exponential: ``y = exp(x)``; ``dy/dx = y``.
+
+    The output layer for counts and rates (scikit-learn's ``MLPRegressor(loss="poisson")``
+    uses it). With ``loss="poisson"`` it is fused with the loss, which then works from
+    the logits ``x = log(y)``. Not in ``ACTIVATIONS``: it is no hidden activation.
+    """
+
+    name = "exp"
+    keeps_output = True
+
+    def forward(self, x, training=False):
+        self.output = np.exp(x, out=x if self.inplace else None)
+        return self.output
+
+    def backward(self, derror_doutput):
+        if self.inplace:
+            return np.multiply(derror_doutput, self.output, out=derror_doutput)
+        return derror_doutput * self.output
 
 
 class Dropout(Layer):
@@ -384,7 +417,7 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 #: Every layer class a model file may name (the only ones ``layer_from_config`` builds).
 LAYERS: dict[str, type[Layer]] = {
     cls.__name__: cls
-    for cls in (Dense, Identity, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Dropout)
+    for cls in (Dense, Identity, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Exp, Dropout)
 }
 
 

@@ -27,6 +27,9 @@ __all__ = [
     "MeanSquaredError",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
+    "HalfSquaredError",
+    "MultilabelCrossentropy",
+    "HalfPoissonDeviance",
     "LOSSES",
     "get_loss",
 ]
@@ -76,12 +79,23 @@ def _weighted_mean(per_sample: np.ndarray, sample_weight) -> tuple[float, np.nda
     """Mean of ``per_sample`` (n,), and the factor each sample's gradient gets."""
     n = per_sample.shape[0]
     if sample_weight is None:
-        return float(np.sum(per_sample, dtype=np.float64) / n), 1.0 / n
+        return float(np.add.reduce(per_sample, dtype=np.float64) / n), 1.0 / n
     w = np.asarray(sample_weight, dtype=per_sample.dtype)
     total = float(np.sum(w, dtype=np.float64))
     if total <= 0:
         total = 1.0  # a batch of zero weights contributes nothing
     return float(np.dot(per_sample, w) / total), (w / total)[:, None]
+
+
+_ROWS = np.arange(0)
+
+
+def _row_indices(n: int) -> np.ndarray:
+    """``np.arange(n)``, sliced from one cached array (a batch loop asks for it every step)."""
+    global _ROWS
+    if _ROWS.shape[0] < n:
+        _ROWS = np.arange(max(n, 256))
+    return _ROWS[:n]
 
 
 class MeanSquaredError(Loss):
@@ -112,10 +126,22 @@ class BinaryCrossentropy(Loss):
 
     name = "binary_crossentropy"
     output_activation = "logistic"
+    #: average over the outputs (True) or sum them (False: MultilabelCrossentropy)
+    mean_over_outputs = True
+
+    def prepare_target(self, y, n_outputs, dtype):
+        target = super().prepare_target(y, n_outputs, dtype)
+        if target.size and (target.min() < 0 or target.max() > 1):
+            raise ValueError(
+                f"y for {self.name} must hold 0/1 labels (or probabilities in [0, 1]); "
+                f"received values in [{target.min():g}, {target.max():g}]. Encode the "
+                "classes as 0 and 1, or use categorical_crossentropy for more classes."
+            )
+        return target
 
     def value_and_gradient(self, output, target, sample_weight=None, out=None):
         z = output
-        k = z.shape[1]
+        k = z.shape[1] if self.mean_over_outputs else 1
         per_sample = F.binary_crossentropy_from_logits(z, target).sum(axis=1) / k
         value, scale = _weighted_mean(per_sample, sample_weight)
         grad = out if out is not None else np.empty_like(z)
@@ -162,19 +188,78 @@ class CategoricalCrossentropy(Loss):
     def value_and_gradient(self, output, target, sample_weight=None, out=None):
         z = output
         grad = out if out is not None else np.empty_like(z)
-        np.subtract(z, np.max(z, axis=1, keepdims=True), out=grad)  # shifted logits
+        rows = _row_indices(z.shape[0])
+        # Row maxima by argmax: the values np.max(z, axis=1) gives (NaN included), in
+        # half the time for a few columns.
+        z_max = z[rows, np.argmax(z, axis=1)]
+        np.subtract(z, z_max[:, None], out=grad)  # shifted logits
         np.exp(grad, out=grad)
-        sums = np.sum(grad, axis=1, keepdims=True)
+        sums = np.add.reduce(grad, axis=1, keepdims=True)
         grad /= sums  # softmax(z)
-        lse = np.log(sums[:, 0]) + np.max(z, axis=1)
+        lse = np.log(sums[:, 0])
+        lse += z_max
         if target.ndim == 1:
-            rows = np.arange(z.shape[0])
             per_sample = lse - z[rows, target]
             grad[rows, target] -= 1
         else:
             per_sample = lse - np.einsum("ij,ij->i", z, target)
             grad -= target
         value, scale = _weighted_mean(per_sample, sample_weight)
+        grad *= np.asarray(scale, dtype=grad.dtype)
+        return value, grad
+
+
+class HalfSquaredError(Loss):
+    """Half squared error: ``0.5 * sum_j (output_j - target_j)**2`` per sample, averaged.
+
+    scikit-learn's ``squared_error`` for its MLPs: the factor 1/2 makes the gradient
+    simply ``(output - target) / n``. (scikit-learn *reports* this value divided by
+    the number of outputs; its gradient is this one's.)
+    """
+
+    name = "half_squared_error"
+
+    def value_and_gradient(self, output, target, sample_weight=None, out=None):
+        diff = np.subtract(output, target, out=out)
+        squares = np.einsum("ij,ij->i", diff, diff) if diff.ndim == 2 else diff * diff
+        value, scale = _weighted_mean(0.5 * squares, sample_weight)
+        diff *= np.asarray(scale, dtype=diff.dtype)
+        return value, diff
+
+
+class MultilabelCrossentropy(BinaryCrossentropy):
+    """Binary cross-entropy from logits, summed over the outputs and averaged over samples.
+
+    Per sample ``sum_j [max(z_j, 0) - z_j t_j + log(1 + exp(-|z_j|))]``: the negative
+    log-likelihood of a whole label vector (scikit-learn's ``binary_log_loss``).
+    Gradient ``(sigmoid(z) - t) / n``. For one output it equals BinaryCrossentropy.
+    """
+
+    name = "multilabel_crossentropy"
+    mean_over_outputs = False
+
+
+class HalfPoissonDeviance(Loss):
+    """Half Poisson deviance from the logits ``z = log(mu)`` of a final Exp layer.
+
+    Per sample ``sum_j [t_j log(t_j / mu_j) - t_j + mu_j]`` (with ``0 log 0 = 0``),
+    averaged: scikit-learn's ``MLPRegressor(loss="poisson")``. Fused with the Exp
+    output, the gradient is ``(exp(z) - t) / n``. Targets must be >= 0.
+    """
+
+    name = "poisson"
+    output_activation = "exp"
+
+    def value_and_gradient(self, output, target, sample_weight=None, out=None):
+        z = output
+        grad = out if out is not None else np.empty_like(z)
+        np.exp(z, out=grad)  # mu
+        positive = target > 0
+        t_log_t = np.where(positive, target * np.log(np.where(positive, target, 1)), 0)
+        per_element = grad - target * z + t_log_t - target
+        per_sample = per_element.sum(axis=1) if per_element.ndim == 2 else per_element
+        value, scale = _weighted_mean(per_sample, sample_weight)
+        grad -= target
         grad *= np.asarray(scale, dtype=grad.dtype)
         return value, grad
 
@@ -186,6 +271,9 @@ LOSSES: dict[str, type[Loss]] = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": CategoricalCrossentropy,
+    "half_squared_error": HalfSquaredError,
+    "multilabel_crossentropy": MultilabelCrossentropy,
+    "poisson": HalfPoissonDeviance,
 }
 
 

@@ -9,12 +9,19 @@ calls over the whole vector.
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from chainrule._validation import check_array, check_consistent_length, check_positive_int
+from chainrule._validation import (
+    check_array,
+    check_consistent_length,
+    check_non_negative_float,
+    check_positive_int,
+)
 from chainrule.layers import Activation, Dense, Layer, get_layer, layer_from_config
 from chainrule.losses import LOSSES, Loss, get_loss
 from chainrule.metrics import Metric, get_metric
@@ -91,10 +98,10 @@ class Network:
                 )
         self.loss = get_loss(loss)
         self.optimizer = get_optimizer(optimizer)
+        if isinstance(metrics, (str, Metric)):
+            metrics = [metrics]  # one metric given on its own
         self.metrics = [get_metric(m) for m in metrics]
-        if l2 < 0:
-            raise ValueError(f"l2 must be >= 0; received l2={l2!r}")
-        self.l2 = float(l2)
+        self.l2 = check_non_negative_float(l2, "l2")
         self.seed = seed
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -113,7 +120,7 @@ class Network:
             return False
         last_name = getattr(last, "name", None) if isinstance(last, Activation) else None
         if last_name != wanted:
-            layer = {"logistic": "Sigmoid()", "softmax": "Softmax()"}[wanted]
+            layer = {"logistic": "Sigmoid()", "softmax": "Softmax()", "exp": "Exp()"}[wanted]
             raise ValueError(
                 f"loss={self.loss.name!r} needs {layer} as the last layer (it is computed from "
                 f"that layer's input, the logits); received last layer {last!r}. "
@@ -164,9 +171,11 @@ class Network:
         # owns (anything after the first Dense), never on the caller's X.
         trainable = [i for i, layer in enumerate(self.layers) if layer.param_shapes()]
         self._first_trainable = trainable[0] if trainable else len(self.layers)
+        # A layer must not overwrite an output its producer keeps for backward
+        # (Tanh -> Dropout would otherwise corrupt Tanh's gradient).
         owned = False
         for i, layer in enumerate(self.layers):
-            layer.inplace = owned
+            layer.inplace = owned and not (i and self.layers[i - 1].keeps_output)
             layer.needs_input_grad = i > self._first_trainable
             owned = owned or isinstance(layer, Dense)
         self._train_layers = self.layers[:-1] if self.fused else self.layers
@@ -174,12 +183,12 @@ class Network:
         self.built = True
         return self
 
-    def _ensure_built(self, X: np.ndarray) -> None:
+    def _ensure_built(self, X: np.ndarray, name: str = "X") -> None:
         if not self.built:
             self.build(X.shape[1])
         elif X.shape[1] != self.n_features:
             raise ValueError(
-                f"X has {X.shape[1]} features, but the network was built for "
+                f"{name} has {X.shape[1]} features, but the network was built for "
                 f"{self.n_features}; pass data with the same columns as in training."
             )
 
@@ -349,7 +358,7 @@ class Network:
         X = check_array(X, x_name, dtype=self.dtype)
         y_arr = check_array(y, y_name, ndim=(1, 2))
         check_consistent_length(X, y_arr, x_name, y_name)
-        self._ensure_built(X)
+        self._ensure_built(X, x_name)
         return X, self.loss.prepare_target(y_arr, self.n_outputs, self.dtype)
 
     # ------------------------------------------------------------ weights
@@ -461,6 +470,64 @@ class Network:
             seed=config.get("seed"),
             dtype=config.get("dtype", "float32"),
         )
+
+    # ------------------------------------------------------------ model files
+
+    def save(self, path: str | os.PathLike) -> os.PathLike:
+        """Write the network to one model file, atomically; ``chainrule.load(path)`` reads it.
+
+        The file holds :meth:`get_config` (layers, loss, optimizer settings), the flat
+        parameter vector and the training history; see :mod:`chainrule.io`.
+        """
+        from chainrule.io import save
+
+        return save(self, path)
+
+    def _model_state(self) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
+        """``(kind, JSON-safe header, arrays)`` for :func:`chainrule.io.save`."""
+        self._require_built()
+        history = None
+        if self.history is not None:
+            history = {"epoch": list(self.history.epoch), "history": self.history.history}
+        header = {
+            "architecture": self.get_config(),
+            "n_features": self.n_features,
+            "n_outputs": self.n_outputs,
+            "n_params": self.n_params,
+            "dtype": self.dtype.name,
+            "history": history,
+        }
+        return "Network", header, {"params": self.params}
+
+    @classmethod
+    def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Network:
+        """Rebuild a saved network from :func:`chainrule.io.load`'s checked header and arrays."""
+        from chainrule.training import History
+
+        net = cls.from_config(header["architecture"])
+        params = arrays["params"]
+        # Count the parameters the architecture needs before allocating them: a
+        # small file must not be able to ask for terabytes.
+        width = check_positive_int(header["n_features"], "n_features")
+        needed = 0
+        for layer in net.layers:
+            width = layer.build(width, net.rng, net.dtype)
+            needed += sum(math.prod(shape) for _, shape in layer.param_shapes())
+        if params.shape != (needed,) or params.dtype != net.dtype:
+            raise ValueError(
+                f"the architecture needs {needed} {net.dtype.name} parameters; the "
+                f"file holds {params.size} of dtype {params.dtype}"
+            )
+        net.build(header["n_features"])
+        net.params[...] = params
+        if header.get("history") is not None:
+            net.history = History()
+            net.history.epoch = [int(e) for e in header["history"]["epoch"]]
+            net.history.history = {
+                str(k): [float(v) for v in values]
+                for k, values in header["history"]["history"].items()
+            }
+        return net
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)

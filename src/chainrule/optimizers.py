@@ -17,7 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._validation import check_fraction, check_positive_float, check_positive_int, lookup
+from chainrule._validation import (
+    check_fraction,
+    check_non_negative_float,
+    check_positive_float,
+    check_positive_int,
+    lookup,
+)
 
 __all__ = [
     "Schedule",
@@ -368,9 +374,7 @@ class AdamW(Adam):
         epsilon: float = 1e-7,
     ) -> None:
         super().__init__(learning_rate, beta_1, beta_2, epsilon)
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0; received weight_decay={weight_decay!r}")
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = check_non_negative_float(weight_decay, "weight_decay")
 
     def _update(self, params, grads):
         params *= params.dtype.type(1.0 - self.lr * self.weight_decay)

@@ -208,8 +208,10 @@ class LambdaCallback(Callback):
 class _TextBar:
     """A minimal progress bar for when tqdm is not installed."""
 
-    def __init__(self, total: int, desc: str, stream=sys.stdout) -> None:
-        self.total, self.n, self.desc, self.stream = total, 0, desc, stream
+    def __init__(self, total: int, desc: str, stream=None) -> None:
+        # sys.stdout looked up now, not at import: redirections (pytest, Jupyter) apply
+        self.stream = sys.stdout if stream is None else stream
+        self.total, self.n, self.desc = total, 0, desc
         self.postfix = ""
 
     def update(self, k: int = 1) -> None:
@@ -422,6 +424,10 @@ def fit(
                         for cb in callbacks:
                             cb.on_batch_end(b, {"loss": batch_loss})
                         bar.update(1)
+                    if not np.isfinite(network.params).all():
+                        # The last update overflowed and no later step saw the loss.
+                        network.params[...] = snapshot
+                        raise _diverged(epoch)
                     logs = {"loss": loss_sum / n}
                     for m in network.metrics:
                         logs[m.name] = m.result()
@@ -443,6 +449,16 @@ def fit(
         for cb in all_callbacks:
             cb.on_train_end({})
     return history
+
+
+def _diverged(epoch: int) -> FloatingPointError:
+    from chainrule.network import TrainingDivergedError
+
+    return TrainingDivergedError(
+        f"the weights became non-finite in epoch {epoch + 1} (the update overflowed); "
+        "training stopped and the weights from the start of that epoch were put back. "
+        "Lower the learning rate, scale the inputs, or check the targets."
+    )
 
 
 def _evaluate_prepared(network, X, target, batch_size=4096, sample_weight=None, verbose=0):

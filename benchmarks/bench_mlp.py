@@ -1,0 +1,80 @@
+"""MNIST-sized workloads: 60,000 x 784 float32, 10 classes, ReLU, Adam, batch 256.
+
+Networks 784-256-10 and 784-512-512-10. Per network, in one process on the same
+data: chainrule (float32), scikit-learn's MLPClassifier (float32 and float64),
+PyTorch (float32, same thread count) when installed, and the matrix-multiply limit.
+Each contender trains one epoch as a warm-up, then ``repeats`` epochs interleaved
+with the others; the table shows the median.
+"""
+
+from __future__ import annotations
+
+from benchmarks import contenders
+from benchmarks.common import (
+    blas_threads,
+    epoch_flops,
+    make_classification,
+    measure_memory,
+    median,
+    time_interleaved,
+)
+
+NAME = "mlp"
+GROUP = "mnist-sized"
+NETWORKS = ((256,), (512, 512))
+
+
+def run(args) -> list[dict]:
+    """Time every contender on both networks; rows as described in ``benchmarks.common``."""
+    rows_n = 6_000 if args.quick else 60_000
+    n_features, n_classes = 784, 10
+    X, y = make_classification(rows_n, n_features, n_classes, seed=0)
+    threads = blas_threads()
+    torch_skip = contenders.torch_missing_reason()
+    X64 = None
+    results = []
+    for hidden in NETWORKS:
+        sizes = [n_features, *hidden, n_classes]
+        arch = "-".join(map(str, sizes))
+        workload = f"{arch}, {rows_n} x {n_features}, batch 256"
+        spec = {"hidden": list(hidden), "task": "multiclass", "optimizer": "adam", "lr": 1e-3,
+                "batch_size": 256, "n_classes": n_classes, "n_features": n_features}
+        lineup = [("chainrule", "float32"), ("scikit-learn", "float32"),
+                  ("scikit-learn", "float64")]
+        if torch_skip is None:
+            lineup.append(("PyTorch", "float32"))
+        else:
+            print(f"  {torch_skip}")
+        models, data = {}, {}
+        for library, dtype in lineup:
+            if dtype == "float64" and X64 is None:
+                X64 = X.astype("float64")
+            key = f"{library} {dtype}"
+            models[key] = contenders.make(library, spec, dtype, threads)
+            data[key] = X if dtype == "float32" else X64
+        print(f"  {workload}: warm-up epoch for {len(models)} contenders", flush=True)
+        for key, model in models.items():
+            model.warm_up(data[key], y)
+        times = time_interleaved(
+            {key: (lambda m=m, d=data[key]: m.epoch(d, y)) for key, m in models.items()},
+            args.repeats,
+        )
+        flops = epoch_flops(sizes, rows_n)
+        for (library, dtype), (key, t) in zip(lineup, times.items()):
+            row = {"group": GROUP, "workload": workload, "library": library, "dtype": dtype,
+                   "seconds": median(t), "times": t, "gflop": flops / 1e9}
+            if args.memory and dtype == "float32":
+                mem = measure_memory({"library": library, "spec": spec, "rows": rows_n,
+                                      "dtype": dtype, "threads": threads})
+                row.update(mem if "error" not in mem else {"note": f"memory: {mem['error']}"})
+            results.append(row)
+            print(f"    {key:22s} {row['seconds']:.3f} s/epoch", flush=True)
+        if torch_skip is not None:
+            results.append({"group": GROUP, "workload": workload, "library": "PyTorch",
+                            "dtype": "float32", "seconds": None, "times": [],
+                            "note": torch_skip})
+        results.append({"group": GROUP, "workload": workload, "library": "limit",
+                        "dtype": "float32", "seconds": flops / args.gemm_rate, "times": [],
+                        "gflop": flops / 1e9,
+                        "note": f"{flops / 1e9:.1f} GFLOP at {args.gemm_rate / 1e9:.0f} GFLOP/s"})
+    return results

@@ -1,0 +1,171 @@
+"""Shared pieces of the benchmark suite: data, timing, the GEMM limit, memory, machine.
+
+A benchmark module exposes ``NAME`` (what ``--only`` matches) and
+``run(args) -> list[dict]``; each dict is one row of the results table:
+
+``group``      workload family, e.g. ``"mnist-sized"`` or ``"small"``
+``workload``   e.g. ``"784-256-10, 60000 x 784, batch 256"``
+``library``    ``"chainrule"``, ``"scikit-learn"``, ``"PyTorch"`` or ``"limit"``
+``dtype``      ``"float32"`` / ``"float64"``
+``seconds``    median seconds per epoch (``None`` when skipped)
+``times``      every measured epoch, in seconds
+optional: ``peak_rss_mb``, ``fit_rss_mb`` (resident memory of a fit, measured
+in a child process), ``gflop`` (matrix-product work of one epoch), ``note``.
+
+The runner adds the ratios to scikit-learn (float32) and PyTorch, and the fraction
+of the limit, for rows that share a ``workload``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+
+def make_classification(n_rows: int, n_features: int, n_classes: int, seed: int = 0):
+    """Synthetic float32 data: Gaussian clusters around one random centre per class."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n_rows)
+    centres = rng.standard_normal((n_classes, n_features), dtype=np.float32)
+    X = rng.standard_normal((n_rows, n_features), dtype=np.float32)
+    X *= np.float32(2.0)
+    for lo in range(0, n_rows, 4096):  # in chunks: no temporary as large as X
+        X[lo : lo + 4096] += centres[y[lo : lo + 4096]]
+    return X, y
+
+
+def time_interleaved(
+    contenders: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, list[float]]:
+    """Call every contender once per round, ``repeats`` rounds, interleaved.
+
+    Interleaving spreads the noise of a shared machine over all contenders alike;
+    compare medians and ratios, not single times.
+    """
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's ConvergenceWarning at max_iter=1
+        for _ in range(repeats):
+            for name, fn in contenders.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of ``values``."""
+    return float(np.median(np.asarray(values, dtype=np.float64)))
+
+
+def gemm_rate(size: int = 4096, repeats: int = 3) -> float:
+    """This machine's float32 matrix-multiply rate in flop/s: best of ``repeats``
+    ``A @ B`` on ``size x size`` matrices (``2 size**3`` flops each)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)  # warm-up: threads started, pages touched
+    best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2.0 * size**3 / best
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def epoch_flops(layer_sizes: Sequence[int], n_rows: int) -> float:
+    """Flops of one epoch's matrix products for a dense network of ``layer_sizes``.
+
+    Per row and layer ``in x out``: ``2 in out`` forward, ``2 in out`` for the
+    weight gradient, and ``2 in out`` for the input gradient except in the first
+    layer (nothing consumes the gradient with respect to ``X``).
+    """
+    total = 0
+    for i, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
+        products = 2 if i == 0 else 3
+        total += products * 2 * fan_in * fan_out
+    return float(total) * n_rows
+
+
+def blas_threads() -> int:
+    """Threads NumPy's BLAS uses (from threadpoolctl), else the CPU count."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            if pool.get("user_api") == "blas" and "numpy" in pool.get("filepath", ""):
+                return int(pool["num_threads"])
+    except ImportError:  # pragma: no cover
+        pass
+    return os.cpu_count() or 1
+
+
+def machine_info() -> dict:
+    """CPU model, cores, Python, library versions and the BLAS kernels in use."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:  # pragma: no cover
+        pass
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                                             "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+                if k in os.environ},
+    }
+    for name in ("sklearn", "torch", "chainrule"):
+        try:
+            info[name] = __import__(name).__version__
+        except ImportError:
+            info[name] = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [
+            {k: pool.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                      "threading_layer")}
+            | {"library": os.path.basename(pool.get("filepath", ""))}
+            for pool in threadpool_info()
+            if pool.get("user_api") == "blas"
+        ]
+    except ImportError:  # pragma: no cover
+        info["blas"] = []
+    return info
+
+
+def measure_memory(spec: dict, timeout: float = 600.0) -> dict:
+    """Run one fit in a fresh Python (``benchmarks.memchild``) and return what it reports.
+
+    The child builds the data, records its resident set before the fit, fits one
+    epoch and reports the peak (``VmHWM``), so peaks of different libraries
+    never mix.
+    """
+    cmd = [sys.executable, "-m", "benchmarks.memchild", json.dumps(spec)]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        return {"error": tail[0]}
+    return json.loads(done.stdout.strip().splitlines()[-1])

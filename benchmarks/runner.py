@@ -1,0 +1,211 @@
+"""``python -m benchmarks``: run the benchmark modules, write JSON and a markdown table.
+
+Benchmark modules are listed in ``MODULES``; each exposes ``NAME`` and
+``run(args) -> list[dict]`` (rows as described in :mod:`benchmarks.common`). A listed
+module that is not there (``bench_estimators`` is optional) is skipped with a note.
+
+Recommended command (this machine sets ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE``,
+which pin an older OpenBLAS kernel; unset both for this command only)::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import sys
+import time
+
+from benchmarks.common import gemm_rate, machine_info
+
+#: benchmark modules, in the order they run
+MODULES = ("benchmarks.bench_mlp", "benchmarks.bench_small", "benchmarks.bench_estimators")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="chainrule against scikit-learn, PyTorch and the matrix-multiply limit.",
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="small smoke run: a tenth of the rows, 3 repeats, smaller GEMM")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run only this benchmark module (mlp, small, estimators); repeatable "
+                             "or comma-separated")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed epochs per contender (median reported); default 5, 3 with "
+                             "--quick")
+    parser.add_argument("--no-memory", dest="memory", action="store_false",
+                        help="skip the peak-memory child processes")
+    parser.add_argument("--json", default=None,
+                        help="where to write the JSON results (default: "
+                             "benchmarks/results/latest.json, quick.json with --quick)")
+    parser.add_argument("--markdown", default=None,
+                        help="where to write the markdown table (default: benchmarks/RESULTS.md; "
+                             "with --quick the table is only printed)")
+    args = parser.parse_args(argv)
+    args.only = {name.strip() for item in args.only for name in item.split(",") if name.strip()}
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 5
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.json is None:
+        args.json = os.path.join(HERE, "results", "quick.json" if args.quick else "latest.json")
+    if args.markdown is None and not args.quick:
+        args.markdown = os.path.join(HERE, "RESULTS.md")
+    return args
+
+
+def load_modules(only: set[str]) -> tuple[list, list[str]]:
+    """Import the benchmark modules (those named in ``only``, if given)."""
+    found, notes = [], []
+    for path in MODULES:
+        try:
+            module = importlib.import_module(path)
+        except ModuleNotFoundError as exc:
+            if exc.name != path:
+                raise
+            notes.append(f"{path} not present: skipped")
+            continue
+        name = getattr(module, "NAME", path.rsplit(".", 1)[-1].removeprefix("bench_"))
+        if only and name not in only:
+            continue
+        found.append((name, module))
+    unknown = only - {name for name, _ in found}
+    if unknown:
+        notes.append(f"--only names not found: {sorted(unknown)}")
+    return found, notes
+
+
+def add_ratios(rows: list[dict]) -> None:
+    """Ratios to scikit-learn float32 and PyTorch, and the fraction of the limit, per workload."""
+    by_workload: dict[str, dict[str, float]] = {}
+    for row in rows:
+        if row.get("seconds") is None:
+            continue
+        refs = by_workload.setdefault(row["workload"], {})
+        if row["library"] == "scikit-learn" and row.get("dtype") == "float32":
+            refs["sklearn"] = row["seconds"]
+        elif row["library"] == "PyTorch":
+            refs["torch"] = row["seconds"]
+        elif row["library"] == "limit":
+            refs["limit"] = row["seconds"]
+    for row in rows:
+        refs, s = by_workload.get(row["workload"], {}), row.get("seconds")
+        if s is None or row["library"] == "limit":
+            continue
+        if "sklearn" in refs:
+            row["vs_sklearn_float32"] = s / refs["sklearn"]
+        if "torch" in refs:
+            row["vs_pytorch"] = s / refs["torch"]
+        if "limit" in refs:
+            row["fraction_of_limit"] = refs["limit"] / s
+
+
+def markdown(result: dict) -> str:
+    """The results as a markdown section: date, machine, command, one table."""
+    m = result["machine"]
+    blas = "; ".join(
+        f"{b['library']} {b.get('internal_api')} {b.get('version')} kernel "
+        f"{b.get('architecture')}, {b.get('num_threads')} threads"
+        for b in m.get("blas", [])
+    )
+    lines = [
+        f"Measured {result['date']} with `{result['command']}`",
+        f"(median of {result['repeats']} epochs after a warm-up epoch, interleaved).",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, NumPy {m['numpy']}, "
+        f"scikit-learn {m.get('sklearn')}, PyTorch {m.get('torch') or 'not installed'}, "
+        f"chainrule {m.get('chainrule')}.",
+        f"BLAS (threadpoolctl): {blas or 'unknown'}.",
+        f"Matrix-multiply limit: {result['gemm_gflops']:.0f} GFLOP/s (float32 `A @ B`, "
+        f"{result['gemm_size']} x {result['gemm_size']}).",
+        "",
+        "| workload | library | s / epoch | vs scikit-learn f32 | vs PyTorch | of limit "
+        "| peak RSS (fit adds) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+
+    def fmt(value, spec):
+        return "" if value is None else format(value, spec)
+
+    for row in result["rows"]:
+        lib = row["library"] + (f" {row['dtype']}" if row["library"] == "scikit-learn" else "")
+        seconds = "skipped" if row.get("seconds") is None else f"{row['seconds']:.4g}"
+        ratio_sk = fmt(row.get("vs_sklearn_float32"), ".2f")
+        ratio_t = fmt(row.get("vs_pytorch"), ".2f")
+        limit = fmt(row.get("fraction_of_limit"), ".0%")
+        mem = ""
+        if row.get("peak_rss_mb") is not None:
+            mem = f"{row['peak_rss_mb']:.0f} MB (+{row['fit_rss_mb']:.0f})"
+        lines.append(f"| {row['workload']} | {lib} | {seconds} | {ratio_sk} | {ratio_t} "
+                     f"| {limit} | {mem} |")
+    notes = [f"{r['library']} ({r['workload']}): {r['note']}" for r in result["rows"]
+             if r.get("note") and r["library"] != "limit"]
+    notes += result.get("notes", [])
+    if notes:
+        lines += ["", "Notes:", *(f"- {n}" for n in notes)]
+    lines += [
+        "",
+        "Ratios are seconds per epoch divided by the reference's (below 1 is faster). "
+        "The limit is the epoch's matrix-product flops (forward, weight gradients, input "
+        "gradients except the first layer) divided by the measured rate; \"of limit\" is "
+        "limit time / measured time. Peak RSS is `VmHWM` of a child process that loads "
+        "the data and fits one epoch; \"fit adds\" is the peak minus the resident set just "
+        "before `fit` (X already loaded).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    modules, notes = load_modules(args.only)
+    for note in notes:
+        print(note)
+    size = 2048 if args.quick else 4096
+    args.gemm_rate = gemm_rate(size)
+    print(f"float32 GEMM ({size} x {size}): {args.gemm_rate / 1e9:.0f} GFLOP/s", flush=True)
+    rows = []
+    for name, module in modules:
+        print(f"[{name}]", flush=True)
+        rows += module.run(args)
+    add_ratios(rows)
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(_command(argv)),
+        "quick": args.quick,
+        "repeats": args.repeats,
+        "gemm_size": size,
+        "gemm_gflops": args.gemm_rate / 1e9,
+        "machine": machine_info(),
+        "notes": notes,
+        "rows": rows,
+        "wall_seconds": time.perf_counter() - started,
+    }
+    written = [path for path in (args.json, args.markdown) if path]
+    for path in written:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(result, f, indent=1)
+    text = markdown(result)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("# Benchmark results\n\n" + text)
+    print()
+    print(text)
+    print(f"wrote {' and '.join(written)} in {result['wall_seconds']:.0f} s")
+    return 0
+
+
+def _command(argv: list[str] | None) -> list[str]:
+    unset = [f"-u {k}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+             if k not in os.environ]
+    prefix = ["env", *unset] if unset else []
+    return [*prefix, "python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)]

@@ -1,0 +1,1317 @@
+"""scikit-learn's MLP estimators on chainrule's engine: MLPClassifier and MLPRegressor.
+
+Drop-in replacements for ``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor``
+(scikit-learn 1.9): the same parameters, defaults, fitted attributes, methods and
+errors; switching is one changed import. Underneath is one :class:`~chainrule.Network`
+(``Dense`` layers, an activation from ``ACTIVATIONS``, a loss from ``LOSSES``, the
+``SGD`` / ``Adam`` optimizers on the flat parameter vector); ``coefs_`` and
+``intercepts_`` are views into that vector, ``network_`` is the network itself.
+
+How scikit-learn's training is reproduced:
+
+- initial weights are drawn as scikit-learn draws them (Glorot-uniform weights *and*
+  biases, from the same ``RandomState`` stream), and batches are shuffled with the same
+  calls: with the same ``random_state`` both libraries start from the same weights and
+  visit the same batches;
+- the losses are scikit-learn's: softmax with categorical cross-entropy (multiclass),
+  sigmoids with the binary cross-entropy summed over the outputs (binary, multilabel),
+  half squared error (regression), half Poisson deviance with an exp output
+  (``loss="poisson"``); the L2 term ``0.5 * alpha * ||W||**2 / n_batch`` (its gradient
+  ``alpha * W / n_batch``) is the network's ``l2`` set per batch;
+- ``loss_`` and ``loss_curve_`` are scikit-learn's values (L2 term included; for
+  ``squared_error`` the data term is averaged over the outputs as scikit-learn reports
+  it); the ``learning_rate`` schedules, ``n_iter_no_change``/``tol`` stopping and
+  ``early_stopping`` follow ``_fit_stochastic`` step by step; ``lbfgs`` is
+  ``scipy.optimize.minimize(method="L-BFGS-B")`` on the flat parameter vector.
+
+Additions, all off by default: ``dropout``, ``class_weight`` (classifier), hidden
+activations beyond scikit-learn's four (``leaky_relu``, ``gelu``, any hidden
+activation in ``chainrule.ACTIVATIONS``), ``callbacks`` (chainrule callbacks, called
+once per epoch), ``dtype`` and safe model files (:meth:`save`, ``chainrule.load``).
+
+This module imports scikit-learn and SciPy (the ``sklearn`` extra); ``import
+chainrule`` does not, it loads this module on first use of ``chainrule.MLPClassifier``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from itertools import pairwise
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d, gen_batches
+from sklearn.utils import shuffle as _shuffle_indices
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from chainrule import functions as F
+from chainrule.layers import ACTIVATIONS, Dense, Dropout, Exp, Sigmoid, Softmax
+from chainrule.network import Network, TrainingDivergedError
+from chainrule.optimizers import SGD, Adam
+from chainrule.training import Callback
+
+__all__ = ["MLPClassifier", "MLPRegressor", "HIDDEN_ACTIVATIONS"]
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+#: Hidden-layer activations: every name in ``chainrule.ACTIVATIONS`` except
+#: ``softmax``, which normalises across a layer and belongs on the output.
+HIDDEN_ACTIVATIONS = frozenset(name for name in ACTIVATIONS if name != "softmax")
+
+#: out_activation_ -> (output layer appended after the last Dense, loss name)
+_OUTPUTS = {
+    "softmax": (Softmax, "categorical_crossentropy"),
+    "logistic": (Sigmoid, "multilabel_crossentropy"),
+    "identity": (None, "half_squared_error"),
+    "exp": (Exp, "poisson"),
+}
+
+_NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large "
+    "values and need to be preprocessed"
+)
+
+#: Rows per forward pass at prediction time (bounds memory for large or sparse X).
+_PREDICT_CHUNK = 4096
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared fit/predict machinery of MLPClassifier and MLPRegressor (not public)."""
+
+    _parameter_constraints: ClassVar[dict] = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        # [0, 1): momentum=1 never forgets a gradient (scikit-learn accepts 1.0)
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "callbacks": [list, None],
+        "dtype": [
+            StrOptions({"float32", "float64"}),
+            Options(type, {np.float32, np.float64}),
+            None,
+        ],
+    }
+
+    # ------------------------------------------------------------ building
+
+    def _hidden_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _make_optimizer(self):
+        if self.solver == "adam":
+            return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        # sgd (and a placeholder for lbfgs, which steps through scipy instead)
+        return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+
+    def _build_network(self, layer_units: list[int], dtype, seed) -> Network:
+        """``Dense -> activation [-> Dropout]`` per hidden layer, then the output layer."""
+        hidden = ACTIVATIONS[self.activation]
+        layers = []
+        for units in layer_units[1:-1]:
+            layers += [Dense(units, kernel_initializer="zeros"), hidden()]
+            if self.dropout:
+                layers.append(Dropout(self.dropout))
+        layers.append(Dense(layer_units[-1], kernel_initializer="zeros"))
+        output_layer, loss = _OUTPUTS[self.out_activation_]
+        if output_layer is not None:
+            layers.append(output_layer())
+        net = Network(layers, loss=loss, optimizer=self._make_optimizer(), seed=seed, dtype=dtype)
+        return net.build(layer_units[0])
+
+    def _init_coef(self, fan_in: int, fan_out: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """scikit-learn's Glorot-uniform draw for one layer (weights, then biases)."""
+        factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
+        init_bound = np.sqrt(factor / (fan_in + fan_out))
+        coef = self._random_state.uniform(-init_bound, init_bound, (fan_in, fan_out))
+        intercept = self._random_state.uniform(-init_bound, init_bound, fan_out)
+        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
+
+    def _initialize(self, y: np.ndarray, layer_units: list[int], dtype, initial=None) -> None:
+        """Set up a first fit: attributes, the network, and its initial weights.
+
+        ``initial`` is ``(coefs, intercepts)`` the user set on an estimator never fitted
+        (then they are the starting point); otherwise weights are drawn as scikit-learn does.
+        """
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation()
+        if initial is None:
+            pairs = [self._init_coef(a, b, dtype) for a, b in pairwise(layer_units)]
+            initial = ([c for c, _ in pairs], [b for _, b in pairs])
+        # Dropout's generator is seeded from random_state only when there is dropout,
+        # so without it the RandomState stream stays exactly scikit-learn's.
+        seed = int(self._random_state.randint(np.iinfo(np.int32).max)) if self.dropout else None
+        self.network_ = self._build_network(layer_units, dtype, seed)
+        self._optimizer = self.network_.optimizer
+        self.coefs_, self.intercepts_ = initial
+        self._sync_network()
+        self._best_params = self.network_.params.copy()
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _dense_layers(self) -> list[Dense]:
+        return [layer for layer in self.network_.layers if isinstance(layer, Dense)]
+
+    def _sync_network(self) -> None:
+        """Make ``coefs_`` / ``intercepts_`` views of the network's parameters.
+
+        Arrays the user assigned (``est.coefs_ = [...]`` or ``est.coefs_[0] = W``) are
+        copied into the network first, so a warm-started fit starts from them.
+        """
+        dense = self._dense_layers()
+        for name in ("coefs_", "intercepts_"):
+            arrays = getattr(self, name)
+            attr = "weights" if name == "coefs_" else "bias"
+            if len(arrays) != len(dense):
+                raise ValueError(
+                    f"{name} must be a list of {len(dense)} arrays (one per layer); "
+                    f"received {len(arrays)}"
+                )
+            if all(a is getattr(layer, attr) for a, layer in zip(arrays, dense, strict=True)):
+                continue
+            for i, (a, layer) in enumerate(zip(arrays, dense, strict=True)):
+                view = getattr(layer, attr)
+                if a is view:
+                    continue
+                a = np.asarray(a)
+                if a.shape != view.shape:
+                    raise ValueError(
+                        f"{name}[{i}] must have shape {view.shape}; received shape {a.shape}"
+                    )
+                view[...] = a
+            setattr(self, name, [getattr(layer, attr) for layer in dense])
+
+    def _restore_network(self, config: dict, n_features: int, rng_state=None) -> None:
+        """Rebuild ``network_`` (after unpickling) from its config and ``coefs_``."""
+        net = Network.from_config(config)
+        net.build(n_features)
+        if rng_state is not None:
+            net.rng.bit_generator.state = rng_state
+        optimizer = getattr(self, "_optimizer", None)
+        if optimizer is not None:
+            # fresh, writable copies (a read-only memory map may hold the pickled state)
+            for key, value in vars(optimizer).items():
+                if isinstance(value, np.ndarray):
+                    setattr(optimizer, key, np.array(value))
+            net.optimizer = optimizer
+        self.network_ = net
+        self.coefs_ = list(self.coefs_)
+        self.intercepts_ = list(self.intercepts_)
+        self._sync_network()
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        net = state.pop("network_", None)
+        if net is not None:
+            state["_network_config"] = net.get_config()
+            state["_network_n_features"] = net.n_features
+            state["_network_rng_state"] = net.rng.bit_generator.state
+            state["coefs_"] = [np.array(c) for c in self.coefs_]
+            state["intercepts_"] = [np.array(b) for b in self.intercepts_]
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        config = state.pop("_network_config", None)
+        n_features = state.pop("_network_n_features", None)
+        rng_state = state.pop("_network_rng_state", None)
+        super().__setstate__(state)
+        if config is not None:
+            self._restore_network(config, n_features, rng_state)
+
+    # ------------------------------------------------------------ data
+
+    def _resolve_dtype(self, X) -> np.dtype:
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        return np.dtype(X.dtype) if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+    @staticmethod
+    def _as_dtype(X, dtype):
+        """Dense: C-contiguous ``dtype``. Sparse: CSR of ``dtype`` (densified per batch)."""
+        if scipy.sparse.issparse(X):
+            return X.tocsr().astype(dtype, copy=False)
+        return np.ascontiguousarray(X, dtype=dtype)
+
+    def _forward(self, X, logits: bool = False) -> np.ndarray:
+        """The network's output (or the logits of its output layer) for all rows of X."""
+        net = self.network_
+        self._sync_network()
+        X = self._as_dtype(X, net.dtype)
+        n = X.shape[0]
+        width = net.n_outputs
+        result = np.empty((n, width), dtype=net.dtype)
+        sparse = scipy.sparse.issparse(X)
+        with np.errstate(over="ignore", under="ignore"):
+            for lo in range(0, n, _PREDICT_CHUNK):
+                hi = min(lo + _PREDICT_CHUNK, n)
+                chunk = X[lo:hi].toarray() if sparse else X[lo:hi]
+                if logits:
+                    result[lo:hi] = net._forward_train(chunk, False)
+                else:
+                    result[lo:hi] = net.forward(chunk, training=False)
+        return result
+
+    def _validate_predict_input(self, X):
+        return validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False
+        )
+
+    # ------------------------------------------------------------ fitting
+
+    def _sklearn_loss(self, value: float, l2: float) -> float:
+        """The network's loss -> scikit-learn's (which averages squared error over outputs)."""
+        if self._loss_divisor == 1:
+            return value
+        penalty = self.network_._l2_penalty(l2)
+        return (value - penalty) / self._loss_divisor + penalty
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden_layer_sizes = self._hidden_sizes()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, Y, extra_weight = self._validate_input(X, y, incremental, reset=first_pass)
+        # coefs_ set by hand on an estimator never fitted: start from them
+        user_weights = not first_pass and not hasattr(self, "network_")
+        dtype = self._resolve_dtype(X) if first_pass or user_weights else self.network_.dtype
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        if extra_weight is not None:
+            extra_weight = extra_weight.astype(dtype)
+            sample_weight = extra_weight if sample_weight is None else sample_weight * extra_weight
+        X = self._as_dtype(X, dtype)
+        if Y.ndim == 1:
+            Y = Y.reshape((-1, 1))
+        self.n_outputs_ = Y.shape[1]
+        layer_units = [X.shape[1], *hidden_layer_sizes, self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass or user_weights:
+            initial = (list(self.coefs_), list(self.intercepts_)) if user_weights else None
+            self._initialize(Y, layer_units, dtype, initial)
+        else:
+            self._sync_network()
+        net = self.network_
+        target = self._target(Y, net)
+        self._loss_divisor = Y.shape[1] if self.out_activation_ == "identity" else 1
+        if self.dropout and self.solver == "lbfgs":
+            raise ValueError(
+                "dropout needs a stochastic solver: lbfgs needs the same loss at every "
+                f"evaluation; received dropout={self.dropout} with solver='lbfgs'. "
+                "Use solver='adam' or 'sgd', or dropout=0."
+            )
+        callbacks = list(self.callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    "callbacks must be chainrule Callback objects (such as "
+                    f"chainrule.EarlyStopping); received {cb!r}"
+                )
+            cb.network = net
+        net.stop_training = False
+        for cb in callbacks:
+            cb.on_train_begin({})
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                if self.solver in _STOCHASTIC_SOLVERS:
+                    self._fit_stochastic(X, Y, target, sample_weight, incremental, callbacks)
+                else:
+                    self._fit_lbfgs(X, target, sample_weight, callbacks)
+        except TrainingDivergedError as exc:
+            raise ValueError(
+                f"{_NON_FINITE}: {exc} Scale the inputs (e.g. with StandardScaler), lower "
+                "learning_rate_init or raise alpha."
+            ) from None
+        finally:
+            for cb in callbacks:
+                cb.on_train_end({})
+        if not np.isfinite(net.params).all():
+            raise ValueError(
+                f"{_NON_FINITE}. Scale the inputs (e.g. with StandardScaler), lower "
+                "learning_rate_init or raise alpha."
+            )
+        return self
+
+    def _fit_lbfgs(self, X, target, sample_weight, callbacks) -> None:
+        net = self.network_
+        if scipy.sparse.issparse(X):
+            # lbfgs evaluates the whole data set at every step: densify once
+            X = X.toarray()
+        sw_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        l2 = self.alpha / sw_sum
+
+        clipped = self._is_classifier()
+
+        def loss_and_gradient(packed):
+            net.params[...] = packed
+            value, grads = net._loss_and_gradients(X, target, sample_weight, False, l2)
+            if clipped and np.isfinite(value):
+                # L-BFGS's line search compares values: use scikit-learn's exact ones
+                value = _clipped_log_loss(net, target, sample_weight) + net._l2_penalty(l2)
+            return self._sklearn_loss(value, l2), grads.astype(np.float64)
+
+        def on_iteration(intermediate_result):
+            self.n_iter_ += 1
+            logs = {"loss": float(intermediate_result.fun)}
+            for cb in callbacks:
+                cb.on_epoch_end(self.n_iter_ - 1, logs)
+            if net.stop_training:
+                raise StopIteration
+
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        self.n_iter_ = 0
+        opt_res = scipy.optimize.minimize(
+            loss_and_gradient,
+            net.params.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            callback=on_iteration if callbacks else None,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                **_get_additional_lbfgs_options_dict("iprint", iprint),
+            },
+        )
+        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+        self.loss_ = float(opt_res.fun)
+        net.params[...] = opt_res.x
+
+    def _fit_stochastic(self, X, Y, target, sample_weight, incremental, callbacks) -> None:
+        net = self.network_
+        if not incremental or not hasattr(self, "_optimizer"):
+            net.optimizer = self._make_optimizer()
+            net.optimizer.build(net.params)
+            self._optimizer = net.optimizer
+        optimizer = net.optimizer
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            # scikit-learn's split, from the same RandomState: the same rows go to validation
+            stratify = Y if self._is_classifier() and self.n_outputs_ == 1 else None
+            arrays = [X, Y, target] + ([] if sample_weight is None else [sample_weight])
+            split = train_test_split(
+                *arrays,
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
+            X_train, X_val, Y_val, target_train, target_val = (
+                split[0],
+                split[1],
+                split[3],
+                split[4],
+                split[5],
+            )
+            sw_train, sw_val = (split[6], split[7]) if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            y_val = self._validation_targets(Y_val)
+        else:
+            X_train, target_train, sw_train = X, target, sample_weight
+            X_val = y_val = sw_val = target_val = None
+
+        n_samples = X_train.shape[0]
+        sample_idx = np.arange(n_samples, dtype=int)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped",
+                    stacklevel=3,
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        sparse = scipy.sparse.issparse(X_train)
+        # gathered batches go into buffers allocated once
+        x_buf = None if sparse else np.empty((batch_size, X_train.shape[1]), X_train.dtype)
+        t_buf = np.empty((batch_size, *target_train.shape[1:]), target_train.dtype)
+        w_buf = None if sw_train is None else np.empty(batch_size, sw_train.dtype)
+        alpha = self.alpha
+
+        try:
+            self.n_iter_ = 0
+            for it in range(self.max_iter):
+                started = time.perf_counter()
+                for cb in callbacks:
+                    cb.on_epoch_begin(it)
+                if self.shuffle:
+                    sample_idx = _shuffle_indices(sample_idx, random_state=self._random_state)
+                accumulated_loss = 0.0
+                for b, batch_slice in enumerate(gen_batches(n_samples, batch_size)):
+                    m = batch_slice.stop - batch_slice.start
+                    if self.shuffle:
+                        idx = sample_idx[batch_slice]
+                        if sparse:
+                            xb = X_train[idx].toarray()
+                        else:
+                            xb = np.take(X_train, idx, axis=0, out=x_buf[:m])
+                        tb = np.take(target_train, idx, axis=0, out=t_buf[:m])
+                        wb = None if w_buf is None else np.take(sw_train, idx, out=w_buf[:m])
+                    else:
+                        xb = X_train[batch_slice]
+                        if sparse:
+                            xb = xb.toarray()
+                        tb = target_train[batch_slice]
+                        wb = None if sw_train is None else sw_train[batch_slice]
+                    sw_sum = m if wb is None else float(wb.sum())
+                    if sw_sum <= 0:
+                        continue  # a batch of zero weights teaches nothing
+                    l2 = alpha / sw_sum
+                    if self._loss_divisor == 1:
+                        batch_loss = net.train_step(xb, tb, wb, l2=l2)
+                    else:
+                        # scikit-learn reports the squared error averaged over the
+                        # outputs: convert with the penalty of the weights before the step
+                        penalty = net._l2_penalty(l2)
+                        value = net.train_step(xb, tb, wb, l2=l2)
+                        batch_loss = (value - penalty) / self._loss_divisor + penalty
+                    accumulated_loss += batch_loss * m
+                    for cb in callbacks:
+                        cb.on_batch_end(b, {"loss": batch_loss})
+
+                self.n_iter_ += 1
+                self.loss_ = accumulated_loss / X_train.shape[0]
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+
+                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                if self.solver == "sgd" and self.learning_rate == "invscaling":
+                    optimizer.lr = (
+                        float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                    ) * optimizer.lr_scale
+
+                if callbacks:
+                    logs = {"loss": self.loss_}
+                    if early_stopping:
+                        logs["val_loss"] = self._validation_loss(X_val, target_val, sw_val)
+                        logs[self._score_name] = self.validation_scores_[-1]
+                    logs["lr"] = optimizer.lr
+                    logs["seconds"] = time.perf_counter() - started
+                    for cb in callbacks:
+                        cb.on_epoch_end(it, logs)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = (
+                            f"Validation score did not improve more than tol={self.tol:f} "
+                            f"for {self.n_iter_no_change} consecutive epochs."
+                        )
+                    else:
+                        msg = (
+                            f"Training loss did not improve more than tol={self.tol:f} "
+                            f"for {self.n_iter_no_change} consecutive epochs."
+                        )
+                    if self._trigger_stopping(msg, optimizer):
+                        break
+                    self._no_improvement_count = 0
+
+                if net.stop_training or incremental:
+                    break
+
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+
+        if early_stopping:
+            net.params[...] = self._best_params  # restore the best weights
+
+    def _trigger_stopping(self, msg: str, optimizer) -> bool:
+        """scikit-learn's rule: stop, or (sgd, adaptive) divide the learning rate by 5."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if optimizer.lr <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        optimizer.lr /= 5.0
+        if self.verbose:
+            print(msg + f" Setting learning rate to {optimizer.lr:f}")
+        return False
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val) -> None:
+        if early_stopping:
+            val_score = self._score(X_val, y_val, sample_weight=sw_val)
+            self.validation_scores_.append(val_score)
+            if self.verbose:
+                print(f"Validation score: {self.validation_scores_[-1]:f}")
+            last_valid_score = self.validation_scores_[-1]
+            if last_valid_score < (self.best_validation_score_ + self.tol):
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last_valid_score > self.best_validation_score_:
+                self.best_validation_score_ = last_valid_score
+                self._best_params = self.network_.params.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _validation_loss(self, X_val, target_val, sw_val) -> float:
+        """scikit-learn-style loss (L2 term for the validation size included) on X_val."""
+        net = self.network_
+        X = X_val.toarray() if scipy.sparse.issparse(X_val) else X_val
+        out = net._forward_train(X, False)
+        value = net.loss.value(out, target_val, sw_val)
+        sw_sum = X.shape[0] if sw_val is None else float(np.sum(sw_val))
+        value = value / self._loss_divisor
+        if self.alpha:
+            value += net._l2_penalty(self.alpha / sw_sum)
+        return float(value)
+
+    def _score(self, X, y, sample_weight=None) -> float:
+        """Validation score (accuracy or R^2) without input validation; NaN if not finite."""
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return float(self._score_function(y, y_pred, sample_weight=sample_weight))
+
+    def _is_classifier(self) -> bool:
+        return isinstance(self, ClassifierMixin)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------ public
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in
+            regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self) -> bool:
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} "
+                "is not stochastic."
+            )
+        return True
+
+    def save(self, path) -> Any:
+        """Write the fitted estimator to one safe model file; ``chainrule.load(path)`` reads it.
+
+        The file holds the parameters, the architecture and the fitted attributes, no
+        pickle (see :mod:`chainrule.io`). ``callbacks`` and a ``random_state`` that is
+        not an integer are not saved.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from chainrule.io import save
+
+        return save(self, path)
+
+    def _model_state(self) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
+        """``(kind, JSON-safe header, arrays)`` for :func:`chainrule.io.save`."""
+        check_is_fitted(self)
+        self._sync_network()
+        net = self.network_
+        params = self.get_params(deep=False)
+        params["callbacks"] = None
+        if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
+            params["random_state"] = None
+        if isinstance(params["hidden_layer_sizes"], (Integral, np.integer)):
+            params["hidden_layer_sizes"] = int(params["hidden_layer_sizes"])
+        else:
+            params["hidden_layer_sizes"] = [int(s) for s in params["hidden_layer_sizes"]]
+        if params["dtype"] is not None:
+            params["dtype"] = np.dtype(params["dtype"]).name
+        if isinstance(params.get("class_weight"), dict):
+            params["class_weight"] = {
+                "pairs": [[_json_scalar(k), float(v)] for k, v in params["class_weight"].items()]
+            }
+        fitted = {}
+        for name in (
+            "n_features_in_",
+            "n_layers_",
+            "n_outputs_",
+            "out_activation_",
+            "n_iter_",
+            "t_",
+            "loss_",
+            "best_loss_",
+            "loss_curve_",
+            "validation_scores_",
+            "best_validation_score_",
+            "_no_improvement_count",
+        ):
+            if hasattr(self, name):
+                value = getattr(self, name)
+                fitted[name] = [float(v) for v in value] if isinstance(value, list) else value
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = [str(f) for f in self.feature_names_in_]
+        header = {
+            "estimator_params": params,
+            "fitted": fitted,
+            "architecture": net.get_config(),
+            "n_features": net.n_features,
+            "n_outputs": net.n_outputs,
+            "n_params": net.n_params,
+            "dtype": net.dtype.name,
+            "history": None,
+        }
+        arrays = {"params": net.params}
+        if hasattr(self, "_label_binarizer"):
+            header["label_type"] = self._label_binarizer.y_type_
+            classes = np.asarray(self.classes_)
+            if classes.dtype == object:
+                classes = classes.astype(str)
+            arrays["classes"] = classes
+        return type(self).__name__, header, arrays
+
+    @classmethod
+    def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]):
+        """Rebuild a saved estimator from :func:`chainrule.io.load`'s checked contents."""
+        params = dict(header["estimator_params"])
+        if isinstance(params.get("hidden_layer_sizes"), list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        if isinstance(params.get("class_weight"), dict):
+            params["class_weight"] = {k: v for k, v in params["class_weight"]["pairs"]}
+        est = cls(**params)
+        net = Network._from_model_state(header, {"params": arrays["params"]})
+        for name, value in header["fitted"].items():
+            if name == "feature_names_in_":
+                value = np.asarray(value, dtype=object)
+            setattr(est, name, value)
+        if "classes" in arrays:
+            est.classes_ = arrays["classes"]
+            est._label_binarizer = _label_binarizer_for(est.classes_, header["label_type"])
+        est.network_ = net
+        est._optimizer = net.optimizer
+        dense = est._dense_layers()
+        est.coefs_ = [layer.weights for layer in dense]
+        est.intercepts_ = [layer.bias for layer in dense]
+        est._best_params = net.params.copy()
+        est._random_state = check_random_state(est.random_state)
+        return est
+
+
+def _clipped_log_loss(net: Network, target: np.ndarray, sample_weight) -> float:
+    """scikit-learn's log-loss value for the logits of the network's last forward pass.
+
+    scikit-learn clips the probabilities to ``[eps, 1 - eps]`` before taking logs,
+    which caps each sample's loss near 36; the engine's cross-entropies are exact. On
+    the way to a separating solution L-BFGS probes steps where the two differ, and its
+    line search compares values: lbfgs uses these to take scikit-learn's steps.
+    """
+    z = net._loss_out
+    eps = np.finfo(z.dtype).eps
+    if target.ndim == 1:  # softmax, integer labels
+        p = np.clip(F.softmax(z, axis=1)[np.arange(z.shape[0]), target], eps, 1 - eps)
+        per_sample = -np.log(p)
+    else:  # sigmoid outputs, 0/1 targets
+        p = np.clip(F.sigmoid(z), eps, 1 - eps)
+        per_sample = -(target * np.log(p) + (1 - target) * np.log(1 - p)).sum(axis=1)
+    return float(np.average(per_sample, weights=sample_weight))
+
+
+def _json_scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _label_binarizer_for(classes: np.ndarray, y_type: str) -> LabelBinarizer:
+    """A fitted LabelBinarizer equal to the one fitted on the training labels."""
+    lb = LabelBinarizer()
+    if y_type == "multilabel-indicator":
+        lb.fit(np.eye(len(classes), dtype=int))
+    else:
+        lb.fit(classes)
+    return lb
+
+
+_CLASSIFIER_DOC = """Multi-layer perceptron classifier, on chainrule's engine.
+
+    A drop-in for ``sklearn.neural_network.MLPClassifier`` (scikit-learn 1.9): the
+    same parameters and defaults, fitted attributes and behaviour. It minimises the
+    log-loss (softmax and categorical cross-entropy for several classes, sigmoids and
+    binary cross-entropy for two classes or multilabel targets) with lbfgs, sgd or adam.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Units in each hidden layer.
+    activation : str, default='relu'
+        Hidden activation: scikit-learn's 'identity', 'logistic', 'tanh', 'relu', and
+        chainrule's 'leaky_relu', 'gelu' (any name in ``chainrule.ACTIVATIONS`` but
+        'softmax').
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    alpha : float, default=0.0001
+        L2 penalty: the loss gains ``0.5 * alpha * ||W||^2 / n_batch``.
+    batch_size : int or 'auto', default='auto'
+        ``min(200, n_samples)`` for 'auto'; lbfgs uses all samples.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Schedule for sgd: 'invscaling' sets ``learning_rate_init / (t + 1)**power_t``
+        after each epoch (``t`` samples seen); 'adaptive' divides the rate by 5 when
+        ``n_iter_no_change`` epochs bring no improvement.
+    learning_rate_init : float, default=0.001
+    power_t : float, default=0.5
+    max_iter : int, default=200
+        Epochs for sgd/adam, iterations for lbfgs.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, shuffling, the early-stopping split and dropout. The same
+        value gives the same initial weights and batches as scikit-learn.
+    tol : float, default=1e-4
+    verbose : bool, default=False
+    warm_start : bool, default=False
+        Start from the current ``coefs_`` and ``intercepts_`` (including ones you set).
+    momentum : float, default=0.9
+        For sgd, in [0, 1).
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its accuracy stalls.
+    validation_fraction : float, default=0.1
+    beta_1 : float, default=0.9
+    beta_2 : float, default=0.999
+    epsilon : float, default=1e-8
+    n_iter_no_change : int, default=10
+    max_fun : int, default=15000
+        Loss evaluations allowed to lbfgs.
+    dropout : float, default=0.0
+        chainrule addition: fraction of each hidden layer's outputs dropped in training
+        (inverted dropout; sgd and adam only).
+    class_weight : dict, 'balanced' or None, default=None
+        chainrule addition: weights of the classes, multiplied into ``sample_weight``
+        ('balanced': ``n_samples / (n_classes * count)``).
+    callbacks : list of chainrule.Callback or None, default=None
+        chainrule addition: called every epoch with ``logs`` holding ``loss``, ``lr``,
+        ``seconds`` and, with ``early_stopping=True``, ``val_loss`` and
+        ``val_accuracy``. ``callback.network`` is ``network_``; setting
+        ``network_.stop_training = True`` stops the fit.
+    dtype : {'float32', 'float64'} or None, default=None
+        chainrule addition: the computing precision. None follows scikit-learn
+        (float32 data trains in float32, anything else in float64); 'float32' is
+        about twice as fast on large data.
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+    loss_ : float
+        The last epoch's mean loss, L2 term included.
+    best_loss_ : float or None
+    loss_curve_ : list of float
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    t_ : int
+        Training samples seen.
+    coefs_ : list of ndarray
+        Weight matrices ``(n_in, n_out)``, views into ``network_.params``.
+    intercepts_ : list of ndarray
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_iter_ : int
+    n_layers_ : int
+    n_outputs_ : int
+    out_activation_ : str
+    network_ : chainrule.Network
+        The network doing the work.
+
+    Examples
+    --------
+    >>> from chainrule import MLPClassifier   # was: from sklearn.neural_network import ...
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(max_iter=500, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+    """
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    __doc__ = _CLASSIFIER_DOC
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseMLP._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+    _score_name = "val_accuracy"
+    _score_function = staticmethod(accuracy_score)
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        class_weight=None,
+        callbacks=None,
+        dtype=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.dtype = dtype
+
+    def _out_activation(self) -> str:
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in "
+                        f"the previous call to fit. Previously got {self.classes_}, `y` has "
+                        f"{classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {classes}. Pass every class in `classes=` "
+                    "on the first call to partial_fit."
+                )
+        class_sw = None
+        if self.class_weight is not None:
+            if incremental and self.class_weight == "balanced":
+                raise ValueError(
+                    "class_weight 'balanced' is not supported for partial_fit: it needs "
+                    "every label at once. Compute the weights with sklearn.utils."
+                    "class_weight.compute_class_weight('balanced', classes=classes, y=y) "
+                    "on enough labels and pass them as a dict."
+                )
+            class_sw = compute_sample_weight(self.class_weight, y)
+        Y = self._label_binarizer.transform(y).astype(bool)
+        return X, Y, class_sw
+
+    def _target(self, Y, net):
+        if self.out_activation_ == "softmax":
+            return np.argmax(Y, axis=1).astype(np.intp)  # integer labels: cheaper to gather
+        return net.loss.prepare_target(Y, Y.shape[1], net.dtype)
+
+    def _validation_targets(self, Y_val):
+        return self._label_binarizer.inverse_transform(Y_val)
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The predicted classes.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        if check_input:
+            X = self._validate_predict_input(X)
+        y_pred = self._forward(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with a single epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            Every class label; required on the first call, ignored after.
+
+        Returns
+        -------
+        self : object
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+            The probability of each class, in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        y_pred = self._forward(self._validate_predict_input(X))
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def predict_log_proba(self, X):
+        """Log of the probability estimates: ``log(predict_proba(X))``, as scikit-learn.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+        """
+        y_prob = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(y_prob, out=y_prob)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+_REGRESSOR_DOC = (
+    _CLASSIFIER_DOC.replace("Multi-layer perceptron classifier", "Multi-layer perceptron regressor")
+    .replace(
+        """A drop-in for ``sklearn.neural_network.MLPClassifier`` (scikit-learn 1.9): the
+    same parameters and defaults, fitted attributes and behaviour. It minimises the
+    log-loss (softmax and categorical cross-entropy for several classes, sigmoids and
+    binary cross-entropy for two classes or multilabel targets) with lbfgs, sgd or adam.
+
+    Parameters
+    ----------
+""",
+        """A drop-in for ``sklearn.neural_network.MLPRegressor`` (scikit-learn 1.9): the
+    same parameters and defaults, fitted attributes and behaviour. It minimises the
+    half squared error (identity output) or the half Poisson deviance (exp output)
+    with lbfgs, sgd or adam; several outputs are fitted jointly.
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        'poisson' needs targets >= 0 and predicts ``exp`` of the last layer.
+""",
+    )
+    .replace(
+        """    class_weight : dict, 'balanced' or None, default=None
+        chainrule addition: weights of the classes, multiplied into ``sample_weight``
+        ('balanced': ``n_samples / (n_classes * count)``).
+""",
+        "",
+    )
+    .replace("``val_accuracy``", "``val_r2``")
+    .replace("stop when its accuracy stalls", "stop when its R^2 stalls")
+    .replace(
+        """    classes_ : ndarray or list of ndarray
+""",
+        "",
+    )
+    .replace(
+        """    >>> from chainrule import MLPClassifier   # was: from sklearn.neural_network import ...
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(max_iter=500, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+""",
+        """    >>> from chainrule import MLPRegressor   # was: from sklearn.neural_network import ...
+    >>> from sklearn.datasets import load_diabetes
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = MLPRegressor(solver="lbfgs", max_iter=200, random_state=0).fit(X, y)
+""",
+    )
+)
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    __doc__ = _REGRESSOR_DOC
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+    _score_name = "val_r2"
+    _score_function = staticmethod(r2_score)
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        callbacks=None,
+        dtype=None,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.callbacks = callbacks
+        self.dtype = dtype
+
+    def _out_activation(self) -> str:
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(
+                "loss='poisson' needs targets y >= 0 (counts or rates); received a "
+                f"minimum of {np.min(y)}. Use loss='squared_error' for signed targets."
+            )
+        return X, y, None
+
+    def _target(self, Y, net):
+        return net.loss.prepare_target(Y, Y.shape[1], net.dtype)
+
+    def _validation_targets(self, Y_val):
+        return Y_val.ravel() if Y_val.shape[1] == 1 else Y_val
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        if check_input:
+            X = self._validate_predict_input(X)
+        y_pred = self._forward(X)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with a single epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)

@@ -1,0 +1,591 @@
+"""The ``chainrule`` command run as a user runs it (subprocesses) on CSV files written
+here, plus in-process ``main([...])`` calls for the finer points.
+
+Checks outputs, exit codes (0 success, 1 data/model error, 2 usage error, 130
+interrupted) and that error messages are one line naming the file, column or row.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import precision_recall_fscore_support
+
+import chainrule
+from chainrule.cli import main
+from chainrule.tabular import TabularModel
+
+QUICK = ["--epochs", "15", "--quiet"]
+
+
+def run(*args, cwd=None, timeout=120):
+    """``python -m chainrule.cli ARGS`` -> (exit code, stdout, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "chainrule.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def assert_one_line_error(stderr: str, *needles: str) -> None:
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if ": error: " in line]
+    assert len(errors) == 1, stderr
+    assert "Traceback" not in stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+def _mixed(n=160, seed=0):
+    """Numbers, a text column and a text target."""
+    rng = np.random.default_rng(seed)
+    size = rng.normal(10, 2, n).round(2)
+    weight = rng.normal(50, 10, n).round(1)
+    colour = rng.choice(["red", "green", "blue"], n)
+    score = (size - 10) / 2 + np.where(colour == "red", 1.2, -0.4)
+    fruit = np.where(score > 0.3, "apple", np.where(score > -0.8, "pear", "plum"))
+    return pd.DataFrame({"size": size, "weight": weight, "colour": colour, "fruit": fruit})
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(120, 2)).round(3)
+    numeric = pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": (x[:, 0] > x[:, 1]).astype(int)})
+    numeric.to_csv(d / "numeric.csv", index=False)
+    mixed = _mixed()
+    mixed.to_csv(d / "mixed.csv", index=False)
+    holes = mixed.astype({"size": float}).copy()
+    holes.loc[[4, 9], "size"] = np.nan
+    holes.loc[[9], "colour"] = None
+    holes.to_csv(d / "holes.csv", index=False)
+    (d / "header_only.csv").write_text("size,weight,colour,fruit\n")
+    (d / "empty.csv").write_text("")
+    (d / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    reg = pd.DataFrame(
+        {"area": rng.uniform(50, 150, 150).round(1), "town": rng.choice(["north", "south"], 150)}
+    )
+    reg["price"] = (2000 * reg["area"] + np.where(reg["town"] == "north", 40000, 0)).round(0)
+    reg.to_csv(d / "houses.csv", index=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def fruit_model(files):
+    """A classifier of the text target trained through the command (one subprocess)."""
+    code, out, err = run(
+        "train",
+        files / "mixed.csv",
+        "--target",
+        "fruit",
+        "--out",
+        files / "fruit.npz",
+        "--epochs",
+        "60",
+        "--seed",
+        "2",
+    )
+    assert code == 0, err
+    assert "task: classify (guessed: 'fruit' holds text)" in out
+    assert f"model saved to {files / 'fruit.npz'}" in out
+    assert "best validation accuracy" in out
+    return files / "fruit.npz"
+
+
+# ---------------------------------------------------------------- subprocess: as a user
+
+
+def test_train_and_predict_numeric_csv(files):
+    code, out, err = run(
+        "train",
+        files / "numeric.csv",
+        "--target",
+        "y",
+        "--out",
+        files / "numeric.npz",
+        "--hidden",
+        "8",
+        "--epochs",
+        "100",
+        "--learning-rate",
+        "0.03",
+    )
+    assert code == 0, err
+    assert "task: classify (guessed: 'y' holds 2 distinct whole numbers" in out
+    assert "data: 120 rows, 2 input columns (0 text) -> 2 features; 96 rows to train, 24" in out
+    code, out, err = run("predict", files / "numeric.npz", files / "numeric.csv")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "y" and len(lines) == 121
+    predicted = np.array(lines[1:], dtype=int)  # the original labels 0/1, in row order
+    truth = pd.read_csv(files / "numeric.csv")["y"].to_numpy()
+    assert np.mean(predicted == truth) > 0.9
+
+
+def test_text_target_predict_proba_and_evaluate(files, fruit_model):
+    code, out, err = run(
+        "predict", fruit_model, files / "mixed.csv", "--proba", "--out", files / "pred.csv"
+    )
+    assert code == 0, err
+    assert "wrote 160 predictions of 'fruit'" in out
+    pred = pd.read_csv(files / "pred.csv")
+    assert list(pred.columns) == ["fruit", "proba_apple", "proba_pear", "proba_plum"]
+    np.testing.assert_allclose(pred.iloc[:, 1:].sum(axis=1), 1.0, atol=1e-4)
+    truth = pd.read_csv(files / "mixed.csv")["fruit"]
+    accuracy = np.mean(pred["fruit"] == truth)
+    assert accuracy > 0.85
+
+    code, out, err = run("evaluate", fruit_model, files / "mixed.csv")
+    assert code == 0, err
+    assert f"accuracy  {accuracy:.4f}" in out  # the same rows, the same predictions
+    assert "confusion matrix (rows: true class, columns: predicted class)" in out
+    lines = out.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("class ")))
+    table = {
+        row.split()[0]: [float(v) for v in row.split()[1:]] for row in lines[start + 1 : start + 4]
+    }
+    p, r, _, n = precision_recall_fscore_support(truth, pred["fruit"], zero_division=0)
+    for k, label in enumerate(["apple", "pear", "plum"]):
+        assert table[label] == pytest.approx([p[k], r[k], n[k]], abs=5e-4)
+
+
+def test_missing_values_error_then_impute(files):
+    code, out, err = run(
+        "train", files / "holes.csv", "--target", "fruit", "--out", files / "holes.npz", *QUICK
+    )
+    assert code == 1
+    assert_one_line_error(
+        err,
+        "holes.csv",
+        "missing values in 2 row(s)",
+        "'size': 2 (rows 6, 11)",
+        "'colour': 1 (row 11)",
+        "--impute",
+    )
+    assert not (files / "holes.npz").exists()
+    code, out, err = run(
+        "train",
+        files / "holes.csv",
+        "--target",
+        "fruit",
+        "--out",
+        files / "holes.npz",
+        "--impute",
+        *QUICK,
+    )
+    assert code == 0, err
+    assert out == ""  # --quiet
+    assert isinstance(chainrule.load(files / "holes.npz"), TabularModel)
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("header_only.csv", "has a header (size, weight, colour, fruit) but no data rows"),
+        ("empty.csv", "the file is empty"),
+        ("binary.csv", "not a CSV text file"),
+    ],
+)
+def test_unusable_data_files(files, name, needle):
+    code, _, err = run("train", files / name, "--target", "fruit", "--out", files / "x.npz")
+    assert code == 1
+    assert_one_line_error(err, f"{files / name}: ", needle)
+
+
+def test_predict_with_missing_or_extra_columns(files, fruit_model):
+    mixed = pd.read_csv(files / "mixed.csv")
+    mixed.drop(columns=["colour", "fruit"]).to_csv(files / "no_colour.csv", index=False)
+    code, out, err = run("predict", fruit_model, files / "no_colour.csv")
+    assert code == 1
+    assert_one_line_error(err, "no_colour.csv", "missing column(s) ['colour']")
+
+    mixed.assign(comment="hello").to_csv(files / "extra.csv", index=False)
+    code, out, err = run("predict", fruit_model, files / "extra.csv")
+    assert code == 0, err
+    assert "warning: ignoring 1 column(s) the model was not trained with: 'comment'" in err
+    assert len(out.splitlines()) == 161
+
+
+def test_tampered_model_file_is_refused(files, fruit_model):
+    data = bytearray(fruit_model.read_bytes())
+    data[-200] ^= 0xFF  # a byte of the parameters
+    bad = files / "tampered.npz"
+    bad.write_bytes(bytes(data))
+    code, _, err = run("predict", bad, files / "mixed.csv")
+    assert code == 1
+    assert_one_line_error(err, "tampered.npz")
+    assert "SHA-256" in err or "damaged" in err
+
+
+def test_usage_errors_exit_2(files):
+    code, _, err = run(
+        "train",
+        files / "mixed.csv",
+        "--target",
+        "fruit",
+        "--out",
+        "m.npz",
+        "--activation",
+        "wiggle",
+    )
+    assert code == 2
+    assert "invalid choice: 'wiggle'" in err and "relu" in err
+
+
+def test_debug_shows_the_traceback(files):
+    code, _, err = run("--debug", "predict", files / "missing_model.npz", files / "mixed.csv")
+    assert code == 1
+    assert "Traceback" in err and "no such model file" in err
+
+
+def test_inspect(fruit_model):
+    code, out, err = run("inspect", fruit_model)
+    assert code == 0, err
+    for needle in [
+        "format chainrule-model version 1",
+        "kind TabularModel",
+        "classifier of 'fruit' into 3 classes: apple, pear, plum",
+        "columns it expects (3",
+        "colour",
+        "one-hot: blue, green, red",
+        "Dense(32)",
+        "Total params: 291",
+        "optimizer adam, learning rate 0.003",
+        "epochs 60, batch size 32",
+        "best validation loss",
+    ]:
+        assert needle in out, needle
+
+
+def test_ctrl_c_keeps_the_last_checkpoint(files, tmp_path):
+    frame = pd.concat([_mixed(400, seed=s) for s in range(5)])
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    ckpt = tmp_path / "ckpt.npz"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chainrule.cli",
+            "train",
+            str(tmp_path / "big.csv"),
+            "--target",
+            "fruit",
+            "--out",
+            str(tmp_path / "final.npz"),
+            "--epochs",
+            "100000",
+            "--patience",
+            "0",
+            "--hidden",
+            "64,64",
+            "--checkpoint",
+            str(ckpt),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ckpt.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ckpt.exists()
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert "interrupted after" in err and "the best model so far (epoch" in err
+    assert str(ckpt) in err
+    assert not (tmp_path / "final.npz").exists()
+    model = chainrule.load(ckpt)
+    assert isinstance(model, TabularModel)
+    assert len(model.predict(frame.head(3))) == 3
+
+
+# ---------------------------------------------------------------- in process: main([...])
+
+
+def test_regression_guess_evaluate_and_proba_refusal(files, capsys):
+    model = files / "houses.npz"
+    assert (
+        main(
+            [
+                "train",
+                str(files / "houses.csv"),
+                "--target",
+                "price",
+                "--out",
+                str(model),
+                "--epochs",
+                "150",
+                "--learning-rate",
+                "0.01",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "task: regress (guessed: 'price' holds numbers with" in out
+    assert "best validation r2" in out
+    assert main(["evaluate", str(model), str(files / "houses.csv")]) == 0
+    out = capsys.readouterr().out
+    lines = dict(line.split(maxsplit=1) for line in out.splitlines()[1:])
+    assert float(lines["r2"]) > 0.95
+    assert float(lines["mae"]) < 10000  # in the target's units (prices ~ 200 000)
+    assert main(["predict", str(model), str(files / "houses.csv"), "--proba"]) == 1
+    assert "--proba needs a classifier" in capsys.readouterr().err
+
+
+def test_config_file_and_command_line_precedence(files, tmp_path, capsys):
+    config = tmp_path / "train.toml"
+    config.write_text(
+        'target = "fruit"\nhidden = [6, 4]\nlearning-rate = 0.01\nepochs = 7\n'
+        'validation_fraction = 0.25\nignore = ["weight"]\nquiet = true\n'
+    )
+    out_path = tmp_path / "c.npz"
+    code = main(
+        [
+            "train",
+            str(files / "mixed.csv"),
+            "--config",
+            str(config),
+            "--out",
+            str(out_path),
+            "--epochs",
+            "4",
+        ]
+    )
+    assert code == 0
+    assert capsys.readouterr().out == ""
+    model = chainrule.load(out_path)
+    settings = model.get_config()
+    assert settings["hidden"] == [6, 4] and settings["learning_rate"] == 0.01
+    assert settings["epochs"] == 4  # the command line wins
+    assert settings["ignore"] == ["weight"] and model.training_["validation_rows"] == 40
+
+    config.write_text('target = "fruit"\nlayers = 3\n')
+    assert (
+        main(["train", str(files / "mixed.csv"), "--config", str(config), "--out", str(out_path)])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "train.toml: unknown option 'layers'" in err and "learning-rate" in err
+    config.write_text('target = "fruit"\nepochs = -2\n')
+    assert (
+        main(["train", str(files / "mixed.csv"), "--config", str(config), "--out", str(out_path)])
+        == 1
+    )
+    assert "option 'epochs': expected a positive integer" in capsys.readouterr().err
+    config.write_text("target = [\n")
+    assert main(["train", str(files / "mixed.csv"), "--config", str(config)]) == 1
+    assert "not a valid TOML file" in capsys.readouterr().err
+
+
+def test_required_and_malformed_options_are_usage_errors(files, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", str(files / "mixed.csv"), "--out", "m.npz"])
+    assert info.value.code == 2
+    assert "--target" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "train",
+                str(files / "mixed.csv"),
+                "--target",
+                "fruit",
+                "--out",
+                "m.npz",
+                "--hidden",
+                "64,x",
+            ]
+        )
+    assert info.value.code == 2
+    assert "layer sizes separated by commas" in capsys.readouterr().err
+
+
+def test_data_errors_name_file_column_and_row(files, tmp_path, capsys):
+    args = ["--out", str(tmp_path / "m.npz"), *QUICK]
+    assert main(["train", str(files / "mixed.csv"), "--target", "taste", *args]) == 1
+    assert (
+        "mixed.csv: no column 'taste' to use as the target; the columns are size, weight, "
+        "colour, fruit" in capsys.readouterr().err
+    )
+    assert (
+        main(["train", str(files / "mixed.csv"), "--target", "fruit", "--ignore", "nope", *args])
+        == 1
+    )
+    assert "ignored column 'nope' is not in the data" in capsys.readouterr().err
+    (tmp_path / "latin1.csv").write_bytes("a,b\n1,caf\xe9\n".encode("latin-1"))
+    assert main(["train", str(tmp_path / "latin1.csv"), "--target", "b", *args]) == 1
+    assert "not UTF-8 text" in capsys.readouterr().err
+    (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3,4,5,6\n")
+    assert main(["train", str(tmp_path / "ragged.csv"), "--target", "b", *args]) == 1
+    assert "not a well-formed CSV file" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "nothere.csv"), "--target", "b", *args]) == 1
+    assert "nothere.csv: no such file" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                str(files / "mixed.csv"),
+                "--target",
+                "fruit",
+                "--out",
+                str(tmp_path / "no" / "m.npz"),
+                *QUICK,
+            ]
+        )
+        == 1
+    )
+    assert "the folder does not exist" in capsys.readouterr().err
+
+
+def test_predict_errors_name_rows_and_values(files, fruit_model, tmp_path, capsys):
+    mixed = pd.read_csv(files / "mixed.csv").astype({"size": object})
+    mixed.loc[2, "size"] = "big"
+    mixed.loc[5, "colour"] = "violet"
+    mixed.to_csv(tmp_path / "odd.csv", index=False)
+    assert main(["predict", str(fruit_model), str(tmp_path / "odd.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "odd.csv: column 'size' must hold numbers, as in training; row 4 hold" in err
+    mixed.loc[2, "size"] = 10.0
+    mixed.to_csv(tmp_path / "odd.csv", index=False)
+    assert main(["predict", str(fruit_model), str(tmp_path / "odd.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "'colour' has 1 value(s) not seen in training ('violet', row 7)" in captured.err
+    assert len(captured.out.splitlines()) == 161
+    # a CSV is not a model, a model is not a CSV
+    assert main(["predict", str(files / "mixed.csv"), str(files / "mixed.csv")]) == 1
+    assert "looks like a text file" in capsys.readouterr().err
+    assert main(["predict", str(fruit_model), str(fruit_model)]) == 1
+    assert "not a CSV text file" in capsys.readouterr().err
+    assert main(["evaluate", str(fruit_model), str(files / "numeric.csv")]) == 1
+    assert "numeric.csv: no column 'fruit' (the target)" in capsys.readouterr().err
+
+
+def test_non_tabular_model_files(tmp_path, capsys, files):
+    net = chainrule.Network(
+        [chainrule.Dense(2), chainrule.Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="sgd",
+        seed=0,
+    )
+    net.fit(np.eye(2), np.array([0, 1]), epochs=2)
+    net.save(tmp_path / "net.npz")
+    assert main(["inspect", str(tmp_path / "net.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "kind Network" in out and "Total params: 6" in out and "2 epochs" in out
+    assert main(["predict", str(tmp_path / "net.npz"), str(files / "mixed.csv")]) == 1
+    assert "holds a Network, not a model made by `chainrule train`" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- pictures
+
+
+def _png_size(path):
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return matplotlib.image.imread(path).shape[:2]
+
+
+def test_plot_learning_curves(fruit_model, tmp_path):
+    code, out, err = run("plot", fruit_model, "--out", tmp_path / "curves.png")
+    assert code == 0, err
+    assert f"plot saved to {tmp_path / 'curves.png'}" in out
+    height, width = _png_size(tmp_path / "curves.png")
+    assert width > height > 300  # two panels side by side: loss and accuracy
+
+
+def test_evaluate_plots_and_decision_boundary(files, fruit_model, tmp_path, capsys):
+    assert (
+        main(
+            [
+                "evaluate",
+                str(fruit_model),
+                str(files / "mixed.csv"),
+                "--plot",
+                str(tmp_path / "cm.png"),
+            ]
+        )
+        == 0
+    )
+    assert _png_size(tmp_path / "cm.png")[0] > 300
+    houses = tmp_path / "houses.npz"
+    train = ["train", str(files / "houses.csv"), "--target", "price", "--out", str(houses)]
+    assert main([*train, *QUICK]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(houses),
+                str(files / "houses.csv"),
+                "--plot",
+                str(tmp_path / "pvt.png"),
+            ]
+        )
+        == 0
+    )
+    assert _png_size(tmp_path / "pvt.png")[0] > 300
+    capsys.readouterr()
+
+    assert (
+        main(
+            [
+                "plot",
+                str(fruit_model),
+                "--out",
+                str(tmp_path / "b.png"),
+                "--boundary",
+                str(files / "mixed.csv"),
+            ]
+        )
+        == 1
+    )
+    assert "needs a classifier with two numeric input columns; this model reads 3" in (
+        capsys.readouterr().err
+    )
+    two = tmp_path / "two.npz"
+    assert (
+        main(
+            [
+                "train",
+                str(files / "mixed.csv"),
+                "--target",
+                "fruit",
+                "--ignore",
+                "colour",
+                "--out",
+                str(two),
+                *QUICK,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "plot",
+                str(two),
+                "--out",
+                str(tmp_path / "b.png"),
+                "--boundary",
+                str(files / "mixed.csv"),
+            ]
+        )
+        == 0
+    )
+    assert _png_size(tmp_path / "b.png")[0] > 300

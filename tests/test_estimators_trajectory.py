@@ -1,0 +1,172 @@
+"""chainrule's MLP estimators follow scikit-learn's training trajectory.
+
+Same initial weights (set on both through ``coefs_`` / ``intercepts_``, then
+``warm_start=True``), ``shuffle=False`` and full batches: after 20 iterations in
+float64 the weights agree with scikit-learn's to 1e-6, for every solver, hidden
+activation and kind of output. With the same ``random_state`` the initial weights,
+the shuffled mini-batches and the early-stopping split are scikit-learn's too.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
+
+from sklearn import neural_network as sk  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+
+from chainrule import estimators as cr  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+SOLVERS = {
+    "sgd": dict(solver="sgd", momentum=0.0, learning_rate_init=0.1),
+    "sgd-momentum": dict(solver="sgd", momentum=0.9, nesterovs_momentum=False,
+                         learning_rate_init=0.05),
+    "sgd-nesterov": dict(solver="sgd", momentum=0.9, nesterovs_momentum=True,
+                         learning_rate_init=0.05),
+    "adam": dict(solver="adam", learning_rate_init=0.01),
+    "lbfgs": dict(solver="lbfgs"),
+}
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+
+
+def _data(kind, n=40, n_features=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_features))
+    w = rng.normal(size=(n_features, 3))
+    scores = X @ w
+    if kind == "binary":
+        y = np.where(scores[:, 0] > 0, "yes", "no")
+    elif kind == "multiclass":
+        y = np.argmax(scores, axis=1)
+    elif kind == "multilabel":
+        y = (scores > 0).astype(int)
+    elif kind == "regression":
+        y = scores[:, 0]
+    elif kind == "multioutput":
+        y = scores[:, :2]
+    else:  # poisson counts
+        y = rng.poisson(np.exp(0.3 * scores[:, 0])).astype(float)
+    return X, y
+
+
+def _pair(kind, **params):
+    if kind in ("binary", "multiclass", "multilabel"):
+        return sk.MLPClassifier(**params), cr.MLPClassifier(**params)
+    loss = "poisson" if kind == "poisson" else "squared_error"
+    return sk.MLPRegressor(loss=loss, **params), cr.MLPRegressor(loss=loss, **params)
+
+
+def _weights(est):
+    return list(est.coefs_) + list(est.intercepts_)
+
+
+def _fit_from_same_start(kind, solver, activation, n_iter=20, sample_weight=None):
+    X, y = _data(kind)
+    params = dict(hidden_layer_sizes=(6, 4), activation=activation, shuffle=False,
+                  batch_size=X.shape[0], alpha=1e-3, random_state=1, **SOLVERS[solver])
+    ref, ours = _pair(kind, max_iter=1, **params)
+    ref.fit(X, y)
+    ours.fit(X, y)
+    rng = np.random.default_rng(7)
+    start = [rng.uniform(-0.5, 0.5, size=w.shape) for w in _weights(ref)]
+    for est in (ref, ours):
+        n_layers = len(est.coefs_)
+        est.coefs_ = [w.copy() for w in start[:n_layers]]
+        est.intercepts_ = [w.copy() for w in start[n_layers:]]
+        est.set_params(warm_start=True, max_iter=n_iter)
+        est.fit(X, y, sample_weight=sample_weight)
+    return ref, ours
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel", "regression",
+                                  "multioutput", "poisson"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("solver", list(SOLVERS))
+def test_trajectory_matches_sklearn(kind, activation, solver):
+    ref, ours = _fit_from_same_start(kind, solver, activation)
+    assert ours.n_iter_ == ref.n_iter_
+    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-6)
+    assert ours.loss_ == pytest.approx(ref.loss_, rel=1e-9, abs=1e-12)
+    if solver != "lbfgs":
+        np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-9)
+        assert ours.best_loss_ == pytest.approx(ref.best_loss_, rel=1e-9)
+        assert ours.t_ == ref.t_
+
+
+@pytest.mark.parametrize("solver", ["sgd-nesterov", "adam", "lbfgs"])
+def test_trajectory_with_sample_weight(solver):
+    X, _ = _data("multiclass")
+    sw = np.random.default_rng(3).uniform(0.1, 3.0, size=X.shape[0])
+    ref, ours = _fit_from_same_start("multiclass", solver, "tanh", sample_weight=sw)
+    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-6)
+    assert ours.loss_ == pytest.approx(ref.loss_, rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="adam", batch_size=16),
+        dict(solver="sgd", batch_size=10, learning_rate="invscaling", learning_rate_init=0.2),
+        dict(solver="sgd", batch_size=10, learning_rate="adaptive", tol=1e-2,
+             n_iter_no_change=2, learning_rate_init=0.05),
+        dict(solver="adam", early_stopping=True, validation_fraction=0.25, n_iter_no_change=3,
+             learning_rate_init=0.02, batch_size=8),
+        dict(solver="lbfgs", alpha=0.0),
+    ],
+    ids=["adam-minibatch", "invscaling", "adaptive", "early-stopping", "lbfgs"],
+)
+def test_same_random_state_same_fit(kind, params):
+    """Initial weights, shuffles and the validation split come from the same stream."""
+    X, y = _data(kind, n=60)
+    ref, ours = _pair(kind, hidden_layer_sizes=(8,), max_iter=30, random_state=3, **params)
+    ref.fit(X, y)
+    ours.fit(X, y)
+    assert ours.n_iter_ == ref.n_iter_
+    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-6)
+    if params["solver"] != "lbfgs":
+        np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-9)
+        if params.get("early_stopping"):
+            np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_)
+            assert ours.best_validation_score_ == ref.best_validation_score_
+            assert ours.best_loss_ is ref.best_loss_ is None
+        else:
+            assert ours.validation_scores_ is ref.validation_scores_ is None
+        if params["solver"] == "sgd":  # the schedule left the same learning rate
+            assert ours._optimizer.lr == pytest.approx(ref._optimizer.learning_rate, rel=1e-12)
+    if kind == "multiclass":
+        np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+    else:
+        np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-9, atol=1e-9)
+
+
+def test_partial_fit_matches_sklearn():
+    X, y = _data("multiclass", n=50)
+    ref, ours = _pair("multiclass", hidden_layer_sizes=(7,), random_state=0, batch_size=20)
+    for start in range(0, 50, 25):
+        for est in (ref, ours):
+            est.partial_fit(X[start:start + 25], y[start:start + 25], classes=[0, 1, 2])
+    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-10)
+    assert ours.t_ == ref.t_ and ours.n_iter_ == ref.n_iter_ == 1
+
+
+def test_float32_follows_sklearn_closely():
+    """float32 data trains in float32 (as scikit-learn): the same path to float32 rounding."""
+    X, y = _data("multiclass", n=80)
+    X = X.astype(np.float32)
+    ref, ours = _pair("multiclass", hidden_layer_sizes=(10,), random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X, y)
+        ours.fit(X, y)
+    assert ours.coefs_[0].dtype == np.float32 == ref.coefs_[0].dtype
+    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-4)

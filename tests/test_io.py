@@ -1,0 +1,811 @@
+"""Model files: exact round trips, refusal of every kind of bad file, atomic saves,
+checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import chainrule
+import chainrule.io as cio
+from chainrule import (
+    GELU,
+    SGD,
+    Adam,
+    AdamW,
+    Checkpoint,
+    Dense,
+    Dropout,
+    ExponentialDecay,
+    Identity,
+    LambdaCallback,
+    LeakyReLU,
+    ModelFileError,
+    Network,
+    ReLU,
+    RMSprop,
+    Sigmoid,
+    Softmax,
+    StepDecay,
+    Tanh,
+)
+
+# ---------------------------------------------------------------- helpers
+
+
+def _data(n_features=3, n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_features))
+    y = (X[:, 0] + 0.5 * X[:, -1] > 0).astype(int)
+    return X, y
+
+
+def _trained(path=None, epochs=2):
+    X, y = _data()
+    net = Network(
+        [Dense(4), ReLU(), Dense(2), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        metrics=["accuracy"],
+        seed=0,
+    )
+    net.fit(X, y, epochs=epochs, batch_size=8, validation_split=0.25)
+    if path is not None:
+        net.save(path)
+    return net
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as zf:
+        header = json.loads(zf.read("header.json"))
+        members = {n: zf.read(n) for n in zf.namelist() if n != "header.json"}
+    return header, members
+
+
+def _write_members(path, header, members):
+    """A well-formed zip (valid CRCs) with the given header and members."""
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("header.json", json.dumps(header))
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def _rewrite(src, dst, change_header=None, change_members=None):
+    header, members = _members(src)
+    if change_header is not None:
+        change_header(header)
+    if change_members is not None:
+        change_members(members)
+    _write_members(dst, header, members)
+    return dst
+
+
+def _npy_bytes(arr, allow_pickle=False):
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def _refused(path, *words):
+    with pytest.raises(ModelFileError) as info:
+        chainrule.load(path)
+    message = str(info.value)
+    assert str(path) in message  # names the file
+    for word in words:
+        assert word in message, message
+    return message
+
+
+class _Payload:
+    """Unpickling this creates a file: proof that code from a file ran."""
+
+    def __init__(self, sentinel):
+        self.sentinel = str(sentinel)
+
+    def __reduce__(self):
+        return (open, (self.sentinel, "w"))
+
+
+# ---------------------------------------------------------------- round trips
+
+_ACTIVATIONS = st.sampled_from(
+    [
+        lambda d: ReLU(),
+        lambda d: Tanh(),
+        lambda d: Sigmoid(),
+        lambda d: GELU(),
+        lambda d: Identity(),
+        lambda d: LeakyReLU(d(st.floats(0.01, 0.5))),
+        lambda d: Dropout(d(st.floats(0.0, 0.5))),
+    ]
+)
+_OPTIMIZERS = st.sampled_from(
+    [
+        lambda: "sgd",
+        lambda: SGD(0.05, momentum=0.9, nesterov=True),
+        lambda: Adam(StepDecay(0.01, step_size=2, gamma=0.5)),
+        lambda: AdamW(0.003, weight_decay=0.01),
+        lambda: RMSprop(ExponentialDecay(0.01, decay_rate=0.9)),
+    ]
+)
+
+
+@st.composite
+def networks(draw):
+    """A small random network: Dense/activation stack, loss, optimizer, dtype."""
+    n_features = draw(st.integers(1, 4))
+    layers = []
+    for _ in range(draw(st.integers(0, 3))):
+        layers.append(
+            Dense(
+                draw(st.integers(1, 6)),
+                use_bias=draw(st.booleans()),
+                kernel_initializer=draw(
+                    st.sampled_from(["glorot_uniform", "glorot_normal", "he_uniform", "he_normal"])
+                ),
+            )
+        )
+        layers.append(draw(_ACTIVATIONS)(draw))
+    loss = draw(st.sampled_from(["mse", "binary_crossentropy", "categorical_crossentropy"]))
+    if loss == "mse":
+        n_out = draw(st.integers(1, 3))
+        layers.append(Dense(n_out))
+    elif loss == "binary_crossentropy":
+        n_out = 1
+        layers += [Dense(1), Sigmoid()]
+    else:
+        n_out = draw(st.integers(2, 4))
+        layers += [Dense(n_out), Softmax()]
+    net = Network(
+        layers,
+        loss=loss,
+        optimizer=draw(_OPTIMIZERS)(),
+        metrics=["accuracy"] if loss != "mse" else ["mae", "r2"],
+        l2=draw(st.sampled_from([0.0, 1e-3])),
+        seed=draw(st.integers(0, 2**31 - 1)),
+        dtype=draw(st.sampled_from(["float32", "float64"])),
+    )
+    rng = np.random.default_rng(draw(st.integers(0, 1000)))
+    X = rng.normal(size=(24, n_features))
+    if loss == "mse":
+        y = rng.normal(size=(24, n_out))
+    else:
+        y = rng.integers(0, 2 if loss == "binary_crossentropy" else n_out, size=24)
+    return net, X, y, draw(st.integers(0, 2))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks())
+def test_round_trip_predicts_exactly_the_same(case):
+    net, X, y, epochs = case
+    if epochs:
+        net.fit(X, y, epochs=epochs, batch_size=8, validation_split=0.25)
+    else:
+        net.build(X.shape[1])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.npz"
+        assert net.save(path) == path
+        loaded = chainrule.load(path)
+        assert sorted(os.listdir(folder)) == ["model.npz"]
+    assert type(loaded) is Network
+    assert loaded.get_config() == net.get_config()
+    assert loaded.params.dtype == net.params.dtype
+    np.testing.assert_array_equal(loaded.params, net.params)
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+    assert loaded.evaluate(X, y) == net.evaluate(X, y)
+    if epochs:
+        assert loaded.history.history == net.history.history
+        assert loaded.history.epoch == net.history.epoch
+    else:
+        assert loaded.history is None
+    # the loaded network trains on, as a fresh network from the same config would
+    loaded.fit(X, y, epochs=1, batch_size=8)
+    assert np.isfinite(loaded.params).all()
+
+
+def test_round_trip_probabilities_and_header(tmp_path):
+    path = tmp_path / "model.npz"
+    net = _trained(path)
+    X, _ = _data(seed=5)
+    loaded = chainrule.load(str(path))
+    np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+    header = cio.read_header(path)
+    assert header["format"] == "chainrule-model"
+    assert header["format_version"] == cio.FORMAT_VERSION == 1
+    assert header["library_version"] == chainrule.__version__
+    assert header["kind"] == "Network"
+    assert header["dtype"] == "float32"
+    assert header["n_features"] == 3 and header["n_outputs"] == 2
+    assert header["n_params"] == net.n_params == 3 * 4 + 4 + 4 * 2 + 2
+    assert [layer["class_name"] for layer in header["architecture"]["layers"]] == [
+        "Dense",
+        "ReLU",
+        "Dense",
+        "Softmax",
+    ]
+    assert header["architecture"]["optimizer"]["class_name"] == "adam"
+    assert header["history"]["epoch"] == [0, 1]
+    assert set(header["history"]["history"]) >= {"loss", "val_loss", "accuracy", "val_accuracy"}
+    spec = header["arrays"]["params"]
+    assert spec["dtype"] == "<f4" and spec["shape"] == [net.n_params]
+    assert len(spec["sha256"]) == 64
+
+
+def test_file_is_an_npz_numpy_reads_without_pickles(tmp_path):
+    path = tmp_path / "model.npz"
+    net = _trained(path)
+    with np.load(path, allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["params"], net.params)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == ["header.json", "params.npy"]
+
+
+def test_same_model_same_bytes(tmp_path):
+    net = _trained()
+    net.save(tmp_path / "a.npz")
+    net.save(tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_save_replaces_an_existing_file(tmp_path):
+    path = tmp_path / "model.npz"
+    _trained(path, epochs=1)
+    net = _trained(epochs=3)
+    net.save(path)
+    assert chainrule.load(path).history.epoch == [0, 1, 2]
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]
+
+
+def test_extra_arrays_of_every_allowed_dtype_round_trip(tmp_path, monkeypatch):
+    """What estimators store beside the parameters (classes as text, integers, ...)."""
+    extra = {
+        "classes": np.array(["setosa", "versicolor", "virginica"]),
+        "big_endian_fortran": np.arange(6, dtype=">f8").reshape(2, 3).T,
+        "ints": np.array([[1, -2], [3, 4]], dtype=np.int64),
+        "flags": np.array([True, False]),
+        "bytes": np.arange(5, dtype=np.uint8),
+        "half": np.array([0.5], dtype=np.float16),
+        "empty": np.zeros((0, 3), dtype=np.float32),
+        "scalar": np.float64(2.5),
+    }
+
+    class WithExtras(Network):
+        def _model_state(self):
+            kind, header, arrays = super()._model_state()
+            return kind, header, {**arrays, **extra}
+
+    net = WithExtras([Dense(2)], loss="mse", optimizer="sgd", seed=0).build(3)
+    net.save(tmp_path / "m.npz")
+    seen = {}
+    original = Network._from_model_state.__func__
+
+    def capture(cls, header, arrays):
+        seen.update(arrays)
+        return original(cls, header, arrays)
+
+    monkeypatch.setattr(Network, "_from_model_state", classmethod(capture))
+    loaded = chainrule.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.params, net.params)
+    for name, value in extra.items():
+        np.testing.assert_array_equal(seen[name], value)
+        assert seen[name].shape == np.shape(value)
+        assert seen[name].dtype == np.asarray(value).dtype.newbyteorder("<")
+    assert seen["params"].flags.writeable
+
+
+def test_read_header_does_not_read_arrays(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    _trained(path)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("read_header read an array")
+
+    monkeypatch.setattr(cio, "_read_array", fail)
+    assert cio.read_header(path)["kind"] == "Network"
+
+
+def test_save_refuses_what_it_cannot_write(tmp_path):
+    unbuilt = Network([Dense(1)], loss="mse", optimizer="sgd")
+    with pytest.raises(ValueError, match="no weights yet"):
+        unbuilt.save(tmp_path / "m.npz")
+    with pytest.raises(TypeError, match="_model_state"):
+        chainrule.save({"a": 1}, tmp_path / "m.npz")
+
+    class Odd(Network):
+        def _model_state(self):
+            kind, header, arrays = super()._model_state()
+            return kind, header, {**arrays, "junk": np.array([object()], dtype=object)}
+
+    odd = Odd([Dense(1)], loss="mse", optimizer="sgd").build(2)
+    with pytest.raises(TypeError, match="no objects"):
+        odd.save(tmp_path / "m.npz")
+
+    class Bad(Network):
+        def _model_state(self):
+            kind, header, arrays = super()._model_state()
+            return kind, {**header, "note": {1, 2}}, arrays
+
+    with pytest.raises(TypeError, match="JSON-safe"):
+        Bad([Dense(1)], loss="mse", optimizer="sgd").build(2).save(tmp_path / "m.npz")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        _trained().save(tmp_path / "no-such-folder" / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def test_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        chainrule.load(tmp_path / "nothing.npz")
+
+
+def _fresh_file(folder: Path, data: bytes) -> Path:
+    """``data`` in a new file (rewriting one file thousands of times is slow on ext4)."""
+    _fresh_file.count = getattr(_fresh_file, "count", 0) + 1
+    path = folder / f"variant-{_fresh_file.count}.npz"
+    path.write_bytes(data)
+    return path
+
+
+def test_every_truncation_is_refused(tmp_path):
+    good = tmp_path / "model.npz"
+    _trained(good)
+    data = good.read_bytes()
+    for length in range(len(data)):
+        with pytest.raises(ModelFileError):
+            chainrule.load(_fresh_file(tmp_path, data[:length]))
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(data[: len(data) // 2])
+    _refused(bad, "truncated or damaged")
+    bad.write_bytes(b"")
+    _refused(bad, "empty")
+
+
+def test_every_changed_byte_is_refused_or_harmless(tmp_path):
+    """Flip each byte: the load fails with ModelFileError, or the byte was zip
+    bookkeeping (a timestamp, a local copy of a size) and the model is unchanged."""
+    good = tmp_path / "model.npz"
+    net = _trained(good)
+    X, _ = _data(seed=3)
+    expected = net.predict(X)
+    data = good.read_bytes()
+    refused = 0
+    for i in range(len(data)):
+        changed = bytearray(data)
+        changed[i] ^= 0xFF
+        try:
+            loaded = chainrule.load(_fresh_file(tmp_path, bytes(changed)))
+        except ModelFileError:
+            refused += 1
+        else:
+            np.testing.assert_array_equal(loaded.predict(X), expected)
+            assert loaded.get_config() == net.get_config()
+    assert refused > 0.9 * len(data)
+
+
+def test_changed_parameters_fail_the_checksum(tmp_path):
+    """A changed array with a recomputed zip CRC is still caught, by the SHA-256."""
+    good = tmp_path / "model.npz"
+    _trained(good)
+
+    def tamper(members):
+        arr = np.load(good)["params"].copy()
+        arr[0] += 1.0
+        members["params.npy"] = _npy_bytes(arr)
+
+    bad = _rewrite(good, tmp_path / "bad.npz", change_members=tamper)
+    _refused(bad, "'params'", "SHA-256")
+    # the untampered rewrite loads: the helper itself is sound
+    chainrule.load(_rewrite(good, tmp_path / "same.npz"))
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    good = tmp_path / "model.npz"
+    _trained(good)
+
+    def newer(header):
+        header["format_version"] = 2
+        header["library_version"] = "9.0.0"
+
+    bad = _rewrite(good, tmp_path / "newer.npz", change_header=newer)
+    _refused(bad, "format version 2", "9.0.0", "up to 1", "Upgrade")
+    with pytest.raises(ModelFileError, match="format version 2"):
+        cio.read_header(bad)
+    for version in ("1", 0, True, None, 1.0):
+        bad = _rewrite(
+            good, tmp_path / "v.npz", change_header=lambda h, v=version: h.update(format_version=v)
+        )
+        _refused(bad, "format_version")
+
+
+def test_unknown_layer_loss_optimizer_or_kind_is_refused(tmp_path):
+    good = tmp_path / "model.npz"
+    _trained(good)
+
+    def layer(header):
+        header["architecture"]["layers"][1] = {
+            "class_name": "os.system",
+            "config": {"command": "touch pwned"},
+        }
+
+    _refused(_rewrite(good, tmp_path / "a.npz", layer), "layer 1", "'os.system'", "Dense")
+
+    def loss(header):
+        header["architecture"]["loss"] = "evil"
+
+    _refused(_rewrite(good, tmp_path / "b.npz", loss), "loss 'evil'")
+
+    def optimizer(header):
+        header["architecture"]["optimizer"]["class_name"] = "builtins.eval"
+
+    _refused(_rewrite(good, tmp_path / "c.npz", optimizer), "optimizer 'builtins.eval'")
+
+    def kind(header):
+        header["kind"] = "subprocess:Popen"
+
+    _refused(_rewrite(good, tmp_path / "d.npz", kind), "unknown kind", "'subprocess:Popen'")
+
+    def bad_config(header):
+        header["architecture"]["layers"][0]["config"]["units"] = -3
+
+    _refused(_rewrite(good, tmp_path / "e.npz", bad_config), "architecture is invalid", "units")
+
+    def fewer_features(header):  # 2 inputs need 22 parameters; the file holds 26
+        header["n_features"] = 2
+
+    message = _refused(_rewrite(good, tmp_path / "f.npz", fewer_features), "needs 22 float32")
+    assert "cannot be rebuilt" in message
+
+    def more_features(header):  # 5 inputs need 34 parameters: more than the file holds
+        header["n_features"] = 5
+
+    _refused(_rewrite(good, tmp_path / "g.npz", more_features), "needs 34 parameters", "only 26")
+    assert not Path("pwned").exists()
+
+
+def test_a_huge_architecture_with_few_parameters_is_refused_before_allocating(tmp_path):
+    good = tmp_path / "model.npz"
+    _trained(good)
+
+    def huge(header):
+        header["n_features"] = 10**9
+        header["architecture"]["layers"][0]["config"]["units"] = 10**9
+
+    bad = _rewrite(good, tmp_path / "huge.npz", huge)
+    _refused(bad, "needs 1,000,000,003,000,000,002 parameters", "only 26 values")
+    with pytest.raises(ModelFileError, match="only 26 values"):
+        cio.read_header(bad)
+
+    def tabular(header):  # the check is the loader's, whatever the kind of model
+        huge(header)
+        header["kind"] = "TabularModel"
+
+    _refused(_rewrite(good, tmp_path / "tab.npz", tabular), "only 26 values")
+    for features in (0, "3", True):
+        bad = _rewrite(good, tmp_path / "n.npz", lambda h, f=features: h.update(n_features=f))
+        _refused(bad, "n_features")
+
+    def history(header):
+        header["history"] = ["not", "a", "table"]
+
+    _refused(_rewrite(good, tmp_path / "h.npz", history), "cannot be rebuilt")
+
+
+def test_pickles_are_never_unpickled(tmp_path):
+    sentinel = tmp_path / "code-ran"
+    payload = pickle.dumps(_Payload(sentinel))
+    pickle.loads(payload)  # the payload works: unpickling it runs code
+    assert sentinel.exists()
+    sentinel.unlink()
+
+    bad = tmp_path / "evil.pkl"
+    bad.write_bytes(payload)
+    _refused(bad, "pickle", "never reads pickles")
+    net_pickle = tmp_path / "net.pkl"
+    net_pickle.write_bytes(pickle.dumps(_trained()))
+    _refused(net_pickle, "pickle")
+
+    npz = tmp_path / "objects.npz"
+    np.savez(npz, a=np.array([_Payload(sentinel)], dtype=object))
+    _refused(npz, "no header.json", "a.npy")
+
+    # a model file whose array member is an object array, header claiming numbers
+    good = tmp_path / "model.npz"
+    _trained(good)
+    obj_npy = _npy_bytes(np.array([_Payload(sentinel)], dtype=object), allow_pickle=True)
+
+    def sneak(header):
+        header["arrays"]["params"]["shape"] = [(len(obj_npy) - 128) // 4]
+
+    bad = _rewrite(good, tmp_path / "sneak.npz", sneak, lambda m: m.update({"params.npy": obj_npy}))
+    _refused(bad, "'params'", "object")
+
+    def declare_object(header):
+        header["arrays"]["params"]["dtype"] = "|O"
+
+    _refused(_rewrite(good, tmp_path / "o.npz", declare_object), "dtype '|O'")
+    assert not sentinel.exists()
+
+
+def test_other_files_are_refused(tmp_path):
+    csv = tmp_path / "data.csv"
+    csv.write_text("a,b,target\n1,2,yes\n3,4,no\n")
+    _refused(csv, "not a chainrule model file", "text file")
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(np.random.default_rng(0).bytes(5000))
+    _refused(noise, "not a chainrule model file")
+    npy = tmp_path / "array.npy"
+    np.save(npy, np.arange(3.0))
+    _refused(npy, ".npy array")
+    plain_npz = tmp_path / "plain.npz"
+    np.savez(plain_npz, params=np.arange(3.0))
+    _refused(plain_npz, "no header.json")
+    fake_zip = tmp_path / "fake.npz"
+    fake_zip.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    _refused(fake_zip, "truncated or damaged")
+
+    other = tmp_path / "other.npz"
+    _write_members(other, {"format": "something-else"}, {})
+    _refused(other, "format is 'something-else'")
+    _write_members(other, ["not", "a", "dict"], {})
+    _refused(other, "format")
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("header.json", b"{not json")
+    _refused(other, "not valid JSON")
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("header.json", "[" * 100_000 + "]" * 100_000)
+    _refused(other, "not valid JSON")
+
+
+def test_members_must_match_the_header(tmp_path):
+    good = tmp_path / "model.npz"
+    _trained(good)
+    extra = _rewrite(good, tmp_path / "x.npz", change_members=lambda m: m.update({"x.npy": b""}))
+    _refused(extra, "unexpected: ['x.npy']")
+    missing = _rewrite(good, tmp_path / "y.npz", change_members=lambda m: m.pop("params.npy"))
+    _refused(missing, "missing: ['params.npy']")
+
+    def other_shape(members):
+        members["params.npy"] = _npy_bytes(np.zeros(3, np.float32))
+
+    _refused(_rewrite(good, tmp_path / "z.npz", change_members=other_shape), "shape (3,)")
+
+    def far_too_big(members):
+        members["params.npy"] = _npy_bytes(np.zeros(3000, np.float32))
+
+    _refused(_rewrite(good, tmp_path / "v.npz", change_members=far_too_big), "12,128 bytes")
+
+    def same_size_other_dtype(members):
+        n = json.loads(zipfile.ZipFile(good).read("header.json"))["arrays"]["params"]["shape"]
+        members["params.npy"] = _npy_bytes(np.zeros(n, np.int32))
+
+    _refused(_rewrite(good, tmp_path / "w.npz", change_members=same_size_other_dtype), "int32")
+    with (
+        pytest.warns(UserWarning, match="Duplicate"),
+        zipfile.ZipFile(tmp_path / "dup.npz", "w") as zf,
+    ):
+        zf.writestr("header.json", b"{}")
+        zf.writestr("header.json", b"{}")
+    _refused(tmp_path / "dup.npz", "twice")
+
+
+def _set_declared_size(data: bytes, member: str, size: int) -> bytes:
+    """Change the uncompressed size the zip's central directory declares for ``member``."""
+    name = member.encode()
+    pos = data.find(b"PK\x01\x02")
+    while pos != -1:
+        name_len = struct.unpack_from("<H", data, pos + 28)[0]
+        if data[pos + 46 : pos + 46 + name_len] == name:
+            changed = bytearray(data)
+            struct.pack_into("<II", changed, pos + 20, size, size)  # compressed, uncompressed
+            return bytes(changed)
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    raise LookupError(member)
+
+
+def test_oversized_members_are_refused_before_reading(tmp_path, monkeypatch):
+    good = tmp_path / "model.npz"
+    _trained(good)
+    data = good.read_bytes()
+    huge_header = tmp_path / "huge-header.npz"
+    huge_header.write_bytes(_set_declared_size(data, "header.json", 2**31))
+    huge_array = tmp_path / "huge-array.npz"
+    huge_array.write_bytes(_set_declared_size(data, "params.npy", 2**31))
+
+    def shape(header):
+        header["arrays"]["params"]["shape"] = [2**40]
+
+    huge_shape = _rewrite(good, tmp_path / "huge-shape.npz", shape)
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a member was read")
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", no_reading)
+    _refused(huge_header, "header.json", "2,147,483,648 bytes", "limit")
+    with pytest.raises(ModelFileError, match="limit"):
+        cio.read_header(huge_header)
+    monkeypatch.undo()
+
+    _refused(huge_array, "'params.npy'", "2,147,483,648 bytes")
+    _refused(huge_shape, "arrays add up to more than the limit")
+
+    monkeypatch.setattr(cio, "MAX_HEADER_BYTES", 100)
+    _refused(good, "header.json", "over the limit of 100")
+    monkeypatch.setattr(cio, "MAX_HEADER_BYTES", 16 * 2**20)
+    monkeypatch.setattr(cio, "MAX_ARRAYS_BYTES", 50)
+    _refused(good, "more than the limit of 50 bytes")
+
+
+# ---------------------------------------------------------------- atomic saves
+
+
+def _fail_midway(exc):
+    real = cio._write_archive
+
+    def write(f, header_bytes, arrays):
+        real(f, header_bytes, arrays)
+        f.seek(len(header_bytes))  # half a file, then the failure
+        f.truncate()
+        raise exc
+
+    return write
+
+
+@pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()])
+def test_failed_save_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch, exc):
+    path = tmp_path / "model.npz"
+    old = _trained(path, epochs=1)
+    before = path.read_bytes()
+    monkeypatch.setattr(cio, "_write_archive", _fail_midway(exc))
+    with pytest.raises(type(exc)):
+        _trained(epochs=3).save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.npz"]
+    np.testing.assert_array_equal(chainrule.load(path).params, old.params)
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_failure_at_fsync_or_replace_cleans_up(tmp_path, monkeypatch, step):
+    path = tmp_path / "model.npz"
+    _trained(path, epochs=1)
+    before = path.read_bytes()
+    calls = []
+
+    def fail(*args):
+        calls.append(args)
+        raise OSError(f"{step} failed")
+
+    monkeypatch.setattr(os, step, fail)
+    with pytest.raises(OSError, match=f"{step} failed"):
+        _trained(epochs=3).save(path)
+    monkeypatch.undo()
+    assert calls
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_failed_first_save_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(cio, "_write_archive", _fail_midway(OSError("no space")))
+    with pytest.raises(OSError, match="no space"):
+        _trained().save(tmp_path / "model.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_writes_through_a_temp_file_then_replaces(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        seen.append((Path(src), Path(dst), Path(src).exists(), os.listdir(tmp_path)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    _trained(path)
+    ((src, dst, existed, listing),) = seen
+    assert dst == path and src.parent == tmp_path and existed
+    assert src.name.startswith(".model.npz.") and src.name.endswith(".tmp")
+    assert listing == [src.name]
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def _overfitting_problem():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    y = (X[:, 0] + rng.normal(scale=1.5, size=60) > 0).astype(int)
+    X_val = rng.normal(size=(200, 5))
+    y_val = (X_val[:, 0] > 0).astype(int)
+    net = Network(
+        [Dense(64), ReLU(), Dense(64), ReLU(), Dense(2), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer=Adam(0.01),
+        metrics=["accuracy"],
+        seed=0,
+    )
+    return net, X, y, (X_val, y_val)
+
+
+def test_checkpoint_keeps_the_best_epoch(tmp_path):
+    net, X, y, val = _overfitting_problem()
+    snapshots = []
+    keep = LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(net.params.copy()))
+    checkpoint = Checkpoint(tmp_path / "best.npz")
+    history = net.fit(
+        X, y, epochs=12, batch_size=16, validation_data=val, callbacks=[keep, checkpoint]
+    )
+    val_loss = history.history["val_loss"]
+    best = int(np.argmin(val_loss))
+    assert 0 < best < 11  # the validation loss went down, then up: a real test
+    assert checkpoint.best_epoch == checkpoint.saved_epoch == best
+    assert checkpoint.best == val_loss[best]
+    saved = chainrule.load(tmp_path / "best.npz")
+    np.testing.assert_array_equal(saved.params, snapshots[best])
+    assert not np.array_equal(saved.params, net.params)
+    assert saved.history.epoch == list(range(best + 1))
+    assert saved.history.history["val_loss"] == val_loss[: best + 1]
+    assert os.listdir(tmp_path) == ["best.npz"]
+
+
+def test_checkpoint_max_mode_every_epoch_and_other_model(tmp_path):
+    net, X, y, val = _overfitting_problem()
+    acc = Checkpoint(tmp_path / "acc.npz", monitor="val_accuracy")
+    assert acc.mode == "max"
+    every = Checkpoint(tmp_path / "last.npz", monitor="loss", save_best_only=False)
+    other = Network([Dense(1)], loss="mse", optimizer="sgd").build(2)
+    wrapped = Checkpoint(tmp_path / "other.npz", monitor="loss", model=other)
+    history = net.fit(
+        X, y, epochs=4, batch_size=16, validation_data=val, callbacks=[acc, every, wrapped]
+    )
+    scores = history.history["val_accuracy"]
+    assert acc.best == max(scores) and acc.best_epoch == scores.index(max(scores))
+    assert every.saved_epoch == 3
+    np.testing.assert_array_equal(chainrule.load(tmp_path / "last.npz").params, net.params)
+    np.testing.assert_array_equal(chainrule.load(tmp_path / "other.npz").params, other.params)
+
+
+def test_checkpoint_survives_an_interrupted_fit(tmp_path):
+    net, X, y, _ = _overfitting_problem()
+    checkpoint = Checkpoint(tmp_path / "best.npz", monitor="loss")
+
+    def interrupt(epoch, logs):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(
+            X,
+            y,
+            epochs=10,
+            batch_size=16,
+            callbacks=[checkpoint, LambdaCallback(on_epoch_end=interrupt)],
+        )
+    saved = chainrule.load(tmp_path / "best.npz")
+    assert saved.history.epoch == [0, 1, 2]
+    np.testing.assert_array_equal(saved.params, net.params)
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(ValueError, match="existing folder"):
+        Checkpoint(tmp_path / "missing" / "m.npz")
+    with pytest.raises(ValueError, match="mode"):
+        Checkpoint(tmp_path / "m.npz", mode="best")
+    X, y = _data()
+    net = Network([Dense(2), Softmax()], loss="categorical_crossentropy", optimizer="sgd")
+    with pytest.raises(ValueError, match=r"val_loss.*Pass validation data"):
+        net.fit(X, y, epochs=1, callbacks=[Checkpoint(tmp_path / "m.npz")])
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,196 @@
+"""Losses: exact values, gradients, sample weights, and stability for huge logits."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from chainrule import LOSSES, BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
+from chainrule import functions as F
+from chainrule.losses import get_loss
+
+
+def strict():
+    """Turn every floating-point problem into an error inside the block."""
+    warnings.simplefilter("error")
+    return np.errstate(over="raise", invalid="raise", divide="raise")
+
+
+# ---------------------------------------------------------------- mean squared error
+
+
+def test_mse_value_and_gradient_by_hand():
+    loss = MeanSquaredError()
+    output = np.array([[1.0], [2.0]])
+    target = loss.prepare_target(np.array([0.0, 4.0]), 1, np.float64)
+    value, grad = loss.value_and_gradient(output, target)
+    assert value == 2.5  # (1 + 4) / 2
+    np.testing.assert_allclose(grad, [[1.0], [-2.0]])  # 2 (o - t) / n
+
+
+def test_mse_is_the_mean_over_all_elements_without_a_half():
+    loss = MeanSquaredError()
+    output = np.array([[1.0, 2.0], [3.0, 4.0]])
+    target = np.zeros((2, 2))
+    assert loss.value(output, target) == 7.5  # (1 + 4 + 9 + 16) / 4
+    np.testing.assert_allclose(loss.gradient(output, target), output / 2)  # 2 o / 4
+
+
+def test_mse_of_the_lesson():
+    # the lesson: prediction 0.87101915 against target 0 gives error 0.7586743596667225
+    # and derror_dprediction = 2 * prediction = 1.7420383
+    assert F.sigmoid(2 * 1.45 + 1.5 * -0.66) == pytest.approx(0.87101915, abs=1e-8)
+    prediction = np.array([[0.87101915]])  # the lesson squares the printed value
+    value, grad = MeanSquaredError().value_and_gradient(prediction, np.zeros((1, 1)))
+    assert value == pytest.approx(0.7586743596667225, abs=1e-15)
+    assert grad[0, 0] == pytest.approx(1.7420383, abs=1e-7)
+
+
+def test_mse_sample_weight_is_a_weighted_mean():
+    loss = MeanSquaredError()
+    output = np.array([[1.0], [2.0], [0.0]])
+    target = np.zeros((3, 1))
+    w = np.array([1.0, 3.0, 0.0])
+    assert loss.value(output, target, w) == pytest.approx((1 * 1 + 3 * 4) / 4)
+    np.testing.assert_allclose(loss.gradient(output, target, w), [[0.5], [3.0], [0.0]])
+
+
+def test_mse_does_not_modify_its_arguments():
+    output, target = np.array([[1.0], [2.0]]), np.array([[0.0], [1.0]])
+    MeanSquaredError().value_and_gradient(output, target)
+    np.testing.assert_array_equal(output, [[1.0], [2.0]])
+
+
+# ---------------------------------------------------------------- binary cross-entropy
+
+
+def test_binary_crossentropy_by_hand():
+    loss = BinaryCrossentropy()
+    z = np.array([[2.0], [-1.0]])
+    t = loss.prepare_target(np.array([1, 0]), 1, np.float64)
+    value, grad = loss.value_and_gradient(z, t)
+    expected = (math.log(1 + math.exp(-2)) + math.log(1 + math.exp(-1))) / 2
+    assert value == pytest.approx(expected, rel=1e-14)
+    assert value == pytest.approx(0.22009484928059775, rel=1e-14)
+    sig = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(grad, (sig - t) / 2, rtol=1e-14)
+    assert loss.value(np.zeros((1, 1)), np.ones((1, 1))) == pytest.approx(math.log(2))
+
+
+def test_binary_crossentropy_equals_scikit_learn_log_loss():
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(50, 1)) * 3
+    y = rng.integers(0, 2, 50)
+    value = BinaryCrossentropy().value(z, y.reshape(-1, 1).astype(float))
+    assert value == pytest.approx(log_loss(y, F.sigmoid(z[:, 0])), rel=1e-12)
+
+
+def test_binary_crossentropy_multilabel_averages_all_elements():
+    loss = BinaryCrossentropy()
+    z = np.array([[0.0, 2.0]])
+    t = np.array([[1.0, 0.0]])
+    expected = (math.log(2) + 2 + math.log(1 + math.exp(-2))) / 2
+    assert loss.value(z, t) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_crossentropy_stable_for_huge_logits(dtype):
+    loss = BinaryCrossentropy()
+    z = np.array([[1000.0], [-1000.0], [1000.0], [-1000.0]], dtype=dtype)
+    t = np.array([[1.0], [0.0], [0.0], [1.0]], dtype=dtype)
+    with warnings.catch_warnings(), strict():
+        value, grad = loss.value_and_gradient(z, t)
+    assert value == pytest.approx((0 + 0 + 1000 + 1000) / 4)
+    assert np.isfinite(grad).all()
+    np.testing.assert_allclose(grad, [[0.0], [0.0], [0.25], [-0.25]])
+
+
+# ---------------------------------------------------------------- categorical cross-entropy
+
+
+def test_categorical_crossentropy_by_hand():
+    loss = CategoricalCrossentropy()
+    z = np.array([[1.0, 2.0, 3.0]])
+    value, grad = loss.value_and_gradient(z.copy(), np.array([2]))
+    assert value == pytest.approx(0.40760596444438013, rel=1e-14)
+    np.testing.assert_allclose(grad, [[0.09003057, 0.24472847, 0.66524096 - 1]], atol=1e-8)
+
+
+def test_categorical_crossentropy_labels_and_one_hot_agree():
+    loss = CategoricalCrossentropy()
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(8, 4))
+    labels = rng.integers(0, 4, 8)
+    one_hot = loss.prepare_target(np.eye(4)[labels], 4, np.float64)
+    prepared = loss.prepare_target(labels, 4, np.float64)
+    assert prepared.dtype.kind == "i"
+    v1, g1 = loss.value_and_gradient(z, prepared)
+    v2, g2 = loss.value_and_gradient(z, one_hot)
+    assert v1 == pytest.approx(v2, rel=1e-14)
+    np.testing.assert_allclose(g1, g2, atol=1e-15)
+
+
+def test_categorical_crossentropy_equals_scikit_learn_log_loss():
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(30, 3)) * 2
+    y = rng.integers(0, 3, 30)
+    value = CategoricalCrossentropy().value(z, y)
+    assert value == pytest.approx(log_loss(y, F.softmax(z, axis=1), labels=[0, 1, 2]), rel=1e-12)
+
+
+def test_categorical_crossentropy_sample_weight():
+    loss = CategoricalCrossentropy()
+    z = np.array([[0.0, 0.0], [5.0, 0.0]])
+    y = np.array([0, 1])
+    per_sample = [math.log(2), math.log(1 + math.exp(5))]
+    assert loss.value(z, y, np.array([3.0, 1.0])) == pytest.approx(
+        (3 * per_sample[0] + per_sample[1]) / 4
+    )
+    assert loss.value(z, y, np.array([1.0, 0.0])) == pytest.approx(per_sample[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_categorical_crossentropy_stable_for_huge_logits(dtype):
+    loss = CategoricalCrossentropy()
+    z = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0]], dtype=dtype)
+    with warnings.catch_warnings(), strict():
+        value, grad = loss.value_and_gradient(z, np.array([1, 2]))
+    assert value == pytest.approx((2000 + 0) / 2)
+    assert np.isfinite(grad).all()
+    np.testing.assert_allclose(grad, [[0.5, -0.5, 0.0], [0.0, 0.0, 0.0]], atol=1e-7)
+
+
+def test_categorical_crossentropy_refuses_bad_labels():
+    loss = CategoricalCrossentropy()
+    with pytest.raises(ValueError, match=r"labels must be 0\.\.2"):
+        loss.prepare_target(np.array([0, 3]), 3, np.float64)
+    with pytest.raises(ValueError, match="non-integer"):
+        loss.prepare_target(np.array([0.5, 1.0]), 3, np.float64)
+    with pytest.raises(ValueError, match=r"one-hot rows \(n_samples, 3\)"):
+        loss.prepare_target(np.zeros((2, 4)), 3, np.float64)
+
+
+def test_prepare_target_shape_must_match_outputs():
+    with pytest.raises(ValueError, match=r"shape \(n_samples, 2\)"):
+        MeanSquaredError().prepare_target(np.zeros((4, 3)), 2, np.float64)
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_loss_registry():
+    assert LOSSES["mse"] is MeanSquaredError
+    assert isinstance(get_loss("binary_crossentropy"), BinaryCrossentropy)
+    assert isinstance(get_loss("sparse_categorical_crossentropy"), CategoricalCrossentropy)
+    loss = MeanSquaredError()
+    assert get_loss(loss) is loss
+    assert BinaryCrossentropy.output_activation == "logistic"
+    assert CategoricalCrossentropy.output_activation == "softmax"
+    assert MeanSquaredError.output_activation is None
+    with pytest.raises(ValueError, match="unknown loss 'hinge'; expected one of"):
+        get_loss("hinge")

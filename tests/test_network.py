@@ -1,0 +1,365 @@
+"""Network: a worked example, the flat parameter buffer, weights, dtypes, metrics, configs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from chainrule import (
+    SGD,
+    Dense,
+    Dropout,
+    Network,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from chainrule.metrics import METRICS, get_metric
+
+
+def small_net(**kwargs):
+    kwargs.setdefault("loss", "mse")
+    kwargs.setdefault("optimizer", "sgd")
+    return Network([Dense(4), ReLU(), Dense(2)], **kwargs)
+
+
+# ---------------------------------------------------------------- a worked example
+
+
+def worked_example():
+    """2-2-1 sigmoid network with MSE, every intermediate value computed by hand."""
+    net = Network(
+        [Dense(2), Sigmoid(), Dense(1), Sigmoid()], loss="mse", optimizer=SGD(0.5), dtype="float64"
+    )
+    net.build(2)
+    net.set_weights(
+        [
+            np.array([[0.1, 0.2], [0.3, -0.4]]),
+            np.array([0.0, 0.1]),
+            np.array([[0.5], [-0.6]]),
+            np.array([0.2]),
+        ]
+    )
+    X = np.array([[1.0, 2.0], [0.5, -1.0]])
+    y = np.array([1.0, 0.0])
+    return net, X, y
+
+
+def test_worked_example_forward():
+    net, X, _ = worked_example()
+    # layer 1: z1 = [[0.7, -0.5], [-0.25, 0.6]], h = sigmoid(z1); z2 = h @ W2 + b2
+    np.testing.assert_allclose(net.predict(X), [[0.576291889352], [0.507878839241]], rtol=1e-11)
+
+
+def test_worked_example_loss_and_gradients():
+    net, X, y = worked_example()
+    loss, _ = net.compute_loss_and_gradients(X, y)
+    assert loss == pytest.approx(0.21873473918922365, rel=1e-13)
+    dW1, db1, dW2, db2 = net.get_gradients()
+    np.testing.assert_allclose(
+        dW1, [[-0.003658348405, 0.005875774253], [-0.038560509965, 0.046601295353]], rtol=1e-9
+    )
+    np.testing.assert_allclose(db1, [0.004152604884, -0.002836662459], rtol=1e-9)
+    np.testing.assert_allclose(dW2, [[-0.013554758755], [0.042897757833]], rtol=1e-9)
+    np.testing.assert_allclose(db2, [0.023477327888], rtol=1e-9)
+
+
+def test_worked_example_one_sgd_step():
+    net, X, y = worked_example()
+    before = net.get_weights()
+    net.compute_loss_and_gradients(X, y)
+    grads = net.get_gradients()
+    np.testing.assert_array_equal(
+        net.params, np.concatenate([w.ravel() for w in before[::2]] + [b for b in before[1::2]])
+    )
+    net.fit(X, y, epochs=1, batch_size=2, shuffle=False)
+    for w, w0, g in zip(net.get_weights(), before, grads, strict=True):
+        np.testing.assert_allclose(w, w0 - 0.5 * g, rtol=1e-12)
+
+
+def test_the_lesson_prediction_and_gradient():
+    # the lesson: input [1.66, 1.56], weights [1.45, -0.66], bias 0 -> 0.7985731
+    net = Network([Dense(1), Sigmoid()], loss="mse", optimizer=SGD(0.1), dtype="float64")
+    net.build(2)
+    net.set_weights([np.array([[1.45], [-0.66]]), np.array([0.0])])
+    assert net.predict([[1.66, 1.56]])[0, 0] == pytest.approx(0.7985731, abs=1e-7)
+    assert net.predict([[2, 1.5]])[0, 0] == pytest.approx(0.87101915, abs=1e-8)
+    # derror_dweights = derror_dprediction * dprediction_dlayer1 * dlayer1_dweights
+    prediction = net.predict([[2, 1.5]])[0, 0]
+    derror_dprediction = 2 * (prediction - 0)
+    dprediction_dlayer1 = prediction * (1 - prediction)
+    loss, _ = net.compute_loss_and_gradients([[2, 1.5]], [0])
+    assert loss == pytest.approx(prediction**2)
+    dW, db = net.get_gradients()
+    np.testing.assert_allclose(
+        dW[:, 0], derror_dprediction * dprediction_dlayer1 * np.array([2, 1.5]), rtol=1e-12
+    )
+    assert db[0] == pytest.approx(derror_dprediction * dprediction_dlayer1, rel=1e-12)
+
+
+def test_compute_loss_and_gradients_changes_no_weight():
+    net, X, y = worked_example()
+    before = net.params.copy()
+    net.compute_loss_and_gradients(X, y)
+    np.testing.assert_array_equal(net.params, before)
+
+
+# ---------------------------------------------------------------- weights and the flat buffer
+
+
+def test_get_weights_order_and_shapes():
+    net = small_net().build(3)
+    shapes = [w.shape for w in net.get_weights()]
+    assert shapes == [(3, 4), (4,), (4, 2), (2,)]  # [W1, b1, W2, b2], W (in, out)
+    assert net.n_params == 3 * 4 + 4 + 4 * 2 + 2 == 26
+
+
+def test_set_weights_round_trip_and_effect():
+    net = small_net(dtype="float64").build(3)
+    rng = np.random.default_rng(0)
+    new = [rng.normal(size=w.shape) for w in net.get_weights()]
+    net.set_weights(new)
+    for got, want in zip(net.get_weights(), new, strict=True):
+        np.testing.assert_array_equal(got, want)
+    X = rng.normal(size=(5, 3))
+    W1, b1, W2, b2 = new
+    np.testing.assert_allclose(net.predict(X), np.maximum(X @ W1 + b1, 0) @ W2 + b2)
+
+
+def test_get_weights_returns_copies():
+    net = small_net().build(3)
+    weights = net.get_weights()
+    weights[0][...] = 123.0
+    assert not np.any(net.get_weights()[0] == 123.0)
+
+
+def test_set_weights_checks_count_and_shapes():
+    net = small_net().build(3)
+    with pytest.raises(ValueError, match="list of 4 arrays"):
+        net.set_weights(net.get_weights()[:2])
+    bad = net.get_weights()
+    bad[2] = np.zeros((2, 4))
+    with pytest.raises(
+        ValueError, match=r"weights\[2\] must have shape \(4, 2\); received shape \(2, 4\)"
+    ):
+        net.set_weights(bad)
+
+
+def test_layer_arrays_are_views_into_the_flat_buffer():
+    net = small_net().build(3)
+    assert net.params.ndim == 1 and net.params.flags.c_contiguous
+    assert net.grads.shape == net.params.shape
+    for layer in (net.layers[0], net.layers[2]):
+        for p, g in zip(layer.param_arrays, layer.grad_arrays, strict=True):
+            assert np.shares_memory(p, net.params)
+            assert np.shares_memory(g, net.grads)
+    net.params[:] = 7.0
+    assert np.all(net.layers[0].weights == 7.0) and np.all(net.layers[2].bias == 7.0)
+
+
+def test_weights_come_first_then_biases():
+    net = small_net().build(3)
+    W1, b1, W2, b2 = net.get_weights()
+    assert net.n_weights == W1.size + W2.size
+    np.testing.assert_array_equal(net.params, np.concatenate([W1.ravel(), W2.ravel(), b1, b2]))
+
+
+def test_dtype_float32_by_default_and_float64_on_request():
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    net = small_net().build(3)
+    assert net.params.dtype == np.float32 and net.grads.dtype == np.float32
+    assert net.predict(X).dtype == np.float32
+    assert all(w.dtype == np.float32 for w in net.get_weights())
+    net64 = small_net(dtype="float64").build(3)
+    assert net64.params.dtype == np.float64
+    assert net64.predict(X).dtype == np.float64
+
+
+def test_same_seed_same_initial_weights():
+    a, b, c = small_net(seed=3).build(5), small_net(seed=3).build(5), small_net(seed=4).build(5)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert not np.array_equal(a.params, c.params)
+
+
+# ---------------------------------------------------------------- predict, predict_proba
+
+
+def test_predict_proba_softmax_and_sigmoid():
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    multi = Network(
+        [Dense(5), ReLU(), Dense(3), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        seed=0,
+    )
+    multi.build(3)
+    proba = multi.predict_proba(X)
+    assert proba.shape == (6, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    binary = Network([Dense(1), Sigmoid()], loss="binary_crossentropy", optimizer="adam", seed=0)
+    binary.build(3)
+    p = binary.predict_proba(X)
+    assert p.shape == (6, 2)
+    np.testing.assert_allclose(p[:, 1], binary.predict(X)[:, 0])
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_predict_proba_needs_a_probability_output():
+    net = small_net().build(3)
+    with pytest.raises(ValueError, match="predict_proba needs a Softmax"):
+        net.predict_proba(np.ones((2, 3)))
+
+
+def test_predict_in_batches_equals_one_pass():
+    X = np.random.default_rng(1).normal(size=(50, 3))
+    net = small_net(dtype="float64", seed=0).build(3)
+    np.testing.assert_allclose(net.predict(X, batch_size=7), net.predict(X), rtol=1e-14)
+
+
+def test_dropout_only_acts_in_training():
+    X = np.random.default_rng(1).normal(size=(10, 3))
+    net = Network([Dense(4), ReLU(), Dropout(0.5), Dense(1)], loss="mse", optimizer="sgd", seed=0)
+    net.build(3)
+    np.testing.assert_array_equal(net.predict(X), net.predict(X))
+
+
+def test_string_layers_and_fused_output_check():
+    net = Network([Dense(3), "relu", Dense(1)], loss="mse", optimizer="sgd")
+    assert isinstance(net.layers[1], ReLU)
+    with pytest.raises(ValueError, match=r"needs Sigmoid\(\) as the last layer"):
+        Network([Dense(1)], loss="binary_crossentropy", optimizer="sgd")
+    with pytest.raises(ValueError, match=r"needs Softmax\(\) as the last layer"):
+        Network([Dense(3), Sigmoid()], loss="categorical_crossentropy", optimizer="sgd")
+
+
+# ---------------------------------------------------------------- metrics against scikit-learn
+
+
+def test_metrics_equal_scikit_learn():
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(0)
+    # multi-class: arg-max of probabilities against integer labels and one-hot rows
+    proba = rng.dirichlet(np.ones(4), 40)
+    labels = rng.integers(0, 4, 40)
+    expected = skm.accuracy_score(labels, proba.argmax(axis=1))
+    assert get_metric("accuracy")(proba, labels) == pytest.approx(expected)
+    assert get_metric("accuracy")(proba, np.eye(4)[labels]) == pytest.approx(expected)
+    # binary: one sigmoid output against 0/1
+    p = rng.uniform(size=(40, 1))
+    y01 = rng.integers(0, 2, 40).astype(float)
+    assert get_metric("accuracy")(p, y01.reshape(-1, 1)) == pytest.approx(
+        skm.accuracy_score(y01, p[:, 0] > 0.5)
+    )
+    # multilabel: element-wise, which is 1 - Hamming loss
+    pm = rng.uniform(size=(40, 3))
+    ym = rng.integers(0, 2, (40, 3)).astype(float)
+    assert get_metric("accuracy")(pm, ym) == pytest.approx(1 - skm.hamming_loss(ym, pm > 0.5))
+    # regression, one and several outputs
+    for shape in [(40, 1), (40, 3)]:
+        out, t = rng.normal(size=shape), rng.normal(size=shape)
+        assert get_metric("mse")(out, t) == pytest.approx(skm.mean_squared_error(t, out))
+        assert get_metric("mae")(out, t) == pytest.approx(skm.mean_absolute_error(t, out))
+        assert get_metric("r2")(out, t) == pytest.approx(skm.r2_score(t, out))
+
+
+def test_streamed_metrics_equal_the_whole_set():
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(1)
+    out, t = rng.normal(size=(30, 2)), rng.normal(size=(30, 2))
+    metric = get_metric("r2")
+    metric.reset()
+    for lo in range(0, 30, 7):
+        metric.update(out[lo : lo + 7], t[lo : lo + 7])
+    assert metric.result() == pytest.approx(r2_score(t, out))
+
+
+def test_r2_of_a_constant_target_follows_scikit_learn():
+    from sklearn.metrics import r2_score
+
+    t = np.ones((5, 1))
+    assert get_metric("r2")(t, t) == r2_score(t, t) == 1.0
+    assert get_metric("r2")(t + 1, t) == r2_score(t, t + 1) == 0.0
+
+
+def test_metric_registry():
+    assert set(METRICS) >= {"accuracy", "mse", "mae", "r2"}
+    with pytest.raises(ValueError, match="unknown metric 'auc'; expected one of"):
+        get_metric("auc")
+
+
+def test_evaluate_matches_scikit_learn_on_a_network():
+    from sklearn.metrics import accuracy_score, log_loss
+
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(60, 4)), rng.integers(0, 3, 60)
+    net = Network(
+        [Dense(8), Tanh(), Dense(3), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        metrics=["accuracy"],
+        dtype="float64",
+        seed=0,
+    )
+    net.fit(X, y, epochs=3, batch_size=16)
+    scores = net.evaluate(X, y, batch_size=25)
+    proba = net.predict_proba(X)
+    assert scores["loss"] == pytest.approx(log_loss(y, proba, labels=[0, 1, 2]), rel=1e-10)
+    assert scores["accuracy"] == pytest.approx(accuracy_score(y, proba.argmax(axis=1)))
+
+
+# ---------------------------------------------------------------- summary and configs
+
+
+def test_summary_lists_layers_shapes_and_counts():
+    net = Network(
+        [Dense(4), ReLU(), Dense(2), Softmax()], loss="categorical_crossentropy", optimizer="adam"
+    ).build(3)
+    text = net.summary(print_fn=None)
+    lines = text.splitlines()
+    assert any(
+        "Dense(4)" in line and "(None, 4)" in line and line.rstrip().endswith("16")
+        for line in lines
+    )
+    assert any(
+        "ReLU" in line and "(None, 4)" in line and line.rstrip().endswith("0") for line in lines
+    )
+    assert any(
+        "Dense(2)" in line and "(None, 2)" in line and line.rstrip().endswith("10")
+        for line in lines
+    )
+    assert any(line.startswith("Softmax") and "(None, 2)" in line for line in lines)
+    assert "Total params: 26 (float32)" in text
+
+
+def test_summary_prints(capsys):
+    net = small_net().build(3)
+    returned = net.summary()
+    assert capsys.readouterr().out.strip() == returned.strip()
+
+
+def test_summary_before_build_says_how_to_fix():
+    with pytest.raises(ValueError, match="call fit"):
+        small_net().summary()
+
+
+def test_config_round_trip():
+    net = Network(
+        [Dense(5, kernel_initializer="he_uniform"), ReLU(), Dropout(0.1), Dense(3), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer=SGD(0.05, momentum=0.9, nesterov=True),
+        metrics=["accuracy"],
+        l2=1e-3,
+        seed=11,
+        dtype="float64",
+    )
+    config = net.get_config()
+    assert json.loads(json.dumps(config)) == config
+    rebuilt = Network.from_config(config)
+    assert rebuilt.get_config() == config
+    net.build(4)
+    rebuilt.build(4)
+    np.testing.assert_array_equal(rebuilt.params, net.params)  # same seed, same weights
+    assert repr(rebuilt) == repr(net)
