@@ -39,6 +39,7 @@ import time
 import warnings
 from itertools import pairwise
 from numbers import Integral, Real
+from string import Template
 from typing import Any, ClassVar
 
 import numpy as np
@@ -50,7 +51,6 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d, gen_batches
-from sklearn.utils import shuffle as _shuffle_indices
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
@@ -497,7 +497,11 @@ class _BaseMLP(BaseEstimator):
                 for cb in callbacks:
                     cb.on_epoch_begin(it)
                 if self.shuffle:
-                    sample_idx = _shuffle_indices(sample_idx, random_state=self._random_state)
+                    # sklearn.utils.shuffle(sample_idx, random_state=...) without its
+                    # input checks: the same draw from the same RandomState
+                    permutation = np.arange(n_samples)
+                    self._random_state.shuffle(permutation)
+                    sample_idx = sample_idx[permutation]
                 accumulated_loss = 0.0
                 for b, batch_slice in enumerate(gen_batches(n_samples, batch_size)):
                     m = batch_slice.stop - batch_slice.start
@@ -813,16 +817,14 @@ def _label_binarizer_for(classes: np.ndarray, y_type: str) -> LabelBinarizer:
     return lb
 
 
-_CLASSIFIER_DOC = """Multi-layer perceptron classifier, on chainrule's engine.
+_DOC = Template(
+    """Multi-layer perceptron $kind, on chainrule's engine.
 
-    A drop-in for ``sklearn.neural_network.MLPClassifier`` (scikit-learn 1.9): the
-    same parameters and defaults, fitted attributes and behaviour. It minimises the
-    log-loss (softmax and categorical cross-entropy for several classes, sigmoids and
-    binary cross-entropy for two classes or multilabel targets) with lbfgs, sgd or adam.
+$summary
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+$loss_param    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Units in each hidden layer.
     activation : str, default='relu'
         Hidden activation: scikit-learn's 'identity', 'logistic', 'tanh', 'relu', and
@@ -853,7 +855,7 @@ _CLASSIFIER_DOC = """Multi-layer perceptron classifier, on chainrule's engine.
         For sgd, in [0, 1).
     nesterovs_momentum : bool, default=True
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data and stop when its accuracy stalls.
+        Hold out ``validation_fraction`` of the data and stop when its $score stalls.
     validation_fraction : float, default=0.1
     beta_1 : float, default=0.9
     beta_2 : float, default=0.999
@@ -864,13 +866,10 @@ _CLASSIFIER_DOC = """Multi-layer perceptron classifier, on chainrule's engine.
     dropout : float, default=0.0
         chainrule addition: fraction of each hidden layer's outputs dropped in training
         (inverted dropout; sgd and adam only).
-    class_weight : dict, 'balanced' or None, default=None
-        chainrule addition: weights of the classes, multiplied into ``sample_weight``
-        ('balanced': ``n_samples / (n_classes * count)``).
-    callbacks : list of chainrule.Callback or None, default=None
+$class_weight_param    callbacks : list of chainrule.Callback or None, default=None
         chainrule addition: called every epoch with ``logs`` holding ``loss``, ``lr``,
         ``seconds`` and, with ``early_stopping=True``, ``val_loss`` and
-        ``val_accuracy``. ``callback.network`` is ``network_``; setting
+        ``$score_name``. ``callback.network`` is ``network_``; setting
         ``network_.stop_training = True`` stops the fit.
     dtype : {'float32', 'float64'} or None, default=None
         chainrule addition: the computing precision. None follows scikit-learn
@@ -879,8 +878,7 @@ _CLASSIFIER_DOC = """Multi-layer perceptron classifier, on chainrule's engine.
 
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray
-    loss_ : float
+$classes_attr    loss_ : float
         The last epoch's mean loss, L2 term included.
     best_loss_ : float or None
     loss_curve_ : list of float
@@ -902,13 +900,31 @@ _CLASSIFIER_DOC = """Multi-layer perceptron classifier, on chainrule's engine.
 
     Examples
     --------
-    >>> from chainrule import MLPClassifier   # was: from sklearn.neural_network import ...
+$example"""
+)
+
+_CLASSIFIER_DOC = _DOC.substitute(
+    kind="classifier",
+    summary="""    A drop-in for ``sklearn.neural_network.MLPClassifier`` (scikit-learn 1.9): the
+    same parameters and defaults, fitted attributes and behaviour. It minimises the
+    log-loss (softmax and categorical cross-entropy for several classes, sigmoids and
+    binary cross-entropy for two classes or multilabel targets) with lbfgs, sgd or adam.""",
+    loss_param="",
+    class_weight_param="""    class_weight : dict, 'balanced' or None, default=None
+        chainrule addition: weights of the classes, multiplied into ``sample_weight``
+        ('balanced': ``n_samples / (n_classes * count)``).
+""",
+    score_name="val_accuracy",
+    score="accuracy",
+    classes_attr="    classes_ : ndarray or list of ndarray\n",
+    example="""    >>> from chainrule import MLPClassifier  # instead of sklearn.neural_network
     >>> from sklearn.datasets import load_iris
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = MLPClassifier(max_iter=500, random_state=0).fit(X, y)
     >>> clf.predict(X[:3])
     array([0, 0, 0])
-    """
+""",
+)
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -1125,56 +1141,24 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return tags
 
 
-_REGRESSOR_DOC = (
-    _CLASSIFIER_DOC.replace("Multi-layer perceptron classifier", "Multi-layer perceptron regressor")
-    .replace(
-        """A drop-in for ``sklearn.neural_network.MLPClassifier`` (scikit-learn 1.9): the
-    same parameters and defaults, fitted attributes and behaviour. It minimises the
-    log-loss (softmax and categorical cross-entropy for several classes, sigmoids and
-    binary cross-entropy for two classes or multilabel targets) with lbfgs, sgd or adam.
-
-    Parameters
-    ----------
-""",
-        """A drop-in for ``sklearn.neural_network.MLPRegressor`` (scikit-learn 1.9): the
+_REGRESSOR_DOC = _DOC.substitute(
+    kind="regressor",
+    summary="""    A drop-in for ``sklearn.neural_network.MLPRegressor`` (scikit-learn 1.9): the
     same parameters and defaults, fitted attributes and behaviour. It minimises the
     half squared error (identity output) or the half Poisson deviance (exp output)
-    with lbfgs, sgd or adam; several outputs are fitted jointly.
-
-    Parameters
-    ----------
-    loss : {'squared_error', 'poisson'}, default='squared_error'
+    with lbfgs, sgd or adam; several outputs are fitted jointly.""",
+    loss_param="""    loss : {'squared_error', 'poisson'}, default='squared_error'
         'poisson' needs targets >= 0 and predicts ``exp`` of the last layer.
 """,
-    )
-    .replace(
-        """    class_weight : dict, 'balanced' or None, default=None
-        chainrule addition: weights of the classes, multiplied into ``sample_weight``
-        ('balanced': ``n_samples / (n_classes * count)``).
-""",
-        "",
-    )
-    .replace("``val_accuracy``", "``val_r2``")
-    .replace("stop when its accuracy stalls", "stop when its R^2 stalls")
-    .replace(
-        """    classes_ : ndarray or list of ndarray
-""",
-        "",
-    )
-    .replace(
-        """    >>> from chainrule import MLPClassifier   # was: from sklearn.neural_network import ...
-    >>> from sklearn.datasets import load_iris
-    >>> X, y = load_iris(return_X_y=True)
-    >>> clf = MLPClassifier(max_iter=500, random_state=0).fit(X, y)
-    >>> clf.predict(X[:3])
-    array([0, 0, 0])
-""",
-        """    >>> from chainrule import MLPRegressor   # was: from sklearn.neural_network import ...
+    class_weight_param="",
+    score_name="val_r2",
+    score="R^2",
+    classes_attr="",
+    example="""    >>> from chainrule import MLPRegressor  # instead of sklearn.neural_network
     >>> from sklearn.datasets import load_diabetes
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> reg = MLPRegressor(solver="lbfgs", max_iter=200, random_state=0).fit(X, y)
+    >>> reg = MLPRegressor(solver="lbfgs", random_state=0).fit(X, y)
 """,
-    )
 )
 
 

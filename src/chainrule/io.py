@@ -28,6 +28,11 @@ A model takes part by implementing two methods::
 
     @classmethod
     def _from_model_state(cls, header, arrays): ...  # the full header comes back
+
+When the header has ``architecture`` (a Network config) and ``n_features``, the
+loader also checks, before anything is built, that the file's arrays hold at least
+as many values as that architecture has parameters: a small file cannot make the
+loader allocate terabytes.
 """
 
 from __future__ import annotations
