@@ -329,3 +329,13 @@ def test_binary_targets_outside_0_1(loss):
 def test_one_metric_given_as_a_string():
     model = net(metrics="mae")
     assert [m.name for m in model.metrics] == ["mae"]
+
+
+def test_compute_loss_and_gradients_checks_its_input():
+    model = net()
+    with pytest.raises(ValueError, match="X and y must have the same number of samples"):
+        model.compute_loss_and_gradients(X, Y[:5])
+    with pytest.raises(ValueError, match="y contains NaN or infinity"):
+        model.compute_loss_and_gradients(X, np.full(20, np.nan))
+    with pytest.raises(ValueError, match="X and sample_weight must have the same number"):
+        model.compute_loss_and_gradients(X, Y, np.ones(3))

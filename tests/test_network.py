@@ -246,6 +246,9 @@ def test_metrics_equal_scikit_learn():
     expected = skm.accuracy_score(labels, proba.argmax(axis=1))
     assert get_metric("accuracy")(proba, labels) == pytest.approx(expected)
     assert get_metric("accuracy")(proba, np.eye(4)[labels]) == pytest.approx(expected)
+    # probability rows (soft labels, here in float32) count by their arg-max too
+    soft = (0.9 * np.eye(4)[labels] + 0.025).astype(np.float32)
+    assert get_metric("accuracy")(proba, soft) == pytest.approx(expected)
     # binary: one sigmoid output against 0/1
     p = rng.uniform(size=(40, 1))
     y01 = rng.integers(0, 2, 40).astype(float)

@@ -13,7 +13,9 @@ measure, :func:`relative_error`. On top of them:
 
 For smooth functions in float64 the relative error of a correct gradient is around
 ``1e-9`` or smaller, hence the default threshold ``1e-6``. Keep inputs away from the
-kinks of ReLU and LeakyReLU, where the derivative jumps.
+kinks of ReLU and LeakyReLU, where the derivative jumps. The numerical estimate carries
+a round-off of about ``1e-16 * |f| / eps``: where a gradient is some 1e-5 of the value
+``f`` (a one-unit bottleneck, say), use ``eps=1e-5`` and a threshold of ``1e-5``.
 
 Examples
 --------

@@ -75,7 +75,8 @@ class Accuracy(Metric):
 
 
 def _is_one_hot(target: np.ndarray) -> bool:
-    return target.ndim == 2 and bool(np.all(np.sum(target, axis=1) == 1))
+    """Rows that are one-hot or class probabilities (sum 1): compare arg-maxes."""
+    return target.ndim == 2 and bool(np.allclose(np.sum(target, axis=1), 1.0, rtol=0, atol=1e-5))
 
 
 class MeanSquaredErrorMetric(Metric):
@@ -95,7 +96,8 @@ class MeanAbsoluteError(Metric):
     name = "mae"
 
     def update(self, output, target, logits=False):
-        self._total += float(np.sum(np.abs(output - _dense_target(output, target)), dtype=np.float64))
+        diff = output - _dense_target(output, target)
+        self._total += float(np.sum(np.abs(diff), dtype=np.float64))
         self._count += output.size
 
 

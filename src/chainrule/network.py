@@ -231,9 +231,10 @@ class Network:
         parameter layout; :meth:`get_gradients` splits it per layer). No weight
         changes. ``y`` is taken as the loss prepares it (see ``Loss.prepare_target``).
         """
-        X = check_array(X, "X", dtype=self.dtype)
-        self._ensure_built(X)
-        target = self.loss.prepare_target(y, self.n_outputs, self.dtype)
+        X, target = self._prepare_xy(X, y)
+        if sample_weight is not None:
+            sample_weight = check_array(sample_weight, "sample_weight", dtype=self.dtype, ndim=1)
+            check_consistent_length(X, sample_weight, "X", "sample_weight")
         return self._loss_and_gradients(X, target, sample_weight, training, l2)
 
     def _loss_and_gradients(self, X, target, sample_weight, training, l2=None):

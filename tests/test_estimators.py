@@ -1,0 +1,450 @@
+"""chainrule.MLPClassifier / MLPRegressor: accuracy against scikit-learn, scikit-learn
+tooling, input errors, the additions (dropout, class_weight, callbacks, activations,
+dtype), sparse and pandas input, pickling and model files.
+
+The training trajectory against scikit-learn's is in test_estimators_trajectory.py,
+scikit-learn's estimator checks in test_estimators_checks.py.
+"""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
+
+import scipy.sparse  # noqa: E402
+from sklearn import datasets  # noqa: E402
+from sklearn import neural_network as sk  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+import chainrule  # noqa: E402
+from chainrule import EarlyStopping, LambdaCallback, Network  # noqa: E402
+from chainrule.estimators import MLPClassifier, MLPRegressor  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _scaled(X):
+    return StandardScaler().fit_transform(X)
+
+
+def _toy(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
+    return X, y
+
+
+# ---------------------------------------------------------------- the switch
+
+
+def test_one_line_switch_from_chainrule_namespace():
+    assert chainrule.MLPClassifier is MLPClassifier
+    assert chainrule.MLPRegressor is MLPRegressor
+    with pytest.raises(AttributeError, match="no attribute 'MLPClassiffier'"):
+        chainrule.MLPClassiffier  # noqa: B018
+
+
+@pytest.mark.parametrize("cls_pair", [(MLPClassifier, sk.MLPClassifier),
+                                      (MLPRegressor, sk.MLPRegressor)])
+def test_same_parameters_and_defaults_as_sklearn(cls_pair):
+    ours, theirs = cls_pair
+    ours_params, their_params = ours().get_params(), theirs().get_params()
+    additions = {"dropout", "callbacks", "dtype"} | (
+        {"class_weight"} if ours is MLPClassifier else set()
+    )
+    assert set(ours_params) == set(their_params) | additions
+    for name, value in their_params.items():
+        assert ours_params[name] == value, name
+    assert ours_params["dropout"] == 0.0
+    assert ours_params["callbacks"] is None and ours_params["dtype"] is None
+
+
+def test_fitted_attributes_and_network_views():
+    X, y = _toy()
+    clf = MLPClassifier(hidden_layer_sizes=(5, 3), max_iter=5, random_state=0).fit(X, y)
+    assert list(clf.classes_) == [0, 1, 2]
+    assert clf.n_features_in_ == 4 and clf.n_layers_ == 4 and clf.n_outputs_ == 3
+    assert clf.out_activation_ == "softmax"
+    assert clf.n_iter_ == 5 and clf.t_ == 5 * 60 and len(clf.loss_curve_) == 5
+    assert clf.best_loss_ == min(clf.loss_curve_) and clf.loss_ == clf.loss_curve_[-1]
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+    assert [c.shape for c in clf.coefs_] == [(4, 5), (5, 3), (3, 3)]
+    assert [b.shape for b in clf.intercepts_] == [(5,), (3,), (3,)]
+    assert isinstance(clf.network_, Network)
+    # coefs_ are views into the network's one flat parameter vector
+    assert np.shares_memory(clf.coefs_[0], clf.network_.params)
+    clf.coefs_[2][...] = 0
+    clf.intercepts_[2][...] = [0, 5, 0]
+    assert (clf.predict(X) == 1).all()
+
+
+def test_binary_multilabel_and_multioutput_shapes():
+    X, y = _toy()
+    binary = MLPClassifier(max_iter=20, random_state=0).fit(X, y > 0)
+    assert binary.out_activation_ == "logistic" and binary.n_outputs_ == 1
+    assert binary.predict_proba(X).shape == (60, 2)
+    np.testing.assert_allclose(binary.predict_proba(X).sum(axis=1), 1)
+    Y = np.column_stack([y == 0, y == 1, X[:, 3] > 0]).astype(int)
+    multilabel = MLPClassifier(max_iter=20, random_state=0).fit(X, Y)
+    assert multilabel.predict(X).shape == (60, 3) and multilabel.predict_proba(X).shape == (60, 3)
+    assert set(np.unique(multilabel.predict(X))) <= {0, 1}
+    reg = MLPRegressor(max_iter=20, random_state=0).fit(X, np.column_stack([y, 2 * y]))
+    assert reg.predict(X).shape == (60, 2) and reg.n_outputs_ == 2
+
+
+def test_predict_log_proba_is_log_of_predict_proba():
+    X, y = _toy()
+    clf = MLPClassifier(max_iter=30, random_state=0).fit(X, y)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(clf.predict_proba(X)))
+
+
+def test_poisson_regression_predicts_positive_rates():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] + 0.2))
+    params = dict(loss="poisson", solver="lbfgs", hidden_layer_sizes=(8,), max_iter=50,
+                  random_state=0)
+    reg = MLPRegressor(**params).fit(X, y)
+    assert reg.out_activation_ == "exp"
+    assert (reg.predict(X) > 0).all()
+    theirs = sk.MLPRegressor(**params).fit(X, y)
+    np.testing.assert_allclose(reg.predict(X), theirs.predict(X), rtol=1e-6)
+    assert reg.loss_ == pytest.approx(theirs.loss_, rel=1e-9)
+
+
+# ---------------------------------------------------------------- accuracy vs sklearn
+
+
+def _classification(name):
+    loader = {"digits": datasets.load_digits, "iris": datasets.load_iris,
+              "breast_cancer": datasets.load_breast_cancer}[name]
+    X, y = loader(return_X_y=True)
+    return train_test_split(_scaled(X), y, test_size=0.3, random_state=0, stratify=y)
+
+
+@pytest.mark.parametrize("name", ["digits", "iris", "breast_cancer"])
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_accuracy_matches_sklearn(name, solver):
+    X_train, X_test, y_train, y_test = _classification(name)
+    params = dict(hidden_layer_sizes=(32,), solver=solver, max_iter=60, random_state=0,
+                  learning_rate_init=0.01 if solver != "lbfgs" else 0.001)
+    ours = MLPClassifier(**params).fit(X_train, y_train).score(X_test, y_test)
+    theirs = sk.MLPClassifier(**params).fit(X_train, y_train).score(X_test, y_test)
+    assert ours >= theirs - 0.01
+    assert ours > {"digits": 0.9, "iris": 0.85, "breast_cancer": 0.9}[name]
+
+
+def _regression(name):
+    if name == "diabetes":
+        X, y = datasets.load_diabetes(return_X_y=True)
+    else:
+        X, y = datasets.make_friedman1(n_samples=600, noise=0.5, random_state=0)
+    return train_test_split(_scaled(X), (y - y.mean()) / y.std(), random_state=0)
+
+
+@pytest.mark.parametrize(("name", "floor"), [("diabetes", 0.2), ("friedman1", 0.8)])
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_r2_matches_sklearn(name, floor, solver):
+    X_train, X_test, y_train, y_test = _regression(name)
+    params = dict(hidden_layer_sizes=(16,), solver=solver, max_iter=200, random_state=0,
+                  learning_rate_init=0.01, alpha=10.0 if solver == "lbfgs" else 1.0)
+    ours = MLPRegressor(**params).fit(X_train, y_train).score(X_test, y_test)
+    theirs = sk.MLPRegressor(**params).fit(X_train, y_train).score(X_test, y_test)
+    assert ours >= theirs - 0.01
+    assert ours > floor
+
+
+# ---------------------------------------------------------------- scikit-learn tools
+
+
+def test_clone_pipeline_gridsearch_cross_val_score():
+    X, y = datasets.load_iris(return_X_y=True)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=200, random_state=0,
+                        learning_rate_init=0.01)
+    fresh = clone(clf)
+    assert fresh.get_params() == clf.get_params() and not hasattr(fresh, "coefs_")
+    pipe = make_pipeline(StandardScaler(), clf)
+    assert pipe.fit(X, y).score(X, y) > 0.9
+    grid = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-1]}, cv=3).fit(X, y)
+    assert grid.best_score_ > 0.85
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.85
+
+
+def test_cross_val_score_in_worker_processes():
+    """joblib pickles the estimator into other processes and back."""
+    X, y = _toy(90)
+    scores = cross_val_score(MLPClassifier(max_iter=50, random_state=0), X, y, cv=2, n_jobs=2)
+    serial = cross_val_score(MLPClassifier(max_iter=50, random_state=0), X, y, cv=2)
+    np.testing.assert_allclose(scores, serial)
+
+
+def test_pickle_round_trip_keeps_predictions_and_training_state():
+    X, y = _toy()
+    clf = MLPClassifier(hidden_layer_sizes=(6,), random_state=0).partial_fit(
+        X, y, classes=[0, 1, 2])
+    copy = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+    assert np.shares_memory(copy.coefs_[0], copy.network_.params)
+    # the optimizer state travels too: the next partial_fit steps are identical
+    clf.partial_fit(X, y)
+    copy.partial_fit(X, y)
+    for a, b in zip(clf.coefs_ + clf.intercepts_, copy.coefs_ + copy.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_file_round_trip(tmp_path):
+    io = pytest.importorskip("chainrule.io", reason="chainrule.io is the model-file module")
+    X, y = _toy()
+    labels = np.array(["low", "mid", "high"])[y]
+    clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0,
+                        class_weight={"low": 2.0}, dropout=0.1).fit(X, labels)
+    path = clf.save(tmp_path / "clf.npz")
+    loaded = chainrule.load(path)
+    assert isinstance(loaded, MLPClassifier)
+    assert loaded.get_params() == clf.get_params()
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
+    assert list(loaded.classes_) == list(clf.classes_)
+    assert loaded.loss_curve_ == clf.loss_curve_ and loaded.n_iter_ == clf.n_iter_
+    reg = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=20,
+                       random_state=0).fit(X, np.column_stack([y, -y]))
+    io.save(reg, tmp_path / "reg.npz")
+    loaded_reg = chainrule.load(tmp_path / "reg.npz")
+    np.testing.assert_allclose(loaded_reg.predict(X), reg.predict(X))
+    assert loaded_reg.loss_ == reg.loss_
+    # a loaded model keeps training (warm start from the saved weights)
+    loaded_reg.set_params(warm_start=True, max_iter=5).fit(X, np.column_stack([y, -y]))
+
+
+def test_model_file_keeps_feature_names(tmp_path):
+    pd = pytest.importorskip("pandas", reason="feature names come from data frames")
+    X, y = _toy()
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = MLPClassifier(max_iter=5, random_state=0).fit(frame, y)
+    loaded = chainrule.load(clf.save(tmp_path / "m.npz"))
+    assert list(loaded.feature_names_in_) == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(loaded.predict(frame), clf.predict(frame))
+
+
+# ---------------------------------------------------------------- input
+
+
+def test_sparse_input_gives_the_dense_result():
+    X, y = _toy()
+    X[np.abs(X) < 0.8] = 0
+    for solver in ("adam", "lbfgs"):
+        dense = MLPClassifier(solver=solver, max_iter=10, random_state=0).fit(X, y)
+        for fmt in (scipy.sparse.csr_matrix, scipy.sparse.csc_array):
+            sparse = MLPClassifier(solver=solver, max_iter=10, random_state=0).fit(fmt(X), y)
+            for a, b in zip(dense.coefs_, sparse.coefs_, strict=True):
+                np.testing.assert_allclose(a, b, atol=1e-12)
+            np.testing.assert_allclose(sparse.predict_proba(fmt(X)), dense.predict_proba(X))
+
+
+def test_string_labels_and_dataframes_keep_feature_names():
+    pd = pytest.importorskip("pandas", reason="feature names come from data frames")
+    X, y = _toy()
+    frame = pd.DataFrame(X, columns=["w", "x", "y", "z"])
+    labels = pd.Series(np.array(["cat", "dog", "eel"])[y])
+    clf = MLPClassifier(max_iter=30, random_state=0).fit(frame, labels)
+    assert list(clf.feature_names_in_) == ["w", "x", "y", "z"]
+    assert set(clf.predict(frame)) <= {"cat", "dog", "eel"}
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        clf.predict(X)
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(frame[["z", "y", "x", "w"]])
+
+
+def test_dtype_float32_on_float64_data():
+    X, y = _toy()
+    clf64 = MLPClassifier(max_iter=20, random_state=0).fit(X, y)
+    clf32 = MLPClassifier(max_iter=20, random_state=0, dtype="float32").fit(X, y)
+    assert clf64.coefs_[0].dtype == np.float64 and clf32.coefs_[0].dtype == np.float32
+    np.testing.assert_allclose(clf32.predict_proba(X), clf64.predict_proba(X), atol=1e-4)
+    auto32 = MLPClassifier(max_iter=20, random_state=0).fit(X.astype(np.float32), y)
+    assert auto32.network_.dtype == np.float32
+
+
+def test_warm_start_from_coefs_set_on_a_fresh_estimator():
+    X, y = _toy()
+    ref = sk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=200, random_state=0).fit(X, y)
+    clf = MLPClassifier(hidden_layer_sizes=(5,), warm_start=True, solver="sgd", max_iter=1,
+                        learning_rate_init=1e-9, random_state=0)
+    clf.coefs_ = [c.copy() for c in ref.coefs_]
+    clf.intercepts_ = [b.copy() for b in ref.intercepts_]
+    clf.fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X), atol=1e-7)
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_input_errors_match_sklearn(cls):
+    X, y = _toy()
+    theirs = {MLPClassifier: sk.MLPClassifier, MLPRegressor: sk.MLPRegressor}[cls]
+    bad_inputs = {
+        "nan in X": (np.where(X > 2, np.nan, X), y),
+        "inf in X": (np.where(X > 2, np.inf, X), y),
+        "1-D X": (X[:, 0], y),
+        "empty X": (X[:0], y[:0]),
+        "complex X": (X + 1j, y),
+        "y length": (X, y[:-1]),
+    }
+    if cls is MLPRegressor:
+        bad_inputs["nan in y"] = (X, np.where(y > 1, np.nan, y))
+    for what, (bad_X, bad_y) in bad_inputs.items():
+        with pytest.raises(ValueError) as ours:
+            cls(max_iter=5).fit(bad_X, bad_y)
+        with pytest.raises(ValueError) as reference:
+            theirs(max_iter=5).fit(bad_X, bad_y)
+        assert str(ours.value) == str(reference.value), what
+
+
+def test_predict_errors():
+    X, y = _toy()
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        MLPClassifier().predict(X)
+    clf = MLPClassifier(max_iter=5, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 4"):
+        clf.predict(X[:, :3])
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        clf.predict(X[0])
+
+
+def test_classifier_refuses_continuous_targets():
+    X, _ = _toy()
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        MLPClassifier(max_iter=5).fit(X, X[:, 0])
+
+
+def test_partial_fit_errors():
+    X, y = _toy()
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        MLPClassifier().partial_fit(X, y)
+    clf = MLPClassifier(random_state=0).partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
+        clf.partial_fit(X, y)
+    for cls in (MLPClassifier, sk.MLPClassifier):  # no partial_fit for lbfgs, as sklearn
+        assert not hasattr(cls(solver="lbfgs"), "partial_fit")
+        with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
+            cls(solver="lbfgs").partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
+        MLPRegressor(early_stopping=True).partial_fit(X, y)
+    with pytest.raises(ValueError, match="'balanced' is not supported for partial_fit"):
+        MLPClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_diverging_fit_raises_a_clear_error():
+    X, _ = _toy()
+    y = 1e200 * X[:, 0]
+    for cls in (MLPRegressor, sk.MLPRegressor):
+        with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # scikit-learn's overflow
+                cls(solver="sgd", learning_rate_init=1.0, max_iter=20).fit(X, y)
+
+
+def test_parameter_errors():
+    X, y = _toy()
+    with pytest.raises(ValueError, match="'activation' parameter of MLPClassifier must be"):
+        MLPClassifier(activation="softmax").fit(X, y)
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be > 0"):
+        MLPClassifier(hidden_layer_sizes=(4, 0)).fit(X, y)
+    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
+        MLPClassifier(solver="lbfgs", dropout=0.2).fit(X, y)
+    with pytest.raises(ValueError, match="'dropout' parameter of MLPRegressor"):
+        MLPRegressor(dropout=1.0).fit(X, y)
+    with pytest.raises(TypeError, match="callbacks must be chainrule Callback objects"):
+        MLPClassifier(callbacks=[print]).fit(X, y)
+    with pytest.raises(ValueError, match="loss='poisson' needs targets y >= 0"):
+        MLPRegressor(loss="poisson").fit(X, X[:, 0])
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, warm_start=True).fit(X, y)
+    clf.coefs_ = [np.zeros((4, 6)), clf.coefs_[1]]
+    with pytest.raises(ValueError, match=r"coefs_\[0\] must have shape \(4, 5\)"):
+        clf.fit(X, y)
+
+
+# ---------------------------------------------------------------- additions
+
+
+def test_more_hidden_activations_train():
+    X_train, X_test, y_train, y_test = _classification("iris")
+    for activation in ("leaky_relu", "gelu", "sigmoid", "linear"):
+        clf = MLPClassifier(hidden_layer_sizes=(16,), activation=activation, max_iter=300,
+                            learning_rate_init=0.01, random_state=0).fit(X_train, y_train)
+        assert clf.score(X_test, y_test) > 0.85, activation
+
+
+def test_dropout_is_reproducible_and_off_at_predict_time():
+    X, y = _toy(120)
+    a = MLPClassifier(dropout=0.3, max_iter=30, random_state=0).fit(X, y)
+    b = MLPClassifier(dropout=0.3, max_iter=30, random_state=0).fit(X, y)
+    plain = MLPClassifier(max_iter=30, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+    assert not np.allclose(a.coefs_[0], plain.coefs_[0])
+    np.testing.assert_array_equal(a.predict_proba(X), a.predict_proba(X))  # deterministic
+    assert a.score(X, y) > 0.75
+
+
+def test_class_weight_dict_equals_sample_weight():
+    X, y = _toy()
+    weights = {0: 3.0, 1: 1.0, 2: 0.5}
+    a = MLPClassifier(class_weight=weights, max_iter=10, random_state=0).fit(X, y)
+    b = MLPClassifier(max_iter=10, random_state=0).fit(
+        X, y, sample_weight=np.vectorize(weights.get)(y))
+    np.testing.assert_allclose(a.coefs_[0], b.coefs_[0], rtol=1e-12)
+
+
+def test_class_weight_balanced_lifts_the_rare_class():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    y = (X[:, 0] > 1.3).astype(int)  # about 10% positives
+    params = dict(hidden_layer_sizes=(8,), max_iter=100, random_state=0, alpha=1.0)
+    plain = MLPClassifier(**params).fit(X, y)
+    balanced = MLPClassifier(class_weight="balanced", **params).fit(X, y)
+    recall = lambda clf: np.mean(clf.predict(X)[y == 1] == 1)  # noqa: E731
+    assert recall(balanced) > recall(plain)
+    assert recall(balanced) > 0.9
+
+
+def test_callbacks_see_every_epoch_and_can_stop():
+    X, y = _toy()
+    seen = []
+    record = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append((epoch, dict(logs))))
+    clf = MLPClassifier(max_iter=7, random_state=0, callbacks=[record]).fit(X, y)
+    assert [e for e, _ in seen] == list(range(7))
+    assert [logs["loss"] for _, logs in seen] == clf.loss_curve_
+    assert seen[0][1]["lr"] == 0.001
+    stopper = EarlyStopping(monitor="val_loss", patience=2)
+    seen.clear()
+    clf = MLPClassifier(max_iter=500, early_stopping=True, n_iter_no_change=500, tol=0,
+                        learning_rate_init=0.05, random_state=0,
+                        callbacks=[stopper, record]).fit(X, y)
+    assert clf.n_iter_ < 500 and stopper.stopped_epoch == clf.n_iter_ - 1
+    assert {"loss", "val_loss", "val_accuracy", "lr"} <= set(seen[-1][1])
+    assert seen[-1][1]["val_accuracy"] == clf.validation_scores_[-1]
+
+
+def test_callbacks_with_lbfgs_see_every_iteration():
+    X, y = _toy()
+    seen = []
+    record = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(logs["loss"]))
+    clf = MLPRegressor(solver="lbfgs", max_iter=15, random_state=0, callbacks=[record])
+    clf.fit(X, y)
+    assert len(seen) == clf.n_iter_ == 15
+    assert seen[-1] == pytest.approx(clf.loss_)
+
+
+def test_convergence_warning_like_sklearn():
+    X, y = _toy()
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
+        MLPClassifier(max_iter=3).fit(X, y)
