@@ -37,10 +37,20 @@ def run(args) -> list[dict]:
         sizes = [n_features, *hidden, n_classes]
         arch = "-".join(map(str, sizes))
         workload = f"{arch}, {rows_n} x {n_features}, batch 256"
-        spec = {"hidden": list(hidden), "task": "multiclass", "optimizer": "adam", "lr": 1e-3,
-                "batch_size": 256, "n_classes": n_classes, "n_features": n_features}
-        lineup = [("chainrule", "float32"), ("scikit-learn", "float32"),
-                  ("scikit-learn", "float64")]
+        spec = {
+            "hidden": list(hidden),
+            "task": "multiclass",
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "batch_size": 256,
+            "n_classes": n_classes,
+            "n_features": n_features,
+        }
+        lineup = [
+            ("chainrule", "float32"),
+            ("scikit-learn", "float32"),
+            ("scikit-learn", "float64"),
+        ]
         if torch_skip is None:
             lineup.append(("PyTorch", "float32"))
         else:
@@ -60,21 +70,51 @@ def run(args) -> list[dict]:
             args.repeats,
         )
         flops = epoch_flops(sizes, rows_n)
-        for (library, dtype), (key, t) in zip(lineup, times.items()):
-            row = {"group": GROUP, "workload": workload, "library": library, "dtype": dtype,
-                   "seconds": median(t), "times": t, "gflop": flops / 1e9}
+        for (library, dtype), (key, t) in zip(lineup, times.items(), strict=True):
+            row = {
+                "group": GROUP,
+                "workload": workload,
+                "library": library,
+                "dtype": dtype,
+                "seconds": median(t),
+                "times": t,
+                "gflop": flops / 1e9,
+            }
             if args.memory and dtype == "float32":
-                mem = measure_memory({"library": library, "spec": spec, "rows": rows_n,
-                                      "dtype": dtype, "threads": threads})
+                mem = measure_memory(
+                    {
+                        "library": library,
+                        "spec": spec,
+                        "rows": rows_n,
+                        "dtype": dtype,
+                        "threads": threads,
+                    }
+                )
                 row.update(mem if "error" not in mem else {"note": f"memory: {mem['error']}"})
             results.append(row)
             print(f"    {key:22s} {row['seconds']:.3f} s/epoch", flush=True)
         if torch_skip is not None:
-            results.append({"group": GROUP, "workload": workload, "library": "PyTorch",
-                            "dtype": "float32", "seconds": None, "times": [],
-                            "note": torch_skip})
-        results.append({"group": GROUP, "workload": workload, "library": "limit",
-                        "dtype": "float32", "seconds": flops / args.gemm_rate, "times": [],
-                        "gflop": flops / 1e9,
-                        "note": f"{flops / 1e9:.1f} GFLOP at {args.gemm_rate / 1e9:.0f} GFLOP/s"})
+            results.append(
+                {
+                    "group": GROUP,
+                    "workload": workload,
+                    "library": "PyTorch",
+                    "dtype": "float32",
+                    "seconds": None,
+                    "times": [],
+                    "note": torch_skip,
+                }
+            )
+        results.append(
+            {
+                "group": GROUP,
+                "workload": workload,
+                "library": "limit",
+                "dtype": "float32",
+                "seconds": flops / args.gemm_rate,
+                "times": [],
+                "gflop": flops / 1e9,
+                "note": f"{flops / 1e9:.1f} GFLOP at {args.gemm_rate / 1e9:.0f} GFLOP/s",
+            }
+        )
     return results

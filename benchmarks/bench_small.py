@@ -31,8 +31,15 @@ def _cases(quick: bool):
     reps = rows // len(LESSON_X)
     yield (
         f"lesson neuron 2-1, {reps * 8} rows, batch 1",
-        {"hidden": [], "task": "lesson", "optimizer": "sgd", "lr": 0.1, "batch_size": 1,
-         "n_classes": 2, "n_features": 2},
+        {
+            "hidden": [],
+            "task": "lesson",
+            "optimizer": "sgd",
+            "lr": 0.1,
+            "batch_size": 1,
+            "n_classes": 2,
+            "n_features": 2,
+        },
         np.tile(LESSON_X, (reps, 1)),
         np.tile(LESSON_Y, reps),
     )
@@ -41,8 +48,15 @@ def _cases(quick: bool):
     y = (X[:, 0] * X[:, 1] + X[:, 2] > 0).astype(np.int64)
     yield (
         f"8-64-1, {rows} x 8, batch 32",
-        {"hidden": [64], "task": "binary", "optimizer": "adam", "lr": 1e-3, "batch_size": 32,
-         "n_classes": 2, "n_features": 8},
+        {
+            "hidden": [64],
+            "task": "binary",
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "batch_size": 32,
+            "n_classes": 2,
+            "n_features": 8,
+        },
         X,
         y,
     )
@@ -59,19 +73,33 @@ def run(args) -> list[dict]:
         for model in models.values():
             model.warm_up(X[:256], y[:256])
         times = time_interleaved(
-            {lib: (lambda m=m: m.epoch(X, y)) for lib, m in models.items()}, args.repeats
+            {lib: (lambda m=m, X=X, y=y: m.epoch(X, y)) for lib, m in models.items()}, args.repeats
         )
         sizes = [spec["n_features"], *spec["hidden"], 1]
         for lib, t in times.items():
-            row = {"group": GROUP, "workload": workload, "library": lib, "dtype": "float32",
-                   "seconds": median(t), "times": t,
-                   "gflop": epoch_flops(sizes, X.shape[0]) / 1e9}
+            row = {
+                "group": GROUP,
+                "workload": workload,
+                "library": lib,
+                "dtype": "float32",
+                "seconds": median(t),
+                "times": t,
+                "gflop": epoch_flops(sizes, X.shape[0]) / 1e9,
+            }
             if lib == "scikit-learn" and spec["task"] == "lesson":
                 row["note"] = "logistic neuron with log-loss (no squared error in MLPClassifier)"
             results.append(row)
             print(f"    {workload:36s} {lib:14s} {row['seconds']:.4f} s/epoch", flush=True)
         if torch_skip is not None:
-            results.append({"group": GROUP, "workload": workload, "library": "PyTorch",
-                            "dtype": "float32", "seconds": None, "times": [],
-                            "note": torch_skip})
+            results.append(
+                {
+                    "group": GROUP,
+                    "workload": workload,
+                    "library": "PyTorch",
+                    "dtype": "float32",
+                    "seconds": None,
+                    "times": [],
+                    "note": torch_skip,
+                }
+            )
     return results

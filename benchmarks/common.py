@@ -18,6 +18,7 @@ of the limit, for rows that share a ``workload``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -92,7 +93,7 @@ def epoch_flops(layer_sizes: Sequence[int], n_rows: int) -> float:
     layer (nothing consumes the gradient with respect to ``X``).
     """
     total = 0
-    for i, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(layer_sizes)):
         products = 2 if i == 0 else 3
         total += products * 2 * fan_in * fan_out
     return float(total) * n_rows
@@ -128,9 +129,16 @@ def machine_info() -> dict:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                             "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-                if k in os.environ},
+        "env": {
+            k: os.environ[k]
+            for k in (
+                "OPENBLAS_CORETYPE",
+                "OPENBLAS_L2_SIZE",
+                "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+            )
+            if k in os.environ
+        },
     }
     for name in ("sklearn", "torch", "chainrule"):
         try:
@@ -141,8 +149,16 @@ def machine_info() -> dict:
         from threadpoolctl import threadpool_info
 
         info["blas"] = [
-            {k: pool.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
-                                      "threading_layer")}
+            {
+                k: pool.get(k)
+                for k in (
+                    "internal_api",
+                    "version",
+                    "architecture",
+                    "num_threads",
+                    "threading_layer",
+                )
+            }
             | {"library": os.path.basename(pool.get("filepath", ""))}
             for pool in threadpool_info()
             if pool.get("user_api") == "blas"

@@ -10,6 +10,7 @@ pass over all rows).
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -95,7 +96,7 @@ class TorchModel:
         torch.manual_seed(0)
         widths = [spec["n_features"], *spec["hidden"]]
         modules: list = []
-        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        for fan_in, fan_out in itertools.pairwise(widths):
             modules += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
         task = spec["task"]
         n_out = spec["n_classes"] if task == "multiclass" else 1

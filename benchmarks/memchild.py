@@ -52,13 +52,17 @@ def main(argv: list[str]) -> int:
         warnings.simplefilter("ignore")
         model.epoch(X, y)
     peak = _status_mb("VmHWM")
-    print(json.dumps({
-        "x_mb": X.nbytes / 2**20,
-        "rss_before_mb": rss_before,
-        "peak_rss_mb": peak,
-        "fit_rss_mb": max(0.0, peak - rss_before),
-        "peak_reset": reset,
-    }))
+    print(
+        json.dumps(
+            {
+                "x_mb": X.nbytes / 2**20,
+                "rss_before_mb": rss_before,
+                "peak_rss_mb": peak,
+                "fit_rss_mb": max(0.0, peak - rss_before),
+                "peak_reset": reset,
+            }
+        )
+    )
     return 0
 
 

@@ -33,22 +33,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m benchmarks",
         description="chainrule against scikit-learn, PyTorch and the matrix-multiply limit.",
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="small smoke run: a tenth of the rows, 3 repeats, smaller GEMM")
-    parser.add_argument("--only", action="append", default=[], metavar="NAME",
-                        help="run only this benchmark module (mlp, small, estimators); repeatable "
-                             "or comma-separated")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed epochs per contender (median reported); default 5, 3 with "
-                             "--quick")
-    parser.add_argument("--no-memory", dest="memory", action="store_false",
-                        help="skip the peak-memory child processes")
-    parser.add_argument("--json", default=None,
-                        help="where to write the JSON results (default: "
-                             "benchmarks/results/latest.json, quick.json with --quick)")
-    parser.add_argument("--markdown", default=None,
-                        help="where to write the markdown table (default: benchmarks/RESULTS.md; "
-                             "with --quick the table is only printed)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small smoke run: a tenth of the rows, 3 repeats, smaller GEMM",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this benchmark module (mlp, small, estimators); repeatable "
+        "or comma-separated",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed epochs per contender (median reported); default 5, 3 with --quick",
+    )
+    parser.add_argument(
+        "--no-memory",
+        dest="memory",
+        action="store_false",
+        help="skip the peak-memory child processes",
+    )
+    parser.add_argument(
+        "--json",
+        default=None,
+        help="where to write the JSON results (default: "
+        "benchmarks/results/latest.json, quick.json with --quick)",
+    )
+    parser.add_argument(
+        "--markdown",
+        default=None,
+        help="where to write the markdown table (default: benchmarks/RESULTS.md; "
+        "with --quick the table is only printed)",
+    )
     args = parser.parse_args(argv)
     args.only = {name.strip() for item in args.only for name in item.split(",") if name.strip()}
     if args.repeats is None:
@@ -144,10 +165,14 @@ def markdown(result: dict) -> str:
         mem = ""
         if row.get("peak_rss_mb") is not None:
             mem = f"{row['peak_rss_mb']:.0f} MB (+{row['fit_rss_mb']:.0f})"
-        lines.append(f"| {row['workload']} | {lib} | {seconds} | {ratio_sk} | {ratio_t} "
-                     f"| {limit} | {mem} |")
-    notes = [f"{r['library']} ({r['workload']}): {r['note']}" for r in result["rows"]
-             if r.get("note") and r["library"] != "limit"]
+        lines.append(
+            f"| {row['workload']} | {lib} | {seconds} | {ratio_sk} | {ratio_t} | {limit} | {mem} |"
+        )
+    notes = [
+        f"{r['library']} ({r['workload']}): {r['note']}"
+        for r in result["rows"]
+        if r.get("note") and r["library"] != "limit"
+    ]
     notes += result.get("notes", [])
     if notes:
         lines += ["", "Notes:", *(f"- {n}" for n in notes)]
@@ -155,9 +180,9 @@ def markdown(result: dict) -> str:
         "",
         "Ratios are seconds per epoch divided by the reference's (below 1 is faster). "
         "The limit is the epoch's matrix-product flops (forward, weight gradients, input "
-        "gradients except the first layer) divided by the measured rate; \"of limit\" is "
+        'gradients except the first layer) divided by the measured rate; "of limit" is '
         "limit time / measured time. Peak RSS is `VmHWM` of a child process that loads "
-        "the data and fits one epoch; \"fit adds\" is the peak minus the resident set just "
+        'the data and fits one epoch; "fit adds" is the peak minus the resident set just '
         "before `fit` (X already loaded).",
     ]
     return "\n".join(lines) + "\n"
@@ -205,7 +230,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command(argv: list[str] | None) -> list[str]:
-    unset = [f"-u {k}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-             if k not in os.environ]
+    unset = [f"-u {k}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k not in os.environ]
     prefix = ["env", *unset] if unset else []
     return [*prefix, "python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)]

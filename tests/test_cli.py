@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -267,6 +268,7 @@ def test_inspect(fruit_model):
         assert needle in out, needle
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT, which is POSIX")
 def test_ctrl_c_keeps_the_last_checkpoint(files, tmp_path):
     frame = pd.concat([_mixed(400, seed=s) for s in range(5)])
     frame.to_csv(tmp_path / "big.csv", index=False)
@@ -294,6 +296,8 @@ def test_ctrl_c_keeps_the_last_checkpoint(files, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell may start background jobs with SIGINT ignored; Ctrl-C must reach it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60
@@ -589,3 +593,34 @@ def test_evaluate_plots_and_decision_boundary(files, fruit_model, tmp_path, caps
         == 0
     )
     assert _png_size(tmp_path / "b.png")[0] > 300
+
+
+# ---------------------------------------------------------------- the shipped example
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_example_csvs_are_reproduced_by_their_script(tmp_path, monkeypatch):
+    import runpy
+
+    script = runpy.run_path(str(EXAMPLES / "make_penguins.py"))
+    monkeypatch.setitem(script["main"].__globals__, "HERE", tmp_path)
+    script["main"]()
+    for name in ("penguins.csv", "penguins_test.csv", "penguins_new.csv"):
+        assert (tmp_path / name).read_bytes() == (EXAMPLES / name).read_bytes(), name
+
+
+def test_readme_quickstart_on_the_example(tmp_path, capsys):
+    data, model = str(EXAMPLES / "penguins.csv"), str(tmp_path / "penguins.npz")
+    assert main(["train", data, "--target", "species", "--out", model]) == 1
+    assert "missing values in 11 row(s)" in capsys.readouterr().err
+    assert main(["train", data, "--target", "species", "--out", model, "--impute"]) == 0
+    assert "model saved to" in capsys.readouterr().out
+    assert main(["evaluate", model, str(EXAMPLES / "penguins_test.csv")]) == 0
+    accuracy = float(capsys.readouterr().out.splitlines()[1].split()[1])
+    assert accuracy >= 0.9
+    assert main(["predict", model, str(EXAMPLES / "penguins_new.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "species" and len(lines) == 6
+    assert set(lines[1:]) <= {"Adelie", "Chinstrap", "Gentoo"}

@@ -14,18 +14,18 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
 
-import scipy.sparse  # noqa: E402
-from sklearn import datasets  # noqa: E402
-from sklearn import neural_network as sk  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+import scipy.sparse
+from sklearn import datasets
+from sklearn import neural_network as sk
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-import chainrule  # noqa: E402
-from chainrule import EarlyStopping, LambdaCallback, Network  # noqa: E402
-from chainrule.estimators import MLPClassifier, MLPRegressor  # noqa: E402
+import chainrule
+from chainrule import EarlyStopping, LambdaCallback, Network
+from chainrule.estimators import MLPClassifier, MLPRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -48,11 +48,12 @@ def test_one_line_switch_from_chainrule_namespace():
     assert chainrule.MLPClassifier is MLPClassifier
     assert chainrule.MLPRegressor is MLPRegressor
     with pytest.raises(AttributeError, match="no attribute 'MLPClassiffier'"):
-        chainrule.MLPClassiffier  # noqa: B018
+        chainrule.MLPClassiffier
 
 
-@pytest.mark.parametrize("cls_pair", [(MLPClassifier, sk.MLPClassifier),
-                                      (MLPRegressor, sk.MLPRegressor)])
+@pytest.mark.parametrize(
+    "cls_pair", [(MLPClassifier, sk.MLPClassifier), (MLPRegressor, sk.MLPRegressor)]
+)
 def test_same_parameters_and_defaults_as_sklearn(cls_pair):
     ours, theirs = cls_pair
     ours_params, their_params = ours().get_params(), theirs().get_params()
@@ -109,8 +110,9 @@ def test_poisson_regression_predicts_positive_rates():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
     y = rng.poisson(np.exp(0.5 * X[:, 0] + 0.2))
-    params = dict(loss="poisson", solver="lbfgs", hidden_layer_sizes=(8,), max_iter=50,
-                  random_state=0)
+    params = dict(
+        loss="poisson", solver="lbfgs", hidden_layer_sizes=(8,), max_iter=50, random_state=0
+    )
     reg = MLPRegressor(**params).fit(X, y)
     assert reg.out_activation_ == "exp"
     assert (reg.predict(X) > 0).all()
@@ -123,8 +125,11 @@ def test_poisson_regression_predicts_positive_rates():
 
 
 def _classification(name):
-    loader = {"digits": datasets.load_digits, "iris": datasets.load_iris,
-              "breast_cancer": datasets.load_breast_cancer}[name]
+    loader = {
+        "digits": datasets.load_digits,
+        "iris": datasets.load_iris,
+        "breast_cancer": datasets.load_breast_cancer,
+    }[name]
     X, y = loader(return_X_y=True)
     return train_test_split(_scaled(X), y, test_size=0.3, random_state=0, stratify=y)
 
@@ -133,8 +138,13 @@ def _classification(name):
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 def test_accuracy_matches_sklearn(name, solver):
     X_train, X_test, y_train, y_test = _classification(name)
-    params = dict(hidden_layer_sizes=(32,), solver=solver, max_iter=60, random_state=0,
-                  learning_rate_init=0.01 if solver != "lbfgs" else 0.001)
+    params = dict(
+        hidden_layer_sizes=(32,),
+        solver=solver,
+        max_iter=60,
+        random_state=0,
+        learning_rate_init=0.01 if solver != "lbfgs" else 0.001,
+    )
     ours = MLPClassifier(**params).fit(X_train, y_train).score(X_test, y_test)
     theirs = sk.MLPClassifier(**params).fit(X_train, y_train).score(X_test, y_test)
     assert ours >= theirs - 0.01
@@ -153,8 +163,14 @@ def _regression(name):
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 def test_r2_matches_sklearn(name, floor, solver):
     X_train, X_test, y_train, y_test = _regression(name)
-    params = dict(hidden_layer_sizes=(16,), solver=solver, max_iter=200, random_state=0,
-                  learning_rate_init=0.01, alpha=10.0 if solver == "lbfgs" else 1.0)
+    params = dict(
+        hidden_layer_sizes=(16,),
+        solver=solver,
+        max_iter=200,
+        random_state=0,
+        learning_rate_init=0.01,
+        alpha=10.0 if solver == "lbfgs" else 1.0,
+    )
     ours = MLPRegressor(**params).fit(X_train, y_train).score(X_test, y_test)
     theirs = sk.MLPRegressor(**params).fit(X_train, y_train).score(X_test, y_test)
     assert ours >= theirs - 0.01
@@ -166,8 +182,9 @@ def test_r2_matches_sklearn(name, floor, solver):
 
 def test_clone_pipeline_gridsearch_cross_val_score():
     X, y = datasets.load_iris(return_X_y=True)
-    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=200, random_state=0,
-                        learning_rate_init=0.01)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=200, random_state=0, learning_rate_init=0.01
+    )
     fresh = clone(clf)
     assert fresh.get_params() == clf.get_params() and not hasattr(fresh, "coefs_")
     pipe = make_pipeline(StandardScaler(), clf)
@@ -189,7 +206,8 @@ def test_cross_val_score_in_worker_processes():
 def test_pickle_round_trip_keeps_predictions_and_training_state():
     X, y = _toy()
     clf = MLPClassifier(hidden_layer_sizes=(6,), random_state=0).partial_fit(
-        X, y, classes=[0, 1, 2])
+        X, y, classes=[0, 1, 2]
+    )
     copy = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
     assert np.shares_memory(copy.coefs_[0], copy.network_.params)
@@ -204,8 +222,9 @@ def test_model_file_round_trip(tmp_path):
     io = pytest.importorskip("chainrule.io", reason="chainrule.io is the model-file module")
     X, y = _toy()
     labels = np.array(["low", "mid", "high"])[y]
-    clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0,
-                        class_weight={"low": 2.0}, dropout=0.1).fit(X, labels)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(6,), max_iter=20, random_state=0, class_weight={"low": 2.0}, dropout=0.1
+    ).fit(X, labels)
     path = clf.save(tmp_path / "clf.npz")
     loaded = chainrule.load(path)
     assert isinstance(loaded, MLPClassifier)
@@ -214,8 +233,9 @@ def test_model_file_round_trip(tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
     assert list(loaded.classes_) == list(clf.classes_)
     assert loaded.loss_curve_ == clf.loss_curve_ and loaded.n_iter_ == clf.n_iter_
-    reg = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=20,
-                       random_state=0).fit(X, np.column_stack([y, -y]))
+    reg = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=20, random_state=0).fit(
+        X, np.column_stack([y, -y])
+    )
     io.save(reg, tmp_path / "reg.npz")
     loaded_reg = chainrule.load(tmp_path / "reg.npz")
     np.testing.assert_allclose(loaded_reg.predict(X), reg.predict(X))
@@ -276,8 +296,14 @@ def test_dtype_float32_on_float64_data():
 def test_warm_start_from_coefs_set_on_a_fresh_estimator():
     X, y = _toy()
     ref = sk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=200, random_state=0).fit(X, y)
-    clf = MLPClassifier(hidden_layer_sizes=(5,), warm_start=True, solver="sgd", max_iter=1,
-                        learning_rate_init=1e-9, random_state=0)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(5,),
+        warm_start=True,
+        solver="sgd",
+        max_iter=1,
+        learning_rate_init=1e-9,
+        random_state=0,
+    )
     clf.coefs_ = [c.copy() for c in ref.coefs_]
     clf.intercepts_ = [b.copy() for b in ref.intercepts_]
     clf.fit(X, y)
@@ -331,7 +357,7 @@ def test_partial_fit_errors():
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         MLPClassifier().partial_fit(X, y)
     clf = MLPClassifier(random_state=0).partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
-    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
         clf.partial_fit(X, y)
     for cls in (MLPClassifier, sk.MLPClassifier):  # no partial_fit for lbfgs, as sklearn
         assert not hasattr(cls(solver="lbfgs"), "partial_fit")
@@ -379,8 +405,13 @@ def test_parameter_errors():
 def test_more_hidden_activations_train():
     X_train, X_test, y_train, y_test = _classification("iris")
     for activation in ("leaky_relu", "gelu", "sigmoid", "linear"):
-        clf = MLPClassifier(hidden_layer_sizes=(16,), activation=activation, max_iter=300,
-                            learning_rate_init=0.01, random_state=0).fit(X_train, y_train)
+        clf = MLPClassifier(
+            hidden_layer_sizes=(16,),
+            activation=activation,
+            max_iter=300,
+            learning_rate_init=0.01,
+            random_state=0,
+        ).fit(X_train, y_train)
         assert clf.score(X_test, y_test) > 0.85, activation
 
 
@@ -400,7 +431,8 @@ def test_class_weight_dict_equals_sample_weight():
     weights = {0: 3.0, 1: 1.0, 2: 0.5}
     a = MLPClassifier(class_weight=weights, max_iter=10, random_state=0).fit(X, y)
     b = MLPClassifier(max_iter=10, random_state=0).fit(
-        X, y, sample_weight=np.vectorize(weights.get)(y))
+        X, y, sample_weight=np.vectorize(weights.get)(y)
+    )
     np.testing.assert_allclose(a.coefs_[0], b.coefs_[0], rtol=1e-12)
 
 
@@ -426,9 +458,15 @@ def test_callbacks_see_every_epoch_and_can_stop():
     assert seen[0][1]["lr"] == 0.001
     stopper = EarlyStopping(monitor="val_loss", patience=2)
     seen.clear()
-    clf = MLPClassifier(max_iter=500, early_stopping=True, n_iter_no_change=500, tol=0,
-                        learning_rate_init=0.05, random_state=0,
-                        callbacks=[stopper, record]).fit(X, y)
+    clf = MLPClassifier(
+        max_iter=500,
+        early_stopping=True,
+        n_iter_no_change=500,
+        tol=0,
+        learning_rate_init=0.05,
+        random_state=0,
+        callbacks=[stopper, record],
+    ).fit(X, y)
     assert clf.n_iter_ < 500 and stopper.stopped_epoch == clf.n_iter_ - 1
     assert {"loss", "val_loss", "val_accuracy", "lr"} <= set(seen[-1][1])
     assert seen[-1][1]["val_accuracy"] == clf.validation_scores_[-1]
@@ -448,3 +486,32 @@ def test_convergence_warning_like_sklearn():
     X, y = _toy()
     with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
         MLPClassifier(max_iter=3).fit(X, y)
+
+
+def test_warm_start_follows_changed_activation_and_dropout_but_not_sizes():
+    X, y = _toy()
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
+    before = [c.copy() for c in clf.coefs_]
+    clf.set_params(
+        warm_start=True, activation="tanh", dropout=0.2, max_iter=1, learning_rate_init=1e-12
+    )
+    clf.fit(X, y)
+    assert any(type(layer).__name__ == "Tanh" for layer in clf.network_.layers)
+    assert any(type(layer).__name__ == "Dropout" for layer in clf.network_.layers)
+    for a, b in zip(before, clf.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    clf.set_params(hidden_layer_sizes=(7,))
+    with pytest.raises(ValueError, match="Use the same hidden_layer_sizes"):
+        clf.fit(X, y)
+    lbfgs_then_adam = MLPClassifier(solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
+    lbfgs_then_adam.set_params(solver="adam", warm_start=True, max_iter=3).fit(X, y)
+    assert len(lbfgs_then_adam.loss_curve_) == 3
+
+
+def test_import_chainrule_does_not_import_sklearn():
+    import subprocess
+    import sys
+
+    code = "import sys, chainrule; print('sklearn' in sys.modules, 'scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -14,19 +14,21 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
 
-from sklearn import neural_network as sk  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn import neural_network as sk
+from sklearn.exceptions import ConvergenceWarning
 
-from chainrule import estimators as cr  # noqa: E402
+from chainrule import estimators as cr
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 SOLVERS = {
     "sgd": dict(solver="sgd", momentum=0.0, learning_rate_init=0.1),
-    "sgd-momentum": dict(solver="sgd", momentum=0.9, nesterovs_momentum=False,
-                         learning_rate_init=0.05),
-    "sgd-nesterov": dict(solver="sgd", momentum=0.9, nesterovs_momentum=True,
-                         learning_rate_init=0.05),
+    "sgd-momentum": dict(
+        solver="sgd", momentum=0.9, nesterovs_momentum=False, learning_rate_init=0.05
+    ),
+    "sgd-nesterov": dict(
+        solver="sgd", momentum=0.9, nesterovs_momentum=True, learning_rate_init=0.05
+    ),
     "adam": dict(solver="adam", learning_rate_init=0.01),
     "lbfgs": dict(solver="lbfgs"),
 }
@@ -66,8 +68,15 @@ def _weights(est):
 
 def _fit_from_same_start(kind, solver, activation, n_iter=20, sample_weight=None):
     X, y = _data(kind)
-    params = dict(hidden_layer_sizes=(6, 4), activation=activation, shuffle=False,
-                  batch_size=X.shape[0], alpha=1e-3, random_state=1, **SOLVERS[solver])
+    params = dict(
+        hidden_layer_sizes=(6, 4),
+        activation=activation,
+        shuffle=False,
+        batch_size=X.shape[0],
+        alpha=1e-3,
+        random_state=1,
+        **SOLVERS[solver],
+    )
     ref, ours = _pair(kind, max_iter=1, **params)
     ref.fit(X, y)
     ours.fit(X, y)
@@ -82,8 +91,9 @@ def _fit_from_same_start(kind, solver, activation, n_iter=20, sample_weight=None
     return ref, ours
 
 
-@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel", "regression",
-                                  "multioutput", "poisson"])
+@pytest.mark.parametrize(
+    "kind", ["binary", "multiclass", "multilabel", "regression", "multioutput", "poisson"]
+)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("solver", list(SOLVERS))
 def test_trajectory_matches_sklearn(kind, activation, solver):
@@ -114,10 +124,22 @@ def test_trajectory_with_sample_weight(solver):
     [
         dict(solver="adam", batch_size=16),
         dict(solver="sgd", batch_size=10, learning_rate="invscaling", learning_rate_init=0.2),
-        dict(solver="sgd", batch_size=10, learning_rate="adaptive", tol=1e-2,
-             n_iter_no_change=2, learning_rate_init=0.05),
-        dict(solver="adam", early_stopping=True, validation_fraction=0.25, n_iter_no_change=3,
-             learning_rate_init=0.02, batch_size=8),
+        dict(
+            solver="sgd",
+            batch_size=10,
+            learning_rate="adaptive",
+            tol=1e-2,
+            n_iter_no_change=2,
+            learning_rate_init=0.05,
+        ),
+        dict(
+            solver="adam",
+            early_stopping=True,
+            validation_fraction=0.25,
+            n_iter_no_change=3,
+            learning_rate_init=0.02,
+            batch_size=8,
+        ),
         dict(solver="lbfgs", alpha=0.0),
     ],
     ids=["adam-minibatch", "invscaling", "adaptive", "early-stopping", "lbfgs"],
@@ -152,7 +174,7 @@ def test_partial_fit_matches_sklearn():
     ref, ours = _pair("multiclass", hidden_layer_sizes=(7,), random_state=0, batch_size=20)
     for start in range(0, 50, 25):
         for est in (ref, ours):
-            est.partial_fit(X[start:start + 25], y[start:start + 25], classes=[0, 1, 2])
+            est.partial_fit(X[start : start + 25], y[start : start + 25], classes=[0, 1, 2])
     for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
         np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-10)
     assert ours.t_ == ref.t_ and ours.n_iter_ == ref.n_iter_ == 1
@@ -170,3 +192,55 @@ def test_float32_follows_sklearn_closely():
     assert ours.coefs_[0].dtype == np.float32 == ref.coefs_[0].dtype
     for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
         np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-4)
+
+
+def test_early_stopping_with_sparse_data_and_sample_weight_matches_sklearn():
+    import scipy.sparse
+
+    X, y = _data("binary", n=80)
+    X[np.abs(X) < 0.5] = 0
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, size=80)
+    params = dict(
+        hidden_layer_sizes=(6,),
+        early_stopping=True,
+        n_iter_no_change=4,
+        validation_fraction=0.2,
+        max_iter=40,
+        batch_size=16,
+        random_state=2,
+        learning_rate_init=0.02,
+    )
+    ref, ours = _pair("binary", **params)
+    ref.fit(scipy.sparse.csr_matrix(X), y, sample_weight=sw)
+    ours.fit(scipy.sparse.csr_matrix(X), y, sample_weight=sw)
+    assert ours.n_iter_ == ref.n_iter_
+    np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_)
+    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-6)
+
+
+def test_verbose_output_is_sklearns(capsys):
+    X, y = _data("regression", n=30)
+    params = dict(
+        hidden_layer_sizes=(4,),
+        max_iter=3,
+        verbose=True,
+        random_state=0,
+        early_stopping=True,
+        validation_fraction=0.3,
+    )
+    ref, ours = _pair("regression", **params)
+    ref.fit(X, y)
+    theirs = capsys.readouterr().out
+    ours.fit(X, y)
+    mine = capsys.readouterr().out
+    assert mine.splitlines()[0].startswith("Iteration 1, loss = ")
+    assert [line[:24] for line in mine.splitlines()] == [line[:24] for line in theirs.splitlines()]
+
+
+def test_warm_start_refuses_new_classes_like_sklearn():
+    X, y = _data("multiclass")
+    for cls in (sk.MLPClassifier, cr.MLPClassifier):
+        est = cls(max_iter=2, warm_start=True).fit(X, y)
+        with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same"):
+            est.fit(X, np.where(y == 2, 5, y))

@@ -55,8 +55,8 @@ class ReferenceSGD:
     def step(self, weights, grads):
         if self.v is None:
             self.v = [np.zeros_like(w) for w in weights]
-        self.v = [self.momentum * v - self.lr * g for v, g in zip(self.v, grads)]
-        return [w + v for w, v in zip(weights, self.v)]
+        self.v = [self.momentum * v - self.lr * g for v, g in zip(self.v, grads, strict=True)]
+        return [w + v for w, v in zip(weights, self.v, strict=True)]
 
 
 class ReferenceAdam:
@@ -72,11 +72,13 @@ class ReferenceAdam:
             self.m = [np.zeros_like(w) for w in weights]
             self.v = [np.zeros_like(w) for w in weights]
         self.t += 1
-        self.m = [self.b1 * m + (1 - self.b1) * g for m, g in zip(self.m, grads)]
-        self.v = [self.b2 * v + (1 - self.b2) * g**2 for v, g in zip(self.v, grads)]
+        self.m = [self.b1 * m + (1 - self.b1) * g for m, g in zip(self.m, grads, strict=True)]
+        self.v = [self.b2 * v + (1 - self.b2) * g**2 for v, g in zip(self.v, grads, strict=True)]
         lr_t = self.lr * math.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
-        return [w - lr_t * m / (np.sqrt(v) + self.eps)
-                for w, m, v in zip(weights, self.m, self.v)]
+        return [
+            w - lr_t * m / (np.sqrt(v) + self.eps)
+            for w, m, v in zip(weights, self.m, self.v, strict=True)
+        ]
 
 
 def reference_fit(weights, optimizer, X, labels, batch_size, epochs, rng=None):
@@ -108,13 +110,16 @@ def _network(hidden, optimizer):
     for width in hidden:
         layers += [Dense(width), ReLU()]
     layers += [Dense(3), Softmax()]
-    return Network(layers, loss="categorical_crossentropy", optimizer=optimizer, seed=7,
-                   dtype="float64")
+    return Network(
+        layers, loss="categorical_crossentropy", optimizer=optimizer, seed=7, dtype="float64"
+    )
 
 
 OPTIMIZERS = {
-    "sgd-momentum": (lambda: SGD(learning_rate=0.05, momentum=0.9),
-                     lambda: ReferenceSGD(0.05, 0.9)),
+    "sgd-momentum": (
+        lambda: SGD(learning_rate=0.05, momentum=0.9),
+        lambda: ReferenceSGD(0.05, 0.9),
+    ),
     "adam": (lambda: Adam(learning_rate=0.01), lambda: ReferenceAdam(0.01)),
 }
 
@@ -133,7 +138,7 @@ def test_fast_path_matches_reference_step(name, hidden, shuffle):
     expected = reference_fit(start, make_reference(), X, labels, 16, 3, rng)
     got = net.get_weights()
     assert net.optimizer.iterations == 15
-    for w_got, w_expected, w_start in zip(got, expected, start):
+    for w_got, w_expected, w_start in zip(got, expected, start, strict=True):
         assert not np.allclose(w_got, w_start)  # the weights did move
         np.testing.assert_allclose(w_got, w_expected, rtol=0, atol=1e-10)
 
@@ -144,7 +149,7 @@ def test_reference_gradients_match_network_gradients():
     net = _network((8, 6), "adam").build(X.shape[1])
     _, grads = net.compute_loss_and_gradients(X, labels)
     expected = reference_gradients(net.get_weights(), X, labels)
-    for got, want in zip(net.get_gradients(), expected):
+    for got, want in zip(net.get_gradients(), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert grads.shape == (net.n_params,)
 
@@ -171,8 +176,12 @@ def test_fit_trains_on_the_callers_float32_array(monkeypatch, shuffle):
         return X_out, target
 
     monkeypatch.setattr(NetworkClass, "_prepare_xy", spy)
-    net = Network([Dense(4), ReLU(), Dense(3), Softmax()], loss="categorical_crossentropy",
-                  optimizer="adam", seed=0)
+    net = Network(
+        [Dense(4), ReLU(), Dense(3), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        seed=0,
+    )
     net.fit(X, labels, epochs=1, batch_size=256, shuffle=shuffle)
     assert seen[0] is X  # validated without conversion: the very same array
     if not shuffle:
@@ -184,8 +193,12 @@ def test_fit_allocates_far_less_than_x():
     # NumPy reports its array allocations to tracemalloc: a copy of X, or any
     # temporary of X's size (a boolean mask of X is a quarter of it), shows up here.
     X, labels = _float32_data()
-    net = Network([Dense(16), ReLU(), Dense(3), Softmax()], loss="categorical_crossentropy",
-                  optimizer="adam", seed=0)
+    net = Network(
+        [Dense(16), ReLU(), Dense(3), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        seed=0,
+    )
     net.fit(X[:512], labels[:512], batch_size=256)  # build first: parameters are not data
     tracemalloc.start()
     try:

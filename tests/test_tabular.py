@@ -315,3 +315,13 @@ def test_bad_settings_are_refused():
         TabularModel("label", epochs=1).fit(frame.assign(label="same"))
     with pytest.raises(ValueError, match="not fitted"):
         TabularModel("label").predict(frame)
+
+
+def test_edited_model_file_state_is_checked():
+    config = json.loads(json.dumps(Preprocessor("label").fit(_frame(20)).get_config()))
+    config["fitted"]["columns"][0]["scale"] = -1.0
+    with pytest.raises(ValueError, match="'a' has an invalid scaling"):
+        Preprocessor.from_config(config)
+    config["fitted"]["columns"][0] = {"name": "a", "kind": "pickle"}
+    with pytest.raises(ValueError, match="unknown column kind"):
+        Preprocessor.from_config(config)

@@ -11,6 +11,7 @@ The public API:
   :mod:`chainrule.gradcheck` (finite-difference gradient checks).
 """
 
+from chainrule import gradcheck, tutorial
 from chainrule.io import Checkpoint, ModelFileError, load, save
 from chainrule.layers import (
     ACTIVATIONS,
@@ -79,6 +80,8 @@ __all__ = [
     "Tanh",
     "TrainingDivergedError",
     "__version__",
+    "gradcheck",
+    "tutorial",
     "load",
     "save",
 ]

@@ -333,7 +333,7 @@ def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from chainrule.tabular import TabularModel
+    from chainrule.tabular import TabularModel, guess_task
 
     settings = dict(TRAIN_DEFAULTS)
     if args.config:
@@ -377,8 +377,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
     callbacks: list[Callback] = []
     checkpoint = None
-    task_guess = settings["task"] or _quiet_guess(frame[target])
-    metric = "accuracy" if task_guess == "classify" else "r2"
+    task = settings["task"] or guess_task(frame[target])
+    metric = "accuracy" if task == "classify" else "r2"
     if settings["checkpoint"]:
         from chainrule.io import Checkpoint
 
@@ -418,12 +418,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quiet_guess(series) -> str:
-    from chainrule.tabular import guess_task
-
-    return guess_task(series)
-
-
 def _train_summary(model, settings: dict[str, Any], seconds: float, say) -> None:
     info = model.training_
     net = model.network_
@@ -446,12 +440,10 @@ def _train_summary(model, settings: dict[str, Any], seconds: float, say) -> None
     best = info.get("best", {})
     metric = "accuracy" if model.task_ == "classify" else "r2"
     if "val_loss" in best:
+        kept = "those weights are kept" if settings["patience"] else "the last epoch's are kept"
         say(
             f"best validation {metric} {best[f'val_{metric}']:.4f} (loss {best['val_loss']:.4f}) "
-            f"at epoch {info['best_epoch']}; those weights are kept"
-            if settings["patience"]
-            else f"best validation {metric} {best[f'val_{metric}']:.4f} (loss "
-            f"{best['val_loss']:.4f}) at epoch {info['best_epoch']}"
+            f"at epoch {info['best_epoch']}; {kept}"
         )
     elif best:
         say(f"training {metric} {best[metric]:.4f} (loss {best['loss']:.4f}); no validation rows")

@@ -162,6 +162,7 @@ class _BaseMLP(BaseEstimator):
         if output_layer is not None:
             layers.append(output_layer())
         net = Network(layers, loss=loss, optimizer=self._make_optimizer(), seed=seed, dtype=dtype)
+        self._architecture = (self.activation, self.dropout)
         return net.build(layer_units[0])
 
     def _init_coef(self, fan_in: int, fan_out: int, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -205,6 +206,31 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
+
+    def _continue_with(self, layer_units: list[int]) -> None:
+        """Warm start / partial_fit: keep the weights, follow changed hyperparameters.
+
+        A changed ``activation`` or ``dropout`` rebuilds the network around the current
+        weights; changed layer sizes cannot reuse them and are refused.
+        """
+        self._sync_network()
+        shapes = [c.shape for c in self.coefs_]
+        wanted = list(pairwise(layer_units))
+        if shapes != wanted:
+            raise ValueError(
+                f"warm_start and partial_fit continue from coefs_ of shapes {shapes}, but "
+                f"hidden_layer_sizes and the data ask for {wanted}. Use the same "
+                "hidden_layer_sizes, or set warm_start=False to start afresh."
+            )
+        if self._architecture == (self.activation, self.dropout):
+            return
+        coefs = [np.array(c) for c in self.coefs_]
+        intercepts = [np.array(b) for b in self.intercepts_]
+        seed = int(self._random_state.randint(np.iinfo(np.int32).max)) if self.dropout else None
+        self.network_ = self._build_network(layer_units, self.network_.dtype, seed)
+        self._optimizer = self.network_.optimizer
+        self.coefs_, self.intercepts_ = coefs, intercepts
+        self._sync_network()
 
     def _dense_layers(self) -> list[Dense]:
         return [layer for layer in self.network_.layers if isinstance(layer, Dense)]
@@ -325,6 +351,12 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden_layer_sizes = self._hidden_sizes()
+        if self.dropout and self.solver == "lbfgs":
+            raise ValueError(
+                "dropout needs a stochastic solver: lbfgs needs the same loss at every "
+                f"evaluation; received dropout={self.dropout} with solver='lbfgs'. "
+                "Use solver='adam' or 'sgd', or dropout=0."
+            )
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, extra_weight = self._validate_input(X, y, incremental, reset=first_pass)
         # coefs_ set by hand on an estimator never fitted: start from them
@@ -345,16 +377,10 @@ class _BaseMLP(BaseEstimator):
             initial = (list(self.coefs_), list(self.intercepts_)) if user_weights else None
             self._initialize(Y, layer_units, dtype, initial)
         else:
-            self._sync_network()
+            self._continue_with(layer_units)
         net = self.network_
         target = self._target(Y, net)
         self._loss_divisor = Y.shape[1] if self.out_activation_ == "identity" else 1
-        if self.dropout and self.solver == "lbfgs":
-            raise ValueError(
-                "dropout needs a stochastic solver: lbfgs needs the same loss at every "
-                f"evaluation; received dropout={self.dropout} with solver='lbfgs'. "
-                "Use solver='adam' or 'sgd', or dropout=0."
-            )
         callbacks = list(self.callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -373,10 +399,7 @@ class _BaseMLP(BaseEstimator):
                 else:
                     self._fit_lbfgs(X, target, sample_weight, callbacks)
         except TrainingDivergedError as exc:
-            raise ValueError(
-                f"{_NON_FINITE}: {exc} Scale the inputs (e.g. with StandardScaler), lower "
-                "learning_rate_init or raise alpha."
-            ) from None
+            raise ValueError(f"{_NON_FINITE}: {exc}") from None
         finally:
             for cb in callbacks:
                 cb.on_train_end({})
@@ -439,6 +462,11 @@ class _BaseMLP(BaseEstimator):
             net.optimizer.build(net.params)
             self._optimizer = net.optimizer
         optimizer = net.optimizer
+        if not hasattr(self, "loss_curve_"):  # warm start after an lbfgs fit
+            self.loss_curve_, self._no_improvement_count = [], 0
+            self.best_loss_ = None if self.early_stopping else np.inf
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.best_validation_score_ = -np.inf if self.early_stopping else None
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
@@ -775,6 +803,7 @@ class _BaseMLP(BaseEstimator):
             est.classes_ = arrays["classes"]
             est._label_binarizer = _label_binarizer_for(est.classes_, header["label_type"])
         est.network_ = net
+        est._architecture = (est.activation, est.dropout)
         est._optimizer = net.optimizer
         dense = est._dense_layers()
         est.coefs_ = [layer.weights for layer in dense]

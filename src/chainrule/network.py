@@ -245,7 +245,7 @@ class Network:
         value, g = self.loss.value_and_gradient(out, target, sample_weight, out=grad_buf)
         if l2:
             value += self._l2_penalty(l2)
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             return value, self.grads
         self._backward(g)
         if l2:
@@ -262,7 +262,7 @@ class Network:
         :class:`TrainingDivergedError` before the update, so the weights stay finite.
         """
         value, grads = self._loss_and_gradients(X, target, sample_weight, True, l2)
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             raise TrainingDivergedError(
                 f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
                 "training stopped and the last finite weights were kept. Lower the "

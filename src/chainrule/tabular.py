@@ -222,7 +222,7 @@ class Preprocessor:
                 counts = text.value_counts()
                 categories = sorted(counts.index)
                 # most frequent, ties broken by the sorted order
-                top = max(categories, key=lambda c: (counts[c], [-ord(ch) for ch in c]))
+                top = min(categories, key=lambda c: (-counts[c], c))
                 if len(categories) > MANY_CATEGORIES and len(categories) > 0.5 * len(text):
                     warnings.warn(
                         f"column {name!r} has {len(categories)} distinct values in "
@@ -480,10 +480,7 @@ class Preprocessor:
             self.task_ = state["task"]
             if self.task_ not in TASKS:
                 raise ValueError(f"unknown task {self.task_!r} in the preprocessor config")
-            self.columns_ = [dict(c) for c in state["columns"]]
-            for col in self.columns_:
-                if col.get("kind") not in ("numeric", "category"):
-                    raise ValueError(f"unknown column kind in the preprocessor config: {col!r}")
+            self.columns_ = [_checked_column(c) for c in state["columns"]]
             self.ignore_ = list(state.get("ignore", []))
             if self.task_ == "classify":
                 self.classes_ = list(state["classes"])
@@ -494,6 +491,28 @@ class Preprocessor:
 
     def __repr__(self) -> str:
         return f"Preprocessor(target={self.target!r}, task={self.task!r}, impute={self.impute!r})"
+
+
+def _checked_column(col: Any) -> dict[str, Any]:
+    """A column entry of a saved config, with its types checked (files may be edited)."""
+    if not isinstance(col, dict) or not isinstance(col.get("name"), str):
+        raise ValueError(f"a column entry of the preprocessor config is malformed: {col!r}")
+    if col.get("kind") == "numeric":
+        values = {k: float(col[k]) for k in ("mean", "scale", "fill")}
+        if not all(math.isfinite(v) for v in values.values()) or values["scale"] <= 0:
+            raise ValueError(f"column {col['name']!r} has an invalid scaling: {values}")
+        return {"name": col["name"], "kind": "numeric", **values}
+    if col.get("kind") == "category":
+        categories = col.get("categories")
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            raise ValueError(f"column {col['name']!r} has malformed categories")
+        return {
+            "name": col["name"],
+            "kind": "category",
+            "categories": categories,
+            "fill": str(col.get("fill")),
+        }
+    raise ValueError(f"unknown column kind in the preprocessor config: {col.get('kind')!r}")
 
 
 # ---------------------------------------------------------------- scores
@@ -604,10 +623,12 @@ class TabularModel:
     Examples
     --------
     >>> import pandas as pd
-    >>> frame = pd.read_csv("examples/penguins.csv")                   # doctest: +SKIP
-    >>> model = TabularModel("species", impute=True).fit(frame)        # doctest: +SKIP
-    >>> model.predict(frame.head(3))                                   # doctest: +SKIP
-    array(['Gentoo', 'Adelie', 'Chinstrap'], dtype='<U9')
+    >>> frame = pd.read_csv("examples/penguins.csv")                  # doctest: +SKIP
+    >>> model = TabularModel("species", impute=True).fit(frame)       # doctest: +SKIP
+    >>> model.predict(frame.head(3))                                  # doctest: +SKIP
+    array(['Gentoo', 'Gentoo', 'Gentoo'], dtype='<U9')
+    >>> model.evaluate(pd.read_csv("examples/penguins_test.csv"))["accuracy"]  # doctest: +SKIP
+    0.95
     """
 
     def __init__(
@@ -715,13 +736,15 @@ class TabularModel:
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
         # The task and classes from every row, so the split can be stratified.
-        scout = Preprocessor(
-            self.target,
-            task=self.task,
-            impute=self.impute,
-            ignore=self.ignore,
-            scale_target=self.scale_target,
-        ).fit(frame)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the real fit below warns
+            scout = Preprocessor(
+                self.target,
+                task=self.task,
+                impute=self.impute,
+                ignore=self.ignore,
+                scale_target=self.scale_target,
+            ).fit(frame)
         self.task_ = scout.task_
         if self.task_ == "classify":
             self.classes_ = np.asarray(scout.classes_)

@@ -325,5 +325,5 @@ def walkthrough(
             results["plot"] = path
             print_fn(f"\nSaved the training error picture to {path}")
     print_fn("\nNext: more layers and ReLU (chainrule.Network), held-out data to judge "
-             "generalisation, and fast vectorised training: see the README.")
+             "generalisation, and fast vectorised training: see docs/lesson.md and the README.")
     return results
