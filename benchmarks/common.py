@@ -12,8 +12,9 @@ A benchmark module exposes ``NAME`` (what ``--only`` matches) and
 optional: ``peak_rss_mb``, ``fit_rss_mb`` (resident memory of a fit, measured
 in a child process), ``gflop`` (matrix-product work of one epoch), ``note``.
 
-The runner adds the ratios to scikit-learn (float32) and PyTorch, and the fraction
-of the limit, for rows that share a ``workload``.
+The runner adds, among rows that share a ``workload``, the ratio to scikit-learn
+(``vs_sklearn``: same dtype when there is one, else float32), to PyTorch
+(``vs_pytorch``) and the fraction of the limit (``fraction_of_limit``).
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ def make_classification(n_rows: int, n_features: int, n_classes: int, seed: int 
 
 
 def time_interleaved(
-    contenders: dict[str, Callable[[], object]], repeats: int
+    contenders: dict[str, Callable[[], object]], repeats: int, pause: float = 0.1
 ) -> dict[str, list[float]]:
     """Call every contender once per round, ``repeats`` rounds, interleaved.
 
     Interleaving spreads the noise of a shared machine over all contenders alike;
-    compare medians and ratios, not single times.
+    compare medians and ratios, not single times. ``pause`` seconds (untimed) after
+    each call let the previous library's worker threads stop spinning (PyTorch's
+    OpenMP threads otherwise slow down whatever runs next).
     """
     times: dict[str, list[float]] = {name: [] for name in contenders}
     with warnings.catch_warnings():
@@ -59,6 +62,7 @@ def time_interleaved(
                 start = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - start)
+                time.sleep(pause)
     return times
 
 

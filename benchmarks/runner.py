@@ -105,28 +105,35 @@ def load_modules(only: set[str]) -> tuple[list, list[str]]:
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """Ratios to scikit-learn float32 and PyTorch, and the fraction of the limit, per workload."""
-    by_workload: dict[str, dict[str, float]] = {}
+    """Per workload: the ratio to scikit-learn, to PyTorch, and the fraction of the limit.
+
+    chainrule and PyTorch rows are compared with scikit-learn in the same dtype when
+    the workload has it, else with scikit-learn float32; scikit-learn rows with
+    scikit-learn float32. ``vs_sklearn_dtype`` says which.
+    """
+    refs: dict[str, dict[str, float]] = {}
     for row in rows:
         if row.get("seconds") is None:
             continue
-        refs = by_workload.setdefault(row["workload"], {})
-        if row["library"] == "scikit-learn" and row.get("dtype") == "float32":
-            refs["sklearn"] = row["seconds"]
-        elif row["library"] == "PyTorch":
-            refs["torch"] = row["seconds"]
-        elif row["library"] == "limit":
-            refs["limit"] = row["seconds"]
+        mine = refs.setdefault(row["workload"], {})
+        if row["library"] == "scikit-learn":
+            mine[f"sklearn {row.get('dtype')}"] = row["seconds"]
+        elif row["library"] in ("PyTorch", "limit"):
+            mine[row["library"]] = row["seconds"]
     for row in rows:
-        refs, s = by_workload.get(row["workload"], {}), row.get("seconds")
+        mine, s = refs.get(row["workload"], {}), row.get("seconds")
         if s is None or row["library"] == "limit":
             continue
-        if "sklearn" in refs:
-            row["vs_sklearn_float32"] = s / refs["sklearn"]
-        if "torch" in refs:
-            row["vs_pytorch"] = s / refs["torch"]
-        if "limit" in refs:
-            row["fraction_of_limit"] = refs["limit"] / s
+        dtype = row.get("dtype", "float32")
+        if row["library"] == "scikit-learn" or f"sklearn {dtype}" not in mine:
+            dtype = "float32"
+        if f"sklearn {dtype}" in mine:
+            row["vs_sklearn"] = s / mine[f"sklearn {dtype}"]
+            row["vs_sklearn_dtype"] = dtype
+        if "PyTorch" in mine:
+            row["vs_pytorch"] = s / mine["PyTorch"]
+        if "limit" in mine:
+            row["fraction_of_limit"] = mine["limit"] / s
 
 
 def markdown(result: dict) -> str:
@@ -148,7 +155,7 @@ def markdown(result: dict) -> str:
         f"Matrix-multiply limit: {result['gemm_gflops']:.0f} GFLOP/s (float32 `A @ B`, "
         f"{result['gemm_size']} x {result['gemm_size']}).",
         "",
-        "| workload | library | s / epoch | vs scikit-learn f32 | vs PyTorch | of limit "
+        "| workload | library | s / epoch | vs scikit-learn | vs PyTorch | of limit "
         "| peak RSS (fit adds) |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -159,7 +166,9 @@ def markdown(result: dict) -> str:
     for row in result["rows"]:
         lib = row["library"] + (f" {row['dtype']}" if row["library"] == "scikit-learn" else "")
         seconds = "skipped" if row.get("seconds") is None else f"{row['seconds']:.4g}"
-        ratio_sk = fmt(row.get("vs_sklearn_float32"), ".2f")
+        ratio_sk = fmt(row.get("vs_sklearn"), ".2f")
+        if ratio_sk and row.get("vs_sklearn_dtype") != "float32":
+            ratio_sk += f" (vs {row['vs_sklearn_dtype']})"
         ratio_t = fmt(row.get("vs_pytorch"), ".2f")
         limit = fmt(row.get("fraction_of_limit"), ".0%")
         mem = ""
@@ -178,7 +187,8 @@ def markdown(result: dict) -> str:
         lines += ["", "Notes:", *(f"- {n}" for n in notes)]
     lines += [
         "",
-        "Ratios are seconds per epoch divided by the reference's (below 1 is faster). "
+        "Ratios are seconds per epoch divided by the reference's (below 1 is faster); "
+        '"vs scikit-learn" compares with scikit-learn float32 unless marked. '
         "The limit is the epoch's matrix-product flops (forward, weight gradients, input "
         'gradients except the first layer) divided by the measured rate; "of limit" is '
         "limit time / measured time. Peak RSS is `VmHWM` of a child process that loads "

@@ -435,6 +435,9 @@ def test_data_errors_name_file_column_and_row(files, tmp_path, capsys):
     (tmp_path / "latin1.csv").write_bytes("a,b\n1,caf\xe9\n".encode("latin-1"))
     assert main(["train", str(tmp_path / "latin1.csv"), "--target", "b", *args]) == 1
     assert "not UTF-8 text" in capsys.readouterr().err
+    (tmp_path / "semicolons.csv").write_text("a;b\n1;2\n3;4\n")
+    assert main(["train", str(tmp_path / "semicolons.csv"), "--target", "b", *args]) == 1
+    assert "the header 'a;b' looks separated by semicolons" in capsys.readouterr().err
     (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3,4,5,6\n")
     assert main(["train", str(tmp_path / "ragged.csv"), "--target", "b", *args]) == 1
     assert "not a well-formed CSV file" in capsys.readouterr().err
@@ -624,3 +627,12 @@ def test_readme_quickstart_on_the_example(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "species" and len(lines) == 6
     assert set(lines[1:]) <= {"Adelie", "Chinstrap", "Gentoo"}
+
+
+def test_example_config_file(tmp_path, capsys):
+    out = tmp_path / "from_config.npz"
+    args = ["train", str(EXAMPLES / "penguins.csv"), "--config", str(EXAMPLES / "penguins.toml")]
+    assert main([*args, "--out", str(out), "--epochs", "5"]) == 0
+    assert "9 -> 16 -> 16 -> 3 (tanh hidden layers)" in capsys.readouterr().out
+    settings = chainrule.load(out).get_config()
+    assert settings["hidden"] == [16, 16] and settings["impute"] and settings["epochs"] == 5

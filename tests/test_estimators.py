@@ -242,6 +242,13 @@ def test_model_file_round_trip(tmp_path):
     assert loaded_reg.loss_ == reg.loss_
     # a loaded model keeps training (warm start from the saved weights)
     loaded_reg.set_params(warm_start=True, max_iter=5).fit(X, np.column_stack([y, -y]))
+    counts = MLPRegressor(loss="poisson", max_iter=5, random_state=0).fit(X, y)
+    loaded_counts = chainrule.load(counts.save(tmp_path / "counts.npz"))
+    assert loaded_counts.out_activation_ == "exp"
+    np.testing.assert_allclose(loaded_counts.predict(X), counts.predict(X))
+    multilabel = MLPClassifier(max_iter=5, random_state=0).fit(X, np.column_stack([y == 0, y > 0]))
+    loaded_ml = chainrule.load(multilabel.save(tmp_path / "ml.npz"))
+    np.testing.assert_array_equal(loaded_ml.predict(X), multilabel.predict(X))
 
 
 def test_model_file_keeps_feature_names(tmp_path):

@@ -136,6 +136,16 @@ def _one_line(text: Any) -> str:
     return " ".join(str(text).split())
 
 
+def _pandas():
+    try:
+        import pandas
+    except ImportError:
+        raise UserError(
+            "reading CSV files needs pandas; install it with pip install 'chainrule[tabular]'"
+        ) from None
+    return pandas
+
+
 @contextlib.contextmanager
 def _about(path: str) -> Iterator[None]:
     """Report a ValueError or TypeError from the data in ``path`` as a UserError naming it."""
@@ -147,7 +157,7 @@ def _about(path: str) -> Iterator[None]:
 
 def _read_csv(path: str):
     """The rows of a CSV file as a DataFrame (index = row numbers, the header is row 1)."""
-    import pandas as pd
+    pd = _pandas()
 
     if not os.path.exists(path):
         raise UserError(f"{path}: no such file")
@@ -176,6 +186,14 @@ def _read_csv(path: str):
         ) from None
     except pd.errors.ParserError as exc:
         raise UserError(f"{path}: not a well-formed CSV file ({_one_line(exc)})") from None
+    if frame.shape[1] == 1:
+        name = str(frame.columns[0])
+        for sep, what in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+            if sep in name:
+                raise UserError(
+                    f"{path}: the header {name!r} looks separated by {what}; chainrule reads "
+                    "comma-separated files: save the table as CSV with commas"
+                )
     if frame.shape[0] == 0:
         raise UserError(
             f"{path}: the file has a header ({', '.join(map(str, frame.columns))}) but no data rows"
@@ -429,10 +447,8 @@ def _train_summary(model, settings: dict[str, Any], seconds: float, say) -> None
         f"{info['validation_rows']} to validate"
     )
     widths = [str(net.n_features), *(str(h) for h in model.hidden), str(net.n_outputs)]
-    say(
-        f"network: {' -> '.join(widths)} ({settings['activation']} hidden layers), "
-        f"{net.n_params:,} parameters"
-    )
+    kind = f"{settings['activation']} hidden layers" if model.hidden else "no hidden layer"
+    say(f"network: {' -> '.join(widths)} ({kind}), {net.n_params:,} parameters")
     stop = ""
     if info.get("early_stopped"):
         stop = f" (early stopping after {settings['patience']} epochs without improvement)"
@@ -454,7 +470,7 @@ def _train_summary(model, settings: dict[str, Any], seconds: float, say) -> None
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import pandas as pd
+    pd = _pandas()
 
     model = _load_tabular(args.model, "predict")
     if args.proba and model.task_ != "classify":
@@ -465,7 +481,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if args.proba:
             proba = model.predict_proba(frame)
             for k, label in enumerate(model.classes_):
-                result[f"proba_{label}"] = proba[:, k]
+                result[f"proba_{label}"] = proba[:, k].round(6)
     if args.out:
         result.to_csv(args.out, index=False, float_format="%.8g")
         print(f"wrote {len(result)} predictions of {model.target!r} to {args.out}")
@@ -557,6 +573,20 @@ def _describe_columns(pre) -> list[str]:
     return ["  " + line for line in _table(rows, right=99).splitlines()]
 
 
+def _history_of(model: Any) -> dict[str, list[float]]:
+    """Per-epoch values from a model's Network history, or an estimator's ``loss_curve_``."""
+    net = getattr(model, "network_", model)
+    history = getattr(getattr(net, "history", None), "history", None)
+    if history and history.get("loss"):
+        return history
+    if getattr(model, "loss_curve_", None):
+        record = {"loss": [float(v) for v in model.loss_curve_]}
+        if getattr(model, "validation_scores_", None):
+            record["val_score"] = [float(v) for v in model.validation_scores_]
+        return record
+    return {}
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from chainrule import io
     from chainrule.network import Network
@@ -569,7 +599,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         f"  format {header['format']} version {header['format_version']}, written by "
         f"chainrule {header['library_version']}; kind {header['kind']}"
     )
-    net = model.network_ if isinstance(model, TabularModel) else model
+    net = getattr(model, "network_", model)  # TabularModel and estimators wrap a Network
     if isinstance(model, TabularModel):
         pre = model.preprocessor_
         what = (
@@ -605,7 +635,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             f"{s['validation_fraction']:g}, patience {s['patience']}, seed {s['seed']}, "
             f"impute {'yes' if s['impute'] else 'no'}"
         )
-    history = net.history.history if getattr(net, "history", None) else {}
+    elif hasattr(model, "get_params"):
+        params = ", ".join(f"{k}={v!r}" for k, v in sorted(model.get_params().items()))
+        print(f"\nsettings: {params}")
+    history = _history_of(model)
     print("\nhistory:")
     if not history.get("loss"):
         print("  none recorded")
@@ -632,11 +665,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from chainrule import plotting
-    from chainrule.network import Network
     from chainrule.tabular import TabularModel
 
     model = _load(args.model)
-    net = model.network_ if isinstance(model, TabularModel) else model
     if args.boundary:
         if not isinstance(model, TabularModel):
             raise UserError(f"{args.model}: --boundary needs a model made by `chainrule train`")
@@ -653,17 +684,19 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         with _about(args.boundary):
             _plot_boundary(model, frame, numeric, args.out, plotting)
     else:
-        history = net.history if isinstance(net, Network) else getattr(model, "history_", None)
-        if history is None or not getattr(history, "history", {}).get("loss"):
+        history = _history_of(model)
+        if not history:
             raise UserError(f"{args.model}: the model file holds no training history to plot")
-        plotting.plot_learning_curves(history, args.out)
+        title = f"Learning curves of {model.target!r}" if isinstance(model, TabularModel) else None
+        plotting.plot_learning_curves(history, args.out, **({"title": title} if title else {}))
     print(f"plot saved to {args.out}")
     return 0
 
 
 def _plot_boundary(model, frame, columns: list[str], path: str, plotting) -> None:
     import numpy as np
-    import pandas as pd
+
+    pd = _pandas()
 
     for name in (*columns, model.target):
         if name not in frame.columns:

@@ -53,7 +53,6 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d, gen_batches
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -69,6 +68,14 @@ from chainrule.layers import ACTIVATIONS, Dense, Dropout, Exp, Sigmoid, Softmax
 from chainrule.network import Network, TrainingDivergedError
 from chainrule.optimizers import SGD, Adam
 from chainrule.training import Callback
+
+try:  # scikit-learn's shim for SciPy's changing L-BFGS-B options (1.6+)
+    from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+except ImportError:  # pragma: no cover
+
+    def _get_additional_lbfgs_options_dict(key, value):
+        return {}
+
 
 __all__ = ["MLPClassifier", "MLPRegressor", "HIDDEN_ACTIVATIONS"]
 
@@ -316,8 +323,8 @@ class _BaseMLP(BaseEstimator):
             return X.tocsr().astype(dtype, copy=False)
         return np.ascontiguousarray(X, dtype=dtype)
 
-    def _forward(self, X, logits: bool = False) -> np.ndarray:
-        """The network's output (or the logits of its output layer) for all rows of X."""
+    def _forward(self, X) -> np.ndarray:
+        """The network's output for all rows of X, in chunks (sparse chunks densified)."""
         net = self.network_
         self._sync_network()
         X = self._as_dtype(X, net.dtype)
@@ -329,10 +336,7 @@ class _BaseMLP(BaseEstimator):
             for lo in range(0, n, _PREDICT_CHUNK):
                 hi = min(lo + _PREDICT_CHUNK, n)
                 chunk = X[lo:hi].toarray() if sparse else X[lo:hi]
-                if logits:
-                    result[lo:hi] = net._forward_train(chunk, False)
-                else:
-                    result[lo:hi] = net.forward(chunk, training=False)
+                result[lo:hi] = net.forward(chunk, training=False)
         return result
 
     def _validate_predict_input(self, X):
@@ -480,14 +484,10 @@ class _BaseMLP(BaseEstimator):
                 test_size=self.validation_fraction,
                 stratify=stratify,
             )
-            X_train, X_val, Y_val, target_train, target_val = (
-                split[0],
-                split[1],
-                split[3],
-                split[4],
-                split[5],
-            )
-            sw_train, sw_val = (split[6], split[7]) if sample_weight is not None else (None, None)
+            X_train, X_val = split[0:2]
+            Y_val = split[3]
+            target_train, target_val = split[4:6]
+            sw_train, sw_val = split[6:8] if sample_weight is not None else (None, None)
             if X_val.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "

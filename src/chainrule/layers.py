@@ -233,8 +233,13 @@ class ReLU(Activation):
         return out
 
     def backward(self, derror_doutput):
-        # The output is positive exactly where the input was: use it as the mask.
-        mask = self.output > 0
+        # The output is positive exactly where the input was: use it as the mask
+        # (written into a buffer kept across steps, not a new array every step).
+        y = self.output
+        if y.ndim == 0:
+            mask = y > 0
+        else:
+            mask = np.greater(y, 0, out=_buffer(self, "_mask", y.shape, np.dtype(bool)))
         if self.inplace:
             return np.multiply(derror_doutput, mask, out=derror_doutput)
         return derror_doutput * mask
