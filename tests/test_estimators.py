@@ -30,6 +30,15 @@ from chainrule.estimators import MLPClassifier, MLPRegressor
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Small matrices: one BLAS thread is fastest, and steady on a busy machine."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _scaled(X):
     return StandardScaler().fit_transform(X)
 

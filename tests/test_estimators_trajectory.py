@@ -21,6 +21,16 @@ from chainrule import estimators as cr
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Small matrices: one BLAS thread is fastest, and steady on a busy machine."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 SOLVERS = {
     "sgd": dict(solver="sgd", momentum=0.0, learning_rate_init=0.1),
     "sgd-momentum": dict(

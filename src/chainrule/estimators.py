@@ -507,15 +507,12 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn(
                     "Got `batch_size` less than 1 or larger than "
                     "sample size. It is going to be clipped",
-                    stacklevel=3,
+                    stacklevel=5,  # the caller of fit()
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
         sparse = scipy.sparse.issparse(X_train)
-        # gathered batches go into buffers allocated once
-        x_buf = None if sparse else np.empty((batch_size, X_train.shape[1]), X_train.dtype)
-        t_buf = np.empty((batch_size, *target_train.shape[1:]), target_train.dtype)
-        w_buf = None if sw_train is None else np.empty(batch_size, sw_train.dtype)
+        batches = list(gen_batches(n_samples, batch_size))
         alpha = self.alpha
 
         try:
@@ -531,16 +528,14 @@ class _BaseMLP(BaseEstimator):
                     self._random_state.shuffle(permutation)
                     sample_idx = sample_idx[permutation]
                 accumulated_loss = 0.0
-                for b, batch_slice in enumerate(gen_batches(n_samples, batch_size)):
+                for b, batch_slice in enumerate(batches):
                     m = batch_slice.stop - batch_slice.start
                     if self.shuffle:
+                        # row gathers (NumPy's fancy indexing beats take(out=) here)
                         idx = sample_idx[batch_slice]
-                        if sparse:
-                            xb = X_train[idx].toarray()
-                        else:
-                            xb = np.take(X_train, idx, axis=0, out=x_buf[:m])
-                        tb = np.take(target_train, idx, axis=0, out=t_buf[:m])
-                        wb = None if w_buf is None else np.take(sw_train, idx, out=w_buf[:m])
+                        xb = X_train[idx].toarray() if sparse else X_train[idx]
+                        tb = target_train[idx]
+                        wb = None if sw_train is None else sw_train[idx]
                     else:
                         xb = X_train[batch_slice]
                         if sparse:
@@ -609,10 +604,10 @@ class _BaseMLP(BaseEstimator):
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=3,
+                        stacklevel=5,  # the caller of fit()
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+            warnings.warn("Training interrupted by user.", stacklevel=5)
 
         if early_stopping:
             net.params[...] = self._best_params  # restore the best weights
@@ -927,6 +922,14 @@ $classes_attr    loss_ : float
     network_ : chainrule.Network
         The network doing the work.
 
+    Notes
+    -----
+    Sparse X (CSR or CSC) stays sparse: sgd and adam densify one batch at a time and
+    predictions 4096 rows at a time; lbfgs, which evaluates every row at every step,
+    densifies X once. ``predict`` reuses the network's buffers, so one fitted estimator
+    should not predict from several threads at once (processes, as joblib uses by
+    default, are fine).
+
     Examples
     --------
 $example"""
@@ -1070,8 +1073,25 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     "on enough labels and pass them as a dict."
                 )
             class_sw = compute_sample_weight(self.class_weight, y)
-        Y = self._label_binarizer.transform(y).astype(bool)
-        return X, Y, class_sw
+        return X, self._binarize(y), class_sw
+
+    def _binarize(self, y) -> np.ndarray:
+        """``LabelBinarizer.transform(y)`` as booleans, directly for 1-D labels.
+
+        The direct route gives the same matrix without the transform's validation
+        passes (a millisecond per fit on small data); the labels were checked above.
+        """
+        lb = self._label_binarizer
+        if y.ndim == 1 and lb.y_type_ in ("binary", "multiclass") and len(lb.classes_) > 1:
+            labels = np.searchsorted(lb.classes_, y)
+            labels[labels >= len(lb.classes_)] = 0
+            if np.array_equal(lb.classes_[labels], y):
+                if lb.y_type_ == "binary":
+                    return (labels == 1).reshape(-1, 1)
+                Y = np.zeros((y.shape[0], len(lb.classes_)), dtype=bool)
+                Y[np.arange(y.shape[0]), labels] = True
+                return Y
+        return lb.transform(y).astype(bool)
 
     def _target(self, Y, net):
         if self.out_activation_ == "softmax":
@@ -1186,7 +1206,10 @@ _REGRESSOR_DOC = _DOC.substitute(
     example="""    >>> from chainrule import MLPRegressor  # instead of sklearn.neural_network
     >>> from sklearn.datasets import load_diabetes
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> reg = MLPRegressor(solver="lbfgs", random_state=0).fit(X, y)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(10,), solver="lbfgs", max_iter=2000,
+    ...                    random_state=0).fit(X, y)
+    >>> round(reg.score(X, y), 2)
+    0.58
 """,
 )
 
