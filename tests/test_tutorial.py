@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from chainrule import Dense, Network, Sigmoid
+from chainrule.functions import squared_error, squared_error_deriv
 from chainrule.tutorial import (
     INPUT_VECTORS,
     TARGETS,
@@ -24,10 +25,9 @@ def test_dot_products():
     weights_1 = [1.26, 0]
     weights_2 = [2.17, 0.32]
     assert dot_product(input_vector, weights_1) == pytest.approx(2.1672, abs=1e-12)
-    assert np.dot(input_vector, weights_1) == pytest.approx(2.1672, abs=1e-12)
     # the lesson prints 4.1259: the float is 4.1259999999999994, cut to 4 places
-    assert np.dot(input_vector, weights_2) == pytest.approx(4.126, abs=1e-12)
-    assert f"{np.dot(input_vector, weights_2):.17f}".startswith("4.1259")
+    assert dot_product(input_vector, weights_2) == pytest.approx(4.126, abs=1e-12)
+    assert f"{dot_product(input_vector, weights_2):.17f}".startswith("4.1259")
 
 
 def test_first_predictions():
@@ -45,16 +45,16 @@ def test_error_derivative_and_update():
     bias = np.array([0.0])
     target = 0
     prediction = make_prediction(input_vector, weights_1, bias)
-    mse = np.square(prediction - target)
-    # The lesson squares the prediction as it printed it (8 digits) ...
-    assert 0.87101915**2 == 0.7586743596667225
-    # ... so the exact value agrees with the lesson's to 8 significant digits.
+    mse = squared_error(prediction, target)
+    # The lesson squared the prediction as it printed it (0.87101915 ** 2 gives its
+    # 0.7586743596667225), so the exact value agrees with it to 8 significant digits.
     assert mse[0] == pytest.approx(0.7586743596667225, rel=1e-8)
-    derivative = 2 * (prediction - target)
+    assert mse[0] != pytest.approx(0.7586743596667225, rel=1e-10)
+    derivative = squared_error_deriv(prediction, target)
     assert str(derivative) == "[1.7420383]"
     weights_1 = weights_1 - derivative
     prediction = make_prediction(input_vector, weights_1, bias)
-    error = (prediction - target) ** 2
+    error = squared_error(prediction, target)
     assert str(prediction) == "[0.01496248]"
     assert str(error) == "[0.00022388]"
 
@@ -143,19 +143,33 @@ def test_walkthrough_prints_every_step_beside_the_lesson(tmp_path):
     lines = []
     results = walkthrough(out_dir=str(tmp_path), plot=False, seed=0, print_fn=lines.append)
     text = "\n".join(lines)
-    for lesson_value in ["2.1672", "4.1259", "[0.7985731]", "[0.87101915]",
-                         "[0.7586743596667225]", "[1.7420383]", "[0.01496248]", "[0.00022388]"]:
+    for lesson_value in [
+        "2.1672",
+        "4.1259",
+        "[0.7985731]",
+        "[0.87101915]",
+        "[0.7586743596667225]",
+        "[1.7420383]",
+        "[0.01496248]",
+        "[0.00022388]",
+    ]:
         assert f"lesson: {lesson_value}" in text
     assert text.count("matches") == 9
     assert "DIFFERS" not in text and "DIFFERENT" not in text
     assert len(results["training_error"]) == 100
+    assert results["Dot product with weights_2"] == pytest.approx(4.1259, abs=1e-4)
+    assert str(results["Second prediction"]) == "[0.87101915]"
+    assert str(results["Prediction after one update"]) == "[0.01496248]"
+    assert str(results["Error after one update"]) == "[0.00022388]"
 
 
 def test_tutorial_command_saves_the_picture(tmp_path):
     pytest.importorskip("matplotlib", reason="the picture needs the plot extra")
     done = subprocess.run(
         [sys.executable, "-m", "chainrule.cli", "tutorial", "--out-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "matches" in done.stdout

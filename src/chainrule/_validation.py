@@ -97,6 +97,11 @@ def check_array(
             f"{name} is a scipy.sparse matrix; the Network takes dense arrays. "
             f"Convert with {name}.toarray() (or use chainrule.MLPClassifier / MLPRegressor)."
         )
+    if np.iscomplexobj(array):
+        raise TypeError(
+            f"{name} holds complex numbers; received dtype {np.asarray(array).dtype}. "
+            f"Pass real values (for example {name}.real or abs({name}))."
+        )
     try:
         if dtype is None:
             result = np.asarray(array)
@@ -136,7 +141,7 @@ def check_array(
         first = tuple(int(i) for i in bad[0])
         raise ValueError(
             f"{name} contains NaN or infinity ({len(bad)} value(s), first at index "
-            f"{first}); every value must be finite: remove or impute them before training."
+            f"{first}); every value must be finite: remove or impute them first."
         )
     return result
 
@@ -163,3 +168,33 @@ def check_consistent_length(X: np.ndarray, y: np.ndarray, x_name: str = "X", y_n
             f"{x_name} and {y_name} must have the same number of samples; received "
             f"{x_name} with {X.shape[0]} rows and {y_name} with {y.shape[0]}."
         )
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """Return ``seed`` if it is None or a non-negative integer, else raise."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            f"{name} must be None or a non-negative integer; received {name}={seed!r} "
+            f"of type {type(seed).__name__}"
+        )
+    if seed < 0:
+        raise ValueError(f"{name} must be None or a non-negative integer; received {name}={seed!r}")
+    return int(seed)
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any) -> np.ndarray:
+    """Check ``sample_weight``: 1-D, one finite, non-negative weight per sample."""
+    weights = check_array(sample_weight, "sample_weight", dtype=dtype, ndim=1)
+    if weights.shape[0] != n_samples:
+        raise ValueError(
+            f"X and sample_weight must have the same number of samples; received X with "
+            f"{n_samples} rows and sample_weight with {weights.shape[0]}."
+        )
+    if np.any(weights < 0):
+        raise ValueError(
+            f"sample_weight must be >= 0; received {int(np.sum(weights < 0))} negative "
+            f"weight(s), the smallest {weights.min():g}"
+        )
+    return weights

@@ -150,7 +150,7 @@ def squared_error(prediction, target):
 
 
 def squared_error_deriv(prediction, target):
-    """Derivative of the squared error with respect to the prediction: ``2 * (prediction - target)``."""
+    """Derivative of the squared error in the prediction: ``2 * (prediction - target)``."""
     return 2 * (np.asarray(prediction) - target)
 
 

@@ -109,21 +109,29 @@ class R2(Metric):
 
     def reset(self):
         self._n = 0
-        self._sum = self._sum_sq = self._sse = 0.0
+        self._mean = self._m2 = self._sse = 0.0
 
     def update(self, output, target, logits=False):
         t = _dense_target(output, target).astype(np.float64)
         o = output.astype(np.float64)
-        self._n += t.shape[0]
-        self._sum = self._sum + t.sum(axis=0)
-        self._sum_sq = self._sum_sq + (t * t).sum(axis=0)
+        n_b = t.shape[0]
+        if n_b == 0:
+            return
+        # Chan et al.'s merge of (count, mean, sum of squared deviations): exact
+        # even when the targets sit on a large offset (no sum(t**2) - sum(t)**2 / n).
+        mean_b = t.mean(axis=0)
+        m2_b = ((t - mean_b) ** 2).sum(axis=0)
+        n = self._n + n_b
+        delta = mean_b - self._mean
+        self._m2 = self._m2 + m2_b + delta**2 * (self._n * n_b / n)
+        self._mean = self._mean + delta * (n_b / n)
+        self._n = n
         self._sse = self._sse + ((o - t) ** 2).sum(axis=0)
 
     def result(self):
         if not self._n:
             return float("nan")
-        ss_tot = self._sum_sq - self._sum**2 / self._n
-        ss_tot = np.atleast_1d(ss_tot)
+        ss_tot = np.atleast_1d(self._m2)
         sse = np.atleast_1d(self._sse)
         with np.errstate(divide="ignore", invalid="ignore"):
             scores = np.where(ss_tot > 0, 1.0 - sse / ss_tot, np.where(sse == 0, 1.0, 0.0))

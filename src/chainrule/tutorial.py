@@ -20,7 +20,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from chainrule.functions import dot_product, sigmoid, sigmoid_deriv
+from chainrule.functions import (
+    dot_product,
+    sigmoid,
+    sigmoid_deriv,
+    squared_error,
+    squared_error_deriv,
+)
 from chainrule.layers import Dense, Sigmoid
 from chainrule.network import Network
 from chainrule.optimizers import SGD
@@ -226,7 +232,9 @@ def walkthrough(
         if lesson is not None:
             ours = np.asarray(value, dtype=np.float64).ravel()
             theirs = np.array([float(v) for v in lesson.strip("[]").split()])
-            decimals = max(len(v.split(".")[1]) if "." in v else 0 for v in lesson.strip("[]").split())
+            decimals = max(
+                len(v.split(".")[1]) if "." in v else 0 for v in lesson.strip("[]").split()
+            )
             # the lesson prints values cut to `decimals` places: agree to that precision
             tolerance = max(10.0**-decimals, rtol * float(np.max(np.abs(theirs))))
             same = bool(np.all(np.abs(ours - theirs) <= tolerance))
@@ -240,41 +248,73 @@ def walkthrough(
     input_vector = [1.72, 1.23]
     weights_1 = [1.26, 0]
     weights_2 = [2.17, 0.32]
-    show("Dot product by hand", "input_vector [1.72, 1.23] and weights_1 [1.26, 0]: "
-         "multiply index by index, then sum", dot_product(input_vector, weights_1), "2.1672")
-    show("Dot product with np.dot", "np.dot(input_vector, weights_1)",
-         float(np.dot(input_vector, weights_1)), "2.1672")
-    show("Dot product with weights_2", "np.dot(input_vector, [2.17, 0.32]): larger, so "
-         "weights_2 is more similar to the input", float(np.dot(input_vector, weights_2)),
-         "4.1259")
+    show(
+        "Dot product by hand",
+        "input_vector [1.72, 1.23] and weights_1 [1.26, 0]: multiply index by index, then sum",
+        dot_product(input_vector, weights_1),
+        "2.1672",
+    )
+    show(
+        "Dot product with np.dot",
+        "np.dot(input_vector, weights_1)",
+        float(np.dot(input_vector, weights_1)),
+        "2.1672",
+    )
+    show(
+        "Dot product with weights_2",
+        "np.dot(input_vector, [2.17, 0.32]): larger, so weights_2 is more similar to the input",
+        float(np.dot(input_vector, weights_2)),
+        "4.1259",
+    )
 
     input_vector = np.array([1.66, 1.56])
     weights_1 = np.array([1.45, -0.66])
     bias = np.array([0.0])
     prediction = make_prediction(input_vector, weights_1, bias)
-    show("First prediction", "sigmoid(np.dot([1.66, 1.56], [1.45, -0.66]) + 0.0); "
-         "above 0.5, so class 1: right (target 1)", prediction, "[0.7985731]")
+    show(
+        "First prediction",
+        "sigmoid(np.dot([1.66, 1.56], [1.45, -0.66]) + 0.0); "
+        "above 0.5, so class 1: right (target 1)",
+        prediction,
+        "[0.7985731]",
+    )
     input_vector = np.array([2, 1.5])
     prediction = make_prediction(input_vector, weights_1, bias)
-    show("Second prediction", "the same network on [2, 1.5]; above 0.5 but the target is 0: "
-         "wrong", prediction, "[0.87101915]")
+    show(
+        "Second prediction",
+        "the same network on [2, 1.5]; above 0.5 but the target is 0: wrong",
+        prediction,
+        "[0.87101915]",
+    )
 
     target = 0
-    mse = np.square(prediction - target)
-    show("Squared error", "np.square(prediction - target) with target 0. The lesson squared "
-         "the prediction as printed (0.87101915 ** 2 = 0.7586743596667225); chainrule squares "
-         "the exact prediction, so the two agree to the 8 digits the lesson printed",
-         mse, "[0.7586743596667225]", rtol=1e-8)
-    derivative = 2 * (prediction - target)
-    show("Derivative of the error", "2 * (prediction - target): positive, so lower the "
-         "weights", derivative, "[1.7420383]")
+    mse = squared_error(prediction, target)  # np.square(prediction - target)
+    show(
+        "Squared error",
+        "np.square(prediction - target) with target 0. The lesson squared "
+        "the prediction as printed (0.87101915 ** 2 = 0.7586743596667225); chainrule squares "
+        "the exact prediction, so the two agree to the 8 digits the lesson printed",
+        mse,
+        "[0.7586743596667225]",
+        rtol=1e-8,
+    )
+    derivative = squared_error_deriv(prediction, target)  # 2 * (prediction - target)
+    show(
+        "Derivative of the error",
+        "2 * (prediction - target): positive, so lower the weights",
+        derivative,
+        "[1.7420383]",
+    )
     weights_1 = weights_1 - derivative
     prediction = make_prediction(input_vector, weights_1, bias)
-    show("Prediction after one update", "weights_1 - derivative, then predict again",
-         prediction, "[0.01496248]")
-    error = (prediction - target) ** 2
-    show("Error after one update", "(prediction - target) ** 2: nearly gone", error,
-         "[0.00022388]")
+    show(
+        "Prediction after one update",
+        "weights_1 - derivative, then predict again",
+        prediction,
+        "[0.01496248]",
+    )
+    error = squared_error(prediction, target)  # (prediction - target) ** 2
+    show("Error after one update", "(prediction - target) ** 2: nearly gone", error, "[0.00022388]")
 
     # The chain rule for the bias and the weights, checked against the engine.
     weights_1 = np.array([1.45, -0.66])
@@ -287,30 +327,51 @@ def walkthrough(
     dlayer1_dweights = input_vector
     derror_dbias = derror_dprediction * dprediction_dlayer1 * dlayer1_dbias
     derror_dweights = derror_dprediction * dprediction_dlayer1 * dlayer1_dweights
-    show("Chain rule: derror_dbias", "derror_dprediction * dprediction_dlayer1 * "
-         "dlayer1_dbias", derror_dbias, None)
-    show("Chain rule: derror_dweights", "derror_dprediction * dprediction_dlayer1 * "
-         "dlayer1_dweights", derror_dweights, None)
+    show(
+        "Chain rule: derror_dbias",
+        "derror_dprediction * dprediction_dlayer1 * dlayer1_dbias",
+        derror_dbias,
+        None,
+    )
+    show(
+        "Chain rule: derror_dweights",
+        "derror_dprediction * dprediction_dlayer1 * dlayer1_dweights",
+        derror_dweights,
+        None,
+    )
     neural_network = NeuralNetwork(learning_rate=0.1, seed=seed)
     neural_network.weights = weights_1
     neural_network.bias = bias
     engine_dbias, engine_dweights = neural_network._compute_gradients(input_vector, target)
-    same = np.allclose(engine_dweights, derror_dweights) and np.isclose(engine_dbias,
-                                                                         derror_dbias[0])
-    print_fn(f"   the engine's backward pass gives {_fmt(engine_dweights)} and "
-             f"{engine_dbias:.8g}: {'the same' if same else 'DIFFERENT'}")
+    same = np.allclose(engine_dweights, derror_dweights) and np.isclose(
+        engine_dbias, derror_dbias[0]
+    )
+    print_fn(
+        f"   the engine's backward pass gives {_fmt(engine_dweights)} and "
+        f"{engine_dbias:.8g}: {'the same' if same else 'DIFFERENT'}"
+    )
 
     neural_network = NeuralNetwork(learning_rate=0.1, seed=seed)
-    show("NeuralNetwork.predict", "a new NeuralNetwork(0.1) on [2, 1.5]; its start weights "
-         "are random, so this differs from the lesson's 0.79412963",
-         neural_network.predict(input_vector), None)
+    show(
+        "NeuralNetwork.predict",
+        "a new NeuralNetwork(0.1) on [2, 1.5]; its start weights "
+        "are random, so this differs from the lesson's 0.79412963",
+        neural_network.predict(input_vector),
+        None,
+    )
 
     training_error = neural_network.train(INPUT_VECTORS, TARGETS, 10000)
-    show("Training", "train(input_vectors, targets, 10000) on the eight instances: the "
-         "cumulative error every 100 iterations (first, last)",
-         np.array([training_error[0], training_error[-1]]), None)
-    print_fn(f"   {len(training_error)} values recorded; the error goes from "
-             f"{training_error[0]:.3f} to {training_error[-1]:.3f}")
+    show(
+        "Training",
+        "train(input_vectors, targets, 10000) on the eight instances: the "
+        "cumulative error every 100 iterations (first, last)",
+        np.array([training_error[0], training_error[-1]]),
+        None,
+    )
+    print_fn(
+        f"   {len(training_error)} values recorded; the error goes from "
+        f"{training_error[0]:.3f} to {training_error[-1]:.3f}"
+    )
     results["training_error"] = training_error
 
     results["plot"] = None
@@ -324,6 +385,8 @@ def walkthrough(
             plot_error_curve(training_error, path)
             results["plot"] = path
             print_fn(f"\nSaved the training error picture to {path}")
-    print_fn("\nNext: more layers and ReLU (chainrule.Network), held-out data to judge "
-             "generalisation, and fast vectorised training: see docs/lesson.md and the README.")
+    print_fn(
+        "\nNext: more layers and ReLU (chainrule.Network), held-out data to judge "
+        "generalisation, and fast vectorised training: see docs/lesson.md and the README."
+    )
     return results
