@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks import contenders
-from benchmarks.common import blas_threads, epoch_flops, median, time_interleaved
+from benchmarks.common import blas_threads, epoch_flops, median, short_note, time_interleaved
 
 NAME = "small"
 GROUP = "small"
@@ -84,6 +84,7 @@ def run(args) -> list[dict]:
                 "dtype": "float32",
                 "seconds": median(t),
                 "times": t,
+                **short_note(t, args.repeats),
                 "gflop": epoch_flops(sizes, X.shape[0]) / 1e9,
             }
             if lib == "scikit-learn" and spec["task"] == "lesson":

@@ -45,20 +45,28 @@ def make_classification(n_rows: int, n_features: int, n_classes: int, seed: int 
 
 
 def time_interleaved(
-    contenders: dict[str, Callable[[], object]], repeats: int, pause: float = 0.1
+    contenders: dict[str, Callable[[], object]],
+    repeats: int,
+    pause: float = 0.1,
+    budget: float = 60.0,
 ) -> dict[str, list[float]]:
     """Call every contender once per round, ``repeats`` rounds, interleaved.
 
     Interleaving spreads the noise of a shared machine over all contenders alike;
     compare medians and ratios, not single times. ``pause`` seconds (untimed) after
     each call let the previous library's worker threads stop spinning (PyTorch's
-    OpenMP threads otherwise slow down whatever runs next).
+    OpenMP threads otherwise slow down whatever runs next). A contender whose calls
+    have taken more than ``budget`` seconds in total is not called again (on an
+    overloaded machine threaded libraries can slow down a hundredfold), so a run
+    always ends; its list then holds fewer than ``repeats`` times.
     """
     times: dict[str, list[float]] = {name: [] for name in contenders}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn's ConvergenceWarning at max_iter=1
         for _ in range(repeats):
             for name, fn in contenders.items():
+                if sum(times[name]) > budget:
+                    continue
                 start = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - start)
@@ -66,20 +74,39 @@ def time_interleaved(
     return times
 
 
+def short_note(times: Sequence[float], repeats: int) -> dict:
+    """``{"note": ...}`` when the time budget cut a contender's repeats, else ``{}``."""
+    if len(times) >= repeats:
+        return {}
+    return {"note": f"only {len(times)} of {repeats} epochs timed (time budget; machine busy?)"}
+
+
 def median(values: Sequence[float]) -> float:
     """The median of ``values``."""
     return float(np.median(np.asarray(values, dtype=np.float64)))
 
 
-def gemm_rate(size: int = 4096, repeats: int = 3) -> float:
-    """This machine's float32 matrix-multiply rate in flop/s: best of ``repeats``
-    ``A @ B`` on ``size x size`` matrices (``2 size**3`` flops each)."""
+def gemm_product(size: int = 4096) -> Callable[[], object]:
+    """A function computing one float32 ``A @ B`` of ``size x size`` matrices
+    (``2 size**3`` flops), already run once (threads started, pages touched)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
     out = np.empty_like(a)
-    np.matmul(a, b, out=out)  # warm-up: threads started, pages touched
-    best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+
+    def product():
+        return np.matmul(a, b, out=out)
+
+    product()
+    return product
+
+
+def gemm_rate(size: int = 4096, repeats: int = 3) -> float:
+    """This machine's float32 matrix-multiply rate in flop/s: best of ``repeats``
+    square products of ``size``. Benchmarks also time the product interleaved with
+    their contenders and keep the best rate seen (``args.gemm_rate``)."""
+    product = gemm_product(size)
+    best = min(_timed(product) for _ in range(repeats))
     return 2.0 * size**3 / best
 
 

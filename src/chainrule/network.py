@@ -21,6 +21,8 @@ from chainrule._validation import (
     check_consistent_length,
     check_non_negative_float,
     check_positive_int,
+    check_sample_weight,
+    check_seed,
 )
 from chainrule.layers import Activation, Dense, Layer, get_layer, layer_from_config
 from chainrule.losses import LOSSES, Loss, get_loss
@@ -102,7 +104,7 @@ class Network:
             metrics = [metrics]  # one metric given on its own
         self.metrics = [get_metric(m) for m in metrics]
         self.l2 = check_non_negative_float(l2, "l2")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be 'float32' or 'float64'; received dtype={dtype!r}")
@@ -233,8 +235,7 @@ class Network:
         """
         X, target = self._prepare_xy(X, y)
         if sample_weight is not None:
-            sample_weight = check_array(sample_weight, "sample_weight", dtype=self.dtype, ndim=1)
-            check_consistent_length(X, sample_weight, "X", "sample_weight")
+            sample_weight = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         return self._loss_and_gradients(X, target, sample_weight, training, l2)
 
     def _loss_and_gradients(self, X, target, sample_weight, training, l2=None):

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule._validation import (
-    check_array,
-    check_consistent_length,
     check_fraction,
     check_positive_int,
+    check_sample_weight,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -339,8 +338,7 @@ def fit(
     verbose = _check_verbose(verbose)
     X, target = network._prepare_xy(X, y)
     if sample_weight is not None:
-        sample_weight = check_array(sample_weight, "sample_weight", dtype=network.dtype, ndim=1)
-        check_consistent_length(X, sample_weight, "X", "sample_weight")
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], network.dtype)
 
     val = None
     if validation_data is not None:
@@ -364,6 +362,11 @@ def fit(
         if sample_weight is not None:
             sample_weight = sample_weight[:cut]
 
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            "callbacks must be a list of Callback objects, e.g. callbacks=[EarlyStopping()]; "
+            f"received {type(callbacks).__name__}"
+        )
     history = History()
     all_callbacks = [history, *callbacks]
     for cb in all_callbacks:
@@ -497,7 +500,6 @@ def evaluate(network: Network, X, y, *, batch_size: int = 4096, verbose: int = 0
     X = network._check_predict_input(X)
     X, target = network._prepare_xy(X, y)
     if sample_weight is not None:
-        sample_weight = check_array(sample_weight, "sample_weight", dtype=network.dtype, ndim=1)
-        check_consistent_length(X, sample_weight, "X", "sample_weight")
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], network.dtype)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         return _evaluate_prepared(network, X, target, batch_size, sample_weight, verbose)
