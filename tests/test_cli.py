@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -380,22 +381,22 @@ def test_config_file_and_command_line_precedence(files, tmp_path, capsys):
     assert settings["epochs"] == 4  # the command line wins
     assert settings["ignore"] == ["weight"] and model.training_["validation_rows"] == 40
 
-    config.write_text('target = "fruit"\nlayers = 3\n')
-    assert (
-        main(["train", str(files / "mixed.csv"), "--config", str(config), "--out", str(out_path)])
-        == 1
-    )
-    err = capsys.readouterr().err
-    assert "train.toml: unknown option 'layers'" in err and "learning-rate" in err
-    config.write_text('target = "fruit"\nepochs = -2\n')
-    assert (
-        main(["train", str(files / "mixed.csv"), "--config", str(config), "--out", str(out_path)])
-        == 1
-    )
-    assert "option 'epochs': expected a positive integer" in capsys.readouterr().err
-    config.write_text("target = [\n")
-    assert main(["train", str(files / "mixed.csv"), "--config", str(config)]) == 1
-    assert "not a valid TOML file" in capsys.readouterr().err
+    # a mistake in the file is a usage error (exit code 2), as on the command line
+    for text, needle in [
+        ('target = "fruit"\nlayers = 3\n', "unknown option 'layers'; the options are"),
+        ('target = "fruit"\nepochs = -5\n', "option 'epochs': expected a positive integer"),
+        ('target = "fruit"\nhidden = [0]\n', "option 'hidden': expected positive layer sizes"),
+        ("target = [\n", "not a valid TOML file"),
+    ]:
+        config.write_text(text)
+        with pytest.raises(SystemExit) as info:
+            main(
+                ["train", str(files / "mixed.csv"), "--config", str(config), "--out", str(out_path)]
+            )
+        assert info.value.code == 2, text
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert error.startswith(f"chainrule train: error: --config {config}: "), error
+        assert needle in error, error
 
 
 def test_required_and_malformed_options_are_usage_errors(files, capsys):
@@ -457,7 +458,7 @@ def test_data_errors_name_file_column_and_row(files, tmp_path, capsys):
         )
         == 1
     )
-    assert "the folder does not exist" in capsys.readouterr().err
+    assert "--out " in (err := capsys.readouterr().err) and "the folder does not exist" in err
 
 
 def test_predict_errors_name_rows_and_values(files, fruit_model, tmp_path, capsys):
@@ -636,3 +637,244 @@ def test_example_config_file(tmp_path, capsys):
     assert "9 -> 16 -> 16 -> 3 (tanh hidden layers)" in capsys.readouterr().out
     settings = chainrule.load(out).get_config()
     assert settings["hidden"] == [16, 16] and settings["impute"] and settings["epochs"] == 5
+
+
+# ---------------------------------------------------------------- review fixes
+
+
+def test_out_over_the_data_or_the_model_is_refused_before_any_work(files, fruit_model, tmp_path):
+    data = tmp_path / "victim.csv"
+    data.write_bytes((files / "mixed.csv").read_bytes())
+    before = data.read_bytes()
+    code, out, err = run("train", data, "--target", "fruit", "--out", data)
+    assert code == 2
+    assert "argument --out: " in err and "is the training data (DATA)" in err
+    assert out == "" and "Traceback" not in err  # refused before reading: no task guess
+    assert data.read_bytes() == before
+
+    model = tmp_path / "m.npz"
+    model.write_bytes(fruit_model.read_bytes())
+    before = model.read_bytes()
+    code, out, err = run("predict", model, files / "mixed.csv", "--out", model)
+    assert code == 2
+    assert "argument --out: " in err and "is the model file" in err
+    assert model.read_bytes() == before
+    assert isinstance(chainrule.load(model), TabularModel)
+
+
+def test_huge_finite_values_train_a_model_that_loads(tmp_path):
+    (tmp_path / "big2.csv").write_text("a,y\n1e300,x\n-1e300,y\n3,x\n4,y\n")
+    code, out, err = run(
+        "train", "big2.csv", "--target", "y", "--out", "o.npz", "--validation-fraction", "0",
+        "--epochs", "3", cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Warning" not in err and "overflow" not in err
+    code, out, err = run("inspect", "o.npz", cwd=tmp_path)
+    assert code == 0, err
+    assert "mean 1.75, std 7.0711e+299" in out  # sqrt(mean((a - 1.75)**2)) = 1e300 / sqrt(2)
+    code, out, err = run("predict", "o.npz", "big2.csv", cwd=tmp_path)
+    assert code == 0 and "Warning" not in err, err
+    assert len(out.splitlines()) == 5
+
+
+def test_output_paths_are_checked_up_front(files, fruit_model, tmp_path, capsys):
+    train = ["train", str(files / "mixed.csv"), "--target", "fruit", *QUICK]
+    (tmp_path / "outdir").mkdir()
+    for option, extra in [
+        ("--out", []),
+        ("--checkpoint", ["--out", str(tmp_path / "m.npz")]),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            main([*train, *extra, option, str(tmp_path / "outdir")])
+        assert info.value.code == 2
+        assert f"argument {option}: " in capsys.readouterr().err
+    for args, needle in [
+        (["--out", str(tmp_path / "m.npz"), "--checkpoint", str(tmp_path / "m.npz")], "--out"),
+        (["--out", str(tmp_path / "m.npz"), "--checkpoint", str(files / "mixed.csv")], "DATA"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            main([*train, *args])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --checkpoint: " in err and needle in err
+    assert not (tmp_path / "m.npz").exists()
+
+    missing = str(tmp_path / "no" / "x.png")
+    for argv, option in [
+        (["predict", str(fruit_model), str(files / "mixed.csv"), "--out", missing], "--out"),
+        (["evaluate", str(fruit_model), str(files / "mixed.csv"), "--plot", missing], "--plot"),
+        (["plot", str(fruit_model), "--out", missing], "--out"),
+    ]:
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert f"error: {option} {missing}: cannot write there, the folder does not exist" in err
+
+    for argv in (
+        ["plot", str(fruit_model), "--out", str(tmp_path / "b.txt")],
+        ["evaluate", str(fruit_model), str(files / "mixed.csv"), "--plot", "cm.csv"],
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "is not a picture format; use one of" in err and ".png" in err and ".svg" in err
+        assert ("argument --out: " if argv[0] == "plot" else "argument --plot: ") in err
+    assert not (tmp_path / "b.txt").exists()
+
+
+def test_bugs_show_a_traceback_and_user_errors_do_not(files, tmp_path, capsys, monkeypatch):
+    def broken_fit(self, frame, callbacks=()):
+        raise ValueError("an internal mistake")
+
+    monkeypatch.setattr(TabularModel, "fit", broken_fit)
+    args = ["train", str(files / "mixed.csv"), "--target", "fruit", "--out", str(tmp_path / "m")]
+    assert main([*args, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "ValueError: an internal mistake" in err
+    assert "internal error: this is a bug in chainrule" in err and "report it" in err
+    assert "mixed.csv" not in err  # not blamed on the data file
+    with pytest.raises(ValueError, match="an internal mistake"):
+        main([*args, "--quiet", "--debug"])
+
+
+def test_training_that_diverges_names_the_file_and_the_learning_rate(files, tmp_path, capsys):
+    argv = ["train", str(files / "houses.csv"), "--target", "price", "--out", str(tmp_path / "m")]
+    assert main([*argv, "--optimizer", "sgd", "--learning-rate", "1e6", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(err, "houses.csv: training diverged", "--learning-rate 100000")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "needle"),
+    [
+        ("--seed", "-1", "argument --seed: expected an integer >= 0, got '-1'"),
+        ("--hidden", "0", "argument --hidden: expected positive layer sizes"),
+        ("--hidden", "8,-2", "argument --hidden: expected positive layer sizes"),
+        ("--epochs", "0", "argument --epochs: expected a positive integer, got '0'"),
+        ("--patience", "-1", "argument --patience: expected an integer >= 0"),
+        ("--learning-rate", "inf", "argument --learning-rate: expected a positive number"),
+        ("--l2", "-0.1", "argument --l2: expected a number >= 0"),
+        ("--validation-fraction", "1", "argument --validation-fraction: expected a number in"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(files, capsys, option, value, needle):
+    with pytest.raises(SystemExit) as info:
+        main(["train", str(files / "mixed.csv"), "--target", "fruit", "--out", "m", option, value])
+    assert info.value.code == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_hidden_none_is_a_linear_model(files, tmp_path, capsys):
+    out = tmp_path / "linear.npz"
+    argv = ["train", str(files / "mixed.csv"), "--target", "fruit", "--out", str(out)]
+    assert main([*argv, "--hidden", "none", "--epochs", "2"]) == 0
+    assert "(no hidden layer)" in capsys.readouterr().out
+    assert chainrule.load(out).get_config()["hidden"] == []
+
+
+def test_data_problems_named_in_one_line(files, tmp_path, capsys):
+    args = ["--out", str(tmp_path / "m.npz"), *QUICK]
+    with pytest.raises(SystemExit) as info:
+        main(["train", str(files / "mixed.csv"), "--target", "fruit", "--ignore", "fruit", *args])
+    assert info.value.code == 2
+    assert "argument --ignore: 'fruit' is the target (--target fruit)" in capsys.readouterr().err
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    pd.DataFrame({"x": x, "y": (3 * x).round(3)}).to_csv(tmp_path / "cont.csv", index=False)
+    assert main(["train", str(tmp_path / "cont.csv"), "--target", "y", "--task", "classify", *args])
+    assert_one_line_error(
+        capsys.readouterr().err, "cont.csv: target column 'y' holds 60 distinct numbers in 60",
+        "--task regress",
+    )  # fmt: skip
+
+    (tmp_path / "dup.csv").write_text("a,b,a,y\n1,2,3,x\n4,5,6,y\n")
+    assert main(["train", str(tmp_path / "dup.csv"), "--target", "y", *args]) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, "dup.csv: the header names the column 'a' more than once"
+    )
+
+
+def test_messages_agree_in_number(files, fruit_model, tmp_path, capsys):
+    mixed = pd.read_csv(files / "mixed.csv").astype({"size": object})
+    mixed.loc[[2, 3], "size"] = "big"
+    mixed.to_csv(tmp_path / "odd.csv", index=False)
+    assert main(["predict", str(fruit_model), str(tmp_path / "odd.csv")]) == 1
+    assert "rows 4, 5 hold text such as 'big'" in capsys.readouterr().err
+
+    from chainrule.cli import _a
+
+    assert [_a(n) for n in ("MLPClassifier", "Network", "TabularModel", "Adam")] == [
+        "an MLPClassifier",
+        "a Network",
+        "a TabularModel",
+        "an Adam",
+    ]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="reads a pipe through /dev/fd, POSIX")
+def test_csv_from_a_pipe_is_read_once(files, fruit_model, capsys):
+    import os
+
+    text = (files / "mixed.csv").read_text().splitlines()
+    data = ("\n".join(text[:4]) + "\n").encode()
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)  # small: fits in the pipe's buffer
+    os.close(write_end)
+    try:
+        assert main(["predict", str(fruit_model), f"/dev/fd/{read_end}"]) == 0
+    finally:
+        os.close(read_end)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "fruit" and len(lines) == 4
+
+
+def test_inspect_and_plot_scikit_learn_estimators(tmp_path, capsys):
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    lbfgs = chainrule.MLPClassifier(
+        hidden_layer_sizes=(5,), solver="lbfgs", max_iter=30, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter reached: ConvergenceWarning
+        lbfgs.fit(X, y)
+    lbfgs.save(tmp_path / "lbfgs.npz")
+    assert main(["inspect", str(tmp_path / "lbfgs.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "solver: lbfgs" in out and "SGD(" not in out and "none recorded" not in out
+    assert f"solver lbfgs: {lbfgs.n_iter_} iterations, final training loss {lbfgs.loss_:.4f}" in out
+    assert main(["plot", str(tmp_path / "lbfgs.npz"), "--out", str(tmp_path / "l.png")]) == 1
+    assert "no training history to plot (lbfgs records no loss curve)" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "lbfgs.npz"), str(tmp_path / "l.png")]) == 1
+    assert "holds an MLPClassifier, not a model made by" in capsys.readouterr().err
+
+    adam = chainrule.MLPClassifier(hidden_layer_sizes=(5,), max_iter=8, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adam.fit(X, y)
+    adam.save(tmp_path / "adam.npz")
+    assert main(["inspect", str(tmp_path / "adam.npz")]) == 0
+    out = capsys.readouterr().out
+    curve = adam.loss_curve_
+    assert "solver: adam" in out
+    assert f"solver adam: 8 epochs; training loss {curve[0]:.4f} -> {curve[-1]:.4f}" in out
+
+
+def test_plot_marks_the_kept_weights(fruit_model, tmp_path, capsys, monkeypatch):
+    from chainrule import plotting
+
+    seen = {}
+    monkeypatch.setattr(
+        plotting, "plot_learning_curves", lambda history, path, **kw: seen.update(kw)
+    )
+    assert main(["plot", str(fruit_model), "--out", str(tmp_path / "c.png")]) == 0
+    model = chainrule.load(fruit_model)
+    val_loss = model.history_.history["val_loss"]
+    assert seen["kept_epoch"] == int(np.argmin(val_loss)) + 1 == model.training_["best_epoch"]
+    assert seen["title"] == "Learning curves of 'fruit'"
+    capsys.readouterr()
+    assert main(["inspect", str(fruit_model)]) == 0
+    assert f"the model holds the weights of epoch {seen['kept_epoch']}" in capsys.readouterr().out

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from chainrule import Dense, Network, ReLU, Sigmoid, Softmax
 from chainrule.plotting import (
+    picture_formats,
     plot_confusion_matrix,
     plot_decision_boundary,
     plot_error_curve,
@@ -106,9 +107,9 @@ def test_learning_curves_two_panels(tmp_path, moons_net):
     assert _legend_texts(loss_ax) == [
         "training",
         "validation",
-        f"best validation (epoch {best_loss})",
+        f"lowest validation loss (epoch {best_loss})",
     ]
-    assert _legend_texts(metric_ax)[-1] == f"best validation (epoch {best_acc})"
+    assert _legend_texts(metric_ax)[-1] == f"highest validation accuracy (epoch {best_acc})"
     train, val, star = loss_ax.get_lines()
     np.testing.assert_array_equal(train.get_xdata(), np.arange(1, 9))
     np.testing.assert_array_equal(train.get_ydata(), record["loss"])
@@ -128,7 +129,12 @@ def test_learning_curves_from_dicts_and_model_file_headers():
     record = {"loss": [3.0, 2.0], "val_loss": [3.5, 2.5], "mae": [1, 0.9], "val_r2": [0.1, 0.3]}
     fig = plot_learning_curves(record, metric="r2")
     assert fig.axes[1].get_ylabel() == "R²"
-    assert _legend_texts(fig.axes[1]) == ["validation", "best validation (epoch 2)"]
+    assert _legend_texts(fig.axes[1]) == ["validation", "highest validation R² (epoch 2)"]
+    fig = plot_learning_curves(record, metric="mae")  # an error: lower is better
+    assert _legend_texts(fig.axes[1]) == ["training"]
+    record["val_mae"] = [1.2, 1.3]
+    fig = plot_learning_curves(record, metric="mae")
+    assert _legend_texts(fig.axes[1])[-1] == "lowest validation MAE (epoch 1)"
 
 
 def test_learning_curves_of_fitted_models(moons_net):
@@ -149,7 +155,43 @@ def test_learning_curves_of_fitted_models(moons_net):
 
     fig = plot_learning_curves(Estimator())
     assert [a.get_title() for a in fig.axes] == ["Loss per epoch", "Score per epoch"]
-    assert _legend_texts(fig.axes[1]) == ["validation", "best validation (epoch 2)"]
+    assert _legend_texts(fig.axes[1]) == ["validation", "highest validation score (epoch 2)"]
+
+
+def test_learning_curves_mark_the_kept_weights_apart_from_the_best_metric():
+    # the lowest validation loss (epoch 2, the weights early stopping keeps) and the
+    # highest validation accuracy (epoch 3) are different epochs: each is labelled so
+    record = {
+        "loss": [0.9, 0.6, 0.5, 0.45],
+        "val_loss": [0.8, 0.55, 0.6, 0.7],
+        "accuracy": [0.6, 0.7, 0.8, 0.85],
+        "val_accuracy": [0.6, 0.7, 0.8, 0.75],
+    }
+    fig = plot_learning_curves(record, kept_epoch=2)
+    loss_ax, metric_ax = fig.axes
+    assert _legend_texts(loss_ax)[-2:] == [
+        "lowest validation loss (epoch 2)",
+        "weights kept (epoch 2)",
+    ]
+    assert _legend_texts(metric_ax)[-2:] == [
+        "highest validation accuracy (epoch 3)",
+        "weights kept (epoch 2)",
+    ]
+    record["val_accuracy"] = [0.6, 0.8, 0.8, 0.75]  # a tie: the first is starred, and said so
+    fig = plot_learning_curves(record)
+    assert _legend_texts(fig.axes[1])[-1] == "highest validation accuracy (first at epoch 2)"
+    assert len(_legend_texts(fig.axes[0])) == 3  # no kept_epoch: no line
+    kept = metric_ax.get_lines()[-1]
+    assert list(kept.get_xdata()) == [2, 2]
+    for bad in (0, 5, 1.5):
+        with pytest.raises(ValueError, match="kept_epoch must be an epoch number from 1 to 4"):
+            plot_learning_curves(record, kept_epoch=bad)
+
+
+def test_picture_formats_are_matplotlibs():
+    formats = picture_formats()
+    assert {"png", "pdf", "svg"} <= set(formats)
+    assert "txt" not in formats and "csv" not in formats
 
 
 def test_learning_curves_refuse_empty_history_and_unknown_metric():

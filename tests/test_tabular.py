@@ -21,10 +21,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import chainrule
 from chainrule.io import Checkpoint
 from chainrule.tabular import (
+    DataError,
     Preprocessor,
     TabularModel,
     classification_scores,
     guess_task,
+    parse_hidden,
     regression_scores,
 )
 
@@ -129,7 +131,10 @@ def test_text_in_a_number_column_names_the_row():
     pre = Preprocessor("label").fit(frame)
     bad = frame.astype({"a": object})
     bad.loc[6, "a"] = "twelve"
-    with pytest.raises(ValueError, match=r"'a' must hold numbers.*row 6.*'twelve'"):
+    with pytest.raises(DataError, match=r"'a' must hold numbers.*row 6 holds text.*'twelve'"):
+        pre.transform(bad)
+    bad.loc[2, "a"] = "eleven"
+    with pytest.raises(DataError, match=r"rows 2, 6 hold text such as 'eleven'"):
         pre.transform(bad)
 
 
@@ -325,3 +330,85 @@ def test_edited_model_file_state_is_checked():
     config["fitted"]["columns"][0] = {"name": "a", "kind": "pickle"}
     with pytest.raises(ValueError, match="unknown column kind"):
         Preprocessor.from_config(config)
+
+
+# ---------------------------------------------------------------- review fixes
+
+
+def test_huge_finite_values_scale_without_overflow():
+    frame = pd.DataFrame({"a": [1e300, -1e300, 3.0, 4.0], "y": ["x", "y", "x", "y"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow RuntimeWarning
+        pre = Preprocessor("y").fit(frame)
+        X = pre.transform(frame)
+    (col,) = pre.columns_
+    # mean (1e300 - 1e300 + 7) / 4; deviation sqrt((2 * 1e600 + ...) / 4) = 1e300 / sqrt(2)
+    assert col["mean"] == pytest.approx(1.75, rel=1e-12)
+    assert col["scale"] == pytest.approx(1e300 / np.sqrt(2), rel=1e-12)
+    np.testing.assert_allclose(X[:, 0], [np.sqrt(2), -np.sqrt(2), 0, 0], atol=1e-12)
+    Preprocessor.from_config(json.loads(json.dumps(pre.get_config())))  # loads back
+
+    # a - mean overflows for the extremes of float64: computed in two steps instead
+    edge = pd.DataFrame({"a": [1.7e308, 1.7e308, -1.7e308, 4.0], "y": [0.0, 1.5, 2.5, 3.5]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pre = Preprocessor("y").fit(edge)
+        X = pre.transform(edge)
+        huge_target = Preprocessor("a", task="regress").fit(edge)
+        encoded = huge_target.encode_target(edge)
+    assert np.all(np.isfinite(X)) and np.all(np.isfinite(encoded))
+    np.testing.assert_allclose(huge_target.decode_target(encoded), edge["a"], atol=1e296)
+    # in units of 1.7e308: [1, 1, -1, ~0], mean 1/4, deviation sqrt(11) / 4
+    np.testing.assert_allclose(X[:, 0], np.array([3, 3, -5, -1]) / np.sqrt(11), rtol=1e-12)
+    small = Preprocessor("y").fit(pd.DataFrame({"a": [0.1, 0.2, 0.3, 0.4], "y": [0, 1, 0, 1]}))
+    with pytest.raises(DataError, match=r"'a': row 7 holds a value too large.*mean 0\.25"):
+        small.transform(pd.DataFrame({"a": [1.7e308]}, index=[7]))
+
+
+def test_parse_hidden_accepts_sizes_and_none_only():
+    assert parse_hidden("64,32") == parse_hidden(" 64, 32 ") == parse_hidden([64, 32]) == (64, 32)
+    assert parse_hidden(8) == parse_hidden(np.int64(8)) == (8,)
+    assert parse_hidden("none") == parse_hidden("") == parse_hidden(()) == parse_hidden([]) == ()
+    for bad in ("0", 0, [0], -1, "8,-2", "64,x", [1.5], True, "64,,32"):
+        with pytest.raises((ValueError, TypeError)):
+            parse_hidden(bad)
+    with pytest.raises(ValueError, match=r"positive integers.*received 0"):
+        TabularModel("label", hidden=0, epochs=1).fit(_frame(20))
+
+
+def test_seed_is_checked():
+    with pytest.raises(ValueError, match="seed must be None or a non-negative integer"):
+        TabularModel("label", seed=-1, epochs=1).fit(_frame(20))
+
+
+def test_data_errors_are_value_errors_naming_the_problem():
+    frame = _frame(40)
+    assert issubclass(DataError, ValueError)
+    with pytest.raises(DataError, match=r"'label' is both the target and an ignored column"):
+        Preprocessor("label", ignore=["label"]).fit(frame)
+    continuous = frame.assign(label=frame["a"].round(4))
+    with pytest.raises(DataError, match=r"40 distinct numbers in 40 rows.*--task regress"):
+        Preprocessor("label", task="classify").fit(continuous)
+    few = frame.assign(label=(frame["a"] > 0).astype(int) * 1.5)  # two numbers: classes
+    assert Preprocessor("label", task="classify").fit(few).classes_ == [0.0, 1.5]
+    twice = pd.concat([frame[["a"]], frame[["a", "label"]]], axis=1)
+    with pytest.raises(DataError, match=r"more than one column named 'a'"):
+        Preprocessor("label").fit(twice)
+    with pytest.raises(DataError, match=r"target column 'label' holds infinite values \(row 3\)"):
+        Preprocessor("label", task="regress").fit(
+            frame.assign(label=[0.0, 1.0, 2.0, np.inf] + [1.0] * 36)
+        )
+
+
+def test_evaluate_loss_is_the_networks_and_scikit_learns_log_loss():
+    from sklearn.metrics import log_loss
+
+    frame = _frame(120)
+    model = TabularModel("label", epochs=5, seed=0).fit(frame)
+    scores = model.evaluate(frame)
+    proba = model.predict_proba(frame)
+    proba /= proba.sum(axis=1, keepdims=True)  # float32 sums are 1 to ~1e-7
+    assert scores["loss"] == pytest.approx(log_loss(frame["label"], proba), rel=1e-5)
+    X = model.preprocessor_.transform(frame)
+    y = model.preprocessor_.encode_target(frame)
+    assert scores["loss"] == model.network_.evaluate(X, y)["loss"]

@@ -4,10 +4,12 @@ Sub-commands: ``train``, ``predict``, ``evaluate``, ``inspect``, ``plot`` (CSV f
 and model files, through :mod:`chainrule.tabular` and :mod:`chainrule.io`) and
 ``tutorial`` (the lesson, step by step).
 
-Exit codes: 0 on success, 2 for usage errors, 1 for data or model errors (a
-one-line message on stderr naming the file, column or row; ``--debug`` shows the
-traceback), 130 when interrupted. Rows are numbered as a spreadsheet or an editor
-shows them: the header is row 1, the first data row is row 2.
+Exit codes: 0 on success, 2 for usage errors (options, the ``--config`` file, an
+output path that is a folder or would overwrite an input), 1 for data or model errors
+(a one-line message on stderr naming the file, column or row; ``--debug`` shows the
+traceback), 130 when interrupted. Any other error is a bug in chainrule: its traceback
+is shown with a request to report it (exit code 1). Rows are numbered as a spreadsheet
+or an editor shows them: the header is row 1, the first data row is row 2.
 """
 
 from __future__ import annotations
@@ -19,18 +21,29 @@ import os
 import shutil
 import sys
 import time
+import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from io import StringIO
 from typing import Any
 
 from chainrule import __version__
+from chainrule._validation import (
+    check_fraction,
+    check_non_negative_float,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 from chainrule.layers import ACTIVATIONS
 from chainrule.optimizers import OPTIMIZERS
 from chainrule.training import Callback
 
 
 class UserError(Exception):
-    """An error in the user's data, files or options: reported in one line, exit code 1."""
+    """An error in the user's data, files or options found by the command: reported in one
+    line, exit code 1. (The library's own finds are :class:`chainrule.tabular.DataError`,
+    which :func:`_about` turns into a UserError naming the file.)"""
 
 
 def _cmd_tutorial(args: argparse.Namespace) -> int:
@@ -66,126 +79,186 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 HIDDEN_ACTIVATIONS = sorted(k for k in ACTIVATIONS if k != "softmax")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _option_type(convert: Callable[[str], Any], check: Callable[..., Any], expected: str):
+    """An argparse ``type``: ``convert`` the text, then ``check`` it with the library's check.
+
+    The check is the one the library applies (``chainrule._validation``); its
+    ValueError or TypeError becomes argparse's usage error (exit code 2).
+    """
+
+    def parse(text: str) -> Any:
+        try:
+            return check(convert(text))
+        except (ValueError, TypeError):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+    parse.__name__ = expected  # argparse names the type in some messages
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+def _patience_check(value: int) -> int:
+    return 0 if value == 0 else check_positive_int(value, "patience")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+_positive_int = _option_type(int, lambda v: check_positive_int(v, "N"), "a positive integer")
+_patience = _option_type(int, _patience_check, "an integer >= 0 (0: no early stopping)")
+_seed = _option_type(int, lambda v: check_seed(v, "seed"), "an integer >= 0")
+_positive_float = _option_type(
+    float, lambda v: check_positive_float(v, "RATE"), "a positive number"
+)
+_non_negative_float = _option_type(
+    float, lambda v: check_non_negative_float(v, "ALPHA"), "a number >= 0"
+)
+_fraction = _option_type(float, lambda v: check_fraction(v, "F"), "a number in [0, 1)")
 
 
 def _hidden(text: str) -> tuple[int, ...]:
-    """``"64,32"`` -> ``(64, 32)``; ``""`` or ``"none"`` -> no hidden layer."""
-    text = text.strip()
-    if text.lower() in ("", "none", "0"):
-        return ()
+    """``"64,32"`` -> ``(64, 32)``; ``"none"`` or ``""`` -> no hidden layer (as the library)."""
+    from chainrule.tabular import parse_hidden
+
     try:
-        sizes = tuple(int(part) for part in text.replace(" ", "").split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or any(s <= 0 for s in sizes):
+        return parse_hidden(text)
+    except (ValueError, TypeError):
         raise argparse.ArgumentTypeError(
-            f"expected layer sizes separated by commas such as 64,32 (or 'none'), got {text!r}"
-        )
-    return sizes
+            "expected positive layer sizes separated by commas such as 64,32 (or 'none' "
+            f"for no hidden layer), got {text!r}"
+        ) from None
 
 
 def _one_line(text: Any) -> str:
     return " ".join(str(text).split())
 
 
-def _pandas():
-    try:
-        import pandas
-    except ImportError:
-        raise UserError(
-            "reading CSV files needs pandas; install it with pip install 'chainrule[tabular]'"
-        ) from None
-    return pandas
+def _a(noun: str) -> str:
+    """``"a Network"``, ``"an MLPClassifier"`` (an initialism is read letter by letter)."""
+    first = noun[:1].upper()
+    initialism = len(noun) > 1 and noun[:2].isupper()
+    vowel_sound = first in ("AEFHILMNORSX" if initialism else "AEIOU")
+    return f"{'an' if vowel_sound else 'a'} {noun}"
 
 
 @contextlib.contextmanager
 def _about(path: str) -> Iterator[None]:
-    """Report a ValueError or TypeError from the data in ``path`` as a UserError naming it."""
+    """Report what the library finds wrong with the rows of ``path`` (a DataError) as a
+    UserError naming the file. Other errors pass: they are bugs, shown with a traceback."""
+    from chainrule.tabular import DataError
+
     try:
         yield
-    except (ValueError, TypeError) as exc:
+    except DataError as exc:
         raise UserError(f"{path}: {exc}") from exc
 
 
-def _read_csv(path: str):
-    """The rows of a CSV file as a DataFrame (index = row numbers, the header is row 1)."""
-    pd = _pandas()
+def _same_file(a: str, b: str) -> bool:
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
 
+
+def _check_output(
+    parser: argparse.ArgumentParser, option: str, path: str, inputs: dict[str, str | None]
+) -> None:
+    """Before any work: refuse writing ``path`` over a folder or over one of ``inputs``
+    (usage errors, exit code 2), or into a folder that does not exist (exit code 1)."""
+    if os.path.isdir(path):
+        parser.error(f"argument {option}: {path!r} is a folder; give a file name in it")
+    for what, other in inputs.items():
+        if other is not None and _same_file(path, other):
+            parser.error(
+                f"argument {option}: {path!r} is the {what}; writing there would destroy "
+                "it: choose another file name"
+            )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(
+            f"{option} {path}: cannot write there, the folder does not exist ({folder}); "
+            "create it first"
+        )
+
+
+def _plotting():
+    """:mod:`chainrule.plotting`, or a UserError saying how to install matplotlib."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserError(
+            "pictures need matplotlib; install it with pip install 'chainrule[plot]'"
+        ) from None
+    from chainrule import plotting
+
+    return plotting
+
+
+def _check_picture(parser: argparse.ArgumentParser, option: str, path: str, inputs) -> None:
+    """Refuse a picture path matplotlib cannot write (by its extension), then as outputs."""
+    formats = _plotting().picture_formats()
+    suffix = os.path.splitext(path)[1].lower().lstrip(".")
+    if suffix not in formats:
+        known = ", ".join("." + f for f in sorted(formats))
+        problem = f".{suffix} is not a picture format" if suffix else "it has no extension"
+        parser.error(
+            f"argument {option}: cannot draw {path!r}: {problem}; use one of {known} "
+            "(.png is a good default)"
+        )
+    _check_output(parser, option, path, inputs)
+
+
+def _read_csv(path: str):
+    """The rows of a CSV file as a DataFrame (index = row numbers, the header is row 1).
+
+    The file is read once (so a pipe such as ``<(command)`` works) and parsed by pandas.
+    """
+    from chainrule.tabular import _pandas
+
+    try:
+        pd = _pandas()
+    except ImportError as exc:
+        raise UserError(str(exc)) from None
     if not os.path.exists(path):
         raise UserError(f"{path}: no such file")
     if os.path.isdir(path):
         raise UserError(f"{path}: is a folder, not a CSV file")
     with open(path, "rb") as f:
-        start = f.read(8192)
-    if not start.strip():
+        data = f.read()
+    if not data.strip():
         raise UserError(
             f"{path}: the file is empty; expected a CSV file with a header row and data rows"
         )
+    start = data[:8192]
     if b"\x00" in start or start.startswith(b"PK\x03\x04"):
         raise UserError(
             f"{path}: this is not a CSV text file (it holds binary data, such as a model "
             "file or a spreadsheet); export the table as CSV"
         )
     try:
-        frame = pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True)
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UserError(
             f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV"
         ) from None
+    del data
+    try:
+        frame = pd.read_csv(StringIO(text), skipinitialspace=True)
+        # the header as written: pandas renames a second 'a' to 'a.1'
+        header = pd.read_csv(
+            StringIO(text), header=None, nrows=1, dtype=str, skipinitialspace=True
+        ).iloc[0]
     except pd.errors.EmptyDataError:
         raise UserError(
             f"{path}: no columns found; expected a CSV file with a header row and data rows"
         ) from None
     except pd.errors.ParserError as exc:
         raise UserError(f"{path}: not a well-formed CSV file ({_one_line(exc)})") from None
+    names = [str(name) for name in header if isinstance(name, str)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UserError(
+            f"{path}: the header names the column {', '.join(map(repr, repeated))} more than "
+            "once; give each column its own name"
+        )
     if frame.shape[1] == 1:
         name = str(frame.columns[0])
         for sep, what in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
@@ -218,7 +291,7 @@ def _load_tabular(path: str, command: str):
     model = _load(path)
     if not isinstance(model, TabularModel):
         raise UserError(
-            f"{path}: holds a {type(model).__name__}, not a model made by `chainrule train`; "
+            f"{path}: holds {_a(type(model).__name__)}, not a model made by `chainrule train`; "
             f"`chainrule {command}` needs one that knows its CSV columns"
         )
     return model
@@ -245,7 +318,12 @@ def _table(rows: list[list[str]], right: int = 1) -> str:
 
 
 class _EpochBar(Callback):
-    """A tqdm bar over the epochs with the loss and the validation metric."""
+    """One tqdm bar over the whole run, a step per epoch, with the loss and validation metric.
+
+    Not :func:`chainrule.training.progress_bar`: that one is a bar over the batches of
+    each epoch (``fit(verbose=1)``), to stdout; the command shows one line for the run,
+    on stderr, so predictions and summaries on stdout stay clean.
+    """
 
     def __init__(self, epochs: int, metric: str) -> None:
         self.epochs = epochs
@@ -297,7 +375,11 @@ def _guess_reason(series) -> str:
 
 
 def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    """The options in a TOML file, checked and converted as the command line does."""
+    """The options in a TOML file, checked and converted as the command line does.
+
+    A mistake in the file (TOML syntax, an unknown option, a wrong value) is a usage
+    error, as the same mistake on the command line: exit code 2, naming file and option.
+    """
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -307,74 +389,83 @@ def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
             raise UserError(
                 f"{path}: reading TOML needs Python 3.11+ or the tomli package (pip install tomli)"
             ) from None
+    if not os.path.exists(path):
+        raise UserError(f"{path}: no such config file")
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a folder, not a config file")
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such config file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not a valid TOML file ({_one_line(exc)})") from None
+        parser.error(f"--config {path}: not a valid TOML file ({_one_line(exc)})")
     actions = {a.dest: a for a in parser._actions if a.dest in TRAIN_DEFAULTS}
     config: dict[str, Any] = {}
     for key, value in raw.items():
         dest = key.replace("-", "_")
         if dest not in actions:
             known = ", ".join(sorted(k.replace("_", "-") for k in actions))
-            raise UserError(f"{path}: unknown option {key!r}; the options are {known}")
+            parser.error(f"--config {path}: unknown option {key!r}; the options are {known}")
         action = actions[dest]
-        problem = f"{path}: option {key!r}"
+        problem = f"--config {path}: option {key!r}"
         if isinstance(action, argparse._StoreTrueAction):
             if not isinstance(value, bool):
-                raise UserError(f"{problem} must be true or false; received {value!r}")
+                parser.error(f"{problem} must be true or false; received {value!r}")
             config[dest] = value
             continue
         if dest == "ignore":
             value = [value] if isinstance(value, str) else value
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise UserError(f"{problem} must be a list of column names; received {value!r}")
+                parser.error(f"{problem} must be a list of column names; received {value!r}")
             config[dest] = value
             continue
         if dest == "hidden" and isinstance(value, list):
             value = ",".join(str(v) for v in value) if value else "none"
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise UserError(f"{problem}: unexpected value {value!r}")
+            parser.error(f"{problem}: unexpected value {value!r}")
         text = str(value)
         try:
             converted = action.type(text) if action.type else text
         except argparse.ArgumentTypeError as exc:
-            raise UserError(f"{problem}: {exc}") from None
+            parser.error(f"{problem}: {exc}")
         if action.choices is not None and converted not in action.choices:
             choices = ", ".join(map(str, action.choices))
-            raise UserError(f"{problem} must be one of {choices}; received {value!r}")
+            parser.error(f"{problem} must be one of {choices}; received {value!r}")
         config[dest] = converted
     return config
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from chainrule.network import TrainingDivergedError
     from chainrule.tabular import TabularModel, guess_task
 
+    parser = args.subparser
     settings = dict(TRAIN_DEFAULTS)
     if args.config:
-        settings.update(_read_config(args.config, args.subparser))
+        settings.update(_read_config(args.config, parser))
     settings.update({k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None})
     for required in ("target", "out"):
         if not settings[required]:
-            args.subparser.error(
+            parser.error(
                 f"the following argument is required: --{required} "
                 f"(or '{required}' in the --config file)"
             )
+    target, out = settings["target"], settings["out"]
+    if target in settings["ignore"]:
+        parser.error(
+            f"argument --ignore: {target!r} is the target (--target {target}); a column "
+            "cannot be both the target and ignored"
+        )
+    inputs = {"training data (DATA)": args.data, "--config file": args.config}
+    _check_output(parser, "--out", out, inputs)
+    if settings["checkpoint"]:
+        _check_output(parser, "--checkpoint", settings["checkpoint"], {**inputs, "--out file": out})
     say = (lambda *a, **k: None) if settings["quiet"] else print
     frame = _read_csv(args.data)
-    target, out = settings["target"], settings["out"]
     if target not in frame.columns:
         raise UserError(
             f"{args.data}: no column {target!r} to use as the target; the columns are "
             f"{', '.join(map(str, frame.columns))}"
         )
-    if os.path.dirname(os.path.abspath(out)) and not os.path.isdir(
-        os.path.dirname(os.path.abspath(out))
-    ):
-        raise UserError(f"{out}: cannot save the model there, the folder does not exist")
     if settings["task"] is None:
         say(f"task: {_guess_reason(frame[target])}; use --task to choose")
     model = TabularModel(
@@ -401,8 +492,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from chainrule.io import Checkpoint
 
         monitor = "val_loss" if settings["validation_fraction"] > 0 else "loss"
-        with _about(settings["checkpoint"]):
-            checkpoint = Checkpoint(settings["checkpoint"], monitor=monitor, model=model)
+        checkpoint = Checkpoint(settings["checkpoint"], monitor=monitor, model=model)
         callbacks.append(checkpoint)
     if not settings["quiet"] and sys.stderr.isatty():
         try:
@@ -415,6 +505,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         with _about(args.data):
             model.fit(frame, callbacks=callbacks)
+    except TrainingDivergedError as exc:
+        rate = settings["learning_rate"]
+        what = str(exc).split(";")[0]  # "the loss became nan at optimizer step 3"
+        raise UserError(
+            f"{args.data}: training diverged ({what}) and no model was saved; lower the "
+            f"learning rate (it was {rate:g}), e.g. --learning-rate {rate / 10:g}, or check "
+            "the data for extreme values"
+        ) from exc
     except KeyboardInterrupt:
         runs = (
             len(model.network_.history.history.get("loss", []))
@@ -470,12 +568,16 @@ def _train_summary(model, settings: dict[str, Any], seconds: float, say) -> None
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    pd = _pandas()
-
+    if args.out:
+        _check_output(
+            args.subparser, "--out", args.out, {"model file": args.model, "data file": args.data}
+        )
     model = _load_tabular(args.model, "predict")
     if args.proba and model.task_ != "classify":
         raise UserError(f"{args.model}: --proba needs a classifier; this model is a regressor")
     frame = _read_csv(args.data)
+    import pandas as pd  # _read_csv checked it is there
+
     with _about(args.data):
         result = pd.DataFrame({model.target: model.predict(frame)})
         if args.proba:
@@ -491,19 +593,26 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.plot:
+        _check_picture(
+            args.subparser, "--plot", args.plot, {"model file": args.model, "data file": args.data}
+        )
     model = _load_tabular(args.model, "evaluate")
     frame = _read_csv(args.data)
+    if model.target not in frame.columns:
+        raise UserError(
+            f"{args.data}: no column {model.target!r} (the target) to compare the predictions with"
+        )
     with _about(args.data):
-        if model.target not in frame.columns:
-            raise ValueError(
-                f"no column {model.target!r} (the target) to compare the predictions with"
-            )
         scores = model.evaluate(frame)
     print(f"{args.data}: {len(frame)} rows; target {model.target!r} ({model.task_})")
     if model.task_ == "classify":
         labels = [str(c) for c in scores["labels"]]
         print(f"accuracy  {scores['accuracy']:.4f}")
-        print(f"log loss  {scores['loss']:.4f}\n")
+        if model.network_.l2:
+            print(f"loss      {scores['loss']:.4f} (cross-entropy + L2 penalty)\n")
+        else:
+            print(f"log loss  {scores['loss']:.4f}\n")
         rows = [["class", "precision", "recall", "support"]]
         for k, label in enumerate(labels):
             rows.append(
@@ -526,8 +635,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for name in ("mse", "rmse", "mae", "r2"):
             print(f"{name:<4}  {_fmt(scores[name])}")
     if args.plot:
-        from chainrule import plotting
-
+        plotting = _plotting()
         if model.task_ == "classify":
             plotting.plot_confusion_matrix(
                 scores["confusion_matrix"], [str(c) for c in scores["labels"]], args.plot
@@ -575,16 +683,54 @@ def _describe_columns(pre) -> list[str]:
 
 def _history_of(model: Any) -> dict[str, list[float]]:
     """Per-epoch values from a model's Network history, or an estimator's ``loss_curve_``."""
-    net = getattr(model, "network_", model)
-    history = getattr(getattr(net, "history", None), "history", None)
-    if history and history.get("loss"):
-        return history
-    if getattr(model, "loss_curve_", None):
+    if getattr(model, "solver", None) is not None:  # MLPClassifier, MLPRegressor
+        if not getattr(model, "loss_curve_", None):
+            return {}  # lbfgs records no curve (as scikit-learn)
         record = {"loss": [float(v) for v in model.loss_curve_]}
         if getattr(model, "validation_scores_", None):
             record["val_score"] = [float(v) for v in model.validation_scores_]
         return record
+    net = getattr(model, "network_", model)
+    history = getattr(getattr(net, "history", None), "history", None)
+    if history and history.get("loss"):
+        return history
     return {}
+
+
+def _kept_epoch(model: Any) -> int | None:
+    """The epoch (from 1) whose weights a TabularModel kept, or None when not known."""
+    info = getattr(model, "training_", None)
+    if not info or not info.get("epochs_run"):
+        return None
+    if model.patience is not None and info.get("best_epoch"):
+        return int(info["best_epoch"])  # early stopping put the best epoch's weights back
+    return int(info["epochs_run"])  # the last epoch's (a checkpoint's is its last epoch)
+
+
+def _describe_estimator_training(model: Any) -> list[str]:
+    """What an MLPClassifier / MLPRegressor's solver did: its loss curve, or lbfgs's result."""
+    curve = getattr(model, "loss_curve_", None)
+    if not curve:
+        if getattr(model, "loss_", None) is None:
+            return ["  none recorded"]
+        return [
+            f"  solver {model.solver}: {model.n_iter_} iterations, final training loss "
+            f"{model.loss_:.4f} (lbfgs records no per-iteration curve, as scikit-learn)"
+        ]
+    lines = [
+        f"  solver {model.solver}: {len(curve)} epochs; training loss {curve[0]:.4f} -> "
+        f"{curve[-1]:.4f}"
+    ]
+    scores = getattr(model, "validation_scores_", None)
+    if scores:
+        best = max(range(len(scores)), key=scores.__getitem__)
+        lines.append(
+            f"  best validation score {scores[best]:.4f} at epoch {best + 1} "
+            "(those weights are kept)"
+        )
+    elif getattr(model, "best_loss_", None) is not None:
+        lines.append(f"  lowest training loss {model.best_loss_:.4f}")
+    return lines
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -600,6 +746,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         f"chainrule {header['library_version']}; kind {header['kind']}"
     )
     net = getattr(model, "network_", model)  # TabularModel and estimators wrap a Network
+    estimator = getattr(model, "solver", None) is not None
     if isinstance(model, TabularModel):
         pre = model.preprocessor_
         what = (
@@ -616,8 +763,11 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             print(f"  ignored in training: {', '.join(pre.ignore_)}")
         print("  text values not seen in training become all-zero one-hot rows (a warning)")
     if isinstance(net, Network):
+        summary = net.summary(print_fn=None)
+        if estimator:  # the estimator's solver trains it, not the network's optimizer
+            summary = summary.replace(f"optimizer: {net.optimizer!r}", f"solver: {model.solver}")
         print("\nnetwork:")
-        print("\n".join("  " + line for line in net.summary(print_fn=None).splitlines()))
+        print("\n".join("  " + line for line in summary.splitlines()))
     else:
         arch = header.get("architecture") or {}
         names = [layer.get("class_name") for layer in arch.get("layers", [])]
@@ -638,35 +788,43 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     elif hasattr(model, "get_params"):
         params = ", ".join(f"{k}={v!r}" for k, v in sorted(model.get_params().items()))
         print(f"\nsettings: {params}")
-    history = _history_of(model)
     print("\nhistory:")
+    if estimator:
+        print("\n".join(_describe_estimator_training(model)))
+        return 0
+    history = _history_of(model)
     if not history.get("loss"):
         print("  none recorded")
-    else:
-        loss = history["loss"]
-        line = f"  {len(loss)} epochs; training loss {loss[0]:.4f} -> {loss[-1]:.4f}"
-        if isinstance(model, TabularModel) and "seconds" in model.training_:
-            line += f" in {model.training_['seconds']:.2f} s"
-        print(line)
-        if history.get("val_loss"):
-            val = history["val_loss"]
-            best = min(range(len(val)), key=val.__getitem__)
-            extra = ", ".join(
-                f"{k} {history[k][best]:.4f}"
-                for k in history
-                if k.startswith("val_") and k != "val_loss"
-            )
-            print(
-                f"  best validation loss {val[best]:.4f} at epoch {best + 1}"
-                + (f" ({extra})" if extra else "")
-            )
+        return 0
+    loss = history["loss"]
+    line = f"  {len(loss)} epochs; training loss {loss[0]:.4f} -> {loss[-1]:.4f}"
+    if isinstance(model, TabularModel) and "seconds" in model.training_:
+        line += f" in {model.training_['seconds']:.2f} s"
+    print(line)
+    if history.get("val_loss"):
+        val = history["val_loss"]
+        best = min(range(len(val)), key=val.__getitem__)
+        extra = ", ".join(
+            f"{k} {history[k][best]:.4f}"
+            for k in history
+            if k.startswith("val_") and k != "val_loss"
+        )
+        print(
+            f"  best validation loss {val[best]:.4f} at epoch {best + 1}"
+            + (f" ({extra})" if extra else "")
+        )
+    if isinstance(model, TabularModel) and _kept_epoch(model):
+        print(f"  the model holds the weights of epoch {_kept_epoch(model)}")
     return 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from chainrule import plotting
     from chainrule.tabular import TabularModel
 
+    _check_picture(
+        args.subparser, "--out", args.out, {"model file": args.model, "data file": args.boundary}
+    )
+    plotting = _plotting()
     model = _load(args.model)
     if args.boundary:
         if not isinstance(model, TabularModel):
@@ -682,28 +840,47 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             )
         frame = _read_csv(args.boundary)
         with _about(args.boundary):
-            _plot_boundary(model, frame, numeric, args.out, plotting)
+            _plot_boundary(model, frame, numeric, args.boundary, args.out, plotting)
     else:
         history = _history_of(model)
         if not history:
-            raise UserError(f"{args.model}: the model file holds no training history to plot")
-        title = f"Learning curves of {model.target!r}" if isinstance(model, TabularModel) else None
-        plotting.plot_learning_curves(history, args.out, **({"title": title} if title else {}))
+            why = (
+                " (lbfgs records no loss curve)" if getattr(model, "solver", "") == "lbfgs" else ""
+            )
+            raise UserError(f"{args.model}: the model file holds no training history to plot{why}")
+        options: dict[str, Any] = {}
+        if isinstance(model, TabularModel):
+            options = {
+                "title": f"Learning curves of {model.target!r}",
+                "kept_epoch": _kept_epoch(model),
+            }
+        plotting.plot_learning_curves(history, args.out, **options)
     print(f"plot saved to {args.out}")
     return 0
 
 
-def _plot_boundary(model, frame, columns: list[str], path: str, plotting) -> None:
+def _plot_boundary(model, frame, columns: list[str], data: str, path: str, plotting) -> None:
     import numpy as np
-
-    pd = _pandas()
+    import pandas as pd
 
     for name in (*columns, model.target):
         if name not in frame.columns:
-            raise ValueError(f"no column {name!r}, which the plot needs")
-    data = frame[[*columns, model.target]].dropna()
-    X = data[columns].to_numpy(dtype=np.float64)
-    y = model.preprocessor_.encode_target(data)
+            raise UserError(f"{data}: no column {name!r}, which the plot needs")
+    rows = frame[[*columns, model.target]].dropna()
+    values = rows[columns].apply(pd.to_numeric, errors="coerce")
+    text = values.isna().any(axis=1)
+    if text.any():
+        raise UserError(
+            f"{data}: the columns {', '.join(map(repr, columns))} must hold numbers; row "
+            f"{rows.index[text.to_numpy()][0]} does not"
+        )
+    X = values.to_numpy(dtype=np.float64)
+    if rows.empty or not np.all(np.isfinite(X)):
+        raise UserError(
+            f"{data}: the plot needs rows with finite numbers in {', '.join(map(repr, columns))} "
+            f"and a value of {model.target!r}"
+        )
+    y = model.preprocessor_.encode_target(rows)
 
     def predict_proba(points: np.ndarray) -> np.ndarray:
         grid = pd.DataFrame(points, columns=columns)
@@ -766,7 +943,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--hidden",
         type=_hidden,
         metavar="SIZES",
-        help="hidden layer sizes, e.g. 64,32; 'none' for a linear model "
+        help="hidden layer sizes (each > 0), e.g. 64,32; 'none' for a linear model "
         f"(default {','.join(map(str, d['hidden']))})",
     )
     train.add_argument(
@@ -804,7 +981,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--patience",
-        type=_non_negative_int,
+        type=_patience,
         metavar="N",
         help="early stopping: stop after N epochs without a better validation "
         f"loss and keep the best weights (default {d['patience']}; 0: off)",
@@ -817,7 +994,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         metavar="N",
         help=f"seed of the split, the weights and the shuffling (default {d['seed']})",
     )
@@ -853,7 +1030,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--proba", action="store_true", help="add one probability column per class (classifiers)"
     )
-    predict.set_defaults(handler=_cmd_predict)
+    predict.set_defaults(handler=_cmd_predict, subparser=predict)
 
     evaluate = sub.add_parser(
         "evaluate",
@@ -867,7 +1044,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--plot", metavar="FILE.png", help="draw the confusion matrix (or predicted vs true values)"
     )
-    evaluate.set_defaults(handler=_cmd_evaluate)
+    evaluate.set_defaults(handler=_cmd_evaluate, subparser=evaluate)
 
     inspect = sub.add_parser(
         "inspect",
@@ -891,7 +1068,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--boundary", metavar="DATA.csv", help="draw the decision boundary over these rows instead"
     )
-    plot.set_defaults(handler=_cmd_plot)
+    plot.set_defaults(handler=_cmd_plot, subparser=plot)
 
     tutorial = sub.add_parser(
         "tutorial",
@@ -900,13 +1077,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tutorial.add_argument("--out-dir", default=".", help="where cumulative_error.png goes")
     tutorial.add_argument("--no-plot", action="store_true", help="skip the picture")
-    tutorial.add_argument("--seed", type=int, default=8, help="seed of the training run")
+    tutorial.add_argument("--seed", type=_seed, default=8, help="seed of the training run")
     tutorial.set_defaults(handler=_cmd_tutorial)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``chainrule`` command; returns the exit code."""
+    """Entry point of the ``chainrule`` command; returns the exit code.
+
+    Errors in the user's data, files or options (:class:`UserError`,
+    :class:`chainrule.tabular.DataError`, :class:`chainrule.ModelFileError`, a training
+    run that diverged, an OSError on a file named on the command line) are one line on
+    stderr and exit code 1; argparse's usage errors exit with 2. Anything else is a bug:
+    its traceback is shown with a request to report it (exit code 1).
+    """
+    from chainrule.io import ModelFileError
+    from chainrule.network import TrainingDivergedError
+    from chainrule.tabular import DataError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     prefix = f"chainrule {args.command}"
@@ -925,7 +1113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             return 141
-        except (UserError, ValueError, TypeError, OSError, ImportError, FloatingPointError) as exc:
+        except (UserError, DataError, ModelFileError, TrainingDivergedError, OSError) as exc:
             if args.debug:
                 raise
             print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
@@ -933,6 +1121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except Exception:
+            if args.debug:
+                raise
+            traceback.print_exc()
+            print(
+                f"{prefix}: internal error: this is a bug in chainrule {__version__}, not in "
+                "your data; please report it to the chainrule maintainers with the command "
+                "you ran and the traceback above",
+                file=sys.stderr,
+            )
+            return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

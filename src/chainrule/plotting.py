@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 
 from chainrule._validation import check_array
+from chainrule.metrics import R2
 
 __all__ = [
+    "picture_formats",
     "plot_error_curve",
     "plot_learning_curves",
     "plot_decision_boundary",
@@ -51,6 +53,18 @@ def _figure(ncols: int = 1, width: float = 6.4, height: float = 4.8):
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, list(axes)
+
+
+def picture_formats() -> dict[str, str]:
+    """The file extensions the pictures can be written as, e.g. ``{"png": "Portable Network
+    Graphics", "svg": ..., "pdf": ...}`` (what matplotlib's Agg canvas writes)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError:
+        raise ImportError(
+            "pictures need matplotlib: pip install 'chainrule[plot]' (or matplotlib)"
+        ) from None
+    return dict(FigureCanvasAgg.get_supported_filetypes())
 
 
 def _finish(fig, path: str | os.PathLike | None, dpi: int):
@@ -151,13 +165,17 @@ def plot_learning_curves(
     path: str | os.PathLike | None = None,
     *,
     metric: str | None = None,
+    kept_epoch: int | None = None,
     title: str = "Learning curves",
     dpi: int = 120,
 ):
     """Training and validation loss (left) and metric (right) per epoch.
 
-    The best validation epoch is marked, so overfitting shows as the validation
-    curve turning up after it.
+    A star marks the best validation epoch of each panel: the lowest validation loss,
+    and the highest validation accuracy / R² (lowest for an error such as MSE); the two
+    may be different epochs. ``kept_epoch`` draws a dotted line at the epoch whose
+    weights the model holds (with early stopping that restores the best weights, the
+    lowest-validation-loss epoch). Overfitting shows as the validation loss turning up.
 
     Parameters
     ----------
@@ -170,6 +188,8 @@ def plot_learning_curves(
     metric : str, optional
         The metric for the right panel (default: the first one recorded, such as
         ``"accuracy"`` or ``"r2"``). Without any metric only the loss is drawn.
+    kept_epoch : int, optional
+        The epoch (counted from 1) whose weights the model kept; marked on both panels.
     title : str
     dpi : int, default=120
 
@@ -184,6 +204,14 @@ def plot_learning_curves(
         metric = names[0] if names else None
     elif metric not in record and f"val_{metric}" not in record:
         raise ValueError(f"metric {metric!r} was not recorded; the history has {sorted(record)}")
+    n_epochs = max(len(v) for v in record.values())
+    if kept_epoch is not None and not (
+        isinstance(kept_epoch, (int, np.integer)) and 1 <= kept_epoch <= n_epochs
+    ):
+        raise ValueError(
+            f"kept_epoch must be an epoch number from 1 to {n_epochs}; received "
+            f"kept_epoch={kept_epoch!r}"
+        )
     fig, axes = _figure(ncols=2 if metric else 1, width=11 if metric else 6.4, height=4.4)
     panels = [("loss", "Loss")] + ([(metric, _pretty(metric))] if metric else [])
     for ax, (key, label) in zip(axes, panels, strict=True):
@@ -206,6 +234,9 @@ def plot_learning_curves(
         if val:
             higher_is_better = key in ("accuracy", "r2", "score")
             best = int(np.nanargmax(val) if higher_is_better else np.nanargmin(val))
+            word = "highest" if higher_is_better else "lowest"
+            what = {"r2": "R²", "mse": "MSE", "mae": "MAE"}.get(key, key.replace("_", " "))
+            first = "first at " if np.sum(np.asarray(val) == val[best]) > 1 else ""
             ax.plot(
                 best + 1,
                 val[best],
@@ -214,7 +245,15 @@ def plot_learning_curves(
                 color=_VAL_COLOR,
                 markeredgecolor="black",
                 linestyle="none",
-                label=f"best validation (epoch {best + 1})",
+                label=f"{word} validation {what} ({first}epoch {best + 1})",
+            )
+        if kept_epoch is not None:
+            ax.axvline(
+                kept_epoch,
+                color="black",
+                linestyle=":",
+                linewidth=1.2,
+                label=f"weights kept (epoch {kept_epoch})",
             )
         ax.set_xlabel("Epoch")
         ax.set_ylabel(label)
@@ -508,8 +547,7 @@ def plot_predicted_vs_true(
     n_outputs = y_true.shape[1]
     for j in range(n_outputs):
         t, p = y_true[:, j], y_pred[:, j]
-        ss_tot = np.sum((t - t.mean()) ** 2)
-        r2 = 1 - np.sum((t - p) ** 2) / ss_tot if ss_tot > 0 else float("nan")
+        r2 = R2()(p[:, None], t[:, None])
         name = "samples" if n_outputs == 1 else f"output {j}"
         ax.scatter(t, p, s=18, alpha=0.6, edgecolors="none", label=f"{name} (R² = {r2:.3f})")
     lo = float(min(y_true.min(), y_pred.min()))

@@ -7,7 +7,10 @@ into the model file and ``predict`` takes raw rows. :class:`TabularModel` joins 
 Preprocessor and a Network: ``fit`` / ``predict`` / ``predict_proba`` / ``evaluate``
 on DataFrames. It is what the ``chainrule`` command trains.
 
-pandas is needed here (the ``tabular`` extra) and imported only when used.
+Problems with the rows (missing values, text in a number column, unknown columns,
+...) raise :class:`DataError`, a ValueError naming the column and row; wrong settings
+raise plain ValueError / TypeError. pandas is needed here (the ``tabular`` extra) and
+imported only when used.
 """
 
 from __future__ import annotations
@@ -21,8 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule._validation import check_fraction, check_positive_float, check_positive_int
+from chainrule._validation import (
+    check_fraction,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 from chainrule.layers import ACTIVATIONS, Dense, Softmax, get_activation
+from chainrule.metrics import R2, Accuracy, MeanAbsoluteError, MeanSquaredErrorMetric
 from chainrule.optimizers import OPTIMIZERS
 from chainrule.training import Callback, EarlyStopping, History
 
@@ -32,9 +41,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from chainrule.network import Network
 
 __all__ = [
+    "DataError",
     "Preprocessor",
     "TabularModel",
     "guess_task",
+    "parse_hidden",
     "classification_scores",
     "regression_scores",
 ]
@@ -44,6 +55,21 @@ TASKS = ("classify", "regress")
 MAX_INTEGER_CLASSES = 10
 #: more distinct values than this (and than half the rows) in a text column draws a warning
 MANY_CATEGORIES = 50
+#: a numeric target with more distinct values than this share of the rows (and than
+#: ``MAX_INTEGER_CLASSES``) is refused as classes: it is a quantity, to regress
+MAX_DISTINCT_CLASS_SHARE = 0.5
+#: numbers beyond this magnitude (or below its inverse) are rescaled before their squares
+#: are summed, so the mean and standard deviation never overflow (or underflow)
+_SAFE_MAGNITUDE = 1e100
+
+
+class DataError(ValueError):
+    """The rows of a table cannot be used as they are; the message names the column or
+    row and says how to fix it.
+
+    A ValueError, so ``except ValueError`` catches it; the ``chainrule`` command reports
+    it in one line naming the file, and reports other errors as bugs.
+    """
 
 
 def _pandas():
@@ -64,8 +90,15 @@ def _check_frame(frame: Any, name: str = "frame") -> pd.DataFrame:
             f"received {type(frame).__name__}"
         )
     if frame.shape[0] == 0:
-        raise ValueError(f"{name} has no rows; at least one row of data is needed")
-    return frame.rename(columns=str)
+        raise DataError(f"{name} has no rows; at least one row of data is needed")
+    frame = frame.rename(columns=str)
+    duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
+    if duplicated:
+        raise DataError(
+            f"{name} has more than one column named {', '.join(map(repr, duplicated))}; "
+            "give each column its own name"
+        )
+    return frame
 
 
 def _json_scalar(value: Any) -> Any:
@@ -83,6 +116,86 @@ def _rows_text(labels: Sequence[Any], limit: int = 5) -> str:
     shown = ", ".join(str(r) for r in labels[:limit])
     more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
     return f"{'row' if len(labels) == 1 else 'rows'} {shown}{more}"
+
+
+def _rows_verb(labels: Sequence[Any], singular: str, plural: str) -> str:
+    """``"row 3 holds"`` or ``"rows 3, 8 hold"``: :func:`_rows_text` and a verb that agrees."""
+    return f"{_rows_text(labels)} {singular if len(list(labels)) == 1 else plural}"
+
+
+def _mean_and_scale(values: np.ndarray) -> tuple[float, float]:
+    """``mean(x)`` and ``std(x)`` (population) of finite values, without overflow.
+
+    Values larger than ``1e100`` (or all smaller than ``1e-100``) are divided by their
+    largest magnitude first, so their squares stay finite; the mean and deviation are
+    then multiplied back (both stay within the largest magnitude, so they are finite).
+    A zero deviation (a constant column) gives scale 1.
+    """
+    largest = float(np.max(np.abs(values)))
+    if largest == 0:
+        return 0.0, 1.0
+    unit = 1.0
+    if largest > _SAFE_MAGNITUDE or largest < 1 / _SAFE_MAGNITUDE:
+        unit = largest
+        values = values / unit
+    mean = float(np.mean(values)) * unit
+    std = float(np.std(values)) * unit
+    return mean, (std if std > 0 else 1.0)
+
+
+def _standardise(values: np.ndarray, mean: float, scale: float) -> np.ndarray:
+    """``(values - mean) / scale`` without overflow warnings; non-finite results stay so.
+
+    When ``values - mean`` overflows (both near the float64 limit, opposite signs), the
+    same is computed as ``values / scale - mean / scale``.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = (values - mean) / scale
+        overflowed = ~np.isfinite(result)
+        if overflowed.any():
+            result[overflowed] = values[overflowed] / scale - mean / scale
+    return result
+
+
+def parse_hidden(hidden: Any) -> tuple[int, ...]:
+    """Hidden layer sizes: ``"64,32"`` or ``[64, 32]`` -> ``(64, 32)``; ``"none"``, ``""``
+    or ``()`` -> no hidden layer.
+
+    Every size must be a positive integer: 0 is refused rather than read as "no hidden
+    layer" (say ``"none"`` for that).
+
+    Raises
+    ------
+    ValueError, TypeError
+        For anything else, naming what was received.
+    """
+    if isinstance(hidden, str):
+        text = hidden.strip()
+        if text.lower() in ("", "none"):
+            return ()
+        parts = [part.strip() for part in text.split(",")]
+        try:
+            hidden = [int(part) for part in parts]
+        except ValueError:
+            raise ValueError(
+                "hidden must be layer sizes separated by commas such as 64,32 (or 'none' for "
+                f"no hidden layer); received {text!r}"
+            ) from None
+    elif isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+        hidden = (hidden,)
+    if not isinstance(hidden, Sequence):
+        raise TypeError(
+            f"hidden must be a sequence of layer sizes such as (64, 32); received {hidden!r}"
+        )
+    sizes = []
+    for size in hidden:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size <= 0:
+            raise ValueError(
+                f"hidden layer sizes must be positive integers (or 'none' for no hidden "
+                f"layer); received {size!r} in hidden={hidden!r}"
+            )
+        sizes.append(int(size))
+    return tuple(sizes)
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -180,13 +293,19 @@ class Preprocessor:
             raise ValueError(f"task must be one of {TASKS} or None; received task={self.task!r}")
         ignore = [self.ignore] if isinstance(self.ignore, str) else list(self.ignore)
         known = list(frame.columns)
+        if self.target in ignore:
+            raise DataError(
+                f"column {self.target!r} is both the target and an ignored column "
+                f"(ignore, --ignore {self.target}); the target cannot be left out: "
+                "remove it from the ignored columns or choose another target"
+            )
         for name in [self.target, *ignore]:
             if name not in known:
                 what = "target column" if name == self.target else "ignored column"
-                raise ValueError(f"{what} {name!r} is not in the data; its columns are {known}")
+                raise DataError(f"{what} {name!r} is not in the data; its columns are {known}")
         features = [c for c in known if c != self.target and c not in ignore]
         if not features:
-            raise ValueError(
+            raise DataError(
                 f"no feature columns left: the data has only {known}, minus the target "
                 f"{self.target!r} and the ignored columns {ignore}"
             )
@@ -201,21 +320,14 @@ class Preprocessor:
                 values = series.to_numpy(dtype=np.float64)
                 observed = values[~np.isnan(values)]
                 if observed.size == 0:
-                    raise ValueError(
+                    raise DataError(
                         f"column {name!r} has no values at all; ignore it (--ignore {name})"
                     )
                 if not np.all(np.isfinite(observed)):
-                    raise ValueError(f"column {name!r} holds infinite values; fix or ignore it")
-                mean = float(observed.mean())
-                std = float(observed.std())
+                    raise DataError(f"column {name!r} holds infinite values; fix or ignore it")
+                mean, scale = _mean_and_scale(observed)
                 columns.append(
-                    {
-                        "name": name,
-                        "kind": "numeric",
-                        "mean": mean,
-                        "scale": std if std > 0 else 1.0,
-                        "fill": mean,
-                    }
+                    {"name": name, "kind": "numeric", "mean": mean, "scale": scale, "fill": mean}
                 )
             else:
                 text = series.dropna().astype(str)
@@ -239,43 +351,68 @@ class Preprocessor:
         self.ignore_ = ignore
 
         if self.task_ == "classify":
-            classes = target.unique()
-            try:
-                classes = sorted(classes)
-            except TypeError:
-                classes = sorted(classes, key=str)
-            self.classes_ = [_json_scalar(c) for c in classes]
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"target column {self.target!r} has only one value "
-                    f"({self.classes_[0]!r}); a classifier needs at least two classes"
-                )
+            self._fit_classes(target)
         else:
-            if not _is_numeric(target):
-                bad = target[
-                    ~target.astype(str)
-                    .str.strip()
-                    .str.match(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-                ]
-                example = bad.iloc[0] if len(bad) else target.iloc[0]
-                raise ValueError(
-                    f"target column {self.target!r} holds text ({example!r} in "
-                    f"{_rows_text(bad.index[:1])}), so it cannot be regressed; "
-                    "use task 'classify' (--task classify)"
-                )
-            y = target.to_numpy(dtype=np.float64)
-            if self.scale_target:
-                std = float(y.std())
-                self.target_mean_, self.target_scale_ = float(y.mean()), std if std > 0 else 1.0
-            else:
-                self.target_mean_, self.target_scale_ = 0.0, 1.0
+            self._fit_regression_target(target)
         return self
+
+    def _fit_classes(self, target: pd.Series) -> None:
+        """The sorted class labels; refuse one class, or numbers too many to be classes."""
+        distinct = int(target.nunique())
+        if (
+            _is_numeric(target)
+            and distinct > MAX_INTEGER_CLASSES
+            and distinct > MAX_DISTINCT_CLASS_SHARE * len(target)
+        ):
+            raise DataError(
+                f"target column {self.target!r} holds {distinct} distinct numbers in "
+                f"{len(target)} rows: too many to be classes (a classifier needs several "
+                "rows of each class). It looks like a quantity to predict: use task "
+                "'regress' (--task regress)"
+            )
+        classes = target.unique()
+        try:
+            classes = sorted(classes)
+        except TypeError:
+            classes = sorted(classes, key=str)
+        self.classes_ = [_json_scalar(c) for c in classes]
+        if len(self.classes_) < 2:
+            raise DataError(
+                f"target column {self.target!r} has only one value "
+                f"({self.classes_[0]!r}); a classifier needs at least two classes"
+            )
+
+    def _fit_regression_target(self, target: pd.Series) -> None:
+        """``target_mean_`` and ``target_scale_``; refuse text and infinite values."""
+        if not _is_numeric(target):
+            bad = target[
+                ~target.astype(str)
+                .str.strip()
+                .str.match(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+            ]
+            example = bad.iloc[0] if len(bad) else target.iloc[0]
+            raise DataError(
+                f"target column {self.target!r} holds text ({example!r} in "
+                f"{_rows_text(bad.index[:1])}), so it cannot be regressed; "
+                "use task 'classify' (--task classify)"
+            )
+        y = target.to_numpy(dtype=np.float64)
+        infinite = ~np.isfinite(y)
+        if infinite.any():
+            raise DataError(
+                f"target column {self.target!r} holds infinite values "
+                f"({_rows_text(target.index[infinite])}); fix or remove those rows"
+            )
+        if self.scale_target:
+            self.target_mean_, self.target_scale_ = _mean_and_scale(y)
+        else:
+            self.target_mean_, self.target_scale_ = 0.0, 1.0
 
     def _check_missing(self, frame: pd.DataFrame, features: list[str]) -> None:
         """Refuse missing targets always, and missing features unless imputing."""
         target_missing = frame[self.target].isna().to_numpy()
         if target_missing.any():
-            raise ValueError(
+            raise DataError(
                 f"target column {self.target!r} has {int(target_missing.sum())} missing "
                 f"value(s) ({_rows_text(frame.index[target_missing])}); remove those rows"
             )
@@ -294,7 +431,7 @@ class Preprocessor:
             f"{c!r}: {int(per_column[c])} ({_rows_text(frame.index[missing[c].to_numpy()])})"
             for c in bad
         )
-        raise ValueError(
+        raise DataError(
             f"missing values in {n_rows} row(s), in column(s) {details}. Fill them "
             "(impute=True, --impute: the column mean for numbers, the most frequent "
             "value for text), remove those rows, or ignore the columns (--ignore)"
@@ -328,7 +465,7 @@ class Preprocessor:
         expected = [c["name"] for c in self.columns_]
         absent = [c for c in expected if c not in frame.columns]
         if absent:
-            raise ValueError(
+            raise DataError(
                 f"missing column(s) {absent}: the model was trained with the columns {expected}"
             )
         extra = [
@@ -354,14 +491,28 @@ class Preprocessor:
                 text = series.notna().to_numpy() & np.isnan(values)
                 if text.any():
                     first = series[text].iloc[0]
-                    raise ValueError(
+                    raise DataError(
                         f"column {col['name']!r} must hold numbers, as in training; "
-                        f"{_rows_text(series.index[text])} hold text such as {first!r}"
+                        f"{_rows_verb(series.index[text], 'holds', 'hold')} text such as "
+                        f"{first!r}"
                     )
-                if not np.all(np.isfinite(values[~np.isnan(values)])):
-                    raise ValueError(f"column {col['name']!r} holds infinite values")
+                infinite = np.isinf(values)
+                if infinite.any():
+                    raise DataError(
+                        f"column {col['name']!r} holds infinite values "
+                        f"({_rows_text(series.index[infinite])})"
+                    )
                 values = np.where(np.isnan(values), col["fill"], values)
-                blocks.append(((values - col["mean"]) / col["scale"])[:, None])
+                scaled = _standardise(values, col["mean"], col["scale"])
+                too_large = ~np.isfinite(scaled)
+                if too_large.any():
+                    raise DataError(
+                        f"column {col['name']!r}: "
+                        f"{_rows_verb(series.index[too_large], 'holds', 'hold')} a value too "
+                        "large for the scaling learned in training (mean "
+                        f"{col['mean']:.4g}, standard deviation {col['scale']:.4g}); check it"
+                    )
+                blocks.append(scaled[:, None])
             else:
                 text = series.astype(object).where(series.notna(), col["fill"]).astype(str)
                 categories = col["categories"]
@@ -397,7 +548,7 @@ class Preprocessor:
         pd = _pandas()
         if isinstance(frame_or_series, pd.DataFrame):
             if self.target not in frame_or_series.columns:
-                raise ValueError(
+                raise DataError(
                     f"target column {self.target!r} is not in the data; its columns are "
                     f"{list(frame_or_series.columns)}"
                 )
@@ -406,7 +557,7 @@ class Preprocessor:
             series = pd.Series(frame_or_series)
         missing = series.isna().to_numpy()
         if missing.any():
-            raise ValueError(
+            raise DataError(
                 f"target column {self.target!r} has {int(missing.sum())} missing value(s) "
                 f"({_rows_text(series.index[missing])}); remove those rows"
             )
@@ -420,7 +571,7 @@ class Preprocessor:
             unknown = [i for i, c in enumerate(codes) if c is None]
             if unknown:
                 values = sorted({str(series.iloc[i]) for i in unknown})
-                raise ValueError(
+                raise DataError(
                     f"target column {self.target!r} holds value(s) the model was not "
                     f"trained on: {values[:5]} ({_rows_text(series.index[unknown])}); "
                     f"known classes are {self.classes_}"
@@ -429,11 +580,18 @@ class Preprocessor:
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
         if np.isnan(values).any():
             bad = np.isnan(values)
-            raise ValueError(
+            raise DataError(
                 f"target column {self.target!r} must hold numbers; "
-                f"{_rows_text(series.index[bad])} do not"
+                f"{_rows_verb(series.index[bad], 'does', 'do')} not"
             )
-        return (values - self.target_mean_) / self.target_scale_
+        encoded = _standardise(values, self.target_mean_, self.target_scale_)
+        bad = ~np.isfinite(encoded)
+        if bad.any():
+            raise DataError(
+                f"target column {self.target!r}: {_rows_verb(series.index[bad], 'holds', 'hold')} "
+                "an infinite value, or one too large for the scaling learned in training"
+            )
+        return encoded
 
     def decode_target(self, encoded: np.ndarray) -> np.ndarray:
         """Back to original values: class labels from indices, or unscaled numbers."""
@@ -441,7 +599,14 @@ class Preprocessor:
         encoded = np.asarray(encoded)
         if self.task_ == "classify":
             return np.asarray(self.classes_)[encoded.astype(np.intp)]
-        return encoded.astype(np.float64) * self.target_scale_ + self.target_mean_
+        encoded = encoded.astype(np.float64)
+        mean, scale = self.target_mean_, self.target_scale_
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = encoded * scale + mean
+            overflowed = ~np.isfinite(values) & np.isfinite(encoded)
+            if overflowed.any():  # near the float64 limit: the same in another order
+                values[overflowed] = (encoded[overflowed] + mean / scale) * scale
+        return values
 
     # ------------------------------------------------------------ config
 
@@ -525,7 +690,8 @@ def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
     precision of class ``j`` is ``confusion[j, j] / confusion[:, j].sum()`` and recall
     ``confusion[j, j] / confusion[j, :].sum()`` (0 when the class is never predicted,
     or absent). The same numbers as scikit-learn's ``confusion_matrix`` and
-    ``precision_recall_fscore_support(..., zero_division=0)``.
+    ``precision_recall_fscore_support(..., zero_division=0)``; the accuracy is
+    :class:`chainrule.metrics.Accuracy`'s.
     """
     y_true = np.asarray(y_true, dtype=np.intp)
     y_pred = np.asarray(y_pred, dtype=np.intp)
@@ -536,8 +702,9 @@ def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
     actual = confusion.sum(axis=1)
     precision = np.divide(correct, predicted, out=np.zeros(n_classes), where=predicted > 0)
     recall = np.divide(correct, actual, out=np.zeros(n_classes), where=actual > 0)
+    one_hot = np.eye(n_classes)[y_pred]  # Accuracy compares arg-maxes with the labels
     return {
-        "accuracy": float(correct.sum() / max(len(y_true), 1)),
+        "accuracy": Accuracy()(one_hot, y_true),
         "precision": precision,
         "recall": recall,
         "support": actual,
@@ -546,31 +713,22 @@ def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
 
 
 def regression_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """``mse = mean((y - p)**2)``, ``mae = mean(|y - p|)``, ``r2 = 1 - SS_res / SS_tot``."""
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
-    residual = y_true - y_pred
-    ss_res = float(np.sum(residual**2))
-    ss_tot = float(np.sum((y_true - y_true.mean()) ** 2))
-    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
-    return {
-        "mse": float(np.mean(residual**2)),
-        "mae": float(np.mean(np.abs(residual))),
-        "r2": r2,
-    }
+    """``mse = mean((y - p)**2)``, ``mae = mean(|y - p|)``, ``r2 = 1 - SS_res / SS_tot``.
+
+    Computed by :mod:`chainrule.metrics` (MeanSquaredErrorMetric, MeanAbsoluteError, R2).
+    Targets near the float64 limit (~1e308) give ``inf`` where a sum exceeds it.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1, 1)
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1, 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return {
+            "mse": MeanSquaredErrorMetric()(y_pred, y_true),
+            "mae": MeanAbsoluteError()(y_pred, y_true),
+            "r2": R2()(y_pred, y_true),
+        }
 
 
 # ---------------------------------------------------------------- model
-
-
-def _parse_hidden(hidden: Any) -> tuple[int, ...]:
-    if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
-        hidden = (hidden,)
-    if isinstance(hidden, str) or not isinstance(hidden, Sequence):
-        raise TypeError(
-            f"hidden must be a sequence of layer sizes such as (64, 32); received {hidden!r}"
-        )
-    return tuple(check_positive_int(h, "hidden layer size") for h in hidden)
 
 
 class TabularModel:
@@ -682,7 +840,7 @@ class TabularModel:
                 f"unknown optimizer {self.optimizer!r}; expected one of {sorted(OPTIMIZERS)}"
             )
         layers: list = []
-        for units in _parse_hidden(self.hidden):
+        for units in parse_hidden(self.hidden):
             layers += [Dense(units), act()]
         if self.task_ == "classify":
             layers += [Dense(n_outputs), Softmax()]
@@ -714,7 +872,7 @@ class TabularModel:
         else:
             val_rows = np.sort(rng.permutation(n)[: math.ceil(fraction * n)])
         if val_rows.size == 0 or val_rows.size == n:
-            raise ValueError(
+            raise DataError(
                 f"validation_fraction={fraction} of {n} rows leaves "
                 f"{'no validation' if val_rows.size == 0 else 'no training'} rows; "
                 "use more rows or validation_fraction=0 (--validation-fraction 0)"
@@ -735,6 +893,8 @@ class TabularModel:
         batch_size = check_positive_int(self.batch_size, "batch_size")
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
+        check_seed(self.seed, "seed")
+        parse_hidden(self.hidden)
         # The task and classes from every row, so the split can be stratified.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the real fit below warns
@@ -854,18 +1014,20 @@ class TabularModel:
     def evaluate(self, frame: pd.DataFrame) -> dict[str, Any]:
         """Scores on rows that hold the target.
 
-        Classifiers: ``accuracy``, ``loss`` (cross-entropy), per-class ``precision``
-        and ``recall`` (arrays in ``classes_`` order), ``support``, ``confusion_matrix``
-        and ``labels``. Regressors: ``mse``, ``mae`` and ``r2`` in the target's units.
+        Classifiers: ``accuracy``, ``loss`` (the network's loss on these rows, as
+        ``val_loss`` in training: the cross-entropy, plus the L2 penalty when ``l2`` > 0),
+        per-class ``precision`` and ``recall`` (arrays in ``classes_`` order),
+        ``support``, ``confusion_matrix`` and ``labels``. Regressors: ``mse``, ``mae``
+        and ``r2`` in the target's units.
         """
         self._require_fitted()
         frame = _check_frame(frame)
         y = self.preprocessor_.encode_target(frame)
-        out = self._output(frame)
+        X = self.preprocessor_.transform(frame)
+        out = self.network_.predict(X)
         if self.task_ == "classify":
             scores = classification_scores(y, np.argmax(out, axis=1), len(self.classes_))
-            p = np.clip(out[np.arange(len(y)), y].astype(np.float64), 1e-12, 1.0)
-            scores["loss"] = float(-np.mean(np.log(p)))
+            scores["loss"] = float(self.network_.evaluate(X, y)["loss"])
             scores["labels"] = list(self.classes_)
             return scores
         return regression_scores(
@@ -885,7 +1047,7 @@ class TabularModel:
         return {
             "target": self.target,
             "task": self.task,
-            "hidden": list(_parse_hidden(self.hidden)),
+            "hidden": list(parse_hidden(self.hidden)),
             "activation": self.activation,
             "optimizer": self.optimizer,
             "learning_rate": float(self.learning_rate),
