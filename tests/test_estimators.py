@@ -229,6 +229,7 @@ def test_pickle_round_trip_keeps_predictions_and_training_state():
 
 def test_model_file_round_trip(tmp_path):
     from chainrule import io
+
     X, y = _toy()
     labels = np.array(["low", "mid", "high"])[y]
     clf = MLPClassifier(

@@ -39,7 +39,9 @@ def test_negative_sample_weight_is_refused():
     X, y = np.ones((4, 2)), np.ones(4)
     with pytest.raises(ValueError, match=r"sample_weight must be >= 0; received 1 negative"):
         _net().fit(X, y, sample_weight=[1, 1, -1, 1])
-    with pytest.raises(ValueError, match=r"X and sample_weight must have the same number of samples"):
+    with pytest.raises(
+        ValueError, match=r"X and sample_weight must have the same number of samples"
+    ):
         _net().fit(X, y, sample_weight=[1, 1, 1])
 
 

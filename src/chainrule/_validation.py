@@ -128,9 +128,7 @@ def check_array(
                 f"or {name}.reshape(1, -1) for one sample."
             )
         expected = " or ".join(f"{d}-D" for d in ndims)
-        raise ValueError(
-            f"{name} must be a {expected} array; received shape {result.shape}.{hint}"
-        )
+        raise ValueError(f"{name} must be a {expected} array; received shape {result.shape}.{hint}")
     if not allow_empty and result.size == 0:
         raise ValueError(
             f"{name} is empty (shape {result.shape}); at least one sample "

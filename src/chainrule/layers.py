@@ -91,7 +91,7 @@ class Layer:
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
-        """Constructor arguments as JSON-safe values: ``type(self)(**layer.get_config())`` rebuilds it."""
+        """Constructor arguments as JSON-safe values; ``type(self)(**config)`` rebuilds it."""
         return {}
 
     @property

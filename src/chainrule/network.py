@@ -147,17 +147,22 @@ class Network:
         self.n_features = n_features
         self.n_outputs = width
 
-        specs = [(i, name, shape) for i, layer in enumerate(self.layers)
-                 for name, shape in layer.param_shapes()]
+        specs = [
+            (i, name, shape)
+            for i, layer in enumerate(self.layers)
+            for name, shape in layer.param_shapes()
+        ]
         # weight matrices first, biases after: L2 decay covers params[:n_weights]
         ordered = [s for s in specs if s[1] != "bias"] + [s for s in specs if s[1] == "bias"]
         sizes = [int(np.prod(shape)) for _, _, shape in ordered]
-        self.n_weights = sum(size for (_, name, _), size in zip(ordered, sizes) if name != "bias")
+        self.n_weights = sum(
+            size for (_, name, _), size in zip(ordered, sizes, strict=True) if name != "bias"
+        )
         self.params = np.zeros(sum(sizes), dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
         views: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         offset = 0
-        for (i, name, shape), size in zip(ordered, sizes):
+        for (i, name, shape), size in zip(ordered, sizes, strict=True):
             p = self.params[offset : offset + size].reshape(shape)
             g = self.grads[offset : offset + size].reshape(shape)
             views.setdefault(i, {})[name] = (p, g)
@@ -224,7 +229,12 @@ class Network:
         return 0.5 * l2 * float(np.dot(w, w))
 
     def compute_loss_and_gradients(
-        self, X: np.ndarray, y: np.ndarray, sample_weight=None, *, training: bool = False,
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight=None,
+        *,
+        training: bool = False,
         l2: float | None = None,
     ) -> tuple[float, np.ndarray]:
         """The loss on ``(X, y)`` and the gradient of it for every parameter.
@@ -342,8 +352,9 @@ class Network:
         """Loss and metrics on ``(X, y)``, as a dict ``{"loss": ..., "accuracy": ...}``."""
         from chainrule.training import evaluate
 
-        return evaluate(self, X, y, batch_size=batch_size, verbose=verbose,
-                        sample_weight=sample_weight)
+        return evaluate(
+            self, X, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight
+        )
 
     def _check_predict_input(self, X) -> np.ndarray:
         X = check_array(X, "X", dtype=self.dtype)
@@ -379,7 +390,7 @@ class Network:
                 f"weights must be a list of {len(views)} arrays "
                 f"({', '.join(str(v.shape) for v in views)}); received {len(weights)}"
             )
-        for i, (view, w) in enumerate(zip(views, weights)):
+        for i, (view, w) in enumerate(zip(views, weights, strict=True)):
             w = np.asarray(w)
             if w.shape != view.shape:
                 raise ValueError(
@@ -413,7 +424,7 @@ class Network:
         """A table of layers, output shapes and parameter counts; printed and returned."""
         self._require_built()
         rows = [("Layer", "Output shape", "Params")]
-        for layer, shape in zip(self.layers, self.output_shapes):
+        for layer, shape in zip(self.layers, self.output_shapes, strict=True):
             name = type(layer).__name__
             if isinstance(layer, Dense):
                 name += f"({layer.units})"
@@ -437,15 +448,14 @@ class Network:
         return text
 
     def get_config(self) -> dict[str, Any]:
-        """JSON-safe description: ``Network.from_config(net.get_config())`` rebuilds it (unfitted)."""
+        """JSON-safe description; ``Network.from_config(config)`` rebuilds it, unfitted."""
         return {
             "layers": [
                 {"class_name": type(layer).__name__, "config": layer.get_config()}
                 for layer in self.layers
             ],
             "loss": self.loss.name,
-            "optimizer": {"class_name": self.optimizer.name,
-                          "config": self.optimizer.get_config()},
+            "optimizer": {"class_name": self.optimizer.name, "config": self.optimizer.get_config()},
             "metrics": [m.name for m in self.metrics],
             "l2": self.l2,
             "seed": self.seed,

@@ -381,9 +381,7 @@ class AdamW(Adam):
         super()._update(params, grads)
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (SGD, RMSprop, Adam, AdamW)
-}
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, RMSprop, Adam, AdamW)}
 
 
 def get_optimizer(optimizer: str | Optimizer) -> Optimizer:

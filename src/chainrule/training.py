@@ -192,10 +192,16 @@ class ReduceLROnPlateau(_Monitor):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+    """A callback made of plain functions: ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_batch_end=None,
-                 on_train_begin=None, on_train_end=None) -> None:
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_batch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+    ) -> None:
         for name, fn in list(locals().items()):
             if name != "self" and fn is not None:
                 setattr(self, name, fn)
@@ -350,7 +356,7 @@ def fit(
         val = network._prepare_xy(validation_data[0], validation_data[1], "X_val", "y_val")
     elif validation_split:
         check_fraction(validation_split, "validation_split", allow_zero=False)
-        n_val = int(math.ceil(X.shape[0] * validation_split))
+        n_val = math.ceil(X.shape[0] * validation_split)
         if n_val >= X.shape[0]:
             raise ValueError(
                 f"validation_split={validation_split} leaves no training samples out of "
@@ -408,8 +414,11 @@ def fit(
                             idx = indices[lo:hi]
                             xb = np.take(X, idx, axis=0, out=x_buf[: hi - lo])
                             yb = np.take(target, idx, axis=0, out=y_buf[: hi - lo])
-                            wb = None if w_buf is None else np.take(
-                                sample_weight, idx, out=w_buf[: hi - lo])
+                            wb = (
+                                None
+                                if w_buf is None
+                                else np.take(sample_weight, idx, out=w_buf[: hi - lo])
+                            )
                         else:
                             xb, yb = X[lo:hi], target[lo:hi]
                             wb = None if sample_weight is None else sample_weight[lo:hi]
@@ -439,13 +448,16 @@ def fit(
                         logs.update({f"val_{k}": v for k, v in scores.items()})
                     logs["lr"] = network.optimizer.lr
                     logs["seconds"] = time.perf_counter() - started
-                    bar.set_postfix_str(_format_logs(
-                        {k: v for k, v in logs.items() if k not in ("lr", "seconds")}))
+                    bar.set_postfix_str(
+                        _format_logs({k: v for k, v in logs.items() if k not in ("lr", "seconds")})
+                    )
                 for cb in all_callbacks:
                     cb.on_epoch_end(epoch, logs)
                 if verbose == 2:
-                    print(f"Epoch {epoch + 1}/{initial_epoch + epochs} - {_format_logs(logs)}",
-                          flush=True)
+                    print(
+                        f"Epoch {epoch + 1}/{initial_epoch + epochs} - {_format_logs(logs)}",
+                        flush=True,
+                    )
                 if network.stop_training:
                     break
     finally:
@@ -492,8 +504,9 @@ def _evaluate_prepared(network, X, target, batch_size=4096, sample_weight=None, 
     return scores
 
 
-def evaluate(network: Network, X, y, *, batch_size: int = 4096, verbose: int = 0,
-             sample_weight=None) -> dict[str, float]:
+def evaluate(
+    network: Network, X, y, *, batch_size: int = 4096, verbose: int = 0, sample_weight=None
+) -> dict[str, float]:
     """Loss and metrics of ``network`` on ``(X, y)``: ``{"loss": ..., "accuracy": ...}``."""
     batch_size = check_positive_int(batch_size, "batch_size")
     verbose = _check_verbose(verbose)
