@@ -64,3 +64,23 @@ def test_nan_message_does_not_assume_training():
         ValueError, match=r"X contains NaN or infinity.*remove or impute them first"
     ):
         net.predict(np.array([[np.nan, 1.0]]))
+
+
+def test_verbose_on_predict_and_evaluate(capsys):
+    net = _net(seed=0)
+    X, y = np.ones((10, 2)), np.ones(10)
+    net.fit(X, y)
+    capsys.readouterr()
+    net.predict(X, batch_size=4, verbose=0)
+    net.evaluate(X, y, verbose=0)
+    assert capsys.readouterr().out == ""
+    net.predict(X, batch_size=4, verbose=2)
+    net.evaluate(X, y, batch_size=4, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("predict: 3/3 batches - ")
+    assert lines[1].startswith("evaluate: 3/3 batches - ")
+    net.predict(X, verbose=1)
+    assert "predict" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"verbose must be 0 \(silent\), 1 .* received verbose=5"):
+        net.predict(X, verbose=5)

@@ -313,19 +313,20 @@ class Network:
         batch_size : int, default=4096
             Rows per forward pass (bounds memory, not the result).
         verbose : int, default=0
-            1 shows a progress bar.
+            0 silent, 1 a progress bar, 2 one line when done.
 
         Returns
         -------
         ndarray of shape (n_samples, n_outputs)
         """
-        from chainrule.training import progress_bar
+        from chainrule.training import _check_verbose, progress_bar
 
+        verbose = _check_verbose(verbose)
         X = self._check_predict_input(X)
         batch_size = check_positive_int(batch_size, "batch_size")
         result = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
         starts = range(0, X.shape[0], batch_size)
-        with progress_bar(len(starts), verbose, "predict") as bar:
+        with progress_bar(len(starts), verbose, "predict", line=True) as bar:
             for start in starts:
                 stop = min(start + batch_size, X.shape[0])
                 result[start:stop] = self.forward(X[start:stop], training=False)

@@ -247,11 +247,28 @@ class _NoBar:
     def close(self) -> None: ...
 
 
+class _LineBar(_NoBar):
+    """``verbose=2`` outside ``fit``: one line at the end, as Keras prints."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.started = total, desc, time.perf_counter()
+
+    def close(self) -> None:
+        seconds = time.perf_counter() - self.started
+        print(f"{self.desc}: {self.total}/{self.total} batches - {seconds:.2f}s", flush=True)
+
+
 @contextmanager
-def progress_bar(total: int, verbose: int, desc: str):
-    """A progress bar over ``total`` steps when ``verbose == 1`` (tqdm if installed)."""
-    if verbose != 1:
-        bar: Any = _NoBar()
+def progress_bar(total: int, verbose: int, desc: str, *, line: bool = False):
+    """A progress bar over ``total`` steps when ``verbose == 1`` (tqdm if installed).
+
+    With ``line=True``, ``verbose == 2`` prints one summary line when done (``predict``
+    and ``evaluate``; ``fit`` prints its own line per epoch).
+    """
+    if verbose == 2 and line:
+        bar: Any = _LineBar(total, desc)
+    elif verbose != 1:
+        bar = _NoBar()
     else:
         try:
             from tqdm.auto import tqdm
@@ -482,7 +499,7 @@ def _evaluate_prepared(network, X, target, batch_size=4096, sample_weight=None, 
     n = X.shape[0]
     loss_total = weight_total = 0.0
     starts = range(0, n, batch_size)
-    with progress_bar(len(starts), verbose, "evaluate") as bar:
+    with progress_bar(len(starts), verbose, "evaluate", line=True) as bar:
         for lo in starts:
             hi = min(lo + batch_size, n)
             out = network._forward_train(X[lo:hi], False)
