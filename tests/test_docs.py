@@ -38,7 +38,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-DOC_FILES = [README, *sorted((ROOT / "docs").glob("*.md"))]
+# README and every page under docs/ that shows Python code (prose-only pages are skipped)
+DOC_FILES = [
+    README,
+    *(p for p in sorted((ROOT / "docs").glob("*.md")) if "```python" in p.read_text("utf-8")),
+]
 
 NO_TEST = "<!-- no-test -->"
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([\w+-]*)")
