@@ -9,7 +9,7 @@ with the others; the table shows the median.
 
 from __future__ import annotations
 
-from benchmarks import contenders
+from benchmarks import common, contenders
 from benchmarks.common import (
     blas_threads,
     epoch_flops,
@@ -99,17 +99,7 @@ def run(args) -> list[dict]:
             results.append(row)
             print(f"    {key:22s} {row['seconds']:.3f} s/epoch", flush=True)
         if torch_skip is not None:
-            results.append(
-                {
-                    "group": GROUP,
-                    "workload": workload,
-                    "library": "PyTorch",
-                    "dtype": "float32",
-                    "seconds": None,
-                    "times": [],
-                    "note": torch_skip,
-                }
-            )
+            results.append(common.skipped_row(GROUP, workload, "PyTorch", torch_skip))
         results.append(
             {
                 "group": GROUP,

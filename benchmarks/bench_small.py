@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks import contenders
+from benchmarks import common, contenders
 from benchmarks.common import blas_threads, epoch_flops, median, short_note, time_interleaved
 
 NAME = "small"
@@ -92,15 +92,5 @@ def run(args) -> list[dict]:
             results.append(row)
             print(f"    {workload:36s} {lib:14s} {row['seconds']:.4f} s/epoch", flush=True)
         if torch_skip is not None:
-            results.append(
-                {
-                    "group": GROUP,
-                    "workload": workload,
-                    "library": "PyTorch",
-                    "dtype": "float32",
-                    "seconds": None,
-                    "times": [],
-                    "note": torch_skip,
-                }
-            )
+            results.append(common.skipped_row(GROUP, workload, "PyTorch", torch_skip))
     return results

@@ -81,6 +81,19 @@ def short_note(times: Sequence[float], repeats: int) -> dict:
     return {"note": f"only {len(times)} of {repeats} epochs timed (time budget; machine busy?)"}
 
 
+def skipped_row(group: str, workload: str, library: str, note: str) -> dict:
+    """A result row for a contender that could not run (the note says why)."""
+    return {
+        "group": group,
+        "workload": workload,
+        "library": library,
+        "dtype": "float32",
+        "seconds": None,
+        "times": [],
+        "note": note,
+    }
+
+
 def median(values: Sequence[float]) -> float:
     """The median of ``values``."""
     return float(np.median(np.asarray(values, dtype=np.float64)))
