@@ -1,0 +1,23 @@
+"""The benchmark command runs end to end (a smoke run; timings are never asserted)."""
+
+import json
+
+import pytest
+
+pytest.importorskip("sklearn", reason="the benchmark compares with scikit-learn")
+
+from benchmarks.runner import main  # noqa: E402
+
+
+def test_quick_benchmark_writes_its_json_and_table(tmp_path, capsys):
+    out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
+    argv = ["--quick", "--only", "small", "--no-memory", "--repeats", "1"]
+    assert main([*argv, "--json", str(out_json), "--markdown", str(out_md)]) == 0
+    result = json.loads(out_json.read_text())
+    libraries = {row["library"] for row in result["rows"] if row.get("seconds")}
+    assert {"chainrule", "scikit-learn"} <= libraries
+    assert result["gemm_gflops"] > 0
+    assert all(r["seconds"] > 0 for r in result["rows"] if r.get("seconds") is not None)
+    table = out_md.read_text()
+    assert "8-64-1" in table and "lesson neuron" in table
+    assert "vs scikit-learn" in table
