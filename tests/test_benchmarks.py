@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the benchmark compares with scikit-learn")
 
-from benchmarks.runner import main  # noqa: E402
+from benchmarks.runner import main
 
 
 def test_quick_benchmark_writes_its_json_and_table(tmp_path, capsys):
