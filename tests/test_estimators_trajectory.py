@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
 
+import sklearn
 from sklearn import neural_network as sk
 from sklearn.exceptions import ConvergenceWarning
 
@@ -221,7 +222,10 @@ def test_early_stopping_with_sparse_data_and_sample_weight_matches_sklearn():
         learning_rate_init=0.02,
     )
     ref, ours = _pair("binary", **params)
-    ref.fit(scipy.sparse.csr_matrix(X), y, sample_weight=sw)
+    try:
+        ref.fit(scipy.sparse.csr_matrix(X), y, sample_weight=sw)
+    except TypeError as exc:  # scikit-learn 1.7 (the last for Python 3.10) fails here itself
+        pytest.skip(f"scikit-learn {sklearn.__version__} cannot fit this reference: {exc}")
     ours.fit(scipy.sparse.csr_matrix(X), y, sample_weight=sw)
     assert ours.n_iter_ == ref.n_iter_
     np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_)
