@@ -14,15 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from chainrule.estimators import MLPClassifier, MLPRegressor
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Small matrices: one BLAS thread is fastest, and steady on a busy machine."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 # max_iter=100 as scikit-learn's own test suite runs its MLPs (instance_generator.py);
 # the lbfgs instances cover the full-batch path, the last two chainrule's activations.
