@@ -165,6 +165,38 @@ def test_categorical_crossentropy_stable_for_huge_logits(dtype):
     np.testing.assert_allclose(grad, [[0.5, -0.5, 0.0], [0.0, 0.0, 0.0]], atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("gap", [0.0, 30.0, 80.0, 600.0, 700.0, 5000.0])
+def test_categorical_crossentropy_rows_far_below_the_batch_maximum(dtype, gap):
+    # The loss shifts the logits by the batch's largest one; rows `gap` below it
+    # must still get exact values. Rows more than about 72 below (float32) or 672
+    # below (float64) make the loss shift each row by its own maximum instead;
+    # without that, 600 (float32) and 5000 (float64) come out wrong.
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(6, 4))
+    z[3:] -= gap
+    z = z.astype(dtype)
+    y = np.array([0, 1, 2, 3, 0, 1])
+    with warnings.catch_warnings(), strict():
+        value, grad = CategoricalCrossentropy().value_and_gradient(z, y)
+    zz = z.astype(np.float64)
+    expected = np.mean(F.logsumexp(zz, axis=1) - zz[np.arange(6), y])
+    expected_grad = (F.softmax(zz, axis=1) - np.eye(4)[y]) / 6
+    # log-sum-exp minus a logit: rounding grows with the logits' magnitude
+    eps = np.finfo(dtype).eps
+    assert value == pytest.approx(expected, rel=0, abs=8 * eps * (1 + np.abs(zz).max()))
+    np.testing.assert_allclose(grad, expected_grad, rtol=64 * eps, atol=1e-18)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_categorical_crossentropy_non_finite_logits_give_a_non_finite_loss(bad):
+    # the network turns a non-finite loss into TrainingDivergedError
+    z = np.array([[0.0, 1.0], [2.0, bad]])
+    with np.errstate(all="ignore"):
+        value = CategoricalCrossentropy().value(z, np.array([0, 1]))
+    assert not np.isfinite(value)
+
+
 def test_categorical_crossentropy_refuses_bad_labels():
     loss = CategoricalCrossentropy()
     with pytest.raises(ValueError, match=r"labels must be 0\.\.2"):

@@ -118,6 +118,22 @@ def _buffer(owner: Layer, attr: str, shape: tuple[int, int], dtype: np.dtype) ->
     return buf[: shape[0]]
 
 
+def _constant(owner: Layer, attr: str, shape: tuple[int, ...], value: float, dtype) -> np.ndarray:
+    """A read-only array of ``shape`` filled with ``value``, kept on ``owner``.
+
+    NumPy's element-wise loops are several times faster on two same-shape contiguous
+    operands than on an array and a broadcast scalar or row (``np.maximum(x, zeros)``
+    takes a third of the time of ``np.maximum(x, 0)``), and ``ones @ g`` sums the rows
+    of ``g`` faster than ``g.sum(axis=0)``. Leading-axis slices serve smaller batches.
+    """
+    buf = getattr(owner, attr, None)
+    if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] or buf.dtype != dtype:
+        buf = np.full(shape, value, dtype=dtype)
+        buf.flags.writeable = False
+        setattr(owner, attr, buf)
+    return buf[: shape[0]]
+
+
 class Dense(Layer):
     """Fully connected layer: ``y = x @ W + b``.
 
@@ -188,7 +204,9 @@ class Dense(Layer):
         # derror_dweights = dlayer1_dweights.T @ derror_dlayer1, summed over the batch
         np.matmul(self.input.T, derror_doutput, out=self.derror_dweights)
         if self.use_bias:
-            np.add.reduce(derror_doutput, axis=0, out=self.derror_dbias)  # dlayer1_dbias = 1
+            # dlayer1_dbias = 1: the column sums of derror_doutput, as ones @ derror_doutput
+            ones = _constant(self, "_ones", derror_doutput.shape[:1], 1.0, derror_doutput.dtype)
+            np.dot(ones, derror_doutput, out=self.derror_dbias)
         if not self.needs_input_grad:
             return None
         dx = _buffer(self, "_dx", (derror_doutput.shape[0], self.in_features), self.weights.dtype)
@@ -228,7 +246,8 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, x, training=False):
-        out = np.maximum(x, 0, out=x if self.inplace else None)
+        zero = _constant(self, "_zeros", x.shape, 0.0, x.dtype) if x.ndim else 0
+        out = np.maximum(x, zero, out=x if self.inplace else None)
         self.output = out
         return out
 
@@ -240,6 +259,8 @@ class ReLU(Activation):
             mask = y > 0
         else:
             mask = np.greater(y, 0, out=_buffer(self, "_mask", y.shape, np.dtype(bool)))
+            # NumPy multiplies by 0/1 bytes faster than by booleans
+            mask = mask.view(np.uint8)
         if self.inplace:
             return np.multiply(derror_doutput, mask, out=derror_doutput)
         return derror_doutput * mask

@@ -187,26 +187,51 @@ class CategoricalCrossentropy(Loss):
 
     def value_and_gradient(self, output, target, sample_weight=None, out=None):
         z = output
+        n, k = z.shape
         grad = out if out is not None else np.empty_like(z)
-        rows = _row_indices(z.shape[0])
-        # Row maxima by argmax: the values np.max(z, axis=1) gives (NaN included), in
-        # half the time for a few columns.
-        z_max = z[rows, np.argmax(z, axis=1)]
-        np.subtract(z, z_max[:, None], out=grad)  # shifted logits
-        np.exp(grad, out=grad)
-        sums = np.add.reduce(grad, axis=1, keepdims=True)
-        grad /= sums  # softmax(z)
-        lse = np.log(sums[:, 0])
-        lse += z_max
+        # Shift by the batch's largest logit (one fast reduction) so exp never
+        # overflows. If a row lies so far below it that its exponentials reach the
+        # subnormal range and lose precision, shift each row by its own maximum.
+        shift = np.max(z)
+        sums = _exp_row_sums(z, shift, grad)
+        if not sums.min() >= _SAFE_ROW_SUM[grad.dtype.char]:  # NaN lands here too
+            shift = z[_row_indices(n), np.argmax(z, axis=1)]  # row maxima, NaN included
+            sums = _exp_row_sums(z, shift[:, None], grad)
+        per_sample = np.log(sums)
+        per_sample += shift  # logsumexp(z) per row
         if target.ndim == 1:
-            per_sample = lse - z[rows, target]
-            grad[rows, target] -= 1
+            # flat positions of the labels' logits: 1-D indexing is twice as fast as 2-D
+            flat = np.multiply(_row_indices(n), k)
+            flat += target
+            per_sample -= z.reshape(-1)[flat]
         else:
-            per_sample = lse - np.einsum("ij,ij->i", z, target)
-            grad -= target
+            per_sample -= np.einsum("ij,ij->i", z, target)
         value, scale = _weighted_mean(per_sample, sample_weight)
-        grad *= np.asarray(scale, dtype=grad.dtype)
+        # gradient (softmax(z) - target) * scale: divide by the row sums and scale at once
+        factor = np.divide(np.asarray(scale, dtype=grad.dtype), sums[:, None], out=sums[:, None])
+        grad *= factor
+        if target.ndim == 1:
+            label_scale = scale if np.ndim(scale) == 0 else scale[:, 0]
+            if grad.flags.c_contiguous:
+                grad.reshape(-1)[flat] -= label_scale
+            else:
+                grad[_row_indices(n), target] -= label_scale
+        else:
+            grad -= target * scale
         return value, grad
+
+
+# Smallest row sum of shifted exponentials that keeps every term that matters
+# (down to eps times the sum) a normal number: tiny / eps per dtype.
+_SAFE_ROW_SUM = {t: float(np.finfo(t).tiny / np.finfo(t).eps) for t in "efdg"}
+
+
+def _exp_row_sums(z: np.ndarray, shift, out: np.ndarray) -> np.ndarray:
+    """``exp(z - shift)`` into ``out``; returns its row sums (a new (n,) array)."""
+    np.subtract(z, shift, out=out)
+    np.exp(out, out=out)
+    # ``out @ ones`` sums each row several times faster than ``out.sum(axis=1)``
+    return out @ np.ones(out.shape[1], dtype=out.dtype)
 
 
 class HalfSquaredError(Loss):
