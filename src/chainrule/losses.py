@@ -192,7 +192,7 @@ class CategoricalCrossentropy(Loss):
         # Shift by the batch's largest logit (one fast reduction) so exp never
         # overflows. If a row lies so far below it that its exponentials reach the
         # subnormal range and lose precision, shift each row by its own maximum.
-        shift = np.max(z)
+        shift = z.max()
         sums = _exp_row_sums(z, shift, grad)
         if not sums.min() >= _SAFE_ROW_SUM[grad.dtype.char]:  # NaN lands here too
             shift = z[_row_indices(n), np.argmax(z, axis=1)]  # row maxima, NaN included
@@ -208,10 +208,10 @@ class CategoricalCrossentropy(Loss):
             per_sample -= np.einsum("ij,ij->i", z, target)
         value, scale = _weighted_mean(per_sample, sample_weight)
         # gradient (softmax(z) - target) * scale: divide by the row sums and scale at once
-        factor = np.divide(np.asarray(scale, dtype=grad.dtype), sums[:, None], out=sums[:, None])
-        grad *= factor
+        # (scale is a Python float, or per-row weights of the gradient's dtype)
+        grad *= np.divide(scale, sums[:, None], out=sums[:, None])
         if target.ndim == 1:
-            label_scale = scale if np.ndim(scale) == 0 else scale[:, 0]
+            label_scale = scale if isinstance(scale, float) else scale[:, 0]
             if grad.flags.c_contiguous:
                 grad.reshape(-1)[flat] -= label_scale
             else:
@@ -231,7 +231,15 @@ def _exp_row_sums(z: np.ndarray, shift, out: np.ndarray) -> np.ndarray:
     np.subtract(z, shift, out=out)
     np.exp(out, out=out)
     # ``out @ ones`` sums each row several times faster than ``out.sum(axis=1)``
-    return out @ np.ones(out.shape[1], dtype=out.dtype)
+    key = (out.shape[1], out.dtype.char)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = _ONES[key] = np.ones(out.shape[1], dtype=out.dtype)
+        ones.flags.writeable = False
+    return out @ ones
+
+
+_ONES: dict[tuple[int, str], np.ndarray] = {}
 
 
 class HalfSquaredError(Loss):

@@ -24,7 +24,7 @@ from chainrule._validation import (
     check_sample_weight,
     check_seed,
 )
-from chainrule.layers import Activation, Dense, Layer, get_layer, layer_from_config
+from chainrule.layers import Activation, Dense, Layer, _buffer, get_layer, layer_from_config
 from chainrule.losses import LOSSES, Loss, get_loss
 from chainrule.metrics import Metric, get_metric
 from chainrule.optimizers import OPTIMIZERS, Optimizer, get_optimizer
@@ -186,6 +186,12 @@ class Network:
             layer.needs_input_grad = i > self._first_trainable
             owned = owned or isinstance(layer, Dense)
         self._train_layers = self.layers[:-1] if self.fused else self.layers
+        # hot-path views, made once: the layers the backward pass visits, the weights
+        # L2 decays and their gradients, and a scratch vector for the decay term
+        self._backward_layers = self._train_layers[self._first_trainable :][::-1]
+        self._weights = self.params[: self.n_weights]
+        self._weight_grads = self.grads[: self.n_weights]
+        self._l2_buf = np.empty_like(self._weights)
         self.optimizer.build(self.params)
         self.built = True
         return self
@@ -219,13 +225,8 @@ class Network:
             out = layer.forward(out, training)
         return out
 
-    def _backward(self, derror_doutput: np.ndarray) -> None:
-        g = derror_doutput
-        for layer in reversed(self._train_layers[self._first_trainable :]):
-            g = layer.backward(g)
-
     def _l2_penalty(self, l2: float) -> float:
-        w = self.params[: self.n_weights]
+        w = self._weights
         return 0.5 * l2 * float(np.dot(w, w))
 
     def compute_loss_and_gradients(
@@ -250,20 +251,21 @@ class Network:
 
     def _loss_and_gradients(self, X, target, sample_weight, training, l2=None):
         l2 = self.l2 if l2 is None else l2
-        out = self._forward_train(X, training)
+        out = X
+        for layer in self._train_layers:
+            out = layer.forward(out, training)
         self._loss_out = out
-        grad_buf = _scratch(self, "_grad_buf", out.shape, self.dtype)
+        grad_buf = _buffer(self, "_grad_buf", out.shape, self.dtype)
         value, g = self.loss.value_and_gradient(out, target, sample_weight, out=grad_buf)
         if l2:
-            value += self._l2_penalty(l2)
+            w = self._weights
+            value += 0.5 * l2 * float(np.dot(w, w))
         if not math.isfinite(value):
             return value, self.grads
-        self._backward(g)
+        for layer in self._backward_layers:
+            g = layer.backward(g)
         if l2:
-            w = self.params[: self.n_weights]
-            self.grads[: self.n_weights] += np.multiply(
-                w, self.dtype.type(l2), out=_scratch(self, "_l2_buf", w.shape, self.dtype)
-            )
+            self._weight_grads += np.multiply(self._weights, float(l2), out=self._l2_buf)
         return value, self.grads
 
     def train_step(self, X: np.ndarray, target: np.ndarray, sample_weight=None, l2=None) -> float:
@@ -545,12 +547,3 @@ class Network:
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
         return f"Network([{layers}], loss={self.loss.name!r}, optimizer={self.optimizer!r})"
-
-
-def _scratch(owner: Any, attr: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A scratch array of ``shape`` kept on ``owner``, reallocated only when the shape changes."""
-    buf = getattr(owner, attr, None)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = np.empty(shape, dtype=dtype)
-        setattr(owner, attr, buf)
-    return buf

@@ -332,20 +332,20 @@ class Adam(Optimizer):
         self._scratch = np.empty_like(params)
 
     def _update(self, params, grads):
-        t = params.dtype.type
+        # Python floats: NumPy computes with them in the arrays' dtype (NEP 50)
         m, v, scratch = self.m, self.v, self._scratch
-        step = self.iterations
-        lr_t = self.lr * math.sqrt(1.0 - self.beta_2**step) / (1.0 - self.beta_1**step)
-        m *= t(self.beta_1)
-        m += np.multiply(grads, t(1.0 - self.beta_1), out=scratch)
-        v *= t(self.beta_2)
+        beta_1, beta_2, step = self.beta_1, self.beta_2, self.iterations
+        lr_t = self.lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+        m *= beta_1
+        m += np.multiply(grads, 1.0 - beta_1, out=scratch)
+        v *= beta_2
         np.square(grads, out=scratch)
-        scratch *= t(1.0 - self.beta_2)
+        scratch *= 1.0 - beta_2
         v += scratch
         np.sqrt(v, out=scratch)
-        scratch += t(self.epsilon)
+        scratch += self.epsilon
         np.divide(m, scratch, out=scratch)
-        scratch *= t(lr_t)
+        scratch *= lr_t
         params -= scratch
 
 

@@ -429,12 +429,14 @@ def fit(
                         lo, hi = b * batch_size, min((b + 1) * batch_size, n)
                         if shuffle:
                             idx = indices[lo:hi]
-                            xb = np.take(X, idx, axis=0, out=x_buf[: hi - lo])
-                            yb = np.take(target, idx, axis=0, out=y_buf[: hi - lo])
+                            # mode="clip": with out=, the default mode="raise" gathers
+                            # through a temporary copy (2-3x slower); idx is in range
+                            xb = np.take(X, idx, axis=0, out=x_buf[: hi - lo], mode="clip")
+                            yb = np.take(target, idx, axis=0, out=y_buf[: hi - lo], mode="clip")
                             wb = (
                                 None
                                 if w_buf is None
-                                else np.take(sample_weight, idx, out=w_buf[: hi - lo])
+                                else np.take(sample_weight, idx, out=w_buf[: hi - lo], mode="clip")
                             )
                         else:
                             xb, yb = X[lo:hi], target[lo:hi]
