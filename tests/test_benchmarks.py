@@ -21,3 +21,16 @@ def test_quick_benchmark_writes_its_json_and_table(tmp_path, capsys):
     table = out_md.read_text()
     assert "8-64-1" in table and "lesson neuron" in table
     assert "vs scikit-learn" in table
+
+
+def test_step_breakdown_prints_every_part(capsys):
+    from benchmarks.breakdown import main as breakdown_main
+
+    breakdown_main(["--rows", "2000", "--repeats", "1"])
+    table = capsys.readouterr().out
+    assert "784-256-10" in table and "784-512-512-10" in table
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert list(rows) == ["matrix products", "Adam", "gather", "the rest", "whole step"]
+    for part in ("matrix products", "Adam", "gather"):  # timed on their own: never 0 us
+        cells = rows[part].split("|")[2:4]
+        assert all(int(cell.split("(")[1].split()[0]) > 0 for cell in cells), rows[part]

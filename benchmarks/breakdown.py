@@ -1,0 +1,125 @@
+"""Where one training step's time goes: ``python -m benchmarks.breakdown``.
+
+For the MNIST-sized networks of ``bench_mlp`` (float32, Adam, batch 256) this times,
+each on its own and repeated, the parts of one chainrule step on real buffers:
+
+- gathering the shuffled batch (``np.take(X, idx, axis=0, out=buffer, mode="clip")``);
+- the matrix products of every Dense layer: ``x @ W``, ``x.T @ delta`` and, for every
+  layer but the first, ``delta @ W.T``;
+- the Adam update over the flat parameter vector;
+- the whole step (gather plus ``Network.train_step``).
+
+"the rest" is the whole step minus the timed parts: ReLU, bias, fused softmax and
+cross-entropy, L2 and Python. Parts are timed separately because a sampling profiler
+misattributes time under threaded BLAS. Medians of ``--repeats`` rounds; the shares
+depend on the machine, so quote them with the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from benchmarks.common import make_classification
+
+NETWORKS = ((256,), (512, 512))
+BATCH = 256
+
+
+def _median_seconds(fn, repeats: int, number: int) -> float:
+    fn()  # warm-up: buffers, BLAS threads
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return float(np.median(times))
+
+
+def breakdown(hidden: tuple[int, ...], X, y, repeats: int = 7, number: int = 20) -> dict:
+    """Median seconds per step of each part, for one network."""
+    from chainrule import Adam, Dense, Network, ReLU, Softmax
+
+    layers = []
+    for units in hidden:
+        layers += [Dense(units), ReLU()]
+    layers += [Dense(int(y.max()) + 1), Softmax()]
+    net = Network(layers, loss="categorical_crossentropy", optimizer=Adam(1e-3), dtype="float32")
+    net.build(X.shape[1])
+    target = y.astype(np.intp)
+    idx = np.random.default_rng(0).permutation(X.shape[0])[:BATCH]
+    x_buf = np.empty((BATCH, X.shape[1]), dtype=X.dtype)
+    t_buf = np.empty(BATCH, dtype=target.dtype)
+
+    def gather():
+        np.take(X, idx, axis=0, out=x_buf, mode="clip")
+        np.take(target, idx, axis=0, out=t_buf, mode="clip")
+
+    def step():
+        gather()
+        net.train_step(x_buf, t_buf)
+
+    step()  # fills every layer's input and output buffers
+    dense = [layer for layer in net.layers if isinstance(layer, Dense)]
+    products = []
+    for i, layer in enumerate(dense):
+        x, w = layer.input, layer.weights
+        out = np.empty((BATCH, layer.units), dtype=w.dtype)
+        dw = np.empty_like(w)
+        delta = np.ones((BATCH, layer.units), dtype=w.dtype)
+        products.append(lambda x=x, w=w, out=out: np.matmul(x, w, out=out))
+        products.append(lambda x=x, d=delta, dw=dw: np.matmul(x.T, d, out=dw))
+        if i:
+            dx = np.empty_like(x)
+            products.append(lambda d=delta, w=w, dx=dx: np.matmul(d, w.T, out=dx))
+
+    def all_products():
+        for product in products:
+            product()
+
+    grads = net.grads.copy()
+    params = net.params.copy()
+
+    def adam():
+        net.optimizer.step(params, grads)
+
+    parts = {
+        "step": _median_seconds(step, repeats, number),
+        "matrix products": _median_seconds(all_products, repeats, number),
+        "Adam": _median_seconds(adam, repeats, number),
+        "gather": _median_seconds(gather, repeats, number),
+    }
+    parts["the rest"] = parts["step"] - sum(v for k, v in parts.items() if k != "step")
+    return parts
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.breakdown", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--repeats", type=int, default=7, help="rounds per part (median)")
+    parser.add_argument("--rows", type=int, default=60_000, help="rows of synthetic data")
+    args = parser.parse_args(argv)
+    X, y = make_classification(args.rows, 784, 10, seed=0)
+    results = {}
+    for hidden in NETWORKS:
+        arch = "-".join(map(str, (784, *hidden, 10)))
+        results[arch] = breakdown(hidden, X, y, repeats=args.repeats)
+    archs = list(results)
+    print(f"| part (float32, Adam, batch {BATCH}) | " + " | ".join(archs) + " |")
+    print("| --- | " + " | ".join("---:" for _ in archs) + " |")
+    for part in ("matrix products", "Adam", "gather", "the rest"):
+        cells = [
+            f"{100 * results[a][part] / results[a]['step']:.0f}% ({1e6 * results[a][part]:.0f} us)"
+            for a in archs
+        ]
+        print(f"| {part} | " + " | ".join(cells) + " |")
+    cells = [f"{1e6 * results[a]['step']:.0f} us" for a in archs]
+    print("| whole step | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
