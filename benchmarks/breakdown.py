@@ -50,11 +50,16 @@ def breakdown(hidden: tuple[int, ...], X, y, repeats: int = 7, number: int = 20)
     net = Network(layers, loss="categorical_crossentropy", optimizer=Adam(1e-3), dtype="float32")
     net.build(X.shape[1])
     target = y.astype(np.intp)
-    idx = np.random.default_rng(0).permutation(X.shape[0])[:BATCH]
+    # a new shuffled batch at every call, as in an epoch (one batch over and over
+    # would be learnt by heart, and its vanishing gradients slow the arithmetic)
+    n_batches = X.shape[0] // BATCH
+    order = np.random.default_rng(0).permutation(n_batches * BATCH).reshape(n_batches, BATCH)
+    calls = iter(range(10**9))
     x_buf = np.empty((BATCH, X.shape[1]), dtype=X.dtype)
     t_buf = np.empty(BATCH, dtype=target.dtype)
 
     def gather():
+        idx = order[next(calls) % n_batches]
         np.take(X, idx, axis=0, out=x_buf, mode="clip")
         np.take(target, idx, axis=0, out=t_buf, mode="clip")
 
