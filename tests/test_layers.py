@@ -258,3 +258,25 @@ def test_layer_config_round_trip(layer):
 def test_layer_from_config_refuses_unknown_classes():
     with pytest.raises(ValueError, match="unknown layer 'Conv2D'"):
         layer_from_config({"class_name": "Conv2D", "config": {}})
+
+
+def test_dense_backward_takes_a_gradient_of_another_dtype():
+    # the bias gradient's fast route (ones @ g) needs one dtype; others still work
+    layer = Dense(3)
+    layer.build(2, np.random.default_rng(0), np.float64)
+    params = [np.zeros((2, 3)), np.zeros(3)]
+    grads = [np.zeros((2, 3)), np.zeros(3)]
+    layer.bind(params, grads)
+    layer.forward(np.ones((4, 2)))
+    layer.backward(np.full((4, 3), 0.5, dtype=np.float32))
+    np.testing.assert_array_equal(grads[1], [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(grads[0], np.full((2, 3), 2.0))
+
+
+def test_relu_keeps_no_batch_sized_zeros_for_predictions():
+    relu = ReLU()
+    out = relu.forward(np.array([[-1.0, 2.0]] * 5000))
+    np.testing.assert_array_equal(out[0], [0.0, 2.0])
+    assert getattr(relu, "_zeros", None) is None
+    relu.forward(np.array([[-1.0, 2.0]] * 8), training=True)
+    assert relu._zeros.shape == (8, 2) and not relu._zeros.flags.writeable

@@ -168,10 +168,8 @@ def test_categorical_crossentropy_stable_for_huge_logits(dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("gap", [0.0, 30.0, 80.0, 600.0, 700.0, 5000.0])
 def test_categorical_crossentropy_rows_far_below_the_batch_maximum(dtype, gap):
-    # The loss shifts the logits by the batch's largest one; rows `gap` below it
-    # must still get exact values. Rows more than about 72 below (float32) or 672
-    # below (float64) make the loss shift each row by its own maximum instead;
-    # without that, 600 (float32) and 5000 (float64) come out wrong.
+    # Rows far below the batch's largest logit (past where exp(row - batch max)
+    # underflows: about 87 in float32, 708 in float64) still get exact values.
     rng = np.random.default_rng(3)
     z = rng.normal(size=(6, 4))
     z[3:] -= gap
@@ -186,6 +184,34 @@ def test_categorical_crossentropy_rows_far_below_the_batch_maximum(dtype, gap):
     eps = np.finfo(dtype).eps
     assert value == pytest.approx(expected, rel=0, abs=8 * eps * (1 + np.abs(zz).max()))
     np.testing.assert_allclose(grad, expected_grad, rtol=64 * eps, atol=1e-18)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_categorical_crossentropy_confident_rows_keep_their_small_loss(dtype):
+    # Each sample's loss is log(sum_j exp(z_j - z_label)) >= 0; a confidently right
+    # row next to a row with large logits must keep its tiny loss, not an error the
+    # size of eps times the other row's logits.
+    z = np.array([[30.0, 0.0, 0.0], [0.0, -20.0, -20.0]], dtype=dtype)
+    loss = CategoricalCrossentropy()
+    value = loss.value(z, np.array([0, 0]))
+    zz = z.astype(np.float64)
+    expected = np.mean(F.logsumexp(zz, axis=1) - zz[:, 0])  # 3.2e-10
+    assert value >= 0
+    assert value == pytest.approx(expected, rel=0, abs=2 * float(np.finfo(dtype).eps))
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        z = (rng.normal(size=(8, 5)) * 20).astype(dtype)
+        y = np.argmax(z, axis=1)
+        per_sample = [loss.value(z[i : i + 1], y[i : i + 1]) for i in range(8)]
+        assert min(per_sample) >= 0
+
+
+def test_categorical_crossentropy_checks_labels_when_called_directly():
+    z = np.zeros((3, 4))
+    loss = CategoricalCrossentropy()
+    for labels in ([0, 4, 1], [0, -1, 1]):
+        with pytest.raises(ValueError, match=r"labels must be 0\.\.3 for 4 logits"):
+            loss.value_and_gradient(z, np.array(labels))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

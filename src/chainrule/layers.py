@@ -205,8 +205,11 @@ class Dense(Layer):
         np.matmul(self.input.T, derror_doutput, out=self.derror_dweights)
         if self.use_bias:
             # dlayer1_dbias = 1: the column sums of derror_doutput, as ones @ derror_doutput
-            ones = _constant(self, "_ones", derror_doutput.shape[:1], 1.0, derror_doutput.dtype)
-            np.dot(ones, derror_doutput, out=self.derror_dbias)
+            if derror_doutput.dtype == self.derror_dbias.dtype:
+                ones = _constant(self, "_ones", derror_doutput.shape[:1], 1.0, derror_doutput.dtype)
+                np.dot(ones, derror_doutput, out=self.derror_dbias)
+            else:  # np.dot's out= takes only its own dtype
+                np.add.reduce(derror_doutput, axis=0, out=self.derror_dbias)
         if not self.needs_input_grad:
             return None
         dx = _buffer(self, "_dx", (derror_doutput.shape[0], self.in_features), self.weights.dtype)
@@ -246,7 +249,8 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, x, training=False):
-        zero = _constant(self, "_zeros", x.shape, 0.0, x.dtype) if x.ndim else 0
+        # zeros sized for the training batch; predictions (any size) use the scalar
+        zero = _constant(self, "_zeros", x.shape, 0.0, x.dtype) if training and x.ndim else 0
         out = np.maximum(x, zero, out=x if self.inplace else None)
         self.output = out
         return out
