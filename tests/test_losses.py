@@ -214,6 +214,20 @@ def test_categorical_crossentropy_checks_labels_when_called_directly():
             loss.value_and_gradient(z, np.array(labels))
 
 
+def test_categorical_crossentropy_strided_logits_and_out():
+    rng = np.random.default_rng(5)
+    wide = rng.normal(size=(6, 8))
+    z = wide[:, ::2]  # not contiguous
+    y = np.array([0, 1, 2, 3, 0, 1])
+    loss = CategoricalCrossentropy()
+    expected_value, expected_grad = loss.value_and_gradient(np.ascontiguousarray(z), y)
+    out = np.empty((6, 8))[:, 1::2]  # not contiguous either
+    value, grad = loss.value_and_gradient(z, y, out=out)
+    assert grad is out
+    assert value == pytest.approx(expected_value, rel=1e-15)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-15, atol=1e-18)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_categorical_crossentropy_non_finite_logits_give_a_non_finite_loss(bad):
     # the network turns a non-finite loss into TrainingDivergedError
