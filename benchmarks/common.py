@@ -156,6 +156,55 @@ def blas_threads() -> int:
     return os.cpu_count() or 1
 
 
+def threading_check(steps: int = 72, repeats: int = 9) -> float | None:
+    """Time of a small training step with all BLAS threads over its time with one.
+
+    A digits-sized chainrule step (64-100-10, float64, batch 200) is short enough
+    that threaded BLAS only pays when every core is free: about 0.9 on a quiet
+    machine. Above 1 the other cores were busy elsewhere (on a shared virtual
+    machine, often outside it) and threaded timings, most of all small ones, are
+    slow for every library. ``None`` without threadpoolctl.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return None
+    from chainrule import Dense, Network, ReLU, Softmax
+
+    rng = np.random.default_rng(0)
+    X = rng.random((1800, 64))
+    y = rng.integers(0, 10, 1800)
+    net = Network(
+        [Dense(100), ReLU(), Dense(10), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        seed=0,
+        dtype="float64",
+    )
+    net.build(64)
+    start = net.params.copy()
+    batches = [slice(i, i + 200) for i in range(0, 1800, 200)]
+
+    def run():
+        net.params[...] = start
+        net.optimizer.build(net.params)
+        for i in range(steps):
+            b = batches[i % len(batches)]
+            net.train_step(X[b], y[b])
+
+    seconds = {}
+    for limit in (None, 1):
+        with threadpool_limits(limits=limit, user_api="blas"):
+            run()
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - t)
+        seconds[limit] = median(times)
+    return seconds[None] / seconds[1]
+
+
 def machine_info() -> dict:
     """CPU model, cores, Python, library versions and the BLAS kernels in use."""
     cpu = platform.processor() or platform.machine()

@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from benchmarks.common import gemm_rate, machine_info, median
+from benchmarks.common import gemm_rate, machine_info, median, threading_check
 
 #: benchmark modules, in the order they run
 MODULES = ("benchmarks.bench_mlp", "benchmarks.bench_small", "benchmarks.bench_estimators")
@@ -156,6 +156,7 @@ def markdown(result: dict) -> str:
         f"Matrix-multiply limit: {result['gemm_gflops']:.0f} GFLOP/s (float32 `A @ B`, "
         f"{result['gemm_size']} x {result['gemm_size']}, best of the run; timed between "
         "the contenders' epochs too).",
+        *_threading_line(result.get("threading_check")),
         "",
         "| workload | library | s / epoch | best | vs scikit-learn | vs PyTorch | of limit "
         "| peak RSS (fit adds) |",
@@ -213,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     modules, notes = load_modules(args.only)
     for note in notes:
         print(note)
+    threading_before = threading_check()
     size = args.gemm_size = 2048 if args.quick else 4096
     args.gemm_rate = gemm_rate(size)
     print(f"float32 GEMM ({size} x {size}): {args.gemm_rate / 1e9:.0f} GFLOP/s", flush=True)
@@ -225,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             row["seconds"] = row["gflop"] * 1e9 / args.gemm_rate
             row["note"] = f"{row['gflop']:.1f} GFLOP at {args.gemm_rate / 1e9:.0f} GFLOP/s"
     add_ratios(rows)
+    threading = [threading_before, threading_check()]
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(_command(argv)),
@@ -232,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "gemm_size": size,
         "gemm_gflops": args.gemm_rate / 1e9,  # the best rate seen in the run
+        # a small step's time with all BLAS threads over one thread, before and after
+        "threading_check": None if None in threading else threading,
         "machine": machine_info(),
         "notes": notes,
         "rows": rows,
@@ -250,6 +255,24 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"wrote {' and '.join(written)} in {result['wall_seconds']:.0f} s")
     return 0
+
+
+def _threading_line(check) -> list[str]:
+    """The header line for ``common.threading_check``'s two ratios (none without it)."""
+    if not check:
+        return []
+    before, after = check
+    if max(before, after) < 1:
+        verdict = "below 1: every core was free"
+    else:
+        verdict = (
+            "1 or more: something else held a core, so threaded timings (small ones "
+            "most) were slow for every library"
+        )
+    return [
+        f"Threaded-BLAS check: a small training step took {before:.2f}x (before the run) "
+        f"and {after:.2f}x (after) its one-thread time; {verdict}."
+    ]
 
 
 def _command(argv: list[str] | None) -> list[str]:
