@@ -21,6 +21,9 @@ def test_quick_benchmark_writes_its_json_and_table(tmp_path, capsys):
     table = out_md.read_text()
     assert "8-64-1" in table and "lesson neuron" in table
     assert "vs scikit-learn" in table
+    before, after = result["threading_check"]  # all BLAS threads over one, a small step
+    assert before > 0 and after > 0
+    assert f"took {before:.2f}x (before the run) and {after:.2f}x (after)" in table
 
 
 def test_step_breakdown_prints_every_part(capsys):
