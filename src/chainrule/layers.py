@@ -111,11 +111,21 @@ def _buffer(owner: Layer, attr: str, shape: tuple[int, int], dtype: np.dtype) ->
     smaller batch of an epoch reuses it too (a row slice of a C-contiguous array is
     contiguous, which ``np.matmul(..., out=)`` needs).
     """
-    buf = getattr(owner, attr, None)
-    if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] or buf.dtype != dtype:
-        buf = np.empty(shape, dtype=dtype)
-        setattr(owner, attr, buf)
-    return buf[: shape[0]]
+    view = owner.__dict__.get(attr)
+    if view is not None and view.shape == shape and view.dtype == dtype:
+        return view  # the same batch size as last time: the step's common case
+    full = owner.__dict__.get(attr + "_full")
+    if (
+        full is None
+        or full.shape[0] < shape[0]
+        or full.shape[1:] != shape[1:]
+        or full.dtype != dtype
+    ):
+        full = np.empty(shape, dtype=dtype)
+        setattr(owner, attr + "_full", full)
+    view = full[: shape[0]]
+    setattr(owner, attr, view)
+    return view
 
 
 def _constant(owner: Layer, attr: str, shape: tuple[int, ...], value: float, dtype) -> np.ndarray:
