@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import make_classification
+from benchmarks.common import make_classification, threading_check
 
 NETWORKS = ((256,), (512, 512))
 BATCH = 256
@@ -109,6 +109,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rows", type=int, default=60_000, help="rows of synthetic data")
     args = parser.parse_args(argv)
     X, y = make_classification(args.rows, 784, 10, seed=0)
+    check_before = threading_check()
     results = {}
     for hidden in NETWORKS:
         arch = "-".join(map(str, (784, *hidden, 10)))
@@ -124,6 +125,12 @@ def main(argv=None) -> None:
         print(f"| {part} | " + " | ".join(cells) + " |")
     cells = [f"{1e6 * results[a]['step']:.0f} us" for a in archs]
     print("| whole step | " + " | ".join(cells) + " |")
+    check_after = threading_check()
+    if check_before is not None and check_after is not None:
+        print(
+            f"\nThreaded-BLAS check: {check_before:.2f}x before, {check_after:.2f}x after "
+            "(about 0.9 on a quiet machine; see python -m benchmarks)."
+        )
 
 
 if __name__ == "__main__":

@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     modules, notes = load_modules(args.only)
     for note in notes:
         print(note)
-    threading_before = threading_check()
+    checks = {"start": threading_check()}
     size = args.gemm_size = 2048 if args.quick else 4096
     args.gemm_rate = gemm_rate(size)
     print(f"float32 GEMM ({size} x {size}): {args.gemm_rate / 1e9:.0f} GFLOP/s", flush=True)
@@ -222,12 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, module in modules:
         print(f"[{name}]", flush=True)
         rows += module.run(args)
+        checks[f"after {name}"] = threading_check()
     for row in rows:  # the limit at the best rate the whole run saw
         if row["library"] == "limit" and row.get("gflop"):
             row["seconds"] = row["gflop"] * 1e9 / args.gemm_rate
             row["note"] = f"{row['gflop']:.1f} GFLOP at {args.gemm_rate / 1e9:.0f} GFLOP/s"
     add_ratios(rows)
-    threading = [threading_before, threading_check()]
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(_command(argv)),
@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         "gemm_size": size,
         "gemm_gflops": args.gemm_rate / 1e9,  # the best rate seen in the run
         # a small step's time with all BLAS threads over one thread, before and after
-        "threading_check": None if None in threading else threading,
+        # a small step's time with all BLAS threads over one: at the start, after each module
+        "threading_check": None if None in checks.values() else checks,
         "machine": machine_info(),
         "notes": notes,
         "rows": rows,
@@ -257,21 +258,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _threading_line(check) -> list[str]:
-    """The header line for ``common.threading_check``'s two ratios (none without it)."""
-    if not check:
+def _threading_line(checks) -> list[str]:
+    """The header line for ``common.threading_check``'s ratios (none without them)."""
+    if not checks:
         return []
-    before, after = check
-    if max(before, after) < 1:
-        verdict = "below 1: every core was free"
+    values = ", ".join(f"{ratio:.2f}x {when}" for when, ratio in checks.items())
+    if max(checks.values()) < 1:
+        verdict = "all below 1: every core was free"
     else:
         verdict = (
-            "1 or more: something else held a core, so threaded timings (small ones "
-            "most) were slow for every library"
+            "1 or more: something else held a core, and threaded timings (small ones "
+            "most) were slow for every library around then"
         )
     return [
-        f"Threaded-BLAS check: a small training step took {before:.2f}x (before the run) "
-        f"and {after:.2f}x (after) its one-thread time; {verdict}."
+        f"Threaded-BLAS check (a small training step's time with all threads over one "
+        f"thread): {values}; {verdict}."
     ]
 
 
