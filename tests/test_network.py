@@ -366,3 +366,35 @@ def test_config_round_trip():
     rebuilt.build(4)
     np.testing.assert_array_equal(rebuilt.params, net.params)  # same seed, same weights
     assert repr(rebuilt) == repr(net)
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_network_trains_its_own_weights(how):
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    net = Network(
+        [Dense(8), ReLU(), Dropout(0.1), Dense(2), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        seed=0,
+    )
+    net.fit(X, y, epochs=2, batch_size=50)
+    net.predict(rng.normal(size=(5000, 4)))  # leaves 5000-row buffers behind
+    cp = copy.deepcopy(net) if how == "deepcopy" else pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(cp.predict(X), net.predict(X))
+    # the copy's layers compute with views of its own params, not frozen copies
+    dense = cp.layers[0]
+    assert np.shares_memory(dense.weights, cp.params)
+    assert np.shares_memory(dense.derror_dweights, cp.grads)
+    assert not np.shares_memory(cp.params, net.params)
+    before_net = net.params.copy()
+    losses = [cp.train_step(X[:50], y[:50]) for _ in range(5)]
+    assert losses[-1] < losses[0]  # it learns
+    np.testing.assert_array_equal(net.params, before_net)  # the original is untouched
+    np.testing.assert_array_equal(cp.get_weights()[0], cp.layers[0].weights)
+    # scratch buffers and last batches are not copied along
+    assert len(pickle.dumps(net)) < 20_000

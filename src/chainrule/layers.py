@@ -103,6 +103,24 @@ class Layer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        # copies and pickles leave out the last batch's arrays and the scratch buffers
+        return _without_scratch(self.__dict__, _STEP_ARRAYS)
+
+
+#: what a layer keeps from its last forward pass for backward (recomputed every step)
+_STEP_ARRAYS = ("input", "output", "positive", "mask")
+
+
+def _without_scratch(state: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``state`` without the buffers ``_buffer``/``_constant`` made, nor ``extra``."""
+    drop = set(state.get("_scratch_attrs", ())) | {"_scratch_attrs", *extra}
+    return {k: v for k, v in state.items() if k not in drop}
+
+
+def _remember_scratch(owner: Any, *attrs: str) -> None:
+    owner.__dict__.setdefault("_scratch_attrs", set()).update(attrs)
+
 
 def _buffer(owner: Layer, attr: str, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
     """A per-batch buffer of ``shape`` kept on ``owner`` and grown when needed.
@@ -123,6 +141,7 @@ def _buffer(owner: Layer, attr: str, shape: tuple[int, int], dtype: np.dtype) ->
     ):
         full = np.empty(shape, dtype=dtype)
         setattr(owner, attr + "_full", full)
+        _remember_scratch(owner, attr, attr + "_full")
     view = full[: shape[0]]
     setattr(owner, attr, view)
     return view
@@ -141,6 +160,7 @@ def _constant(owner: Layer, attr: str, shape: tuple[int, ...], value: float, dty
         buf = np.full(shape, value, dtype=dtype)
         buf.flags.writeable = False
         setattr(owner, attr, buf)
+        _remember_scratch(owner, attr)
     return buf[: shape[0]]
 
 

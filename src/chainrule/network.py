@@ -24,7 +24,15 @@ from chainrule._validation import (
     check_sample_weight,
     check_seed,
 )
-from chainrule.layers import Activation, Dense, Layer, _buffer, get_layer, layer_from_config
+from chainrule.layers import (
+    Activation,
+    Dense,
+    Layer,
+    _buffer,
+    _without_scratch,
+    get_layer,
+    layer_from_config,
+)
 from chainrule.losses import LOSSES, Loss, get_loss
 from chainrule.metrics import Metric, get_metric
 from chainrule.optimizers import OPTIMIZERS, Optimizer, get_optimizer
@@ -147,30 +155,12 @@ class Network:
         self.n_features = n_features
         self.n_outputs = width
 
-        specs = [
-            (i, name, shape)
-            for i, layer in enumerate(self.layers)
-            for name, shape in layer.param_shapes()
-        ]
-        # weight matrices first, biases after: L2 decay covers params[:n_weights]
-        ordered = [s for s in specs if s[1] != "bias"] + [s for s in specs if s[1] == "bias"]
-        sizes = [int(np.prod(shape)) for _, _, shape in ordered]
-        self.n_weights = sum(
-            size for (_, name, _), size in zip(ordered, sizes, strict=True) if name != "bias"
-        )
-        self.params = np.zeros(sum(sizes), dtype=self.dtype)
+        n_params = sum(layer.n_params for layer in self.layers)
+        self.params = np.zeros(n_params, dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
-        views: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-        offset = 0
-        for (i, name, shape), size in zip(ordered, sizes, strict=True):
-            p = self.params[offset : offset + size].reshape(shape)
-            g = self.grads[offset : offset + size].reshape(shape)
-            views.setdefault(i, {})[name] = (p, g)
-            offset += size
-        for i, layer in enumerate(self.layers):
-            names = [name for name, _ in layer.param_shapes()]
-            if names:
-                layer.bind([views[i][n][0] for n in names], [views[i][n][1] for n in names])
+        self._bind_views()
+        for layer in self.layers:
+            if layer.param_shapes():
                 layer.reset_parameters(self.rng)
 
         # Layers before the first parametrised one need no backward pass; that one
@@ -186,15 +176,55 @@ class Network:
             layer.needs_input_grad = i > self._first_trainable
             owned = owned or isinstance(layer, Dense)
         self._train_layers = self.layers[:-1] if self.fused else self.layers
-        # hot-path views, made once: the layers the backward pass visits, the weights
-        # L2 decays and their gradients, and a scratch vector for the decay term
+        # the layers the backward pass visits, made once
         self._backward_layers = self._train_layers[self._first_trainable :][::-1]
-        self._weights = self.params[: self.n_weights]
-        self._weight_grads = self.grads[: self.n_weights]
-        self._l2_buf = np.empty_like(self._weights)
         self.optimizer.build(self.params)
         self.built = True
         return self
+
+    def _bind_views(self) -> None:
+        """Hand every layer its views of ``params`` and ``grads``; make the L2 views.
+
+        Weight matrices come first, biases after, so L2 decay covers
+        ``params[:n_weights]``. Run by :meth:`build`, and again after a copy or a
+        pickle, which would otherwise leave the layers with copies of the weights.
+        """
+        specs = [
+            (i, name, shape)
+            for i, layer in enumerate(self.layers)
+            for name, shape in layer.param_shapes()
+        ]
+        ordered = [s for s in specs if s[1] != "bias"] + [s for s in specs if s[1] == "bias"]
+        sizes = [int(np.prod(shape)) for _, _, shape in ordered]
+        self.n_weights = sum(
+            size for (_, name, _), size in zip(ordered, sizes, strict=True) if name != "bias"
+        )
+        views: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        offset = 0
+        for (i, name, shape), size in zip(ordered, sizes, strict=True):
+            p = self.params[offset : offset + size].reshape(shape)
+            g = self.grads[offset : offset + size].reshape(shape)
+            views.setdefault(i, {})[name] = (p, g)
+            offset += size
+        for i, layer in enumerate(self.layers):
+            names = [name for name, _ in layer.param_shapes()]
+            if names:
+                layer.bind([views[i][n][0] for n in names], [views[i][n][1] for n in names])
+        # hot-path views: the weights L2 decays, their gradients, a scratch vector
+        self._weights = self.params[: self.n_weights]
+        self._weight_grads = self.grads[: self.n_weights]
+        self._l2_buf = np.empty_like(self._weights)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # no scratch buffers, last outputs or views: __setstate__ remakes the views
+        return _without_scratch(
+            self.__dict__, ("_loss_out", "_weights", "_weight_grads", "_l2_buf")
+        )
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.built:
+            self._bind_views()  # the layers' weights are views of params again
 
     def _ensure_built(self, X: np.ndarray, name: str = "X") -> None:
         if not self.built:
