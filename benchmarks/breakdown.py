@@ -129,7 +129,7 @@ def main(argv=None) -> None:
     if check_before is not None and check_after is not None:
         print(
             f"\nThreaded-BLAS check: {check_before:.2f}x before, {check_after:.2f}x after "
-            "(about 0.9 on a quiet machine; see python -m benchmarks)."
+            "(below 1 when the threads help; see benchmarks.common.threading_check)."
         )
 
 

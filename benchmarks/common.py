@@ -160,14 +160,18 @@ def threading_check(steps: int = 72, repeats: int = 9) -> float | None:
     """Time of a small training step with all BLAS threads over its time with one.
 
     A digits-sized chainrule step (64-100-10, float64, batch 200) is short enough
-    that threaded BLAS only pays when every core is free: about 0.9 on a quiet
-    machine. Above 1 the other cores were busy elsewhere (on a shared virtual
-    machine, often outside it) and threaded timings, most of all small ones, are
-    slow for every library. ``None`` without threadpoolctl.
+    that threaded BLAS only pays when the other cores are free: about 0.87 on the
+    2-core machine of the README when quiet. At 1 or above, the other cores were
+    most likely busy elsewhere (on a shared virtual machine, often outside it), and
+    threaded timings, small ones most, are slow for every library. The two settings
+    alternate, so a change of load affects both. ``None`` without threadpoolctl or
+    with a one-thread BLAS (nothing to compare).
     """
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover
+        return None
+    if blas_threads() <= 1:
         return None
     from chainrule import Dense, Network, ReLU, Softmax
 
@@ -192,17 +196,14 @@ def threading_check(steps: int = 72, repeats: int = 9) -> float | None:
             b = batches[i % len(batches)]
             net.train_step(X[b], y[b])
 
-    seconds = {}
-    for limit in (None, 1):
-        with threadpool_limits(limits=limit, user_api="blas"):
-            run()
-            times = []
-            for _ in range(repeats):
+    times: dict[int | None, list[float]] = {None: [], 1: []}
+    for _ in range(repeats + 1):  # the first round warms up
+        for limit in times:
+            with threadpool_limits(limits=limit, user_api="blas"):
                 t = time.perf_counter()
                 run()
-                times.append(time.perf_counter() - t)
-        seconds[limit] = median(times)
-    return seconds[None] / seconds[1]
+                times[limit].append(time.perf_counter() - t)
+    return median(times[None][1:]) / median(times[1][1:])
 
 
 def machine_info() -> dict:

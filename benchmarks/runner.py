@@ -235,7 +235,6 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "gemm_size": size,
         "gemm_gflops": args.gemm_rate / 1e9,  # the best rate seen in the run
-        # a small step's time with all BLAS threads over one thread, before and after
         # a small step's time with all BLAS threads over one: at the start, after each module
         "threading_check": None if None in checks.values() else checks,
         "machine": machine_info(),
@@ -262,13 +261,15 @@ def _threading_line(checks) -> list[str]:
     """The header line for ``common.threading_check``'s ratios (none without them)."""
     if not checks:
         return []
-    values = ", ".join(f"{ratio:.2f}x {when}" for when, ratio in checks.items())
-    if max(checks.values()) < 1:
-        verdict = "all below 1: every core was free"
+    rounded = {when: round(ratio, 2) for when, ratio in checks.items()}
+    values = ", ".join(f"{ratio:.2f}x {when}" for when, ratio in rounded.items())
+    if max(rounded.values()) < 1:
+        verdict = "all below 1: the threads helped, the other cores were free"
     else:
         verdict = (
-            "1 or more: something else held a core, and threaded timings (small ones "
-            "most) were slow for every library around then"
+            "1 or more: the threads did not help, most likely because something else "
+            "held a core, and threaded timings (small ones most) were slow for every "
+            "library around then"
         )
     return [
         f"Threaded-BLAS check (a small training step's time with all threads over one "
