@@ -41,14 +41,10 @@ def _median_seconds(fn, repeats: int, number: int) -> float:
 
 def breakdown(hidden: tuple[int, ...], X, y, repeats: int = 7, number: int = 20) -> dict:
     """Median seconds per step of each part, for one network."""
-    from chainrule import Adam, Dense, Network, ReLU, Softmax
+    from benchmarks.contenders import chainrule_network
+    from chainrule import Dense
 
-    layers = []
-    for units in hidden:
-        layers += [Dense(units), ReLU()]
-    layers += [Dense(int(y.max()) + 1), Softmax()]
-    net = Network(layers, loss="categorical_crossentropy", optimizer=Adam(1e-3), dtype="float32")
-    net.build(X.shape[1])
+    net = chainrule_network(hidden, X.shape[1], int(y.max()) + 1, "float32", BATCH)
     target = y.astype(np.intp)
     # a new shuffled batch at every call, as in an epoch (one batch over and over
     # would be learnt by heart, and its vanishing gradients slow the arithmetic)

@@ -173,19 +173,12 @@ def threading_check(steps: int = 72, repeats: int = 9) -> float | None:
         return None
     if blas_threads() <= 1:
         return None
-    from chainrule import Dense, Network, ReLU, Softmax
+    from benchmarks.contenders import chainrule_network
 
     rng = np.random.default_rng(0)
     X = rng.random((1800, 64))
     y = rng.integers(0, 10, 1800)
-    net = Network(
-        [Dense(100), ReLU(), Dense(10), Softmax()],
-        loss="categorical_crossentropy",
-        optimizer="adam",
-        seed=0,
-        dtype="float64",
-    )
-    net.build(64)
+    net = chainrule_network((100,), 64, 10, "float64", batch_size=200)
     start = net.params.copy()
     batches = [slice(i, i + 200) for i in range(0, 1800, 200)]
 

@@ -46,6 +46,19 @@ class ChainruleModel:
         self.net.fit(X, y, epochs=1, batch_size=self.batch_size, shuffle=True)
 
 
+def chainrule_network(hidden, n_features: int, n_classes: int, dtype: str, batch_size: int):
+    """:class:`ChainruleModel`'s network for a multiclass task with Adam, built."""
+    spec = {
+        "hidden": list(hidden),
+        "task": "multiclass",
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "batch_size": batch_size,
+        "n_classes": n_classes,
+    }
+    return ChainruleModel(spec, dtype).net.build(n_features)
+
+
 class SklearnModel:
     """scikit-learn's ``MLPClassifier``, one epoch per ``fit`` (``max_iter=1``, warm start).
 

@@ -122,7 +122,7 @@ def _remember_scratch(owner: Any, *attrs: str) -> None:
     owner.__dict__.setdefault("_scratch_attrs", set()).update(attrs)
 
 
-def _buffer(owner: Layer, attr: str, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+def _buffer(owner: Any, attr: str, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
     """A per-batch buffer of ``shape`` kept on ``owner`` and grown when needed.
 
     Rows are sliced off a buffer allocated for the largest batch seen, so the last,
@@ -147,7 +147,7 @@ def _buffer(owner: Layer, attr: str, shape: tuple[int, int], dtype: np.dtype) ->
     return view
 
 
-def _constant(owner: Layer, attr: str, shape: tuple[int, ...], value: float, dtype) -> np.ndarray:
+def _constant(owner: Any, attr: str, shape: tuple[int, ...], value: float, dtype) -> np.ndarray:
     """A read-only array of ``shape`` filled with ``value``, kept on ``owner``.
 
     NumPy's element-wise loops are several times faster on two same-shape contiguous

@@ -21,6 +21,7 @@ import numpy as np
 
 from chainrule import functions as F
 from chainrule._validation import lookup
+from chainrule.layers import _constant
 
 __all__ = [
     "Loss",
@@ -212,7 +213,8 @@ class CategoricalCrossentropy(Loss):
         z_max = z_flat[starts + z.argmax(axis=1)]
         np.subtract(z, z_max[:, None], out=grad)
         np.exp(grad, out=grad)
-        sums = grad @ _ones(k, grad.dtype)  # row sums, faster than grad.sum(axis=1)
+        ones = _constant(self, "_ones", (k,), 1.0, grad.dtype)
+        sums = grad @ ones  # row sums, faster than grad.sum(axis=1)
         per_sample = np.log(sums)
         per_sample += z_max  # logsumexp(z) per row
         if target.ndim == 1:
@@ -233,19 +235,6 @@ class CategoricalCrossentropy(Loss):
         else:
             grad -= target * scale
         return value, grad
-
-
-_ONES: dict[tuple[int, str], np.ndarray] = {}
-
-
-def _ones(k: int, dtype: np.dtype) -> np.ndarray:
-    """A read-only vector of ``k`` ones (``x @ ones`` sums the rows of ``x``), cached."""
-    key = (k, dtype.char)
-    ones = _ONES.get(key)
-    if ones is None:
-        ones = _ONES[key] = np.ones(k, dtype=dtype)
-        ones.flags.writeable = False
-    return ones
 
 
 class HalfSquaredError(Loss):
