@@ -166,6 +166,32 @@ def test_categorical_crossentropy_stable_for_huge_logits(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_categorical_crossentropy_wrong_rows_across_the_overflow_of_the_label_shift(
+    dtype, weighted
+):
+    # Rows are shifted by their label's logit; a logit far above it (past ~88 in
+    # float32, ~709 in float64) would overflow exp, and the loss then shifts by the
+    # rows' maxima instead. Values and gradients match the reference on both sides,
+    # with and without sample weights (a zero weight on the overflowing row too).
+    eps = float(np.finfo(dtype).eps)
+    for gap in (5.0, 80.0, 87.0, 89.0, 700.0, 708.0, 710.0, 1e4):
+        z = np.array([[gap, 0.0, 1.0], [0.5, 2.0, -1.0], [0.0, -3.0, 3.0]])
+        y = np.array([1, 1, 2])
+        w = np.array([0.0, 2.0, 1.0]) if weighted else None
+        z = z.astype(dtype)
+        with warnings.catch_warnings(), strict():
+            value, grad = CategoricalCrossentropy().value_and_gradient(z, y, w)
+        zz = z.astype(np.float64)
+        per_sample = F.logsumexp(zz, axis=1) - zz[np.arange(3), y]
+        scale = np.full(3, 1 / 3) if w is None else w / w.sum()
+        expected_grad = (F.softmax(zz, axis=1) - np.eye(3)[y]) * scale[:, None]
+        assert value >= 0
+        assert value == pytest.approx(per_sample @ scale, rel=8 * eps)
+        np.testing.assert_allclose(grad, expected_grad, rtol=64 * eps, atol=1e-18)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("gap", [0.0, 30.0, 80.0, 600.0, 700.0, 5000.0])
 def test_categorical_crossentropy_rows_far_below_the_batch_maximum(dtype, gap):
     # Rows far below the batch's largest logit (past where exp(row - batch max)
@@ -195,7 +221,8 @@ def test_categorical_crossentropy_confident_rows_keep_their_small_loss(dtype):
     loss = CategoricalCrossentropy()
     value = loss.value(z, np.array([0, 0]))
     zz = z.astype(np.float64)
-    expected = np.mean(F.logsumexp(zz, axis=1) - zz[:, 0])  # 3.2e-10
+    # log(1 + sum of the other rows' exp(z_j - z_label)), without rounding at 30's ulp
+    expected = np.mean(np.log1p(np.exp(zz[:, 1:] - zz[:, :1]).sum(axis=1)))  # 2.06e-9
     assert value >= 0
     assert value == pytest.approx(expected, rel=0, abs=2 * float(np.finfo(dtype).eps))
     rng = np.random.default_rng(4)

@@ -134,6 +134,11 @@ def test_adam_matches_scikit_learn():
     for g in grads:
         ref.update_params(theirs, [g])
     np.testing.assert_allclose(run(Adam(0.01), 5, grads), theirs[0], rtol=1e-12)
+    # the moments, kept without their (1 - beta) factors, read back as scikit-learn's
+    opt = Adam(0.01)
+    run(opt, 5, grads)
+    np.testing.assert_allclose(opt.m, ref.ms[0], rtol=1e-13)
+    np.testing.assert_allclose(opt.v, ref.vs[0], rtol=1e-13)
 
 
 def test_adamw_decays_then_steps():

@@ -15,6 +15,7 @@ overflows, and the gradient is simply ``activation(logits) - target``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -204,25 +205,37 @@ class CategoricalCrossentropy(Loss):
                     f"target holds class labels in [{target.min()}, {target.max()}]; "
                     f"labels must be 0..{k - 1} for {k} logits"
                 )
-        # Shift each row by its own maximum: exp never overflows, every row's sum of
-        # exponentials is at least 1, so each sample's loss is >= 0 and keeps its
-        # precision. Row maxima by argmax: np.max(z, axis=1)'s values (NaN included)
-        # in half the time for a few columns. Logits are read through flat indices:
-        # 1-D indexing is twice as fast as 2-D.
+        # Logits are read through flat indices: 1-D indexing is twice as fast as 2-D.
         z_flat = z.reshape(-1)  # a copy only if z is not contiguous
-        z_max = z_flat[starts + z.argmax(axis=1)]
-        np.subtract(z, z_max[:, None], out=grad)
-        np.exp(grad, out=grad)
         ones = _constant(self, "_ones", (k,), 1.0, grad.dtype)
-        sums = grad @ ones  # row sums, faster than grad.sum(axis=1)
-        per_sample = np.log(sums)
-        per_sample += z_max  # logsumexp(z) per row
+        value = math.nan
         if target.ndim == 1:
-            flat = starts + target  # the labels' logits
-            per_sample -= z_flat[flat]
-        else:
-            per_sample -= np.einsum("ij,ij->i", z, target)
-        value, scale = _weighted_mean(per_sample, sample_weight)
+            # Shift each row by its label's logit: the label's own term is exp(0) = 1,
+            # so the row's sum of exponentials is >= 1 and its loss, log(sum), is >= 0,
+            # with full precision for confidently right rows. A logit more than ~709
+            # (float64; ~88 in float32) above the label's overflows: the value is then
+            # not finite and the rows' maxima shift them below instead.
+            flat = starts + target
+            with np.errstate(over="ignore", invalid="ignore"):
+                np.subtract(z, z_flat[flat][:, None], out=grad)
+                np.exp(grad, out=grad)
+                sums = grad @ ones  # row sums, faster than grad.sum(axis=1)
+                value, scale = _weighted_mean(np.log(sums), sample_weight)
+        if not math.isfinite(value):
+            # Shift each row by its own maximum: exp never overflows, every row's sum
+            # is at least 1. Row maxima by argmax: np.max(z, axis=1)'s values (NaN
+            # included) in half the time for a few columns.
+            z_max = z_flat[starts + z.argmax(axis=1)]
+            np.subtract(z, z_max[:, None], out=grad)
+            np.exp(grad, out=grad)
+            sums = grad @ ones
+            per_sample = np.log(sums)
+            per_sample += z_max  # logsumexp(z) per row
+            if target.ndim == 1:
+                per_sample -= z_flat[flat]  # the labels' logits
+            else:
+                per_sample -= np.einsum("ij,ij->i", z, target)
+            value, scale = _weighted_mean(per_sample, sample_weight)
         # gradient (softmax(z) - target) * scale: divide by the row sums and scale at once
         # (scale is a Python float, or per-row weights of the gradient's dtype)
         grad *= np.divide(scale, sums[:, None], out=sums[:, None])

@@ -302,6 +302,13 @@ class Adam(Optimizer):
     ``lr_t = lr * sqrt(1 - b2**t) / (1 - b1**t)``;
     ``p -= lr_t * m / (sqrt(v) + epsilon)``.
 
+    The arrays kept are the moments without their constant factors,
+    ``m_sum = m / (1 - b1)`` and ``v_sum = v / (1 - b2)``, so that
+    ``m_sum = b1 m_sum + g`` and ``v_sum = b2 v_sum + g**2`` (two passes over the
+    parameters fewer per step); the factors go into the scalars of the update,
+    ``p -= lr_t (1 - b1) / sqrt(1 - b2) * m_sum / (sqrt(v_sum) + epsilon / sqrt(1 - b2))``,
+    the same step up to rounding. :attr:`m` and :attr:`v` give the moments.
+
     Parameters
     ----------
     learning_rate : float or Schedule, default=0.001
@@ -327,25 +334,34 @@ class Adam(Optimizer):
 
     def build(self, params):
         super().build(params)
-        self.m = np.zeros_like(params)
-        self.v = np.zeros_like(params)
+        self.m_sum = np.zeros_like(params)
+        self.v_sum = np.zeros_like(params)
         self._scratch = np.empty_like(params)
+
+    @property
+    def m(self) -> np.ndarray:
+        """The first-moment estimate ``m`` (a new array)."""
+        return self.m_sum * (1.0 - self.beta_1)
+
+    @property
+    def v(self) -> np.ndarray:
+        """The second-moment estimate ``v`` (a new array)."""
+        return self.v_sum * (1.0 - self.beta_2)
 
     def _update(self, params, grads):
         # Python floats: NumPy computes with them in the arrays' dtype (NEP 50)
-        m, v, scratch = self.m, self.v, self._scratch
+        m_sum, v_sum, scratch = self.m_sum, self.v_sum, self._scratch
         beta_1, beta_2, step = self.beta_1, self.beta_2, self.iterations
+        root = math.sqrt(1.0 - beta_2)
         lr_t = self.lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
-        m *= beta_1
-        m += np.multiply(grads, 1.0 - beta_1, out=scratch)
-        v *= beta_2
-        np.square(grads, out=scratch)
-        scratch *= 1.0 - beta_2
-        v += scratch
-        np.sqrt(v, out=scratch)
-        scratch += self.epsilon
-        np.divide(m, scratch, out=scratch)
-        scratch *= lr_t
+        m_sum *= beta_1
+        m_sum += grads
+        v_sum *= beta_2
+        v_sum += np.square(grads, out=scratch)
+        np.sqrt(v_sum, out=scratch)
+        scratch += self.epsilon / root
+        np.divide(m_sum, scratch, out=scratch)
+        scratch *= lr_t * (1.0 - beta_1) / root
         params -= scratch
 
 
