@@ -7,6 +7,7 @@ import pytest
 
 from chainrule import (
     SGD,
+    Adam,
     Dense,
     Dropout,
     Network,
@@ -70,9 +71,8 @@ def test_worked_example_one_sgd_step():
     before = net.get_weights()
     net.compute_loss_and_gradients(X, y)
     grads = net.get_gradients()
-    np.testing.assert_array_equal(
-        net.params, np.concatenate([w.ravel() for w in before[::2]] + [b for b in before[1::2]])
-    )
+    W1, b1, W2, b2 = before
+    np.testing.assert_array_equal(net.params, np.concatenate([b1, W1.ravel(), W2.ravel(), b2]))
     net.fit(X, y, epochs=1, batch_size=2, shuffle=False)
     for w, w0, g in zip(net.get_weights(), before, grads, strict=True):
         np.testing.assert_allclose(w, w0 - 0.5 * g, rtol=1e-12)
@@ -158,11 +158,56 @@ def test_layer_arrays_are_views_into_the_flat_buffer():
     assert np.all(net.layers[0].weights == 7.0) and np.all(net.layers[2].bias == 7.0)
 
 
-def test_weights_come_first_then_biases():
+def test_first_bias_then_weights_then_biases():
     net = small_net().build(3)
     W1, b1, W2, b2 = net.get_weights()
     assert net.n_weights == W1.size + W2.size
-    np.testing.assert_array_equal(net.params, np.concatenate([W1.ravel(), W2.ravel(), b1, b2]))
+    np.testing.assert_array_equal(net.params, np.concatenate([b1, W1.ravel(), W2.ravel(), b2]))
+    # L2 decays exactly the weight matrices, one slice of params
+    np.testing.assert_array_equal(net._weights, np.concatenate([W1.ravel(), W2.ravel()]))
+    assert np.shares_memory(net._weights, net.params)
+    # the first layer's [b; W] is one matrix, a view of params and grads
+    first = net.layers[0]
+    np.testing.assert_array_equal(first.bias_and_weights, np.vstack([b1, W1]))
+    assert np.shares_memory(first.bias_and_weights, net.params)
+    assert np.shares_memory(first.derror_dbias_and_weights, net.grads)
+    # model files keep the plain order: every weight matrix, then every bias
+    np.testing.assert_array_equal(
+        net._params_for_file(), np.concatenate([W1.ravel(), W2.ravel(), b1, b2])
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_leading_column_of_ones_carries_the_first_bias(dtype):
+    # train_step(..., ones_column=True) on [1, X] is the same step as on X: the same
+    # loss, gradients and weights (up to the rounding of a different summation)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(12, 3))
+    y = rng.normal(size=(12, 2))
+    steps = {}
+    for ones in (False, True):
+        net = small_net(dtype=dtype, seed=0).build(3)
+        net.optimizer = Adam(0.05)
+        net.optimizer.build(net.params)
+        Xd, target = net._prepare_xy(X, y)
+        if ones:
+            Xd = np.hstack([np.ones((12, 1), dtype=Xd.dtype), Xd])
+        losses = [net.train_step(Xd, target, l2=0.01, ones_column=ones) for _ in range(3)]
+        steps[ones] = (losses, net.get_gradients(), net.get_weights())
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(steps[True][0], steps[False][0], rtol=tol)
+    for a, b in zip(
+        steps[True][1] + steps[True][2], steps[False][1] + steps[False][2], strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_a_column_of_ones_needs_a_first_dense_with_a_bias():
+    X = np.ones((4, 4))
+    for first in (Dense(2, use_bias=False), ReLU()):
+        net = Network([first, Dense(1)], loss="mse", optimizer="sgd").build(3)
+        with pytest.raises(ValueError, match="ones_column=True needs a network whose first"):
+            net.train_step(X, np.zeros((4, 1), dtype=np.float32), ones_column=True)
 
 
 def test_dtype_float32_by_default_and_float64_on_request():

@@ -93,6 +93,18 @@ _OUTPUTS = {
     "exp": (Exp, "poisson"),
 }
 
+#: ``fit`` trains on a copy of X with a column of ones up to this size (the copy)
+_ONES_COPY_BYTES = 64 * 2**20
+
+
+def _with_ones_column(X: np.ndarray) -> np.ndarray:
+    """``[1, X]``: a new C-contiguous array, a column of ones before the columns of X."""
+    out = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
+    out[:, 0] = 1
+    out[:, 1:] = X
+    return out
+
+
 _NON_FINITE = (
     "Solver produced non-finite parameter weights. The input data may contain large "
     "values and need to be preprocessed"
@@ -513,6 +525,16 @@ class _BaseMLP(BaseEstimator):
 
         sparse = scipy.sparse.issparse(X_train)
         batches = list(gen_batches(n_samples, batch_size))
+        # Small dense data: train on [1, X], a copy with a leading column of ones, so the
+        # first layer's bias rides in its matrix products (Network.train_step's
+        # ones_column): two NumPy calls fewer per step, a tenth of a small step.
+        ones = (
+            not sparse
+            and net._ones_first
+            and n_samples * (X_train.shape[1] + 1) * X_train.itemsize <= _ONES_COPY_BYTES
+        )
+        if ones:
+            X_train = _with_ones_column(X_train)
         alpha = self.alpha
 
         try:
@@ -547,12 +569,12 @@ class _BaseMLP(BaseEstimator):
                         continue  # a batch of zero weights teaches nothing
                     l2 = alpha / sw_sum
                     if self._loss_divisor == 1:
-                        batch_loss = net.train_step(xb, tb, wb, l2=l2)
+                        batch_loss = net.train_step(xb, tb, wb, l2=l2, ones_column=ones)
                     else:
                         # scikit-learn reports the squared error averaged over the
                         # outputs: convert with the penalty of the weights before the step
                         penalty = net._l2_penalty(l2)
-                        value = net.train_step(xb, tb, wb, l2=l2)
+                        value = net.train_step(xb, tb, wb, l2=l2, ones_column=ones)
                         batch_loss = (value - penalty) / self._loss_divisor + penalty
                     accumulated_loss += batch_loss * m
                     for cb in callbacks:
@@ -771,7 +793,7 @@ class _BaseMLP(BaseEstimator):
             "dtype": net.dtype.name,
             "history": None,
         }
-        arrays = {"params": net.params}
+        arrays = {"params": net._params_for_file()}
         if hasattr(self, "_label_binarizer"):
             header["label_type"] = self._label_binarizer.y_type_
             classes = np.asarray(self.classes_)

@@ -216,6 +216,27 @@ class Dense(Layer):
             self.bias, self.derror_dbias = params[1], grads[1]
         else:
             self.bias = self.derror_dbias = None
+        self.bias_and_weights = self.derror_dbias_and_weights = None
+        self._ones_input = False
+
+    def bind_with_bias(self, block: np.ndarray, grad_block: np.ndarray) -> None:
+        """Receive ``[b; W]``, the bias row above the weight rows, as one matrix.
+
+        The network calls this when the bias sits right before the weights in its
+        flat vectors (the first layer's); :meth:`forward_with_ones` uses it.
+        """
+        self.bias_and_weights, self.derror_dbias_and_weights = block, grad_block
+
+    def forward_with_ones(self, x, training=False):
+        """:meth:`forward` for ``x = [1, inputs]``, a leading column of ones.
+
+        ``[1, inputs] @ [b; W] = inputs @ W + b``: the bias rides in the matrix
+        product, and backward gets ``[db; dW]`` from one product too.
+        """
+        self.input = x
+        self._ones_input = True
+        out = _buffer(self, "_out", (x.shape[0], self.units), self.weights.dtype)
+        return np.matmul(x, self.bias_and_weights, out=out)
 
     def reset_parameters(self, rng):
         get_initializer(self.kernel_initializer)(self.weights, rng)
@@ -224,6 +245,7 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         self.input = x  # dlayer1_dweights is the input: backward needs it
+        self._ones_input = False
         out = _buffer(self, "_out", (x.shape[0], self.units), self.weights.dtype)
         np.matmul(x, self.weights, out=out)
         if self.use_bias:
@@ -231,6 +253,13 @@ class Dense(Layer):
         return out
 
     def backward(self, derror_doutput):
+        if self._ones_input:
+            # [db; dW] = [1, x].T @ derror_doutput: the bias row sums the batch
+            np.matmul(self.input.T, derror_doutput, out=self.derror_dbias_and_weights)
+            if not self.needs_input_grad:
+                return None
+            dx = _buffer(self, "_dx", (derror_doutput.shape[0], self.in_features), self.dtype)
+            return np.matmul(derror_doutput, self.weights.T, out=dx)
         # derror_dweights = dlayer1_dweights.T @ derror_dlayer1, summed over the batch
         np.matmul(self.input.T, derror_doutput, out=self.derror_dweights)
         if self.use_bias:

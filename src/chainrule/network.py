@@ -2,9 +2,13 @@
 
 All trainable values live in one contiguous vector ``network.params`` (and their
 gradients in ``network.grads``); each layer's weights and bias are views into it.
-Weight matrices come first, then all biases, so L2 weight decay is one vectorised
-call over ``params[:n_weights]``. An optimizer step is a handful of in-place NumPy
-calls over the whole vector.
+Weight matrices sit together, so L2 weight decay is one vectorised call over them;
+the biases follow, except the first Dense layer's, which comes first, right before
+its weights: ``[b; W]`` is then one ``(in + 1, units)`` matrix, and inputs with a
+leading column of ones go through that layer in one matrix product, bias included
+(``train_step(..., ones_column=True)``, the estimators' path on small data). An
+optimizer step is a handful of in-place NumPy calls over the whole vector. Model
+files keep the plain order: every weight matrix, then every bias.
 """
 
 from __future__ import annotations
@@ -176,6 +180,7 @@ class Network:
             layer.needs_input_grad = i > self._first_trainable
             owned = owned or isinstance(layer, Dense)
         self._train_layers = self.layers[:-1] if self.fused else self.layers
+        self._train_layers_after_first = self._train_layers[1:]
         # the layers the backward pass visits, made once
         self._backward_layers = self._train_layers[self._first_trainable :][::-1]
         self.optimizer.build(self.params)
@@ -185,16 +190,25 @@ class Network:
     def _bind_views(self) -> None:
         """Hand every layer its views of ``params`` and ``grads``; make the L2 views.
 
-        Weight matrices come first, biases after, so L2 decay covers
-        ``params[:n_weights]``. Run by :meth:`build`, and again after a copy or a
-        pickle, which would otherwise leave the layers with copies of the weights.
+        The first layer's bias (when it is a Dense with one) comes first, then every
+        weight matrix, then the other biases: L2 decay covers one slice, and the
+        first layer's ``[b; W]`` is one matrix. Run by :meth:`build`, and again after
+        a copy or a pickle, which would otherwise leave the layers with copies of the
+        weights.
         """
         specs = [
             (i, name, shape)
             for i, layer in enumerate(self.layers)
             for name, shape in layer.param_shapes()
         ]
-        ordered = [s for s in specs if s[1] != "bias"] + [s for s in specs if s[1] == "bias"]
+        first = self.layers[0]
+        self._ones_first = isinstance(first, Dense) and first.use_bias
+        lead = [s for s in specs if s[:2] == (0, "bias")] if self._ones_first else []
+        ordered = (
+            lead
+            + [s for s in specs if s[1] != "bias"]
+            + [s for s in specs if s[1] == "bias" and s not in lead]
+        )
         sizes = [int(np.prod(shape)) for _, _, shape in ordered]
         self.n_weights = sum(
             size for (_, name, _), size in zip(ordered, sizes, strict=True) if name != "bias"
@@ -210,10 +224,38 @@ class Network:
             names = [name for name, _ in layer.param_shapes()]
             if names:
                 layer.bind([views[i][n][0] for n in names], [views[i][n][1] for n in names])
+        start = sizes[0] if lead else 0
+        if lead:  # [b; W] of the first layer: the bias row, then the weight rows
+            block = (first.in_features + 1, first.units)
+            end = start + first.in_features * first.units
+            first.bind_with_bias(self.params[:end].reshape(block), self.grads[:end].reshape(block))
         # hot-path views: the weights L2 decays, their gradients, a scratch vector
-        self._weights = self.params[: self.n_weights]
-        self._weight_grads = self.grads[: self.n_weights]
+        self._weights = self.params[start : start + self.n_weights]
+        self._weight_grads = self.grads[start : start + self.n_weights]
         self._l2_buf = np.empty_like(self._weights)
+
+    def _file_views(self) -> list[np.ndarray]:
+        """The parameter views in the model files' order: every weight matrix, then
+        every bias, layer by layer (the order of ``params`` before the first layer's
+        bias moved up front; files keep it)."""
+        named = [
+            (name, array)
+            for layer in self.layers
+            if layer.param_shapes()
+            for (name, _), array in zip(layer.param_shapes(), layer.param_arrays, strict=True)
+        ]
+        return [a for n, a in named if n != "bias"] + [a for n, a in named if n == "bias"]
+
+    def _params_for_file(self) -> np.ndarray:
+        """``params`` as model files hold it (see :meth:`_file_views`): a new array."""
+        return np.concatenate([view.reshape(-1) for view in self._file_views()])
+
+    def _set_params_from_file(self, flat: np.ndarray) -> None:
+        """Set ``params`` from a vector in the model files' order."""
+        offset = 0
+        for view in self._file_views():
+            view[...] = flat[offset : offset + view.size].reshape(view.shape)
+            offset += view.size
 
     def __getstate__(self) -> dict[str, Any]:
         # no scratch buffers, last outputs or views: __setstate__ remakes the views
@@ -279,10 +321,15 @@ class Network:
             sample_weight = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         return self._loss_and_gradients(X, target, sample_weight, training, l2)
 
-    def _loss_and_gradients(self, X, target, sample_weight, training, l2=None):
+    def _loss_and_gradients(self, X, target, sample_weight, training, l2=None, ones=False):
         l2 = self.l2 if l2 is None else l2
-        out = X
-        for layer in self._train_layers:
+        if ones:  # X = [1, x]: the first Dense takes its bias in the matrix product
+            out = self.layers[0].forward_with_ones(X, training)
+            layers = self._train_layers_after_first
+        else:
+            out = X
+            layers = self._train_layers
+        for layer in layers:
             out = layer.forward(out, training)
         self._loss_out = out
         grad_buf = _buffer(self, "_grad_buf", out.shape, self.dtype)
@@ -298,13 +345,31 @@ class Network:
             self._weight_grads += np.multiply(self._weights, float(l2), out=self._l2_buf)
         return value, self.grads
 
-    def train_step(self, X: np.ndarray, target: np.ndarray, sample_weight=None, l2=None) -> float:
+    def train_step(
+        self,
+        X: np.ndarray,
+        target: np.ndarray,
+        sample_weight=None,
+        l2=None,
+        *,
+        ones_column: bool = False,
+    ) -> float:
         """One gradient step on a prepared batch: forward, loss, backward, update.
 
         Returns the batch loss. A non-finite loss raises
         :class:`TrainingDivergedError` before the update, so the weights stay finite.
+        With ``ones_column=True``, ``X`` is ``[1, x]``: a leading column of ones, then
+        the inputs. The first layer, a Dense with a bias, then computes
+        ``[1, x] @ [b; W] = x @ W + b`` in one matrix product and gets the bias
+        gradient from the same product as the weights' (the "bias trick").
         """
-        value, grads = self._loss_and_gradients(X, target, sample_weight, True, l2)
+        if ones_column and not self._ones_first:
+            raise ValueError(
+                "ones_column=True needs a network whose first layer is a Dense with a "
+                f"bias; this one starts with {self.layers[0]!r}. Pass X without the "
+                "column of ones."
+            )
+        value, grads = self._loss_and_gradients(X, target, sample_weight, True, l2, ones_column)
         if not math.isfinite(value):
             raise TrainingDivergedError(
                 f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
@@ -542,7 +607,7 @@ class Network:
             "dtype": self.dtype.name,
             "history": history,
         }
-        return "Network", header, {"params": self.params}
+        return "Network", header, {"params": self._params_for_file()}
 
     @classmethod
     def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Network:
@@ -564,7 +629,7 @@ class Network:
                 f"file holds {params.size} of dtype {params.dtype}"
             )
         net.build(header["n_features"])
-        net.params[...] = params
+        net._set_params_from_file(params)
         if header.get("history") is not None:
             net.history = History()
             net.history.epoch = [int(e) for e in header["history"]["epoch"]]

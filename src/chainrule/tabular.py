@@ -1089,7 +1089,7 @@ class TabularModel:
                 "history": {k: [float(v) for v in values] for k, values in history.items()},
             },
         }
-        return "TabularModel", header, {"params": net.params}
+        return "TabularModel", header, {"params": net._params_for_file()}
 
     @classmethod
     def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]):
@@ -1112,7 +1112,7 @@ class TabularModel:
                 f"{None if params is None else params.shape}; its architecture needs "
                 f"{network.params.shape}"
             )
-        network.params[...] = params
+        network._set_params_from_file(params)
         if network.n_features != self.preprocessor_.n_features_:
             raise ValueError(
                 f"its preprocessing makes {self.preprocessor_.n_features_} features but its "
