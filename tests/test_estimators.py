@@ -214,6 +214,7 @@ def test_pickle_round_trip_keeps_predictions_and_training_state():
     copy = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
     assert np.shares_memory(copy.coefs_[0], copy.network_.params)
+    assert np.shares_memory(copy.network_.layers[0].bias_and_weights, copy.network_.params)
     # the optimizer state travels too: the next partial_fit steps are identical
     clf.partial_fit(X, y)
     copy.partial_fit(X, y)
@@ -526,3 +527,41 @@ def test_import_chainrule_does_not_import_sklearn():
     code = "import sys, chainrule; print('sklearn' in sys.modules, 'scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# ---------------------------------------------------------------- BLAS threads in lbfgs
+
+
+def test_lbfgs_runs_scipys_blas_on_one_thread_and_restores_it():
+    # NumPy's and SciPy's wheels each bring an OpenBLAS; while L-BFGS-B (SciPy's) and
+    # the products (NumPy's) take turns, SciPy's runs one thread. Outside the fit,
+    # every library keeps its own setting.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from chainrule import estimators
+
+    def blas_threads():
+        return {
+            i["filepath"]: i["num_threads"]
+            for i in threadpoolctl.threadpool_info()
+            if i["user_api"] == "blas"
+        }
+
+    before = blas_threads()
+    estimators._other_blas_single_threaded()  # finds the libraries
+    others = estimators._OTHER_BLAS
+    if not others:
+        pytest.skip("one BLAS library serves NumPy and SciPy here: nothing to limit")
+    seen = []
+    X, y = _toy()
+    MLPClassifier(
+        hidden_layer_sizes=(5,),
+        solver="lbfgs",
+        max_iter=3,
+        random_state=0,
+        callbacks=[LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(blas_threads()))],
+    ).fit(X, y)
+    assert seen
+    for threads in seen:
+        for path, n in threads.items():
+            assert n == (1 if path in others else before[path]), path
+    assert blas_threads() == before

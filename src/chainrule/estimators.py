@@ -35,10 +35,12 @@ chainrule`` does not, it loads this module on first use of ``chainrule.MLPClassi
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from itertools import pairwise
 from numbers import Integral, Real
+from pathlib import Path
 from string import Template
 from typing import Any, ClassVar
 
@@ -95,6 +97,36 @@ _OUTPUTS = {
 
 #: ``fit`` trains on a copy of X with a column of ones up to this size (the copy)
 _ONES_COPY_BYTES = 64 * 2**20
+
+
+#: the BLAS libraries loaded besides NumPy's (filepaths), found at the first lbfgs fit
+_OTHER_BLAS: list[str] | None = None
+
+
+def _other_blas_single_threaded():
+    """A context in which the BLAS libraries other than NumPy's run one thread each.
+
+    NumPy's and SciPy's wheels each bring their own OpenBLAS with its own thread pool.
+    In an lbfgs fit, SciPy's L-BFGS-B (SciPy's BLAS) and the network's matrix
+    products (NumPy's) take turns, and the pool that has just finished keeps its
+    threads spinning on the cores the other needs: a digits fit ran 8x slower.
+    L-BFGS-B's BLAS work is on vectors, as fast with one thread. Nothing changes when
+    NumPy's BLAS cannot be told apart or is the only one (one shared library).
+    """
+    global _OTHER_BLAS
+    if _OTHER_BLAS is None:
+        from threadpoolctl import threadpool_info
+
+        numpy_dir = Path(np.__file__).resolve().parent
+        own = {numpy_dir, numpy_dir.parent / "numpy.libs"}
+        blas = [i["filepath"] for i in threadpool_info() if i["user_api"] == "blas"]
+        numpy_blas = [f for f in blas if Path(f).resolve().parent in own]
+        _OTHER_BLAS = [f for f in blas if f not in numpy_blas] if numpy_blas else []
+    if not _OTHER_BLAS:
+        return contextlib.nullcontext()
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(filepath=_OTHER_BLAS).limit(limits=1)
 
 
 def _with_ones_column(X: np.ndarray) -> np.ndarray:
@@ -433,12 +465,16 @@ class _BaseMLP(BaseEstimator):
             X = X.toarray()
         sw_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         l2 = self.alpha / sw_sum
+        # as in _fit_stochastic: the first layer's bias in its matrix products
+        ones = net._ones_first and X.shape[0] * (X.shape[1] + 1) * X.itemsize <= _ONES_COPY_BYTES
+        if ones:
+            X = _with_ones_column(X)
 
         clipped = self._is_classifier()
 
         def loss_and_gradient(packed):
             net.params[...] = packed
-            value, grads = net._loss_and_gradients(X, target, sample_weight, False, l2)
+            value, grads = net._loss_and_gradients(X, target, sample_weight, False, l2, ones)
             if clipped and np.isfinite(value):
                 # L-BFGS's line search compares values: use scikit-learn's exact ones
                 value = _clipped_log_loss(net, target, sample_weight) + net._l2_penalty(l2)
@@ -454,19 +490,20 @@ class _BaseMLP(BaseEstimator):
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         self.n_iter_ = 0
-        opt_res = scipy.optimize.minimize(
-            loss_and_gradient,
-            net.params.astype(np.float64),
-            method="L-BFGS-B",
-            jac=True,
-            callback=on_iteration if callbacks else None,
-            options={
-                "maxfun": self.max_fun,
-                "maxiter": self.max_iter,
-                "gtol": self.tol,
-                **_get_additional_lbfgs_options_dict("iprint", iprint),
-            },
-        )
+        with _other_blas_single_threaded():
+            opt_res = scipy.optimize.minimize(
+                loss_and_gradient,
+                net.params.astype(np.float64),
+                method="L-BFGS-B",
+                jac=True,
+                callback=on_iteration if callbacks else None,
+                options={
+                    "maxfun": self.max_fun,
+                    "maxiter": self.max_iter,
+                    "gtol": self.tol,
+                    **_get_additional_lbfgs_options_dict("iprint", iprint),
+                },
+            )
         self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
         self.loss_ = float(opt_res.fun)
         net.params[...] = opt_res.x
@@ -948,7 +985,12 @@ $classes_attr    loss_ : float
     -----
     Sparse X (CSR or CSC) stays sparse: sgd and adam densify one batch at a time and
     predictions 4096 rows at a time; lbfgs, which evaluates every row at every step,
-    densifies X once. ``predict`` reuses the network's buffers, so one fitted estimator
+    densifies X once. Dense X of up to 64 MB (with one more column) is copied once
+    per fit with a leading column of ones, so that the first layer's bias rides in its
+    matrix products; larger X is not copied. During an lbfgs fit, the BLAS libraries
+    other than NumPy's (SciPy's own OpenBLAS, which L-BFGS-B uses) run one thread:
+    their idle threads otherwise spin on the cores NumPy's products need.
+    ``predict`` reuses the network's buffers, so one fitted estimator
     should not predict from several threads at once (processes, as joblib uses by
     default, are fine).
 
