@@ -222,6 +222,37 @@ def test_pickle_round_trip_keeps_predictions_and_training_state():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_pickle_from_before_the_first_bias_moved_trains_on_the_same(solver):
+    # Pickles written when params was every weight, then every bias (and Adam kept m
+    # and v) hold the optimizer's state and the best weights in that order: they are
+    # rearranged on load, so partial_fit continues exactly as the original does.
+    import copy
+
+    X, y = _toy()
+    clf = MLPClassifier(hidden_layer_sizes=(6,), solver=solver, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    clf._best_params = clf.network_.params.copy()
+    state = copy.deepcopy(clf.__getstate__())
+    del state["_params_layout"]
+    positions = clf.network_._file_positions()
+    opt = state["_optimizer"].__dict__
+    for key in [k for k, v in opt.items() if isinstance(v, np.ndarray)]:
+        opt[key] = opt[key][positions]
+    if solver == "adam":
+        opt["m"] = opt.pop("m_sum") * (1 - clf.beta_1)
+        opt["v"] = opt.pop("v_sum") * (1 - clf.beta_2)
+    state["_best_params"] = state["_best_params"][positions]
+    old = pickle.loads(pickle.dumps(state["_optimizer"]))  # Adam's own conversion
+    loaded = MLPClassifier.__new__(MLPClassifier)
+    loaded.__setstate__(state | {"_optimizer": old})
+    np.testing.assert_array_equal(loaded._best_params, clf._best_params)
+    clf.partial_fit(X, y)
+    loaded.partial_fit(X, y)
+    for a, b in zip(clf.coefs_ + clf.intercepts_, loaded.coefs_ + loaded.intercepts_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
 def test_model_file_round_trip(tmp_path):
     from chainrule import io
 
@@ -546,22 +577,34 @@ def test_lbfgs_runs_scipys_blas_on_one_thread_and_restores_it():
             if i["user_api"] == "blas"
         }
 
-    before = blas_threads()
-    estimators._other_blas_single_threaded()  # finds the libraries
-    others = estimators._OTHER_BLAS
+    others = estimators._other_blas()
     if not others:
         pytest.skip("one BLAS library serves NumPy and SciPy here: nothing to limit")
     seen = []
     X, y = _toy()
-    MLPClassifier(
-        hidden_layer_sizes=(5,),
-        solver="lbfgs",
-        max_iter=3,
-        random_state=0,
-        callbacks=[LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(blas_threads()))],
-    ).fit(X, y)
+    # two threads everywhere (this module's fixture holds one), so the limit shows
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        assert set(before.values()) == {2}
+        MLPClassifier(
+            hidden_layer_sizes=(5,),
+            solver="lbfgs",
+            max_iter=3,
+            random_state=0,
+            callbacks=[
+                LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(blas_threads()))
+            ],
+        ).fit(X, y)
+        assert blas_threads() == before
+        # overlapping fits (threads) share the limit; the last one out restores it
+        first, second = (estimators._other_blas_single_threaded() for _ in range(2))
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert all(blas_threads()[path] == 1 for path in others)
+        second.__exit__(None, None, None)
+        assert blas_threads() == before
     assert seen
     for threads in seen:
         for path, n in threads.items():
-            assert n == (1 if path in others else before[path]), path
-    assert blas_threads() == before
+            assert n == (1 if path in others else 2), path

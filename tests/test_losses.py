@@ -1,5 +1,6 @@
 """Losses: exact values, gradients, sample weights, and stability for huge logits."""
 
+import itertools
 import math
 import warnings
 
@@ -170,15 +171,17 @@ def test_categorical_crossentropy_stable_for_huge_logits(dtype):
 def test_categorical_crossentropy_wrong_rows_across_the_overflow_of_the_label_shift(
     dtype, weighted
 ):
-    # Rows are shifted by their label's logit; a logit far above it (past ~88 in
-    # float32, ~709 in float64) would overflow exp, and the loss then shifts by the
-    # rows' maxima instead. Values and gradients match the reference on both sides,
-    # with and without sample weights (a zero weight on the overflowing row too).
+    # Rows are shifted by their label's logit; a logit far above it makes the row's
+    # sum of exponentials huge (exp overflows past ~88 in float32, ~709 in float64,
+    # and 1 / sum turns subnormal before that), and the loss then shifts by the rows'
+    # maxima instead. Values and gradients match the reference on both sides of
+    # every threshold, with and without sample weights (small and zero ones too).
     eps = float(np.finfo(dtype).eps)
-    for gap in (5.0, 80.0, 87.0, 89.0, 700.0, 708.0, 710.0, 1e4):
+    gaps = (5.0, 44.0, 45.0, 80.0, 87.0, 88.5, 89.0, 354.0, 356.0, 700.0, 708.0, 710.0, 1e4)
+    for gap, w in itertools.product(gaps, ([1e-6, 2.0, 1.0], [0.0, 2.0, 1.0])):
         z = np.array([[gap, 0.0, 1.0], [0.5, 2.0, -1.0], [0.0, -3.0, 3.0]])
         y = np.array([1, 1, 2])
-        w = np.array([0.0, 2.0, 1.0]) if weighted else None
+        w = np.array(w) if weighted else None
         z = z.astype(dtype)
         with warnings.catch_warnings(), strict():
             value, grad = CategoricalCrossentropy().value_and_gradient(z, y, w)

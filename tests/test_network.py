@@ -443,3 +443,64 @@ def test_a_copied_network_trains_its_own_weights(how):
     np.testing.assert_array_equal(cp.get_weights()[0], cp.layers[0].weights)
     # scratch buffers and last batches are not copied along
     assert len(pickle.dumps(net)) < 20_000
+
+
+def _as_before_the_first_bias_moved(net: Network) -> dict:
+    """The state a pickle of ``net`` held when params was every weight, then every bias
+    (and Adam kept m and v): params, grads and moments in the model files' order."""
+    import copy
+
+    state = copy.deepcopy(net.__getstate__())
+    del state["_params_layout"]
+    positions = net._file_positions()
+    for key in ("params", "grads"):
+        state[key] = state[key][positions]
+    opt = state["optimizer"]
+    m_sum, v_sum = opt.__dict__.pop("m_sum"), opt.__dict__.pop("v_sum")
+    opt.__dict__["m"] = m_sum[positions] * (1 - opt.beta_1)
+    opt.__dict__["v"] = v_sum[positions] * (1 - opt.beta_2)
+    opt.__dict__["_scratch"] = opt._scratch[positions]
+    return state
+
+
+def test_a_pickle_from_before_the_first_bias_moved_loads_the_same_network():
+    import pickle
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] > 0).astype(int)
+    net = Network(
+        [Dense(6), ReLU(), Dense(2), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        seed=0,
+        dtype="float64",
+    )
+    net.fit(X, y, epochs=3, batch_size=30)
+    old_state = _as_before_the_first_bias_moved(net)
+    assert not np.array_equal(old_state["params"], net.params)  # the layouts differ
+    # an Adam pickled with m and v becomes m_sum and v_sum
+    old_adam = pickle.loads(pickle.dumps(old_state["optimizer"]))
+    np.testing.assert_allclose(old_adam.m, old_state["optimizer"].__dict__["m"], rtol=1e-15)
+    loaded = Network.__new__(Network)
+    loaded.__setstate__(old_state | {"optimizer": old_adam})
+    np.testing.assert_array_equal(loaded.params, net.params)
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+    assert np.shares_memory(loaded.layers[0].bias_and_weights, loaded.params)
+    # and it trains on as the original does: the moments line up with the weights
+    for batch in (slice(0, 30), slice(30, 60)):
+        a = net.train_step(X[batch], y[batch])
+        b = loaded.train_step(X[batch], y[batch])
+        assert b == pytest.approx(a, rel=1e-13)
+    np.testing.assert_allclose(loaded.params, net.params, rtol=1e-12, atol=1e-15)
+
+
+def test_train_step_with_ones_column_checks_the_width():
+    net = small_net().build(3)
+    with pytest.raises(ValueError, match=r"X must have 4 columns \(a column of ones, then"):
+        net.train_step(np.ones((5, 3), np.float32), np.zeros((5, 2), np.float32), ones_column=True)
+    lone = Dense(2)
+    lone.build(3, np.random.default_rng(0), np.float32)
+    lone.bind([np.zeros((3, 2), np.float32), np.zeros(2, np.float32)], [None, None])
+    with pytest.raises(ValueError, match="forward_with_ones needs the layer's bias"):
+        lone.forward_with_ones(np.ones((5, 4), np.float32))

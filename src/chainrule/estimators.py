@@ -36,6 +36,7 @@ chainrule`` does not, it loads this module on first use of ``chainrule.MLPClassi
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import warnings
 from itertools import pairwise
@@ -67,7 +68,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from chainrule import functions as F
 from chainrule.layers import ACTIVATIONS, Dense, Dropout, Exp, Sigmoid, Softmax
-from chainrule.network import Network, TrainingDivergedError
+from chainrule.network import PARAMS_LAYOUT, Network, TrainingDivergedError, _state_vectors
 from chainrule.optimizers import SGD, Adam
 from chainrule.training import Callback
 
@@ -101,18 +102,14 @@ _ONES_COPY_BYTES = 64 * 2**20
 
 #: the BLAS libraries loaded besides NumPy's (filepaths), found at the first lbfgs fit
 _OTHER_BLAS: list[str] | None = None
+#: lbfgs fits under way (threads may run several) and the limit they share
+_BLAS_LOCK = threading.Lock()
+_BLAS_FITS = 0
+_BLAS_LIMIT = None
 
 
-def _other_blas_single_threaded():
-    """A context in which the BLAS libraries other than NumPy's run one thread each.
-
-    NumPy's and SciPy's wheels each bring their own OpenBLAS with its own thread pool.
-    In an lbfgs fit, SciPy's L-BFGS-B (SciPy's BLAS) and the network's matrix
-    products (NumPy's) take turns, and the pool that has just finished keeps its
-    threads spinning on the cores the other needs: a digits fit ran 8x slower.
-    L-BFGS-B's BLAS work is on vectors, as fast with one thread. Nothing changes when
-    NumPy's BLAS cannot be told apart or is the only one (one shared library).
-    """
+def _other_blas() -> list[str]:
+    """The filepaths of the BLAS libraries loaded besides NumPy's (cached)."""
     global _OTHER_BLAS
     if _OTHER_BLAS is None:
         from threadpoolctl import threadpool_info
@@ -122,11 +119,41 @@ def _other_blas_single_threaded():
         blas = [i["filepath"] for i in threadpool_info() if i["user_api"] == "blas"]
         numpy_blas = [f for f in blas if Path(f).resolve().parent in own]
         _OTHER_BLAS = [f for f in blas if f not in numpy_blas] if numpy_blas else []
-    if not _OTHER_BLAS:
-        return contextlib.nullcontext()
+    return _OTHER_BLAS
+
+
+@contextlib.contextmanager
+def _other_blas_single_threaded():
+    """A context in which the BLAS libraries other than NumPy's run one thread each.
+
+    NumPy's and SciPy's wheels each bring their own OpenBLAS with its own thread pool.
+    In an lbfgs fit, SciPy's L-BFGS-B (SciPy's BLAS) and the network's matrix
+    products (NumPy's) take turns, and the pool that has just finished keeps its
+    threads spinning on the cores the other needs: a digits fit ran 8x slower.
+    L-BFGS-B's BLAS work is on vectors, as fast with one thread. Nothing changes when
+    NumPy's BLAS cannot be told apart or is the only one (one shared library).
+    Overlapping fits (threads) share one limit: the first sets it, the last restores
+    the settings from before the first.
+    """
+    global _BLAS_FITS, _BLAS_LIMIT
+    others = _other_blas()
+    if not others:
+        yield
+        return
     from threadpoolctl import ThreadpoolController
 
-    return ThreadpoolController().select(filepath=_OTHER_BLAS).limit(limits=1)
+    with _BLAS_LOCK:
+        if _BLAS_FITS == 0:
+            _BLAS_LIMIT = ThreadpoolController().select(filepath=others).limit(limits=1)
+        _BLAS_FITS += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_FITS -= 1
+            if _BLAS_FITS == 0:
+                _BLAS_LIMIT.restore_original_limits()
+                _BLAS_LIMIT = None
 
 
 def _with_ones_column(X: np.ndarray) -> np.ndarray:
@@ -342,6 +369,7 @@ class _BaseMLP(BaseEstimator):
             state["_network_rng_state"] = net.rng.bit_generator.state
             state["coefs_"] = [np.array(c) for c in self.coefs_]
             state["intercepts_"] = [np.array(b) for b in self.intercepts_]
+            state["_params_layout"] = PARAMS_LAYOUT
         return state
 
     def __setstate__(self, state):
@@ -349,9 +377,20 @@ class _BaseMLP(BaseEstimator):
         config = state.pop("_network_config", None)
         n_features = state.pop("_network_n_features", None)
         rng_state = state.pop("_network_rng_state", None)
+        layout = state.pop("_params_layout", 1)
         super().__setstate__(state)
         if config is not None:
             self._restore_network(config, n_features, rng_state)
+            if layout == 1:
+                # pickled before the first bias moved up front: the optimizer's state
+                # and the best weights are flat vectors in the file order
+                net = self.network_
+                vectors = _state_vectors(net.optimizer, net.params.shape)
+                best = getattr(self, "_best_params", None)
+                if best is not None and best.shape == net.params.shape:
+                    self._best_params = best = np.array(best)
+                    vectors.append(best)
+                net._adopt_file_order(vectors)
 
     # ------------------------------------------------------------ data
 
@@ -985,9 +1024,10 @@ $classes_attr    loss_ : float
     -----
     Sparse X (CSR or CSC) stays sparse: sgd and adam densify one batch at a time and
     predictions 4096 rows at a time; lbfgs, which evaluates every row at every step,
-    densifies X once. Dense X of up to 64 MB (with one more column) is copied once
-    per fit with a leading column of ones, so that the first layer's bias rides in its
-    matrix products; larger X is not copied. During an lbfgs fit, the BLAS libraries
+    densifies X once. Dense X of up to 64 MB (with one more column) is copied with a
+    leading column of ones at each call to ``fit`` or ``partial_fit`` (after lbfgs has
+    densified it), so that the first layer's bias rides in its matrix products; larger
+    X is not copied. During an lbfgs fit, the BLAS libraries
     other than NumPy's (SciPy's own OpenBLAS, which L-BFGS-B uses) run one thread:
     their idle threads otherwise spin on the cores NumPy's products need.
     ``predict`` reuses the network's buffers, so one fitted estimator

@@ -233,10 +233,22 @@ class Dense(Layer):
         ``[1, inputs] @ [b; W] = inputs @ W + b``: the bias rides in the matrix
         product, and backward gets ``[db; dW]`` from one product too.
         """
+        if self.bias_and_weights is None:
+            raise ValueError(
+                "forward_with_ones needs the layer's bias right before its weights, as a "
+                "Network lays out its first Dense layer (with a bias); call forward(x) "
+                "without the column of ones instead."
+            )
         self.input = x
         self._ones_input = True
         out = _buffer(self, "_out", (x.shape[0], self.units), self.weights.dtype)
         return np.matmul(x, self.bias_and_weights, out=out)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # [b; W] is a view the network binds again (Network.__setstate__)
+        state = super().__getstate__()
+        state.update(bias_and_weights=None, derror_dbias_and_weights=None, _ones_input=False)
+        return state
 
     def reset_parameters(self, rng):
         get_initializer(self.kernel_initializer)(self.weights, rng)

@@ -15,7 +15,6 @@ overflows, and the gradient is simply ``activation(logits) - target``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -90,6 +89,9 @@ def _weighted_mean(per_sample: np.ndarray, sample_weight) -> tuple[float, np.nda
 
 
 _ROW_STARTS: dict[int, np.ndarray] = {}
+
+#: the largest row sum of exponentials the label-shifted cross-entropy keeps
+_LARGEST_SUM = {np.dtype(np.float32): 2.0**64, np.dtype(np.float64): 2.0**512}
 
 
 def _row_starts(n: int, k: int) -> np.ndarray:
@@ -208,20 +210,23 @@ class CategoricalCrossentropy(Loss):
         # Logits are read through flat indices: 1-D indexing is twice as fast as 2-D.
         z_flat = z.reshape(-1)  # a copy only if z is not contiguous
         ones = _constant(self, "_ones", (k,), 1.0, grad.dtype)
-        value = math.nan
-        if target.ndim == 1:
+        shifted = False
+        if target.ndim == 1 and n:
             # Shift each row by its label's logit: the label's own term is exp(0) = 1,
             # so the row's sum of exponentials is >= 1 and its loss, log(sum), is >= 0,
-            # with full precision for confidently right rows. A logit more than ~709
-            # (float64; ~88 in float32) above the label's overflows: the value is then
-            # not finite and the rows' maxima shift them below instead.
+            # with full precision for confidently right rows. A logit far above the
+            # label's makes a sum too large (past 2**(maxexp / 2): 1.3e154 in float64,
+            # 1.8e19 in float32), where exp may overflow and 1 / sum loses bits: the
+            # rows' maxima shift them below instead.
             flat = starts + target
             with np.errstate(over="ignore", invalid="ignore"):
                 np.subtract(z, z_flat[flat][:, None], out=grad)
                 np.exp(grad, out=grad)
                 sums = grad @ ones  # row sums, faster than grad.sum(axis=1)
+                shifted = sums.max() <= _LARGEST_SUM.get(grad.dtype, 2.0**64)  # NaN: False
+            if shifted:
                 value, scale = _weighted_mean(np.log(sums), sample_weight)
-        if not math.isfinite(value):
+        if not shifted:
             # Shift each row by its own maximum: exp never overflows, every row's sum
             # is at least 1. Row maxima by argmax: np.max(z, axis=1)'s values (NaN
             # included) in half the time for a few columns.

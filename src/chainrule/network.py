@@ -43,6 +43,15 @@ from chainrule.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 
 __all__ = ["Network", "TrainingDivergedError"]
 
+#: The layout of ``params`` that pickles record: 1 was every weight matrix, then every
+#: bias (still the model files' order); 2 puts the first Dense layer's bias first.
+PARAMS_LAYOUT = 2
+
+
+def _state_vectors(optimizer: Optimizer, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """The optimizer's arrays laid out like ``params`` (momentum, moments, scratch)."""
+    return [v for v in vars(optimizer).values() if isinstance(v, np.ndarray) and v.shape == shape]
+
 
 class TrainingDivergedError(FloatingPointError):
     """A training step produced a non-finite loss; the last finite weights are kept."""
@@ -257,16 +266,49 @@ class Network:
             view[...] = flat[offset : offset + view.size].reshape(view.shape)
             offset += view.size
 
+    def _file_positions(self) -> np.ndarray:
+        """Where each value of the model files' order sits in ``params``.
+
+        ``params[positions] = flat`` stores a vector in file order, the order in which
+        ``params`` itself was laid out until the first bias moved up front.
+        """
+        itemsize = self.params.itemsize
+        starts = [
+            (view.__array_interface__["data"][0] - self.params.__array_interface__["data"][0])
+            // itemsize
+            for view in self._file_views()
+        ]
+        sizes = [view.size for view in self._file_views()]
+        return np.concatenate(
+            [np.arange(s, s + n) for s, n in zip(starts, sizes, strict=True)]
+        ).astype(np.intp)
+
+    def _adopt_file_order(self, arrays: Sequence[np.ndarray]) -> None:
+        """Rearrange, in place, vectors laid out in file order into ``params``' order."""
+        positions = self._file_positions()
+        for array in arrays:
+            array[positions] = array.copy()
+
     def __getstate__(self) -> dict[str, Any]:
         # no scratch buffers, last outputs or views: __setstate__ remakes the views
-        return _without_scratch(
+        state = _without_scratch(
             self.__dict__, ("_loss_out", "_weights", "_weight_grads", "_l2_buf")
         )
+        state["_params_layout"] = PARAMS_LAYOUT
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        layout = state.pop("_params_layout", 1)
         self.__dict__.update(state)
         if self.built:
             self._bind_views()  # the layers' weights are views of params again
+            if layout == 1:
+                # pickled before the first bias moved up front: params, grads and the
+                # optimizer's state vectors hold the file order
+                vectors = [self.params, self.grads]
+                vectors += _state_vectors(self.optimizer, self.params.shape)
+                self._adopt_file_order(vectors)
 
     def _ensure_built(self, X: np.ndarray, name: str = "X") -> None:
         if not self.built:
@@ -363,12 +405,19 @@ class Network:
         ``[1, x] @ [b; W] = x @ W + b`` in one matrix product and gets the bias
         gradient from the same product as the weights' (the "bias trick").
         """
-        if ones_column and not self._ones_first:
-            raise ValueError(
-                "ones_column=True needs a network whose first layer is a Dense with a "
-                f"bias; this one starts with {self.layers[0]!r}. Pass X without the "
-                "column of ones."
-            )
+        if ones_column:
+            if not self._ones_first:
+                raise ValueError(
+                    "ones_column=True needs a network whose first layer is a Dense with a "
+                    f"bias; this one starts with {self.layers[0]!r}. Pass X without the "
+                    "column of ones."
+                )
+            if X.ndim != 2 or X.shape[1] != self.n_features + 1:
+                raise ValueError(
+                    f"with ones_column=True, X must have {self.n_features + 1} columns "
+                    f"(a column of ones, then the {self.n_features} features); received "
+                    f"shape {X.shape}. Prepend the ones, or pass ones_column=False."
+                )
         value, grads = self._loss_and_gradients(X, target, sample_weight, True, l2, ones_column)
         if not math.isfinite(value):
             raise TrainingDivergedError(

@@ -307,7 +307,8 @@ class Adam(Optimizer):
     ``m_sum = b1 m_sum + g`` and ``v_sum = b2 v_sum + g**2`` (two passes over the
     parameters fewer per step); the factors go into the scalars of the update,
     ``p -= lr_t (1 - b1) / sqrt(1 - b2) * m_sum / (sqrt(v_sum) + epsilon / sqrt(1 - b2))``,
-    the same step up to rounding. :attr:`m` and :attr:`v` give the moments.
+    the same step up to rounding. :attr:`m` and :attr:`v` give the moments. In float32,
+    ``v_sum`` (about ``g**2 / (1 - b2)``) overflows for gradients above about 5e17.
 
     Parameters
     ----------
@@ -337,6 +338,14 @@ class Adam(Optimizer):
         self.m_sum = np.zeros_like(params)
         self.v_sum = np.zeros_like(params)
         self._scratch = np.empty_like(params)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if "m" in state and "m_sum" not in state:  # pickled when m and v were kept
+            beta_1, beta_2 = state["beta_1"], state["beta_2"]
+            state["m_sum"] = state.pop("m") / (1.0 - beta_1)
+            state["v_sum"] = state.pop("v") / (1.0 - beta_2)
+        self.__dict__.update(state)
 
     @property
     def m(self) -> np.ndarray:
