@@ -156,12 +156,23 @@ def _other_blas_single_threaded():
                 _BLAS_LIMIT = None
 
 
-def _with_ones_column(X: np.ndarray) -> np.ndarray:
-    """``[1, X]``: a new C-contiguous array, a column of ones before the columns of X."""
+def _with_ones_column(net: Network, X) -> tuple[Any, bool]:
+    """``([1, X], True)`` when ``net`` takes a column of ones and X is small, else ``(X, False)``.
+
+    ``[1, X]`` is a new C-contiguous copy of dense X with a leading column of ones, at
+    most ``_ONES_COPY_BYTES``: the first layer's bias then rides in its matrix products
+    (``Network.train_step``'s ``ones_column``), two NumPy calls fewer per step.
+    """
+    if (
+        scipy.sparse.issparse(X)
+        or not net._ones_first
+        or X.shape[0] * (X.shape[1] + 1) * X.itemsize > _ONES_COPY_BYTES
+    ):
+        return X, False
     out = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
     out[:, 0] = 1
     out[:, 1:] = X
-    return out
+    return out, True
 
 
 _NON_FINITE = (
@@ -504,10 +515,7 @@ class _BaseMLP(BaseEstimator):
             X = X.toarray()
         sw_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         l2 = self.alpha / sw_sum
-        # as in _fit_stochastic: the first layer's bias in its matrix products
-        ones = net._ones_first and X.shape[0] * (X.shape[1] + 1) * X.itemsize <= _ONES_COPY_BYTES
-        if ones:
-            X = _with_ones_column(X)
+        X, ones = _with_ones_column(net, X)
 
         clipped = self._is_classifier()
 
@@ -601,16 +609,7 @@ class _BaseMLP(BaseEstimator):
 
         sparse = scipy.sparse.issparse(X_train)
         batches = list(gen_batches(n_samples, batch_size))
-        # Small dense data: train on [1, X], a copy with a leading column of ones, so the
-        # first layer's bias rides in its matrix products (Network.train_step's
-        # ones_column): two NumPy calls fewer per step, a tenth of a small step.
-        ones = (
-            not sparse
-            and net._ones_first
-            and n_samples * (X_train.shape[1] + 1) * X_train.itemsize <= _ONES_COPY_BYTES
-        )
-        if ones:
-            X_train = _with_ones_column(X_train)
+        X_train, ones = _with_ones_column(net, X_train)  # small dense data: [1, X]
         alpha = self.alpha
 
         try:

@@ -272,16 +272,11 @@ class Network:
         ``params[positions] = flat`` stores a vector in file order, the order in which
         ``params`` itself was laid out until the first bias moved up front.
         """
-        itemsize = self.params.itemsize
-        starts = [
-            (view.__array_interface__["data"][0] - self.params.__array_interface__["data"][0])
-            // itemsize
-            for view in self._file_views()
-        ]
-        sizes = [view.size for view in self._file_views()]
-        return np.concatenate(
-            [np.arange(s, s + n) for s, n in zip(starts, sizes, strict=True)]
-        ).astype(np.intp)
+        positions = []
+        for view in self._file_views():
+            start = (view.ctypes.data - self.params.ctypes.data) // self.params.itemsize
+            positions.append(np.arange(start, start + view.size, dtype=np.intp))
+        return np.concatenate(positions)
 
     def _adopt_file_order(self, arrays: Sequence[np.ndarray]) -> None:
         """Rearrange, in place, vectors laid out in file order into ``params``' order."""
