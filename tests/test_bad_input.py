@@ -264,8 +264,8 @@ def test_other_hyperparameters():
         net().fit(X, Y, validation_split=1.5)
     with pytest.raises(
         TypeError,
-        match=r"validation_data must be a tuple \(X_val, y_val\); "
-        r"received ndarray",
+        match=r"validation_data must be a tuple \(X_val, y_val\) or \(X_val, y_val, "
+        r"sample_weight_val\); received ndarray",
     ):
         net().fit(X, Y, validation_data=X)
     with pytest.raises(
@@ -331,11 +331,12 @@ def test_one_metric_given_as_a_string():
     assert [m.name for m in model.metrics] == ["mae"]
 
 
-def test_compute_loss_and_gradients_checks_its_input():
-    model = net()
+def test_loss_and_gradient_checks_its_input():
+    model = net().build(X.shape[1])
+    params = model.params
     with pytest.raises(ValueError, match="X and y must have the same number of samples"):
-        model.compute_loss_and_gradients(X, Y[:5])
+        model.loss_and_gradient(params, X, Y[:5])
     with pytest.raises(ValueError, match="y contains NaN or infinity"):
-        model.compute_loss_and_gradients(X, np.full(20, np.nan))
+        model.loss_and_gradient(params, X, np.full(20, np.nan))
     with pytest.raises(ValueError, match="X and sample_weight must have the same number"):
-        model.compute_loss_and_gradients(X, Y, np.ones(3))
+        model.loss_and_gradient(params, X, Y, np.ones(3))

@@ -167,7 +167,9 @@ def test_same_random_state_same_fit(kind, params):
         else:
             assert ours.validation_scores_ is ref.validation_scores_ is None
         if params["solver"] == "sgd":  # the schedule left the same learning rate
-            assert ours._optimizer.lr == pytest.approx(ref._optimizer.learning_rate, rel=1e-12)
+            assert ours._optimizer.learning_rate == pytest.approx(
+                ref._optimizer.learning_rate, rel=1e-12
+            )
     if kind == "multiclass":
         np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
     else:

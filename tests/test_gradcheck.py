@@ -359,8 +359,8 @@ class WrongDense(Dense):
 class WrongMSE(MeanSquaredError):
     """MSE whose gradient misses the factor 2 (as if the loss had a 1/2)."""
 
-    def value_and_gradient(self, output, target, sample_weight=None, out=None):
-        value, grad = super().value_and_gradient(output, target, sample_weight, out)
+    def value_and_gradient(self, output, target, sample_weight=None):
+        value, grad = super().value_and_gradient(output, target, sample_weight)
         return value, grad / 2
 
 

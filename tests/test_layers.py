@@ -273,10 +273,11 @@ def test_dense_backward_takes_a_gradient_of_another_dtype():
     np.testing.assert_array_equal(grads[0], np.full((2, 3), 2.0))
 
 
-def test_relu_keeps_no_batch_sized_zeros_for_predictions():
-    relu = ReLU()
-    out = relu.forward(np.array([[-1.0, 2.0]] * 5000))
-    np.testing.assert_array_equal(out[0], [0.0, 2.0])
-    assert getattr(relu, "_zeros", None) is None
-    relu.forward(np.array([[-1.0, 2.0]] * 8), training=True)
-    assert relu._zeros.shape == (8, 2) and not relu._zeros.flags.writeable
+def test_layers_keep_nothing_at_prediction_and_their_inputs_in_training():
+    x = np.array([[-1.0, 2.0]] * 5)
+    for layer in (ReLU(), Tanh(), Sigmoid(), standalone(Dense(3), 2)):
+        out = layer(x)
+        assert not hasattr(layer, "input") and not hasattr(layer, "output")
+        kept = layer.forward(x, training=True)
+        np.testing.assert_array_equal(kept, out)
+        assert layer.input is x and layer.output is kept

@@ -19,16 +19,11 @@ from sklearn.metrics import (
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import chainrule
-from chainrule.io import Checkpoint
-from chainrule.tabular import (
-    DataError,
-    Preprocessor,
-    TabularModel,
-    classification_scores,
-    guess_task,
-    parse_hidden,
-    regression_scores,
-)
+from chainrule.callbacks import Checkpoint
+from chainrule.errors import DataError
+from chainrule.metrics import classification_scores, regression_scores
+from chainrule.preprocessing import Preprocessor, guess_task
+from chainrule.tabular import TabularModel, parse_hidden
 
 
 def _frame(n=200, seed=0):

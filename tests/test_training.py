@@ -248,7 +248,7 @@ def test_reduce_lr_on_plateau_lowers_the_rate():
     assert history.history["lr"] == pytest.approx(
         [0.05, 0.05, 0.05, 0.025, 0.025, 0.0125, 0.0125, 0.01]
     )
-    assert net.optimizer.lr == pytest.approx(0.01)
+    assert net.optimizer.learning_rate == pytest.approx(0.01)
 
 
 def test_reduce_lr_on_plateau_leaves_an_improving_run_alone():

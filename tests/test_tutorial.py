@@ -96,8 +96,10 @@ def test_compute_gradients_is_the_engine_backward_pass_and_the_lessons_product(i
     network = Network([Dense(1), Sigmoid()], loss="mse", optimizer="sgd", dtype="float64")
     network.build(2)
     network.set_weights([neural_network.weights.reshape(2, 1), np.array([neural_network.bias])])
-    network.compute_loss_and_gradients(input_vector.reshape(1, 2), np.array([[target]]))
-    engine_dweights, engine_dbias = network.get_gradients()
+    _, gradient = network.loss_and_gradient(
+        network.params, input_vector.reshape(1, 2), np.array([[target]])
+    )
+    engine_dweights, engine_dbias = network.unflatten(gradient)
     assert np.allclose(derror_dweights, engine_dweights[:, 0], rtol=1e-12, atol=0)
     assert derror_dbias == pytest.approx(engine_dbias[0], rel=1e-12)
 

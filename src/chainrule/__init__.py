@@ -6,13 +6,24 @@ The public API:
   :class:`Sigmoid`, :class:`Tanh`, :class:`GELU`, :class:`Softmax`, :class:`Dropout`;
 - the optimizers :class:`SGD`, :class:`Adam`, :class:`AdamW`, :class:`RMSprop` and the
   learning-rate schedules;
-- the fit loop's callbacks :class:`EarlyStopping`, :class:`ReduceLROnPlateau`;
+- the training loop's callbacks :class:`EarlyStopping`, :class:`ReduceLROnPlateau`,
+  :class:`Checkpoint`;
 - :mod:`chainrule.tutorial` (the lesson's ``NeuralNetwork``) and
   :mod:`chainrule.gradcheck` (finite-difference gradient checks).
 """
 
 from chainrule import gradcheck, tutorial
-from chainrule.io import Checkpoint, ModelFileError, load, save
+from chainrule._version import __version__
+from chainrule.callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    History,
+    LambdaCallback,
+    ReduceLROnPlateau,
+)
+from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
+from chainrule.io import load, save
 from chainrule.layers import (
     ACTIVATIONS,
     GELU,
@@ -29,7 +40,7 @@ from chainrule.layers import (
 )
 from chainrule.losses import LOSSES, BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
 from chainrule.metrics import METRICS
-from chainrule.network import Network, TrainingDivergedError
+from chainrule.network import Network
 from chainrule.optimizers import (
     OPTIMIZERS,
     SGD,
@@ -40,9 +51,6 @@ from chainrule.optimizers import (
     RMSprop,
     StepDecay,
 )
-from chainrule.training import Callback, EarlyStopping, History, LambdaCallback, ReduceLROnPlateau
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
@@ -57,6 +65,7 @@ __all__ = [
     "CategoricalCrossentropy",
     "Checkpoint",
     "CosineDecay",
+    "DataError",
     "Dense",
     "Dropout",
     "EarlyStopping",

@@ -24,10 +24,8 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from io import StringIO
 from typing import Any
 
-from chainrule import __version__
 from chainrule._validation import (
     check_fraction,
     check_non_negative_float,
@@ -35,9 +33,12 @@ from chainrule._validation import (
     check_positive_int,
     check_seed,
 )
+from chainrule._version import __version__
+from chainrule.callbacks import Callback
+from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import ACTIVATIONS
 from chainrule.optimizers import OPTIMIZERS
-from chainrule.training import Callback
+from chainrule.report import fmt, history_of, kept_epoch, table
 
 
 class UserError(Exception):
@@ -141,8 +142,6 @@ def _a(noun: str) -> str:
 def _about(path: str) -> Iterator[None]:
     """Report what the library finds wrong with the rows of ``path`` (a DataError) as a
     UserError naming the file. Other errors pass: they are bugs, shown with a traceback."""
-    from chainrule.tabular import DataError
-
     try:
         yield
     except DataError as exc:
@@ -207,72 +206,12 @@ def _check_picture(parser: argparse.ArgumentParser, option: str, path: str, inpu
 
 
 def _read_csv(path: str):
-    """The rows of a CSV file as a DataFrame (index = row numbers, the header is row 1).
-
-    The file is read once (so a pipe such as ``<(command)`` works) and parsed by pandas.
-    """
-    from chainrule.tabular import _pandas
-
+    """:func:`chainrule.tabular.read_csv`, with pandas' absence a one-line error."""
     try:
-        pd = _pandas()
-    except ImportError as exc:
+        from chainrule.tabular import read_csv
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise UserError(str(exc)) from None
-    if not os.path.exists(path):
-        raise UserError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise UserError(f"{path}: is a folder, not a CSV file")
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data.strip():
-        raise UserError(
-            f"{path}: the file is empty; expected a CSV file with a header row and data rows"
-        )
-    start = data[:8192]
-    if b"\x00" in start or start.startswith(b"PK\x03\x04"):
-        raise UserError(
-            f"{path}: this is not a CSV text file (it holds binary data, such as a model "
-            "file or a spreadsheet); export the table as CSV"
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UserError(
-            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV"
-        ) from None
-    del data
-    try:
-        frame = pd.read_csv(StringIO(text), skipinitialspace=True)
-        # the header as written: pandas renames a second 'a' to 'a.1'
-        header = pd.read_csv(
-            StringIO(text), header=None, nrows=1, dtype=str, skipinitialspace=True
-        ).iloc[0]
-    except pd.errors.EmptyDataError:
-        raise UserError(
-            f"{path}: no columns found; expected a CSV file with a header row and data rows"
-        ) from None
-    except pd.errors.ParserError as exc:
-        raise UserError(f"{path}: not a well-formed CSV file ({_one_line(exc)})") from None
-    names = [str(name) for name in header if isinstance(name, str)]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise UserError(
-            f"{path}: the header names the column {', '.join(map(repr, repeated))} more than "
-            "once; give each column its own name"
-        )
-    if frame.shape[1] == 1:
-        name = str(frame.columns[0])
-        for sep, what in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
-            if sep in name:
-                raise UserError(
-                    f"{path}: the header {name!r} looks separated by {what}; chainrule reads "
-                    "comma-separated files: save the table as CSV with commas"
-                )
-    if frame.shape[0] == 0:
-        raise UserError(
-            f"{path}: the file has a header ({', '.join(map(str, frame.columns))}) but no data rows"
-        )
-    frame.index = pd.RangeIndex(2, frame.shape[0] + 2)
-    return frame
+    return read_csv(path)
 
 
 def _load(path: str) -> Any:
@@ -295,23 +234,6 @@ def _load_tabular(path: str, command: str):
             f"`chainrule {command}` needs one that knows its CSV columns"
         )
     return model
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.5g}"
-
-
-def _table(rows: list[list[str]], right: int = 1) -> str:
-    """Columns padded to the widest cell; cells from column ``right`` on right-aligned."""
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.ljust(w) if c < right else cell.rjust(w)
-            for c, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- train
@@ -356,22 +278,6 @@ class _EpochBar(Callback):
 
     def on_train_end(self, logs):
         self.bar.close()
-
-
-def _guess_reason(series) -> str:
-    from chainrule.tabular import MAX_INTEGER_CLASSES, _is_numeric, guess_task
-
-    values = series.dropna()
-    task = guess_task(series)
-    if not _is_numeric(values):
-        return f"{task} (guessed: '{series.name}' holds text)"
-    distinct = values.nunique()
-    if task == "classify":
-        return (
-            f"{task} (guessed: '{series.name}' holds {distinct} distinct whole numbers, "
-            f"at most {MAX_INTEGER_CLASSES})"
-        )
-    return f"{task} (guessed: '{series.name}' holds numbers with {distinct} distinct values)"
 
 
 def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -435,8 +341,8 @@ def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from chainrule.network import TrainingDivergedError
-    from chainrule.tabular import TabularModel, guess_task
+    from chainrule.preprocessing import explain_task_guess, guess_task
+    from chainrule.tabular import TabularModel
 
     parser = args.subparser
     settings = dict(TRAIN_DEFAULTS)
@@ -467,7 +373,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"{', '.join(map(str, frame.columns))}"
         )
     if settings["task"] is None:
-        say(f"task: {_guess_reason(frame[target])}; use --task to choose")
+        say(f"task: {explain_task_guess(frame[target])}; use --task to choose")
     model = TabularModel(
         target,
         task=settings["task"],
@@ -489,7 +395,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     task = settings["task"] or guess_task(frame[target])
     metric = "accuracy" if task == "classify" else "r2"
     if settings["checkpoint"]:
-        from chainrule.io import Checkpoint
+        from chainrule.callbacks import Checkpoint
 
         monitor = "val_loss" if settings["validation_fraction"] > 0 else "loss"
         checkpoint = Checkpoint(settings["checkpoint"], monitor=monitor, model=model)
@@ -623,17 +529,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                     str(int(scores["support"][k])),
                 ]
             )
-        print(_table(rows))
+        print(table(rows))
         print("\nconfusion matrix (rows: true class, columns: predicted class)")
         cm = scores["confusion_matrix"]
         rows = [["", *labels]] + [
             [label, *(str(int(v)) for v in cm[k])] for k, label in enumerate(labels)
         ]
-        print(_table(rows))
+        print(table(rows))
     else:
         scores["rmse"] = math.sqrt(scores["mse"])
         for name in ("mse", "rmse", "mae", "r2"):
-            print(f"{name:<4}  {_fmt(scores[name])}")
+            print(f"{name:<4}  {fmt(scores[name])}")
     if args.plot:
         plotting = _plotting()
         if model.task_ == "classify":
@@ -655,166 +561,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- inspect, plot
 
 
-def _describe_columns(pre) -> list[str]:
-    rows = [["column", "kind", "scaling / values", "missing ->"]]
-    for col in pre.columns_:
-        if col["kind"] == "numeric":
-            rows.append(
-                [
-                    col["name"],
-                    "number",
-                    f"mean {_fmt(col['mean'])}, std {_fmt(col['scale'])}",
-                    f"{_fmt(col['fill'])} (mean)" if pre.impute else "error",
-                ]
-            )
-        else:
-            cats = col["categories"]
-            shown = ", ".join(cats[:6]) + (f", ... ({len(cats)} values)" if len(cats) > 6 else "")
-            rows.append(
-                [
-                    col["name"],
-                    "text",
-                    f"one-hot: {shown}",
-                    f"{col['fill']} (most frequent)" if pre.impute else "error",
-                ]
-            )
-    return ["  " + line for line in _table(rows, right=99).splitlines()]
-
-
-def _history_of(model: Any) -> dict[str, list[float]]:
-    """Per-epoch values from a model's Network history, or an estimator's ``loss_curve_``."""
-    if getattr(model, "solver", None) is not None:  # MLPClassifier, MLPRegressor
-        if not getattr(model, "loss_curve_", None):
-            return {}  # lbfgs records no curve (as scikit-learn)
-        record = {"loss": [float(v) for v in model.loss_curve_]}
-        if getattr(model, "validation_scores_", None):
-            record["val_score"] = [float(v) for v in model.validation_scores_]
-        return record
-    net = getattr(model, "network_", model)
-    history = getattr(getattr(net, "history", None), "history", None)
-    if history and history.get("loss"):
-        return history
-    return {}
-
-
-def _kept_epoch(model: Any) -> int | None:
-    """The epoch (from 1) whose weights a TabularModel kept, or None when not known."""
-    info = getattr(model, "training_", None)
-    if not info or not info.get("epochs_run"):
-        return None
-    if model.patience is not None and info.get("best_epoch"):
-        return int(info["best_epoch"])  # early stopping put the best epoch's weights back
-    return int(info["epochs_run"])  # the last epoch's (a checkpoint's is its last epoch)
-
-
-def _describe_estimator_training(model: Any) -> list[str]:
-    """What an MLPClassifier / MLPRegressor's solver did: its loss curve, or lbfgs's result."""
-    curve = getattr(model, "loss_curve_", None)
-    if not curve:
-        if getattr(model, "loss_", None) is None:
-            return ["  none recorded"]
-        return [
-            f"  solver {model.solver}: {model.n_iter_} iterations, final training loss "
-            f"{model.loss_:.4f} (lbfgs records no per-iteration curve, as scikit-learn)"
-        ]
-    lines = [
-        f"  solver {model.solver}: {len(curve)} epochs; training loss {curve[0]:.4f} -> "
-        f"{curve[-1]:.4f}"
-    ]
-    scores = getattr(model, "validation_scores_", None)
-    if scores:
-        best = max(range(len(scores)), key=scores.__getitem__)
-        lines.append(
-            f"  best validation score {scores[best]:.4f} at epoch {best + 1} "
-            "(those weights are kept)"
-        )
-    elif getattr(model, "best_loss_", None) is not None:
-        lines.append(f"  lowest training loss {model.best_loss_:.4f}")
-    return lines
-
-
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from chainrule import io
-    from chainrule.network import Network
-    from chainrule.tabular import TabularModel
+    from chainrule.report import describe_model
 
     model = _load(args.model)  # checks every array's checksum, not just the header
-    header = io.read_header(args.model)
-    print(f"model file: {args.model}")
-    print(
-        f"  format {header['format']} version {header['format_version']}, written by "
-        f"chainrule {header['library_version']}; kind {header['kind']}"
-    )
-    net = getattr(model, "network_", model)  # TabularModel and estimators wrap a Network
-    estimator = getattr(model, "solver", None) is not None
-    if isinstance(model, TabularModel):
-        pre = model.preprocessor_
-        what = (
-            f"classifier of {model.target!r} into {len(model.classes_)} classes: "
-            + ", ".join(map(str, model.classes_))
-            if model.task_ == "classify"
-            else f"regressor of {model.target!r} (predictions in its units; learned as "
-            f"(y - {_fmt(pre.target_mean_)}) / {_fmt(pre.target_scale_)})"
-        )
-        print(f"  {what}")
-        print(f"\ncolumns it expects ({len(pre.columns_)}; others are ignored with a warning):")
-        print("\n".join(_describe_columns(pre)))
-        if pre.ignore_:
-            print(f"  ignored in training: {', '.join(pre.ignore_)}")
-        print("  text values not seen in training become all-zero one-hot rows (a warning)")
-    if isinstance(net, Network):
-        summary = net.summary(print_fn=None)
-        if estimator:  # the estimator's solver trains it, not the network's optimizer
-            summary = summary.replace(f"optimizer: {net.optimizer!r}", f"solver: {model.solver}")
-        print("\nnetwork:")
-        print("\n".join("  " + line for line in summary.splitlines()))
-    else:
-        arch = header.get("architecture") or {}
-        names = [layer.get("class_name") for layer in arch.get("layers", [])]
-        print(f"\nlayers: {', '.join(map(str, names)) or 'not recorded'}")
-    if isinstance(model, TabularModel):
-        s = model.get_config()
-        print("\ntraining settings:")
-        print(
-            f"  hidden {','.join(map(str, s['hidden'])) or 'none'}; activation "
-            f"{s['activation']}; optimizer {s['optimizer']}, learning rate "
-            f"{s['learning_rate']:g}; l2 {s['l2']:g}"
-        )
-        print(
-            f"  epochs {s['epochs']}, batch size {s['batch_size']}, validation fraction "
-            f"{s['validation_fraction']:g}, patience {s['patience']}, seed {s['seed']}, "
-            f"impute {'yes' if s['impute'] else 'no'}"
-        )
-    elif hasattr(model, "get_params"):
-        params = ", ".join(f"{k}={v!r}" for k, v in sorted(model.get_params().items()))
-        print(f"\nsettings: {params}")
-    print("\nhistory:")
-    if estimator:
-        print("\n".join(_describe_estimator_training(model)))
-        return 0
-    history = _history_of(model)
-    if not history.get("loss"):
-        print("  none recorded")
-        return 0
-    loss = history["loss"]
-    line = f"  {len(loss)} epochs; training loss {loss[0]:.4f} -> {loss[-1]:.4f}"
-    if isinstance(model, TabularModel) and "seconds" in model.training_:
-        line += f" in {model.training_['seconds']:.2f} s"
-    print(line)
-    if history.get("val_loss"):
-        val = history["val_loss"]
-        best = min(range(len(val)), key=val.__getitem__)
-        extra = ", ".join(
-            f"{k} {history[k][best]:.4f}"
-            for k in history
-            if k.startswith("val_") and k != "val_loss"
-        )
-        print(
-            f"  best validation loss {val[best]:.4f} at epoch {best + 1}"
-            + (f" ({extra})" if extra else "")
-        )
-    if isinstance(model, TabularModel) and _kept_epoch(model):
-        print(f"  the model holds the weights of epoch {_kept_epoch(model)}")
+    print(describe_model(model, io.read_header(args.model), args.model))
     return 0
 
 
@@ -840,9 +592,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             )
         frame = _read_csv(args.boundary)
         with _about(args.boundary):
-            _plot_boundary(model, frame, numeric, args.boundary, args.out, plotting)
+            plotting.plot_table_boundary(model, frame, args.out)
     else:
-        history = _history_of(model)
+        history = history_of(model)
         if not history:
             why = (
                 " (lbfgs records no loss curve)" if getattr(model, "solver", "") == "lbfgs" else ""
@@ -852,49 +604,11 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         if isinstance(model, TabularModel):
             options = {
                 "title": f"Learning curves of {model.target!r}",
-                "kept_epoch": _kept_epoch(model),
+                "kept_epoch": kept_epoch(model),
             }
         plotting.plot_learning_curves(history, args.out, **options)
     print(f"plot saved to {args.out}")
     return 0
-
-
-def _plot_boundary(model, frame, columns: list[str], data: str, path: str, plotting) -> None:
-    import numpy as np
-    import pandas as pd
-
-    for name in (*columns, model.target):
-        if name not in frame.columns:
-            raise UserError(f"{data}: no column {name!r}, which the plot needs")
-    rows = frame[[*columns, model.target]].dropna()
-    values = rows[columns].apply(pd.to_numeric, errors="coerce")
-    text = values.isna().any(axis=1)
-    if text.any():
-        raise UserError(
-            f"{data}: the columns {', '.join(map(repr, columns))} must hold numbers; row "
-            f"{rows.index[text.to_numpy()][0]} does not"
-        )
-    X = values.to_numpy(dtype=np.float64)
-    if rows.empty or not np.all(np.isfinite(X)):
-        raise UserError(
-            f"{data}: the plot needs rows with finite numbers in {', '.join(map(repr, columns))} "
-            f"and a value of {model.target!r}"
-        )
-    y = model.preprocessor_.encode_target(rows)
-
-    def predict_proba(points: np.ndarray) -> np.ndarray:
-        grid = pd.DataFrame(points, columns=columns)
-        return model.predict_proba(grid)
-
-    plotting.plot_decision_boundary(
-        predict_proba,
-        X,
-        y,
-        path,
-        feature_names=columns,
-        class_names=[str(c) for c in model.classes_],
-        title=f"Decision regions of {model.target!r}",
-    )
 
 
 # ---------------------------------------------------------------- parser
@@ -1091,10 +805,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     stderr and exit code 1; argparse's usage errors exit with 2. Anything else is a bug:
     its traceback is shown with a request to report it (exit code 1).
     """
-    from chainrule.io import ModelFileError
-    from chainrule.network import TrainingDivergedError
-    from chainrule.tabular import DataError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     prefix = f"chainrule {args.command}"

@@ -16,13 +16,17 @@ How scikit-learn's training is reproduced:
 - the losses are scikit-learn's: softmax with categorical cross-entropy (multiclass),
   sigmoids with the binary cross-entropy summed over the outputs (binary, multilabel),
   half squared error (regression), half Poisson deviance with an exp output
-  (``loss="poisson"``); the L2 term ``0.5 * alpha * ||W||**2 / n_batch`` (its gradient
-  ``alpha * W / n_batch``) is the network's ``l2`` set per batch;
-- ``loss_`` and ``loss_curve_`` are scikit-learn's values (L2 term included; for
-  ``squared_error`` the data term is averaged over the outputs as scikit-learn reports
-  it); the ``learning_rate`` schedules, ``n_iter_no_change``/``tol`` stopping and
-  ``early_stopping`` follow ``_fit_stochastic`` step by step; ``lbfgs`` is
-  ``scipy.optimize.minimize(method="L-BFGS-B")`` on the flat parameter vector.
+  (``loss="poisson"``), each reporting scikit-learn's values; the L2 term
+  ``0.5 * alpha * ||W||**2 / n_batch`` is the network's ``l2`` divided by the batch;
+- sgd and adam train through chainrule's one training loop
+  (:func:`chainrule.training.train`); the estimators only translate scikit-learn's
+  settings onto its seams: the batch order is an :class:`~chainrule.training.ArrayBatches`
+  shuffled by scikit-learn's ``RandomState``, ``learning_rate="invscaling"`` is a
+  schedule, and ``n_iter_no_change``/``tol``, ``learning_rate="adaptive"``,
+  ``early_stopping`` and the fitted attributes (``loss_curve_``, ``t_``, ...) are one
+  callback, :class:`_SklearnEpochs`;
+- ``lbfgs`` is ``scipy.optimize.minimize(method="L-BFGS-B")`` over the network's pure
+  :meth:`~chainrule.Network.loss_and_gradient`.
 
 Additions, all off by default: ``dropout``, ``class_weight`` (classifier), hidden
 activations beyond scikit-learn's four (``leaky_relu``, ``gelu``, any hidden
@@ -35,13 +39,9 @@ chainrule`` does not, it loads this module on first use of ``chainrule.MLPClassi
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
 import warnings
 from itertools import pairwise
 from numbers import Integral, Real
-from pathlib import Path
 from string import Template
 from typing import Any, ClassVar
 
@@ -53,7 +53,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, column_or_1d, gen_batches
+from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
@@ -67,10 +67,20 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from chainrule import functions as F
+from chainrule.blas import other_blas_single_threaded
+from chainrule.callbacks import Callback
+from chainrule.errors import TrainingDivergedError
+from chainrule.io import save
 from chainrule.layers import ACTIVATIONS, Dense, Dropout, Exp, Sigmoid, Softmax
-from chainrule.network import PARAMS_LAYOUT, Network, TrainingDivergedError, _state_vectors
-from chainrule.optimizers import SGD, Adam
-from chainrule.training import Callback
+from chainrule.losses import (
+    CategoricalCrossentropy,
+    HalfPoissonDeviance,
+    HalfSquaredError,
+    MultilabelCrossentropy,
+)
+from chainrule.network import Network
+from chainrule.optimizers import SGD, Adam, Schedule
+from chainrule.training import ArrayBatches, train
 
 try:  # scikit-learn's shim for SciPy's changing L-BFGS-B options (1.6+)
     from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
@@ -88,93 +98,6 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam")
 #: ``softmax``, which normalises across a layer and belongs on the output.
 HIDDEN_ACTIVATIONS = frozenset(name for name in ACTIVATIONS if name != "softmax")
 
-#: out_activation_ -> (output layer appended after the last Dense, loss name)
-_OUTPUTS = {
-    "softmax": (Softmax, "categorical_crossentropy"),
-    "logistic": (Sigmoid, "multilabel_crossentropy"),
-    "identity": (None, "half_squared_error"),
-    "exp": (Exp, "poisson"),
-}
-
-#: ``fit`` trains on a copy of X with a column of ones up to this size (the copy)
-_ONES_COPY_BYTES = 64 * 2**20
-
-
-#: the BLAS libraries loaded besides NumPy's (filepaths), found at the first lbfgs fit
-_OTHER_BLAS: list[str] | None = None
-#: lbfgs fits under way (threads may run several) and the limit they share
-_BLAS_LOCK = threading.Lock()
-_BLAS_FITS = 0
-_BLAS_LIMIT = None
-
-
-def _other_blas() -> list[str]:
-    """The filepaths of the BLAS libraries loaded besides NumPy's (cached)."""
-    global _OTHER_BLAS
-    if _OTHER_BLAS is None:
-        from threadpoolctl import threadpool_info
-
-        numpy_dir = Path(np.__file__).resolve().parent
-        own = {numpy_dir, numpy_dir.parent / "numpy.libs"}
-        blas = [i["filepath"] for i in threadpool_info() if i["user_api"] == "blas"]
-        numpy_blas = [f for f in blas if Path(f).resolve().parent in own]
-        _OTHER_BLAS = [f for f in blas if f not in numpy_blas] if numpy_blas else []
-    return _OTHER_BLAS
-
-
-@contextlib.contextmanager
-def _other_blas_single_threaded():
-    """A context in which the BLAS libraries other than NumPy's run one thread each.
-
-    NumPy's and SciPy's wheels each bring their own OpenBLAS with its own thread pool.
-    In an lbfgs fit, SciPy's L-BFGS-B (SciPy's BLAS) and the network's matrix
-    products (NumPy's) take turns, and the pool that has just finished keeps its
-    threads spinning on the cores the other needs: a digits fit ran 8x slower.
-    L-BFGS-B's BLAS work is on vectors, as fast with one thread. Nothing changes when
-    NumPy's BLAS cannot be told apart or is the only one (one shared library).
-    Overlapping fits (threads) share one limit: the first sets it, the last restores
-    the settings from before the first.
-    """
-    global _BLAS_FITS, _BLAS_LIMIT
-    others = _other_blas()
-    if not others:
-        yield
-        return
-    from threadpoolctl import ThreadpoolController
-
-    with _BLAS_LOCK:
-        if _BLAS_FITS == 0:
-            _BLAS_LIMIT = ThreadpoolController().select(filepath=others).limit(limits=1)
-        _BLAS_FITS += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_FITS -= 1
-            if _BLAS_FITS == 0:
-                _BLAS_LIMIT.restore_original_limits()
-                _BLAS_LIMIT = None
-
-
-def _with_ones_column(net: Network, X) -> tuple[Any, bool]:
-    """``([1, X], True)`` when ``net`` takes a column of ones and X is small, else ``(X, False)``.
-
-    ``[1, X]`` is a new C-contiguous copy of dense X with a leading column of ones, at
-    most ``_ONES_COPY_BYTES``: the first layer's bias then rides in its matrix products
-    (``Network.train_step``'s ``ones_column``), two NumPy calls fewer per step.
-    """
-    if (
-        scipy.sparse.issparse(X)
-        or not net._ones_first
-        or X.shape[0] * (X.shape[1] + 1) * X.itemsize > _ONES_COPY_BYTES
-    ):
-        return X, False
-    out = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
-    out[:, 0] = 1
-    out[:, 1:] = X
-    return out, True
-
-
 _NON_FINITE = (
     "Solver produced non-finite parameter weights. The input data may contain large "
     "values and need to be preprocessed"
@@ -182,6 +105,180 @@ _NON_FINITE = (
 
 #: Rows per forward pass at prediction time (bounds memory for large or sparse X).
 _PREDICT_CHUNK = 4096
+
+
+# ---------------------------------------------------------------- scikit-learn's losses
+
+
+class _LogLoss(CategoricalCrossentropy):
+    """scikit-learn's ``log_loss`` for a softmax output: the value from probabilities
+    clipped to ``[eps, 1 - eps]`` (a sample's loss is at most about 36), the gradient
+    ``softmax(z) - onehot`` of the unclipped loss. L-BFGS's line search compares these
+    values, so lbfgs takes scikit-learn's steps."""
+
+    def value_and_gradient(self, output, target, sample_weight=None):
+        rows = np.arange(output.shape[0])
+        probabilities = F.softmax(output, axis=1)
+        eps = np.finfo(probabilities.dtype).eps
+        per_sample = -np.log(np.clip(probabilities[rows, target], eps, 1 - eps))
+        value = float(np.average(per_sample, weights=sample_weight))
+        derror_dz = probabilities
+        derror_dz[rows, target] -= 1.0
+        return value, derror_dz * _scale(output.shape[0], sample_weight)
+
+
+class _BinaryLogLoss(MultilabelCrossentropy):
+    """scikit-learn's ``binary_log_loss`` for sigmoid outputs (binary and multilabel):
+    clipped probabilities for the value, as :class:`_LogLoss`, summed over the outputs."""
+
+    def value_and_gradient(self, output, target, sample_weight=None):
+        probabilities = F.sigmoid(output)
+        eps = np.finfo(probabilities.dtype).eps
+        p = np.clip(probabilities, eps, 1 - eps)
+        per_sample = -np.sum(target * np.log(p) + (1 - target) * np.log(1 - p), axis=1)
+        value = float(np.average(per_sample, weights=sample_weight))
+        return value, (probabilities - target) * _scale(output.shape[0], sample_weight)
+
+
+class _SquaredLoss(HalfSquaredError):
+    """scikit-learn's ``squared_loss``: it *reports* the half squared error averaged
+    over the outputs, but steps along the gradient of its sum over the outputs."""
+
+    def value_and_gradient(self, output, target, sample_weight=None):
+        value, gradient = super().value_and_gradient(output, target, sample_weight)
+        return value / output.shape[1], gradient
+
+
+def _scale(n: int, sample_weight) -> Any:
+    """What each sample's gradient is multiplied by: ``1 / n`` or ``w / sum(w)``."""
+    if sample_weight is None:
+        return 1.0 / n
+    return (sample_weight / np.sum(sample_weight))[:, None]
+
+
+#: out_activation_ -> (output layer appended after the last Dense, scikit-learn's loss)
+_OUTPUTS = {
+    "softmax": (Softmax, _LogLoss),
+    "logistic": (Sigmoid, _BinaryLogLoss),
+    "identity": (None, _SquaredLoss),
+    "exp": (Exp, HalfPoissonDeviance),
+}
+
+
+# ---------------------------------------------------------------- scikit-learn's rules
+
+
+class _InverseScaling(Schedule):
+    """``learning_rate="invscaling"``: after each epoch scikit-learn sets the rate to
+    ``learning_rate_init / (t + 1) ** power_t``, ``t`` the samples seen so far (``t_``).
+
+    For one call to ``fit`` or ``partial_fit`` that started with ``samples_before`` seen
+    and a rate of ``first_rate``, with ``samples_per_epoch`` rows per epoch.
+    """
+
+    def __init__(self, initial, power_t, samples_before, samples_per_epoch, first_rate):
+        self.initial, self.power_t, self.first_rate = initial, power_t, first_rate
+        self.samples_before, self.samples_per_epoch = samples_before, samples_per_epoch
+
+    def __call__(self, epoch):
+        if epoch == 0:
+            return self.first_rate
+        seen = self.samples_before + epoch * self.samples_per_epoch
+        return self.initial / (seen + 1) ** self.power_t
+
+
+class _SklearnEpochs(Callback):
+    """scikit-learn's bookkeeping after every epoch of sgd and adam, as one callback.
+
+    It updates ``n_iter_``, ``t_``, ``loss_`` and ``loss_curve_``, scores the validation
+    rows with ``early_stopping`` (``validation_scores_``, ``best_validation_score_``,
+    the best weights, put back at the end), and applies scikit-learn's stopping rule:
+    after more than ``n_iter_no_change`` epochs that did not improve the training loss
+    (or the validation score) by ``tol``, stop, or with sgd's ``"adaptive"`` rate divide
+    the rate by 5 (stopping once it is at most 1e-6). A ``partial_fit`` stops after
+    one epoch.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+    n_samples : int
+        Training rows per epoch.
+    validation : tuple (X_val, y_val, sample_weight_val) or None
+        The early-stopping rows; ``y_val`` as ``predict`` returns labels.
+    incremental : bool
+    """
+
+    def __init__(self, estimator, n_samples: int, validation, incremental: bool) -> None:
+        self.estimator = estimator
+        self.n_samples = n_samples
+        self.validation = validation
+        self.incremental = incremental
+        self.stopped = False
+
+    def on_epoch_end(self, epoch, logs):
+        est = self.estimator
+        est.n_iter_ += 1
+        est.loss_ = logs["loss"]
+        est.t_ += self.n_samples
+        est.loss_curve_.append(est.loss_)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+        if self.validation is not None:
+            score = est._score(*self.validation)
+            logs[est._score_name] = score  # for the user's callbacks after this one
+            est.validation_scores_.append(score)
+            if est.verbose:
+                print(f"Validation score: {score:f}")
+            if score < est.best_validation_score_ + est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if score > est.best_validation_score_:
+                est.best_validation_score_ = score
+                est._best_params = self.network.params.copy()
+        else:
+            if est.loss_ > est.best_loss_ - est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            est.best_loss_ = min(est.best_loss_, est.loss_)
+        if est._no_improvement_count > est.n_iter_no_change:
+            what = "Validation score" if self.validation is not None else "Training loss"
+            message = (
+                f"{what} did not improve more than tol={est.tol:f} for "
+                f"{est.n_iter_no_change} consecutive epochs."
+            )
+            if self._stop_or_slow_down(message):
+                self.stopped = self.network.stop_training = True
+            else:
+                est._no_improvement_count = 0
+        if self.incremental:
+            self.network.stop_training = True
+
+    def _stop_or_slow_down(self, message: str) -> bool:
+        """scikit-learn's ``trigger_stopping``: True to stop; sgd's "adaptive" rate is
+        divided by 5 instead, until it is at most 1e-6."""
+        est, optimizer = self.estimator, self.network.optimizer
+        if est.solver != "sgd" or est.learning_rate != "adaptive":
+            message += " Stopping."
+        elif optimizer.learning_rate <= 1e-6:
+            message += " Learning rate too small. Stopping."
+        else:
+            optimizer.learning_rate /= 5.0
+            message += f" Setting learning rate to {optimizer.learning_rate:f}"
+            if est.verbose:
+                print(message)
+            return False
+        if est.verbose:
+            print(message)
+        return True
+
+    def on_train_end(self, logs):
+        if self.validation is not None:
+            self.network.params[...] = self.estimator._best_params  # the best epoch's
+
+
+# ---------------------------------------------------------------- the estimators
 
 
 class _BaseMLP(BaseEstimator):
@@ -250,7 +347,15 @@ class _BaseMLP(BaseEstimator):
         output_layer, loss = _OUTPUTS[self.out_activation_]
         if output_layer is not None:
             layers.append(output_layer())
-        net = Network(layers, loss=loss, optimizer=self._make_optimizer(), seed=seed, dtype=dtype)
+        net = Network(
+            layers,
+            loss=loss(),
+            optimizer=self._make_optimizer(),
+            l2=self.alpha,
+            l2_divided_by_batch=True,
+            seed=seed,
+            dtype=dtype,
+        )
         self._architecture = (self.activation, self.dropout)
         return net.build(layer_units[0])
 
@@ -285,16 +390,15 @@ class _BaseMLP(BaseEstimator):
         self._sync_network()
         self._best_params = self.network_.params.copy()
         if self.solver in _STOCHASTIC_SOLVERS:
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
+            self._reset_curves()
+
+    def _reset_curves(self) -> None:
+        """The attributes scikit-learn's sgd and adam keep from epoch to epoch."""
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        self.best_loss_ = None if self.early_stopping else np.inf
+        self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = -np.inf if self.early_stopping else None
 
     def _continue_with(self, layer_units: list[int]) -> None:
         """Warm start / partial_fit: keep the weights, follow changed hyperparameters.
@@ -353,55 +457,14 @@ class _BaseMLP(BaseEstimator):
                 view[...] = a
             setattr(self, name, [getattr(layer, attr) for layer in dense])
 
-    def _restore_network(self, config: dict, n_features: int, rng_state=None) -> None:
-        """Rebuild ``network_`` (after unpickling) from its config and ``coefs_``."""
-        net = Network.from_config(config)
-        net.build(n_features)
-        if rng_state is not None:
-            net.rng.bit_generator.state = rng_state
-        optimizer = getattr(self, "_optimizer", None)
-        if optimizer is not None:
-            # fresh, writable copies (a read-only memory map may hold the pickled state)
-            for key, value in vars(optimizer).items():
-                if isinstance(value, np.ndarray):
-                    setattr(optimizer, key, np.array(value))
-            net.optimizer = optimizer
-        self.network_ = net
-        self.coefs_ = list(self.coefs_)
-        self.intercepts_ = list(self.intercepts_)
-        self._sync_network()
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        net = state.pop("network_", None)
-        if net is not None:
-            state["_network_config"] = net.get_config()
-            state["_network_n_features"] = net.n_features
-            state["_network_rng_state"] = net.rng.bit_generator.state
-            state["coefs_"] = [np.array(c) for c in self.coefs_]
-            state["intercepts_"] = [np.array(b) for b in self.intercepts_]
-            state["_params_layout"] = PARAMS_LAYOUT
-        return state
-
     def __setstate__(self, state):
-        state = dict(state)
-        config = state.pop("_network_config", None)
-        n_features = state.pop("_network_n_features", None)
-        rng_state = state.pop("_network_rng_state", None)
-        layout = state.pop("_params_layout", 1)
         super().__setstate__(state)
-        if config is not None:
-            self._restore_network(config, n_features, rng_state)
-            if layout == 1:
-                # pickled before the first bias moved up front: the optimizer's state
-                # and the best weights are flat vectors in the file order
-                net = self.network_
-                vectors = _state_vectors(net.optimizer, net.params.shape)
-                best = getattr(self, "_best_params", None)
-                if best is not None and best.shape == net.params.shape:
-                    self._best_params = best = np.array(best)
-                    vectors.append(best)
-                net._adopt_file_order(vectors)
+        if "network_" in state:
+            # the network made its layers' arrays views of its parameters again:
+            # coefs_ and intercepts_ are those views (the pickled copies go)
+            dense = self._dense_layers()
+            self.coefs_ = [layer.weights for layer in dense]
+            self.intercepts_ = [layer.bias for layer in dense]
 
     # ------------------------------------------------------------ data
 
@@ -423,14 +486,13 @@ class _BaseMLP(BaseEstimator):
         self._sync_network()
         X = self._as_dtype(X, net.dtype)
         n = X.shape[0]
-        width = net.n_outputs
-        result = np.empty((n, width), dtype=net.dtype)
+        result = np.empty((n, net.n_outputs), dtype=net.dtype)
         sparse = scipy.sparse.issparse(X)
         with np.errstate(over="ignore", under="ignore"):
             for lo in range(0, n, _PREDICT_CHUNK):
                 hi = min(lo + _PREDICT_CHUNK, n)
                 chunk = X[lo:hi].toarray() if sparse else X[lo:hi]
-                result[lo:hi] = net.forward(chunk, training=False)
+                result[lo:hi] = net.forward(chunk)
         return result
 
     def _validate_predict_input(self, X):
@@ -439,13 +501,6 @@ class _BaseMLP(BaseEstimator):
         )
 
     # ------------------------------------------------------------ fitting
-
-    def _sklearn_loss(self, value: float, l2: float) -> float:
-        """The network's loss -> scikit-learn's (which averages squared error over outputs)."""
-        if self._loss_divisor == 1:
-            return value
-        penalty = self.network_._l2_penalty(l2)
-        return (value - penalty) / self._loss_divisor + penalty
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden_layer_sizes = self._hidden_sizes()
@@ -477,8 +532,8 @@ class _BaseMLP(BaseEstimator):
         else:
             self._continue_with(layer_units)
         net = self.network_
+        net.l2 = self.alpha  # it may have changed since the last fit (warm start)
         target = self._target(Y, net)
-        self._loss_divisor = Y.shape[1] if self.out_activation_ == "identity" else 1
         callbacks = list(self.callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -486,21 +541,13 @@ class _BaseMLP(BaseEstimator):
                     "callbacks must be chainrule Callback objects (such as "
                     f"chainrule.EarlyStopping); received {cb!r}"
                 )
-            cb.network = net
-        net.stop_training = False
-        for cb in callbacks:
-            cb.on_train_begin({})
         try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                if self.solver in _STOCHASTIC_SOLVERS:
-                    self._fit_stochastic(X, Y, target, sample_weight, incremental, callbacks)
-                else:
-                    self._fit_lbfgs(X, target, sample_weight, callbacks)
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(X, Y, target, sample_weight, incremental, callbacks)
+            else:
+                self._fit_lbfgs(X, target, sample_weight, callbacks)
         except TrainingDivergedError as exc:
             raise ValueError(f"{_NON_FINITE}: {exc}") from None
-        finally:
-            for cb in callbacks:
-                cb.on_train_end({})
         if not np.isfinite(net.params).all():
             raise ValueError(
                 f"{_NON_FINITE}. Scale the inputs (e.g. with StandardScaler), lower "
@@ -509,23 +556,17 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _fit_lbfgs(self, X, target, sample_weight, callbacks) -> None:
+        """``scipy.optimize.minimize(method="L-BFGS-B")`` on the network's pure
+        ``loss_and_gradient`` over all the rows; callbacks see every iteration."""
         net = self.network_
         if scipy.sparse.issparse(X):
-            # lbfgs evaluates the whole data set at every step: densify once
-            X = X.toarray()
-        sw_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        l2 = self.alpha / sw_sum
-        X, ones = _with_ones_column(net, X)
+            X = X.toarray()  # every row at every evaluation: densify once
 
-        clipped = self._is_classifier()
-
-        def loss_and_gradient(packed):
-            net.params[...] = packed
-            value, grads = net._loss_and_gradients(X, target, sample_weight, False, l2, ones)
-            if clipped and np.isfinite(value):
-                # L-BFGS's line search compares values: use scikit-learn's exact ones
-                value = _clipped_log_loss(net, target, sample_weight) + net._l2_penalty(l2)
-            return self._sklearn_loss(value, l2), grads.astype(np.float64)
+        def loss_and_gradient(params):
+            value, grads = net.loss_and_gradient(
+                params, X, target, sample_weight, check_input=False
+            )
+            return value, grads.astype(np.float64)
 
         def on_iteration(intermediate_result):
             self.n_iter_ += 1
@@ -535,42 +576,47 @@ class _BaseMLP(BaseEstimator):
             if net.stop_training:
                 raise StopIteration
 
+        for cb in callbacks:
+            cb.network, cb.params = net, {"epochs": self.max_iter, "batches": 1}
+            cb.on_train_begin({})
+        net.stop_training = False
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         self.n_iter_ = 0
-        with _other_blas_single_threaded():
-            opt_res = scipy.optimize.minimize(
-                loss_and_gradient,
-                net.params.astype(np.float64),
-                method="L-BFGS-B",
-                jac=True,
-                callback=on_iteration if callbacks else None,
-                options={
-                    "maxfun": self.max_fun,
-                    "maxiter": self.max_iter,
-                    "gtol": self.tol,
-                    **_get_additional_lbfgs_options_dict("iprint", iprint),
-                },
-            )
-        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
-        self.loss_ = float(opt_res.fun)
-        net.params[...] = opt_res.x
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                with other_blas_single_threaded():
+                    result = scipy.optimize.minimize(
+                        loss_and_gradient,
+                        net.params.astype(np.float64),
+                        method="L-BFGS-B",
+                        jac=True,
+                        callback=on_iteration if callbacks else None,
+                        options={
+                            "maxfun": self.max_fun,
+                            "maxiter": self.max_iter,
+                            "gtol": self.tol,
+                            **_get_additional_lbfgs_options_dict("iprint", iprint),
+                        },
+                    )
+        finally:
+            for cb in callbacks:
+                cb.on_train_end({})
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        net.params[...] = result.x
 
     def _fit_stochastic(self, X, Y, target, sample_weight, incremental, callbacks) -> None:
+        """sgd and adam: scikit-learn's settings translated onto the training loop."""
         net = self.network_
         if not incremental or not hasattr(self, "_optimizer"):
-            net.optimizer = self._make_optimizer()
+            net.optimizer = self._optimizer = self._make_optimizer()
             net.optimizer.build(net.params)
-            self._optimizer = net.optimizer
-        optimizer = net.optimizer
         if not hasattr(self, "loss_curve_"):  # warm start after an lbfgs fit
-            self.loss_curve_, self._no_improvement_count = [], 0
-            self.best_loss_ = None if self.early_stopping else np.inf
-            self.validation_scores_ = [] if self.early_stopping else None
-            self.best_validation_score_ = -np.inf if self.early_stopping else None
+            self._reset_curves()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        early_stopping = self.early_stopping
-        if early_stopping:
+        validation = None
+        if self.early_stopping:
             # scikit-learn's split, from the same RandomState: the same rows go to validation
             stratify = Y if self._is_classifier() and self.n_outputs_ == 1 else None
             arrays = [X, Y, target] + ([] if sample_weight is None else [sample_weight])
@@ -580,22 +626,16 @@ class _BaseMLP(BaseEstimator):
                 test_size=self.validation_fraction,
                 stratify=stratify,
             )
-            X_train, X_val = split[0:2]
-            Y_val = split[3]
-            target_train, target_val = split[4:6]
-            sw_train, sw_val = split[6:8] if sample_weight is not None else (None, None)
+            X, X_val, Y_val, target, target_val = split[0], split[1], split[3], split[4], split[5]
+            sample_weight, sw_val = split[6:8] if sample_weight is not None else (None, None)
             if X_val.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
                     "or the size of your dataset."
                 )
-            y_val = self._validation_targets(Y_val)
-        else:
-            X_train, target_train, sw_train = X, target, sample_weight
-            X_val = y_val = sw_val = target_val = None
+            validation = (X_val, self._validation_targets(Y_val), sw_val)
 
-        n_samples = X_train.shape[0]
-        sample_idx = np.arange(n_samples, dtype=int)
+        n_samples = X.shape[0]
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
         else:
@@ -606,157 +646,66 @@ class _BaseMLP(BaseEstimator):
                     stacklevel=5,  # the caller of fit()
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
-
-        sparse = scipy.sparse.issparse(X_train)
-        batches = list(gen_batches(n_samples, batch_size))
-        X_train, ones = _with_ones_column(net, X_train)  # small dense data: [1, X]
-        alpha = self.alpha
-
+        # scikit-learn's batches: its RandomState shuffles the rows before each epoch
+        batches = ArrayBatches(
+            X,
+            target,
+            sample_weight,
+            batch_size=batch_size,
+            shuffle=self.shuffle,
+            rng=self._random_state,
+        )
+        optimizer = net.optimizer
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            optimizer.schedule = _InverseScaling(
+                float(self.learning_rate_init),
+                self.power_t,
+                self.t_,
+                n_samples,
+                optimizer.learning_rate,
+            )
+        epochs = _SklearnEpochs(self, n_samples, validation, incremental)
+        val_batches = None
+        if validation is not None and callbacks:  # val_loss for the user's callbacks
+            val_batches = ArrayBatches(
+                X_val, target_val, sw_val, batch_size=_PREDICT_CHUNK, shuffle=False
+            )
+        self.n_iter_ = 0
         try:
-            self.n_iter_ = 0
-            for it in range(self.max_iter):
-                started = time.perf_counter()
-                for cb in callbacks:
-                    cb.on_epoch_begin(it)
-                if self.shuffle:
-                    # sklearn.utils.shuffle(sample_idx, random_state=...) without its
-                    # input checks: the same draw from the same RandomState
-                    permutation = np.arange(n_samples)
-                    self._random_state.shuffle(permutation)
-                    sample_idx = sample_idx[permutation]
-                accumulated_loss = 0.0
-                for b, batch_slice in enumerate(batches):
-                    m = batch_slice.stop - batch_slice.start
-                    if self.shuffle:
-                        # row gathers: take() is twice as fast as fancy indexing
-                        idx = sample_idx[batch_slice]
-                        xb = X_train[idx].toarray() if sparse else X_train.take(idx, axis=0)
-                        tb = target_train.take(idx, axis=0)
-                        wb = None if sw_train is None else sw_train.take(idx)
-                    else:
-                        xb = X_train[batch_slice]
-                        if sparse:
-                            xb = xb.toarray()
-                        tb = target_train[batch_slice]
-                        wb = None if sw_train is None else sw_train[batch_slice]
-                    sw_sum = m if wb is None else float(wb.sum())
-                    if sw_sum <= 0:
-                        continue  # a batch of zero weights teaches nothing
-                    l2 = alpha / sw_sum
-                    if self._loss_divisor == 1:
-                        batch_loss = net.train_step(xb, tb, wb, l2=l2, ones_column=ones)
-                    else:
-                        # scikit-learn reports the squared error averaged over the
-                        # outputs: convert with the penalty of the weights before the step
-                        penalty = net._l2_penalty(l2)
-                        value = net.train_step(xb, tb, wb, l2=l2, ones_column=ones)
-                        batch_loss = (value - penalty) / self._loss_divisor + penalty
-                    accumulated_loss += batch_loss * m
-                    for cb in callbacks:
-                        cb.on_batch_end(b, {"loss": batch_loss})
-
-                self.n_iter_ += 1
-                self.loss_ = accumulated_loss / X_train.shape[0]
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
-                if self.solver == "sgd" and self.learning_rate == "invscaling":
-                    optimizer.lr = (
-                        float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
-                    ) * optimizer.lr_scale
-
-                if callbacks:
-                    logs = {"loss": self.loss_}
-                    if early_stopping:
-                        logs["val_loss"] = self._validation_loss(X_val, target_val, sw_val)
-                        logs[self._score_name] = self.validation_scores_[-1]
-                    logs["lr"] = optimizer.lr
-                    logs["seconds"] = time.perf_counter() - started
-                    for cb in callbacks:
-                        cb.on_epoch_end(it, logs)
-
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if early_stopping:
-                        msg = (
-                            f"Validation score did not improve more than tol={self.tol:f} "
-                            f"for {self.n_iter_no_change} consecutive epochs."
-                        )
-                    else:
-                        msg = (
-                            f"Training loss did not improve more than tol={self.tol:f} "
-                            f"for {self.n_iter_no_change} consecutive epochs."
-                        )
-                    if self._trigger_stopping(msg, optimizer):
-                        break
-                    self._no_improvement_count = 0
-
-                if net.stop_training or incremental:
-                    break
-
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=5,  # the caller of fit()
-                    )
+            train(
+                net,
+                batches,
+                epochs=1 if incremental else self.max_iter,
+                validation=val_batches,
+                callbacks=[epochs, *callbacks],
+            )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=5)
-
-        if early_stopping:
-            net.params[...] = self._best_params  # restore the best weights
-
-    def _trigger_stopping(self, msg: str, optimizer) -> bool:
-        """scikit-learn's rule: stop, or (sgd, adaptive) divide the learning rate by 5."""
-        if self.solver != "sgd" or self.learning_rate != "adaptive":
-            if self.verbose:
-                print(msg + " Stopping.")
-            return True
-        if optimizer.lr <= 1e-6:
-            if self.verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        optimizer.lr /= 5.0
-        if self.verbose:
-            print(msg + f" Setting learning rate to {optimizer.lr:f}")
-        return False
-
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val) -> None:
-        if early_stopping:
-            val_score = self._score(X_val, y_val, sample_weight=sw_val)
-            self.validation_scores_.append(val_score)
-            if self.verbose:
-                print(f"Validation score: {self.validation_scores_[-1]:f}")
-            last_valid_score = self.validation_scores_[-1]
-            if last_valid_score < (self.best_validation_score_ + self.tol):
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if last_valid_score > self.best_validation_score_:
-                self.best_validation_score_ = last_valid_score
-                self._best_params = self.network_.params.copy()
-        else:
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
-                self.best_loss_ = self.loss_curve_[-1]
-
-    def _validation_loss(self, X_val, target_val, sw_val) -> float:
-        """scikit-learn-style loss (L2 term for the validation size included) on X_val."""
-        net = self.network_
-        X = X_val.toarray() if scipy.sparse.issparse(X_val) else X_val
-        out = net._forward_train(X, False)
-        value = net.loss.value(out, target_val, sw_val)
-        sw_sum = X.shape[0] if sw_val is None else float(np.sum(sw_val))
-        value = value / self._loss_divisor
-        if self.alpha:
-            value += net._l2_penalty(self.alpha / sw_sum)
-        return float(value)
+        except TrainingDivergedError:
+            if validation is None:
+                raise
+            # as scikit-learn: with early stopping a diverged fit keeps its best weights
+            self.n_iter_ += 1
+            self.loss_ = np.nan
+            self.loss_curve_.append(np.nan)
+            self.validation_scores_.append(np.nan)
+            warnings.warn(
+                f"Training diverged in epoch {self.n_iter_} (the loss became non-finite); "
+                "the weights with the best validation score are kept. Lower "
+                "learning_rate_init.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
+            return
+        finally:
+            optimizer.schedule = None  # the rate it left is the current one, as scikit-learn's
+        if not incremental and not epochs.stopped and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=5,  # the caller of fit()
+            )
 
     def _score(self, X, y, sample_weight=None) -> float:
         """Validation score (accuracy or R^2) without input validation; NaN if not finite."""
@@ -815,8 +764,6 @@ class _BaseMLP(BaseEstimator):
         -------
         pathlib.Path
         """
-        from chainrule.io import save
-
         return save(self, path)
 
     def _model_state(self) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
@@ -868,7 +815,7 @@ class _BaseMLP(BaseEstimator):
             "dtype": net.dtype.name,
             "history": None,
         }
-        arrays = {"params": net._params_for_file()}
+        arrays = {"params": net.params}
         if hasattr(self, "_label_binarizer"):
             header["label_type"] = self._label_binarizer.y_type_
             classes = np.asarray(self.classes_)
@@ -894,6 +841,8 @@ class _BaseMLP(BaseEstimator):
         if "classes" in arrays:
             est.classes_ = arrays["classes"]
             est._label_binarizer = _label_binarizer_for(est.classes_, header["label_type"])
+        net.loss = _OUTPUTS[est.out_activation_][1]()  # the file names the plain loss
+        net.l2, net.l2_divided_by_batch = est.alpha, True
         est.network_ = net
         est._architecture = (est.activation, est.dropout)
         est._optimizer = net.optimizer
@@ -903,25 +852,6 @@ class _BaseMLP(BaseEstimator):
         est._best_params = net.params.copy()
         est._random_state = check_random_state(est.random_state)
         return est
-
-
-def _clipped_log_loss(net: Network, target: np.ndarray, sample_weight) -> float:
-    """scikit-learn's log-loss value for the logits of the network's last forward pass.
-
-    scikit-learn clips the probabilities to ``[eps, 1 - eps]`` before taking logs,
-    which caps each sample's loss near 36; the engine's cross-entropies are exact. On
-    the way to a separating solution L-BFGS probes steps where the two differ, and its
-    line search compares values: lbfgs uses these to take scikit-learn's steps.
-    """
-    z = net._loss_out
-    eps = np.finfo(z.dtype).eps
-    if target.ndim == 1:  # softmax, integer labels
-        p = np.clip(F.softmax(z, axis=1)[np.arange(z.shape[0]), target], eps, 1 - eps)
-        per_sample = -np.log(p)
-    else:  # sigmoid outputs, 0/1 targets
-        p = np.clip(F.sigmoid(z), eps, 1 - eps)
-        per_sample = -(target * np.log(p) + (1 - target) * np.log(1 - p)).sum(axis=1)
-    return float(np.average(per_sample, weights=sample_weight))
 
 
 def _json_scalar(value):
@@ -1023,15 +953,11 @@ $classes_attr    loss_ : float
     -----
     Sparse X (CSR or CSC) stays sparse: sgd and adam densify one batch at a time and
     predictions 4096 rows at a time; lbfgs, which evaluates every row at every step,
-    densifies X once. Dense X of up to 64 MB (with one more column) is copied with a
-    leading column of ones at each call to ``fit`` or ``partial_fit`` (after lbfgs has
-    densified it), so that the first layer's bias rides in its matrix products; larger
-    X is not copied. During an lbfgs fit, the BLAS libraries
-    other than NumPy's (SciPy's own OpenBLAS, which L-BFGS-B uses) run one thread:
-    their idle threads otherwise spin on the cores NumPy's products need.
-    ``predict`` reuses the network's buffers, so one fitted estimator
-    should not predict from several threads at once (processes, as joblib uses by
-    default, are fine).
+    densifies X once. During an lbfgs fit, the BLAS libraries other than NumPy's
+    (SciPy's own OpenBLAS, which L-BFGS-B uses) run one thread: their idle threads
+    otherwise spin on the cores NumPy's products need (:mod:`chainrule.blas`).
+    ``predict``, ``predict_proba`` and ``score`` keep nothing on the estimator, so one
+    fitted estimator can predict from many threads at once.
 
     Examples
     --------

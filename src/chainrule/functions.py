@@ -12,6 +12,8 @@ any shape and never overflow (the sigmoid and softmax are written so that
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -105,7 +107,8 @@ def tanh_deriv_from_output(t):
     return 1 - t * t
 
 
-_SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
+# a Python float, so float32 inputs give float32 results
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def gelu(x):

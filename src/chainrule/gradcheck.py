@@ -8,7 +8,7 @@ measure, :func:`relative_error`. On top of them:
   gradient, for the scalar ``sum(layer(x) * g)`` with a random upstream gradient ``g``
   (so ``backward(g)`` is exactly that scalar's gradient);
 - :func:`check_loss` checks ``Loss.gradient`` against ``Loss.value``;
-- :func:`check_network` checks :meth:`Network.compute_loss_and_gradients` for every
+- :func:`check_network` checks :meth:`Network.loss_and_gradient` for every
   parameter of a whole network.
 
 For smooth functions in float64 the relative error of a correct gradient is around
@@ -211,8 +211,8 @@ def check_layer(
             )
     layer_rng = getattr(layer, "rng", None)
     rng_state = layer_rng.bit_generator.state if layer_rng is not None else None
-    flags = layer.inplace, layer.needs_input_grad
-    layer.inplace, layer.needs_input_grad = False, True  # never touch x; always return dx
+    needs_input_grad = layer.needs_input_grad
+    layer.needs_input_grad = True  # always return dx
 
     def forward(inp: np.ndarray) -> np.ndarray:
         if rng_state is not None:
@@ -232,7 +232,7 @@ def check_layer(
         for name, p in zip(names, params, strict=True):
             numeric[name] = numerical_gradient(scalar, p, eps)
     finally:
-        layer.inplace, layer.needs_input_grad = flags
+        layer.needs_input_grad = needs_input_grad
         if rng_state is not None:
             layer_rng.bit_generator.state = rng_state
     return _result(analytic, numeric, threshold)
@@ -288,11 +288,11 @@ def check_network(
     threshold: float = 1e-6,
     eps: float = 1e-6,
 ) -> GradCheckResult:
-    """Check :meth:`Network.compute_loss_and_gradients` for every parameter.
+    """Check :meth:`Network.loss_and_gradient` for every parameter.
 
     The loss (with the L2 penalty, if any) is differentiated numerically with respect
-    to each entry of the flat ``network.params`` and compared, per weight matrix and
-    bias, with the backpropagated ``network.grads``. The parameters are restored.
+    to each entry of a copy of the flat ``network.params`` and compared, per weight
+    matrix and bias, with the backpropagated gradient. The network is not changed.
 
     Parameters
     ----------
@@ -303,8 +303,8 @@ def check_network(
         Targets as for ``fit``.
     sample_weight : array-like of shape (n_samples,), optional
     training : bool, default=False
-        Run the layers in training mode. Dropout then draws the same mask at every
-        evaluation (the network's random generator is reset each time).
+        Run the layers as in a training step. Dropout then draws the same mask at
+        every evaluation (from a copy of the network's random generator).
     threshold : float, default=1e-6
     eps : float, default=1e-6
 
@@ -318,38 +318,24 @@ def check_network(
             f"network must have dtype float64 for a gradient check; received "
             f"{network.dtype.name}. Build it with Network(..., dtype='float64')."
         )
-    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if not network.built:
         network.build(np.shape(X)[1])
-    rng_state = network.rng.bit_generator.state
+    params = network.params.copy()  # perturbed in place, one entry at a time
 
-    def loss_and_gradients() -> tuple[float, np.ndarray]:
-        network.rng.bit_generator.state = rng_state  # the same dropout masks every time
-        return network.compute_loss_and_gradients(X, y, w, training=training)
+    def loss_and_gradient() -> tuple[float, np.ndarray]:
+        return network.loss_and_gradient(params, X, y, sample_weight, training=training)
 
-    _, grads = loss_and_gradients()
-    analytic_flat = grads.copy()
-    numeric_flat = numerical_gradient(lambda: loss_and_gradients()[0], network.params, eps)
-    loss_and_gradients()  # leave grads (and the generator) as one backward pass left them
+    analytic_flat = loss_and_gradient()[1]
+    numeric_flat = numerical_gradient(lambda: loss_and_gradient()[0], params, eps)
 
-    # Name each array W1, b1, W2, ... in layer order, located in the flat buffer.
-    analytic: dict[str, np.ndarray] = {}
-    numeric: dict[str, np.ndarray] = {}
+    # Name each array W1, b1, W2, ... in layer order.
+    names = []
     k = 0
     for layer in network.layers:
-        names = [name for name, _ in layer.param_shapes()]
-        if not names:
-            continue
-        k += 1
-        for name, view in zip(names, layer.param_arrays, strict=True):
-            key = f"{'b' if name == 'bias' else 'W' if name == 'weights' else name}{k}"
-            start = _offset(network.params, view)
-            analytic[key] = analytic_flat[start : start + view.size]
-            numeric[key] = numeric_flat[start : start + view.size]
+        if layer.param_shapes():
+            k += 1
+            short = {"weights": "W", "bias": "b"}
+            names += [f"{short.get(name, name)}{k}" for name, _ in layer.param_shapes()]
+    analytic = dict(zip(names, network.unflatten(analytic_flat), strict=True))
+    numeric = dict(zip(names, network.unflatten(numeric_flat), strict=True))
     return _result(analytic, numeric, threshold)
-
-
-def _offset(flat: np.ndarray, view: np.ndarray) -> int:
-    """Index in ``flat`` where the contiguous ``view`` starts."""
-    start = view.__array_interface__["data"][0] - flat.__array_interface__["data"][0]
-    return start // flat.itemsize

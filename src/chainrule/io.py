@@ -50,10 +50,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._version import __version__
+from chainrule.errors import ModelFileError
 from chainrule.layers import LAYERS, layer_from_config
 from chainrule.losses import LOSSES
 from chainrule.optimizers import OPTIMIZERS
-from chainrule.training import Callback, _monitor_mode
 
 __all__ = [
     "FORMAT_NAME",
@@ -61,7 +62,6 @@ __all__ = [
     "KINDS",
     "MAX_ARRAYS_BYTES",
     "MAX_HEADER_BYTES",
-    "Checkpoint",
     "ModelFileError",
     "load",
     "read_header",
@@ -102,21 +102,6 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same model gives the same bytes
 _CHUNK = 1 << 24
 
 
-class ModelFileError(ValueError):
-    """A file that is not a readable chainrule model file; the message says why.
-
-    Attributes
-    ----------
-    path : str
-        The file in question.
-    """
-
-    def __init__(self, path: Any, problem: str) -> None:
-        self.path = os.fspath(path)
-        self.problem = problem
-        super().__init__(f"cannot load model file {self.path!r}: {problem}")
-
-
 # ---------------------------------------------------------------- saving
 
 
@@ -141,8 +126,6 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     >>> net.save("model.npz")                    # doctest: +SKIP
     >>> net2 = chainrule.load("model.npz")       # doctest: +SKIP
     """
-    from chainrule import __version__
-
     if not hasattr(model, "_model_state"):
         raise TypeError(
             f"model must be one of {sorted(KINDS)} (an object with _model_state); "
@@ -437,8 +420,6 @@ def _check_header(header: Any, path: Any) -> None:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ModelFileError(path, f"its format_version {version!r} is not a positive integer")
     if version > FORMAT_VERSION:
-        from chainrule import __version__
-
         raise ModelFileError(
             path,
             f"it has format version {version}, written by chainrule "
@@ -615,86 +596,3 @@ def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, spec: dict, name: st
             path, f"array {name!r} does not match its SHA-256: the file was changed or damaged"
         )
     return arr
-
-
-# ---------------------------------------------------------------- checkpoints
-
-
-class Checkpoint(Callback):
-    """Save the best model so far after each epoch: ``save(model, path)`` when
-    ``monitor`` improves (every epoch with ``save_best_only=False``).
-
-    Each save is atomic, so stopping training at any moment (Ctrl-C included)
-    leaves the last complete checkpoint in ``path``.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The model file to (over)write.
-    monitor : str, default="val_loss"
-        A value ``fit`` logs: ``"loss"``, ``"val_loss"``, ``"val_accuracy"``, ...
-    mode : {"auto", "min", "max"}, default="auto"
-        "auto" maximises accuracy and r2 and minimises everything else.
-    min_delta : float, default=0.0
-        Smallest change counted as an improvement.
-    save_best_only : bool, default=True
-        False saves after every epoch.
-    model : object, optional
-        What to save, if not the network being trained: for instance the
-        estimator or tabular model that wraps it.
-
-    Attributes
-    ----------
-    best : float
-        Best value of ``monitor`` so far.
-    best_epoch : int or None
-        Epoch (0-based) where ``monitor`` was best.
-    saved_epoch : int or None
-        Epoch (0-based) of the last save.
-
-    Examples
-    --------
-    >>> net.fit(X, y, epochs=50, validation_split=0.2,
-    ...         callbacks=[Checkpoint("best.npz")])             # doctest: +SKIP
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        monitor: str = "val_loss",
-        mode: str = "auto",
-        min_delta: float = 0.0,
-        save_best_only: bool = True,
-        model: Any = None,
-    ) -> None:
-        self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise ValueError(f"path must be in an existing folder; received path={str(path)!r}")
-        self.monitor = monitor
-        self.mode = _monitor_mode(monitor, mode)
-        self.min_delta = abs(float(min_delta))
-        self.save_best_only = bool(save_best_only)
-        self.model = model
-
-    def on_train_begin(self, logs):
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch = None
-        self.saved_epoch = None
-
-    def on_epoch_end(self, epoch, logs):
-        if self.monitor not in logs:
-            raise ValueError(
-                f"Checkpoint monitors {self.monitor!r}, which fit does not log; logged values "
-                f"are {sorted(logs)}. Pass validation data for 'val_*' values."
-            )
-        value = logs[self.monitor]
-        if self.mode == "min":
-            improved = value < self.best - self.min_delta
-        else:
-            improved = value > self.best + self.min_delta
-        if improved:
-            self.best = value
-            self.best_epoch = epoch
-        if improved or not self.save_best_only:
-            save(self.network if self.model is None else self.model, self.path)
-            self.saved_epoch = epoch

@@ -4,13 +4,21 @@ Shape convention: inputs are ``(n_samples, n_features)``; a Dense weight matrix 
 ``(in_features, out_features)`` so that ``x @ W + b`` reads like the lesson's
 ``np.dot(input_vector, weights) + bias``.
 
-Contract: ``forward(x, training)`` keeps exactly what ``backward`` needs and
-returns the output; ``backward(derror_doutput)`` fills the layer's gradients and
-returns ``derror_dinput``. A backward never changes weights: optimizers do that.
+The contract, three methods a layer defines, the formula and its derivative side by side:
 
-Inside a :class:`~chainrule.Network`, layers reuse per-batch buffers and compute in
-place where that is safe (the network sets ``inplace``); used on their own, layers
-never modify the arrays they are given.
+- ``layer(x)`` computes the output: the formula, nothing kept. Predictions run
+  through it, so one fitted network can predict from many threads at once.
+- ``forward(x, training)`` is the same computation in a training pass. It keeps what
+  ``backward`` needs: by default the input as ``self.input`` and the output as
+  ``self.output``. ``training=True`` switches on what only training does (Dropout).
+- ``backward(derror_doutput)`` takes the gradient of the error with respect to the
+  layer's output, fills the layer's parameter gradients and returns
+  ``derror_dinput``: one step of the chain rule. It never changes a weight; the
+  optimizers do that.
+
+Adding an activation: subclass :class:`Activation`, write ``__call__`` and
+``backward``, and register it in :data:`ACTIVATIONS` (to be named by a string) and
+:data:`LAYERS` (to be saved in model files).
 """
 
 from __future__ import annotations
@@ -48,22 +56,22 @@ __all__ = [
     "layer_from_config",
 ]
 
+#: what a layer keeps from its last training pass (left out of copies and pickles)
+_KEPT_FOR_BACKWARD = ("input", "output", "mask")
+
 
 class Layer:
     """Base class: a function of its input with optional parameters.
 
-    Subclasses with parameters list them in :meth:`param_shapes` and receive
-    views into the network's flat parameter and gradient buffers in :meth:`bind`.
+    Subclasses write ``__call__`` (the formula) and ``backward`` (its derivative).
+    Layers with parameters list them in :meth:`param_shapes`, receive views into the
+    network's flat parameter and gradient vectors in :meth:`bind`, and set their
+    starting values in :meth:`reset_parameters`.
     """
 
-    #: set by the Network: False for the first layer (no ``derror_dinput`` needed)
+    #: False for the network's first layer with parameters: its input is the data,
+    #: whose gradient nobody needs, so ``backward`` returns None (one product fewer)
     needs_input_grad: bool = True
-    #: set by the Network: True when the layer may overwrite its input and the
-    #: incoming gradient (both are buffers the network owns)
-    inplace: bool = False
-    #: True when ``backward`` reads the array ``forward`` returned (Sigmoid, Tanh,
-    #: Softmax): the next layer must then not overwrite its input in place
-    keeps_output: bool = False
 
     def build(self, in_features: int, rng: np.random.Generator, dtype: np.dtype) -> int:
         """Prepare for inputs with ``in_features`` columns; return the output width."""
@@ -77,17 +85,26 @@ class Layer:
         return []
 
     def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """Receive views of the flat parameter and gradient buffers (in ``param_shapes`` order)."""
+        """Receive the parameter and gradient arrays (in :meth:`param_shapes` order)."""
         self.param_arrays = params
         self.grad_arrays = grads
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
         """Initialise the parameters (nothing to do for parameter-free layers)."""
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:  # pragma: no cover
+    def __call__(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover
+        """The layer's output for ``x``; keeps nothing."""
         raise NotImplementedError
 
-    def backward(self, derror_doutput: np.ndarray) -> np.ndarray:  # pragma: no cover
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The output for ``x`` in a training pass, keeping ``x`` and the output for
+        :meth:`backward` (as ``self.input`` and ``self.output``)."""
+        self.input = x
+        self.output = self(x)
+        return self.output
+
+    def backward(self, derror_doutput: np.ndarray) -> np.ndarray | None:  # pragma: no cover
+        """``derror_dinput`` from ``derror_doutput``; fills the parameter gradients."""
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
@@ -104,64 +121,8 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
     def __getstate__(self) -> dict[str, Any]:
-        # copies and pickles leave out the last batch's arrays and the scratch buffers
-        return _without_scratch(self.__dict__, _STEP_ARRAYS)
-
-
-#: what a layer keeps from its last forward pass for backward (recomputed every step)
-_STEP_ARRAYS = ("input", "output", "positive", "mask")
-
-
-def _without_scratch(state: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``state`` without the buffers ``_buffer``/``_constant`` made, nor ``extra``."""
-    drop = set(state.get("_scratch_attrs", ())) | {"_scratch_attrs", *extra}
-    return {k: v for k, v in state.items() if k not in drop}
-
-
-def _remember_scratch(owner: Any, *attrs: str) -> None:
-    owner.__dict__.setdefault("_scratch_attrs", set()).update(attrs)
-
-
-def _buffer(owner: Any, attr: str, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
-    """A per-batch buffer of ``shape`` kept on ``owner`` and grown when needed.
-
-    Rows are sliced off a buffer allocated for the largest batch seen, so the last,
-    smaller batch of an epoch reuses it too (a row slice of a C-contiguous array is
-    contiguous, which ``np.matmul(..., out=)`` needs).
-    """
-    view = owner.__dict__.get(attr)
-    if view is not None and view.shape == shape and view.dtype == dtype:
-        return view  # the same batch size as last time: the step's common case
-    full = owner.__dict__.get(attr + "_full")
-    if (
-        full is None
-        or full.shape[0] < shape[0]
-        or full.shape[1:] != shape[1:]
-        or full.dtype != dtype
-    ):
-        full = np.empty(shape, dtype=dtype)
-        setattr(owner, attr + "_full", full)
-        _remember_scratch(owner, attr, attr + "_full")
-    view = full[: shape[0]]
-    setattr(owner, attr, view)
-    return view
-
-
-def _constant(owner: Any, attr: str, shape: tuple[int, ...], value: float, dtype) -> np.ndarray:
-    """A read-only array of ``shape`` filled with ``value``, kept on ``owner``.
-
-    NumPy's element-wise loops are several times faster on two same-shape contiguous
-    operands than on an array and a broadcast scalar or row (``np.maximum(x, zeros)``
-    takes a third of the time of ``np.maximum(x, 0)``), and ``ones @ g`` sums the rows
-    of ``g`` faster than ``g.sum(axis=0)``. Leading-axis slices serve smaller batches.
-    """
-    buf = getattr(owner, attr, None)
-    if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] or buf.dtype != dtype:
-        buf = np.full(shape, value, dtype=dtype)
-        buf.flags.writeable = False
-        setattr(owner, attr, buf)
-        _remember_scratch(owner, attr)
-    return buf[: shape[0]]
+        # copies and pickles leave out the last training batch's arrays
+        return {k: v for k, v in self.__dict__.items() if k not in _KEPT_FOR_BACKWARD}
 
 
 class Dense(Layer):
@@ -181,7 +142,9 @@ class Dense(Layer):
     Notes
     -----
     Shapes: ``x`` (n, in_features), ``W`` (in_features, units), ``b`` (units,),
-    ``y`` (n, units). The input size is inferred when the network is built.
+    ``y`` (n, units). The input size is inferred when the network is built. In the
+    lesson's words ``y`` is ``layer_1``, and its derivatives are
+    ``dlayer1_dweights = x``, ``dlayer1_dbias = 1`` and ``dlayer1_dinput = W``.
     """
 
     def __init__(
@@ -212,79 +175,30 @@ class Dense(Layer):
     def bind(self, params, grads):
         super().bind(params, grads)
         self.weights, self.derror_dweights = params[0], grads[0]
-        if self.use_bias:
-            self.bias, self.derror_dbias = params[1], grads[1]
-        else:
-            self.bias = self.derror_dbias = None
-        self.bias_and_weights = self.derror_dbias_and_weights = None
-        self._ones_input = False
-
-    def bind_with_bias(self, block: np.ndarray, grad_block: np.ndarray) -> None:
-        """Receive ``[b; W]``, the bias row above the weight rows, as one matrix.
-
-        The network calls this when the bias sits right before the weights in its
-        flat vectors (the first layer's); :meth:`forward_with_ones` uses it.
-        """
-        self.bias_and_weights, self.derror_dbias_and_weights = block, grad_block
-
-    def forward_with_ones(self, x, training=False):
-        """:meth:`forward` for ``x = [1, inputs]``, a leading column of ones.
-
-        ``[1, inputs] @ [b; W] = inputs @ W + b``: the bias rides in the matrix
-        product, and backward gets ``[db; dW]`` from one product too.
-        """
-        if self.bias_and_weights is None:
-            raise ValueError(
-                "forward_with_ones needs the layer's bias right before its weights, as a "
-                "Network lays out its first Dense layer (with a bias); call forward(x) "
-                "without the column of ones instead."
-            )
-        self.input = x
-        self._ones_input = True
-        out = _buffer(self, "_out", (x.shape[0], self.units), self.weights.dtype)
-        return np.matmul(x, self.bias_and_weights, out=out)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # [b; W] is a view the network binds again (Network.__setstate__)
-        state = super().__getstate__()
-        state.update(bias_and_weights=None, derror_dbias_and_weights=None, _ones_input=False)
-        return state
+        self.bias, self.derror_dbias = (params[1], grads[1]) if self.use_bias else (None, None)
 
     def reset_parameters(self, rng):
         get_initializer(self.kernel_initializer)(self.weights, rng)
         if self.use_bias:
             get_initializer(self.bias_initializer)(self.bias, rng)
 
-    def forward(self, x, training=False):
-        self.input = x  # dlayer1_dweights is the input: backward needs it
-        self._ones_input = False
-        out = _buffer(self, "_out", (x.shape[0], self.units), self.weights.dtype)
-        np.matmul(x, self.weights, out=out)
+    def __call__(self, x):
+        layer = x @ self.weights
         if self.use_bias:
-            out += self.bias
-        return out
+            layer += self.bias
+        return layer
 
     def backward(self, derror_doutput):
-        if self._ones_input:
-            # [db; dW] = [1, x].T @ derror_doutput: the bias row sums the batch
-            np.matmul(self.input.T, derror_doutput, out=self.derror_dbias_and_weights)
-            if not self.needs_input_grad:
-                return None
-            dx = _buffer(self, "_dx", (derror_doutput.shape[0], self.in_features), self.dtype)
-            return np.matmul(derror_doutput, self.weights.T, out=dx)
-        # derror_dweights = dlayer1_dweights.T @ derror_dlayer1, summed over the batch
+        # derror_dweights = dlayer_dweights.T @ derror_dlayer, with dlayer_dweights = the
+        # input: one product sums the batch's contributions
         np.matmul(self.input.T, derror_doutput, out=self.derror_dweights)
         if self.use_bias:
-            # dlayer1_dbias = 1: the column sums of derror_doutput, as ones @ derror_doutput
-            if derror_doutput.dtype == self.derror_dbias.dtype:
-                ones = _constant(self, "_ones", derror_doutput.shape[:1], 1.0, derror_doutput.dtype)
-                np.dot(ones, derror_doutput, out=self.derror_dbias)
-            else:  # np.dot's out= takes only its own dtype
-                np.add.reduce(derror_doutput, axis=0, out=self.derror_dbias)
+            # dlayer_dbias = 1: derror_dbias sums derror_dlayer over the batch
+            np.sum(derror_doutput, axis=0, out=self.derror_dbias)
         if not self.needs_input_grad:
             return None
-        dx = _buffer(self, "_dx", (derror_doutput.shape[0], self.in_features), self.weights.dtype)
-        return np.matmul(derror_doutput, self.weights.T, out=dx)
+        # dlayer_dinput = W: derror_dinput = derror_dlayer @ W.T
+        return derror_doutput @ self.weights.T
 
     def get_config(self):
         return {
@@ -307,7 +221,7 @@ class Identity(Activation):
 
     name = "identity"
 
-    def forward(self, x, training=False):
+    def __call__(self, x):
         return x
 
     def backward(self, derror_doutput):
@@ -319,26 +233,12 @@ class ReLU(Activation):
 
     name = "relu"
 
-    def forward(self, x, training=False):
-        # zeros sized for the training batch; predictions (any size) use the scalar
-        zero = _constant(self, "_zeros", x.shape, 0.0, x.dtype) if training and x.ndim else 0
-        out = np.maximum(x, zero, out=x if self.inplace else None)
-        self.output = out
-        return out
+    def __call__(self, x):
+        return F.relu(x)
 
     def backward(self, derror_doutput):
-        # The output is positive exactly where the input was: use it as the mask
-        # (written into a buffer kept across steps, not a new array every step).
-        y = self.output
-        if y.ndim == 0:
-            mask = y > 0
-        else:
-            mask = np.greater(y, 0, out=_buffer(self, "_mask", y.shape, np.dtype(bool)))
-            # NumPy multiplies by 0/1 bytes faster than by booleans
-            mask = mask.view(np.uint8)
-        if self.inplace:
-            return np.multiply(derror_doutput, mask, out=derror_doutput)
-        return derror_doutput * mask
+        # the output is positive exactly where the input was
+        return derror_doutput * (self.output > 0)
 
 
 class LeakyReLU(Activation):
@@ -355,16 +255,11 @@ class LeakyReLU(Activation):
     def __init__(self, negative_slope: float = 0.01) -> None:
         self.negative_slope = check_non_negative_float(negative_slope, "negative_slope")
 
-    def forward(self, x, training=False):
-        self.positive = x > 0
-        out = x if self.inplace else x.copy()
-        out[~self.positive] *= self.negative_slope
-        return out
+    def __call__(self, x):
+        return np.where(x > 0, x, self.negative_slope * x)
 
     def backward(self, derror_doutput):
-        g = derror_doutput if self.inplace else derror_doutput.copy()
-        g[~self.positive] *= self.negative_slope
-        return g
+        return np.where(self.input > 0, derror_doutput, self.negative_slope * derror_doutput)
 
     def get_config(self):
         return {"negative_slope": self.negative_slope}
@@ -378,35 +273,25 @@ class Sigmoid(Activation):
     """
 
     name = "logistic"
-    keeps_output = True
 
-    def forward(self, x, training=False):
-        self.output = F.sigmoid(x).astype(x.dtype, copy=False)
-        return self.output
+    def __call__(self, x):
+        return F.sigmoid(x)
 
     def backward(self, derror_doutput):
         # dprediction_dlayer1 = sigmoid_deriv(layer_1), written with the output
-        dprediction_dlayer1 = F.sigmoid_deriv_from_output(self.output)
-        if self.inplace:
-            return np.multiply(derror_doutput, dprediction_dlayer1, out=derror_doutput)
-        return derror_doutput * dprediction_dlayer1
+        return derror_doutput * F.sigmoid_deriv_from_output(self.output)
 
 
 class Tanh(Activation):
     """Hyperbolic tangent: ``y = tanh(x)``; ``dy/dx = 1 - y**2``."""
 
     name = "tanh"
-    keeps_output = True
 
-    def forward(self, x, training=False):
-        self.output = np.tanh(x, out=x if self.inplace else None)
-        return self.output
+    def __call__(self, x):
+        return np.tanh(x)
 
     def backward(self, derror_doutput):
-        d = F.tanh_deriv_from_output(self.output)
-        if self.inplace:
-            return np.multiply(derror_doutput, d, out=derror_doutput)
-        return derror_doutput * d
+        return derror_doutput * F.tanh_deriv_from_output(self.output)
 
 
 class GELU(Activation):
@@ -414,15 +299,11 @@ class GELU(Activation):
 
     name = "gelu"
 
-    def forward(self, x, training=False):
-        self.input = x.copy() if self.inplace else x
-        return F.gelu(x).astype(x.dtype, copy=False)
+    def __call__(self, x):
+        return F.gelu(x)
 
     def backward(self, derror_doutput):
-        d = F.gelu_deriv(self.input).astype(derror_doutput.dtype, copy=False)
-        if self.inplace:
-            return np.multiply(derror_doutput, d, out=derror_doutput)
-        return derror_doutput * d
+        return derror_doutput * F.gelu_deriv(self.input)
 
 
 class Softmax(Activation):
@@ -434,16 +315,13 @@ class Softmax(Activation):
     """
 
     name = "softmax"
-    keeps_output = True
 
-    def forward(self, x, training=False):
-        self.output = F.softmax(x, axis=1).astype(x.dtype, copy=False)
-        return self.output
+    def __call__(self, x):
+        return F.softmax(x, axis=1)
 
     def backward(self, derror_doutput):
         y = self.output
-        inner = np.sum(derror_doutput * y, axis=1, keepdims=True)
-        return y * (derror_doutput - inner)
+        return y * (derror_doutput - np.sum(derror_doutput * y, axis=1, keepdims=True))
 
 
 class Exp(Activation):
@@ -455,15 +333,11 @@ class Exp(Activation):
     """
 
     name = "exp"
-    keeps_output = True
 
-    def forward(self, x, training=False):
-        self.output = np.exp(x, out=x if self.inplace else None)
-        return self.output
+    def __call__(self, x):
+        return np.exp(x)
 
     def backward(self, derror_doutput):
-        if self.inplace:
-            return np.multiply(derror_doutput, self.output, out=derror_doutput)
         return derror_doutput * self.output
 
 
@@ -477,24 +351,26 @@ class Dropout(Layer):
         Fraction of inputs to drop, in [0, 1).
     """
 
+    #: the mask of the last training pass (None: nothing was dropped)
+    mask = None
+
     def __init__(self, rate: float) -> None:
         self.rate = check_fraction(rate, "rate")
+
+    def __call__(self, x):
+        return x
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
             self.mask = None
             return x
-        keep = self.rng.random(x.shape, dtype=x.dtype if x.dtype.kind == "f" else None)
-        self.mask = (keep >= self.rate).astype(x.dtype) / np.asarray(1.0 - self.rate, x.dtype)
-        if self.inplace:
-            return np.multiply(x, self.mask, out=x)
+        draws = self.rng.random(x.shape, dtype=x.dtype if x.dtype.kind == "f" else None)
+        self.mask = (draws >= self.rate).astype(x.dtype) / (1.0 - self.rate)
         return x * self.mask
 
     def backward(self, derror_doutput):
         if self.mask is None:
             return derror_doutput
-        if self.inplace:
-            return np.multiply(derror_doutput, self.mask, out=derror_doutput)
         return derror_doutput * self.mask
 
     def get_config(self):

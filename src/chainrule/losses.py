@@ -1,8 +1,9 @@
 """Losses: mean squared error, and binary and categorical cross-entropy from logits.
 
-Contract: ``value(output, target)`` is the mean loss over the batch and
-``gradient(output, target)`` its derivative with respect to ``output``
-(``derror_dprediction`` in the lesson), already divided by the batch size.
+Contract: ``value_and_gradient(output, target, sample_weight)`` returns the mean loss
+over the batch and its gradient with respect to ``output`` (the lesson's
+``derror_dprediction``), already divided by the batch size; ``value`` and
+``gradient`` return one of the two.
 
 The cross-entropies are *fused* with the output activation named in
 ``output_activation``: the network hands them the logits (the input of the final
@@ -11,6 +12,9 @@ overflows, and the gradient is simply ``activation(logits) - target``.
 
 ``sample_weight`` (n,) weighs each sample: the loss is the weighted mean
 ``sum_i w_i loss_i / sum_i w_i``.
+
+Adding a loss: subclass :class:`Loss`, write ``value_and_gradient`` (and
+``prepare_target`` if its targets need checking), and register it in :data:`LOSSES`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import numpy as np
 
 from chainrule import functions as F
 from chainrule._validation import lookup
-from chainrule.layers import _constant
 
 __all__ = [
     "Loss",
@@ -64,8 +67,8 @@ class Loss:
         """``derror_doutput``: the gradient of :meth:`value` with respect to ``output``."""
         return self.value_and_gradient(output, target, sample_weight)[1]
 
-    def value_and_gradient(self, output, target, sample_weight=None, out=None):  # pragma: no cover
-        """Both at once (one pass); the gradient goes in ``out`` when given."""
+    def value_and_gradient(self, output, target, sample_weight=None):  # pragma: no cover
+        """The mean loss and its gradient with respect to ``output``, from one pass."""
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
@@ -76,32 +79,20 @@ class Loss:
         return f"{type(self).__name__}()"
 
 
-def _weighted_mean(per_sample: np.ndarray, sample_weight) -> tuple[float, np.ndarray | float]:
-    """Mean of ``per_sample`` (n,), and the factor each sample's gradient gets."""
+def _weighted_mean(per_sample: np.ndarray, sample_weight=None) -> tuple[float, Any]:
+    """The mean of ``per_sample`` (n,), and ``scale``: what each sample's gradient is
+    multiplied by (``1 / n``, or ``w_i / sum(w)`` as a column).
+
+    A batch whose weights sum to 0 has mean 0 and gradient 0: it teaches nothing.
+    """
     n = per_sample.shape[0]
     if sample_weight is None:
-        return float(np.add.reduce(per_sample, dtype=np.float64) / n), 1.0 / n
+        return float(np.sum(per_sample, dtype=np.float64) / n), 1.0 / n
     w = np.asarray(sample_weight, dtype=per_sample.dtype)
     total = float(np.sum(w, dtype=np.float64))
     if total <= 0:
-        total = 1.0  # a batch of zero weights contributes nothing
+        total = 1.0
     return float(np.dot(per_sample, w) / total), (w / total)[:, None]
-
-
-_ROW_STARTS: dict[int, np.ndarray] = {}
-
-#: the largest row sum of exponentials the label-shifted cross-entropy keeps
-_LARGEST_SUM = {np.dtype(np.float32): 2.0**64, np.dtype(np.float64): 2.0**512}
-
-
-def _row_starts(n: int, k: int) -> np.ndarray:
-    """``np.arange(n) * k``: where each row of a C-contiguous (n, k) array starts in its
-    flat view. Sliced from one cached array per ``k`` (a batch loop asks every step)."""
-    starts = _ROW_STARTS.get(k)
-    if starts is None or starts.shape[0] < n:
-        starts = _ROW_STARTS[k] = np.arange(max(n, 256)) * k
-        starts.flags.writeable = False
-    return starts[:n]
 
 
 class MeanSquaredError(Loss):
@@ -113,13 +104,11 @@ class MeanSquaredError(Loss):
 
     name = "mse"
 
-    def value_and_gradient(self, output, target, sample_weight=None, out=None):
-        diff = np.subtract(output, target, out=out)
-        k = output.shape[1] if output.ndim == 2 else 1
-        per_sample = np.einsum("ij,ij->i", diff, diff) / k if diff.ndim == 2 else diff * diff
-        value, scale = _weighted_mean(per_sample, sample_weight)
-        diff *= np.asarray(2.0 / k, dtype=diff.dtype) * np.asarray(scale, dtype=diff.dtype)
-        return value, diff
+    def value_and_gradient(self, output, target, sample_weight=None):
+        diff = output - target
+        k = diff.shape[1]
+        value, scale = _weighted_mean(np.sum(diff * diff, axis=1) / k, sample_weight)
+        return value, (2.0 / k) * diff * scale
 
 
 class BinaryCrossentropy(Loss):
@@ -145,16 +134,12 @@ class BinaryCrossentropy(Loss):
             )
         return target
 
-    def value_and_gradient(self, output, target, sample_weight=None, out=None):
+    def value_and_gradient(self, output, target, sample_weight=None):
         z = output
         k = z.shape[1] if self.mean_over_outputs else 1
-        per_sample = F.binary_crossentropy_from_logits(z, target).sum(axis=1) / k
+        per_sample = np.sum(F.binary_crossentropy_from_logits(z, target), axis=1) / k
         value, scale = _weighted_mean(per_sample, sample_weight)
-        grad = out if out is not None else np.empty_like(z)
-        grad[...] = F.sigmoid(z)
-        grad -= target
-        grad *= np.asarray(scale, dtype=grad.dtype) / np.asarray(k, dtype=grad.dtype)
-        return value, grad
+        return value, (F.sigmoid(z) - target) * (scale / k)
 
 
 class CategoricalCrossentropy(Loss):
@@ -191,68 +176,32 @@ class CategoricalCrossentropy(Loss):
             f"{n_outputs}); received shape {y.shape}"
         )
 
-    def value_and_gradient(self, output, target, sample_weight=None, out=None):
-        """Mean loss and its gradient; the gradient goes in ``out`` when given.
-
-        Integer labels are checked to lie in ``0..k-1`` unless ``out`` is given: the
-        network passes ``out`` with labels that ``prepare_target`` has checked.
-        """
+    def value_and_gradient(self, output, target, sample_weight=None):
         z = output
         n, k = z.shape
-        grad = out if out is not None else np.empty_like(z)
-        starts = _row_starts(n, k)
-        if target.ndim == 1 and out is None and n:
-            if target.min() < 0 or target.max() >= k:
-                raise ValueError(
-                    f"target holds class labels in [{target.min()}, {target.max()}]; "
-                    f"labels must be 0..{k - 1} for {k} logits"
-                )
-        # Logits are read through flat indices: 1-D indexing is twice as fast as 2-D.
-        z_flat = z.reshape(-1)  # a copy only if z is not contiguous
-        ones = _constant(self, "_ones", (k,), 1.0, grad.dtype)
-        shifted = False
-        if target.ndim == 1 and n:
-            # Shift each row by its label's logit: the label's own term is exp(0) = 1,
-            # so the row's sum of exponentials is >= 1 and its loss, log(sum), is >= 0,
-            # with full precision for confidently right rows. A logit far above the
-            # label's makes a sum too large (past 2**(maxexp / 2): 1.3e154 in float64,
-            # 1.8e19 in float32), where exp may overflow and 1 / sum loses bits: the
-            # rows' maxima shift them below instead.
-            flat = starts + target
-            with np.errstate(over="ignore", invalid="ignore"):
-                np.subtract(z, z_flat[flat][:, None], out=grad)
-                np.exp(grad, out=grad)
-                sums = grad @ ones  # row sums, faster than grad.sum(axis=1)
-                shifted = sums.max() <= _LARGEST_SUM.get(grad.dtype, 2.0**64)  # NaN: False
-            if shifted:
-                value, scale = _weighted_mean(np.log(sums), sample_weight)
-        if not shifted:
-            # Shift each row by its own maximum: exp never overflows, every row's sum
-            # is at least 1. Row maxima by argmax: np.max(z, axis=1)'s values (NaN
-            # included) in half the time for a few columns.
-            z_max = z_flat[starts + z.argmax(axis=1)]
-            np.subtract(z, z_max[:, None], out=grad)
-            np.exp(grad, out=grad)
-            sums = grad @ ones
-            per_sample = np.log(sums)
-            per_sample += z_max  # logsumexp(z) per row
-            if target.ndim == 1:
-                per_sample -= z_flat[flat]  # the labels' logits
-            else:
-                per_sample -= np.einsum("ij,ij->i", z, target)
-            value, scale = _weighted_mean(per_sample, sample_weight)
-        # gradient (softmax(z) - target) * scale: divide by the row sums and scale at once
-        # (scale is a Python float, or per-row weights of the gradient's dtype)
-        grad *= np.divide(scale, sums[:, None], out=sums[:, None])
+        if target.ndim == 1 and n and (target.min() < 0 or target.max() >= k):
+            raise ValueError(
+                f"target holds class labels in [{target.min()}, {target.max()}]; "
+                f"labels must be 0..{k - 1} for {k} logits"
+            )
+        # shifted by each row's maximum, exp never overflows and each row's sum is >= 1
+        z_max = np.max(z, axis=1, keepdims=True)
+        exp_z = np.exp(z - z_max)
+        sum_exp = np.sum(exp_z, axis=1, keepdims=True)
+        log_sum_exp = (np.log(sum_exp) + z_max)[:, 0]  # log(sum_j exp(z_j))
+        rows = np.arange(n)
+        if target.ndim == 1:  # integer labels
+            per_sample = log_sum_exp - z[rows, target]
+        else:  # one-hot or probability rows
+            per_sample = log_sum_exp - np.sum(z * target, axis=1)
+        value, scale = _weighted_mean(per_sample, sample_weight)
+        derror_dz = exp_z / sum_exp  # softmax(z)
         if target.ndim == 1:
-            label_scale = scale if isinstance(scale, float) else scale[:, 0]
-            if grad.flags.c_contiguous:
-                grad.reshape(-1)[flat] -= label_scale
-            else:
-                grad[np.arange(n), target] -= label_scale
+            derror_dz[rows, target] -= 1.0  # softmax(z) - onehot
         else:
-            grad -= target * scale
-        return value, grad
+            derror_dz -= target
+        derror_dz *= scale
+        return value, derror_dz
 
 
 class HalfSquaredError(Loss):
@@ -265,12 +214,10 @@ class HalfSquaredError(Loss):
 
     name = "half_squared_error"
 
-    def value_and_gradient(self, output, target, sample_weight=None, out=None):
-        diff = np.subtract(output, target, out=out)
-        squares = np.einsum("ij,ij->i", diff, diff) if diff.ndim == 2 else diff * diff
-        value, scale = _weighted_mean(0.5 * squares, sample_weight)
-        diff *= np.asarray(scale, dtype=diff.dtype)
-        return value, diff
+    def value_and_gradient(self, output, target, sample_weight=None):
+        diff = output - target
+        value, scale = _weighted_mean(0.5 * np.sum(diff * diff, axis=1), sample_weight)
+        return value, diff * scale
 
 
 class MultilabelCrossentropy(BinaryCrossentropy):
@@ -296,18 +243,14 @@ class HalfPoissonDeviance(Loss):
     name = "poisson"
     output_activation = "exp"
 
-    def value_and_gradient(self, output, target, sample_weight=None, out=None):
+    def value_and_gradient(self, output, target, sample_weight=None):
         z = output
-        grad = out if out is not None else np.empty_like(z)
-        np.exp(z, out=grad)  # mu
+        mu = np.exp(z)
         positive = target > 0
         t_log_t = np.where(positive, target * np.log(np.where(positive, target, 1)), 0)
-        per_element = grad - target * z + t_log_t - target
-        per_sample = per_element.sum(axis=1) if per_element.ndim == 2 else per_element
+        per_sample = np.sum(mu - target * z + t_log_t - target, axis=1)
         value, scale = _weighted_mean(per_sample, sample_weight)
-        grad -= target
-        grad *= np.asarray(scale, dtype=grad.dtype)
-        return value, grad
+        return value, (mu - target) * scale
 
 
 LOSSES: dict[str, type[Loss]] = {

@@ -1,4 +1,5 @@
-"""Metrics: accuracy, mse, mae and r2, accumulated batch by batch.
+"""Metrics: accuracy, mse, mae and r2, accumulated batch by batch; and the reports
+(:func:`classification_scores`, :func:`regression_scores`) built on them.
 
 A metric object is reset at the start of an epoch, updated with each batch's
 ``(output, target)`` and read with :meth:`Metric.result`; the result equals the
@@ -13,7 +14,17 @@ import numpy as np
 
 from chainrule._validation import lookup
 
-__all__ = ["Metric", "Accuracy", "MeanSquaredErrorMetric", "MeanAbsoluteError", "R2", "METRICS"]
+__all__ = [
+    "Metric",
+    "Accuracy",
+    "MeanSquaredErrorMetric",
+    "MeanAbsoluteError",
+    "R2",
+    "METRICS",
+    "get_metric",
+    "classification_scores",
+    "regression_scores",
+]
 
 
 def _dense_target(output: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -29,8 +40,6 @@ class Metric:
     """Base class of the streaming metrics."""
 
     name = ""
-    #: True when the metric can work on logits (only the arg-max / sign matters)
-    accepts_logits = False
 
     def __init__(self) -> None:
         self.reset()
@@ -39,7 +48,7 @@ class Metric:
         self._total = 0.0
         self._count = 0
 
-    def update(self, output: np.ndarray, target: np.ndarray, logits: bool = False) -> None:
+    def update(self, output: np.ndarray, target: np.ndarray) -> None:
         raise NotImplementedError  # pragma: no cover
 
     def result(self) -> float:
@@ -60,16 +69,14 @@ class Accuracy(Metric):
     """
 
     name = "accuracy"
-    accepts_logits = True
 
-    def update(self, output, target, logits=False):
+    def update(self, output, target):
         if output.ndim == 2 and output.shape[1] > 1 and (target.ndim == 1 or _is_one_hot(target)):
             labels = target if target.ndim == 1 else np.argmax(target, axis=1)
             self._total += float(np.sum(np.argmax(output, axis=1) == labels))
             self._count += output.shape[0]
         else:
-            threshold = 0.0 if logits else 0.5
-            predicted = output > threshold
+            predicted = output > 0.5
             self._total += float(np.sum(predicted == (target.reshape(output.shape) > 0.5)))
             self._count += output.size
 
@@ -84,7 +91,7 @@ class MeanSquaredErrorMetric(Metric):
 
     name = "mse"
 
-    def update(self, output, target, logits=False):
+    def update(self, output, target):
         diff = output - _dense_target(output, target)
         self._total += float(np.sum(diff * diff, dtype=np.float64))
         self._count += diff.size
@@ -95,7 +102,7 @@ class MeanAbsoluteError(Metric):
 
     name = "mae"
 
-    def update(self, output, target, logits=False):
+    def update(self, output, target):
         diff = output - _dense_target(output, target)
         self._total += float(np.sum(np.abs(diff), dtype=np.float64))
         self._count += output.size
@@ -111,7 +118,7 @@ class R2(Metric):
         self._n = 0
         self._mean = self._m2 = self._sse = 0.0
 
-    def update(self, output, target, logits=False):
+    def update(self, output, target):
         t = _dense_target(output, target).astype(np.float64)
         o = output.astype(np.float64)
         n_b = t.shape[0]
@@ -152,3 +159,47 @@ def get_metric(name: str | Metric) -> Metric:
     if isinstance(name, Metric):
         return name
     return lookup(METRICS, name, "metric")()
+
+
+def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
+    """Accuracy, per-class precision and recall, and the confusion matrix.
+
+    ``confusion[i, j]`` counts samples of true class ``i`` predicted as ``j``;
+    precision of class ``j`` is ``confusion[j, j] / confusion[:, j].sum()`` and recall
+    ``confusion[j, j] / confusion[j, :].sum()`` (0 when the class is never predicted,
+    or absent). The same numbers as scikit-learn's ``confusion_matrix`` and
+    ``precision_recall_fscore_support(..., zero_division=0)``; the accuracy is
+    :class:`Accuracy`'s.
+    """
+    y_true = np.asarray(y_true, dtype=np.intp)
+    y_pred = np.asarray(y_pred, dtype=np.intp)
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    correct = np.diag(confusion).astype(np.float64)
+    predicted = confusion.sum(axis=0)
+    actual = confusion.sum(axis=1)
+    precision = np.divide(correct, predicted, out=np.zeros(n_classes), where=predicted > 0)
+    recall = np.divide(correct, actual, out=np.zeros(n_classes), where=actual > 0)
+    one_hot = np.eye(n_classes)[y_pred]  # Accuracy compares arg-maxes with the labels
+    return {
+        "accuracy": Accuracy()(one_hot, y_true),
+        "precision": precision,
+        "recall": recall,
+        "support": actual,
+        "confusion_matrix": confusion,
+    }
+
+
+def regression_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """``mse = mean((y - p)**2)``, ``mae = mean(|y - p|)``, ``r2 = 1 - SS_res / SS_tot``.
+
+    Targets near the float64 limit (~1e308) give ``inf`` where a sum exceeds it.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1, 1)
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1, 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return {
+            "mse": MeanSquaredErrorMetric()(y_pred, y_true),
+            "mae": MeanAbsoluteError()(y_pred, y_true),
+            "r2": R2()(y_pred, y_true),
+        }

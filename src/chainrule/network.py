@@ -1,18 +1,24 @@
-"""Network: layers, a loss and an optimizer around ONE flat parameter buffer.
+"""Network: layers, a loss and an optimizer around ONE flat parameter vector.
 
 All trainable values live in one contiguous vector ``network.params`` (and their
-gradients in ``network.grads``); each layer's weights and bias are views into it.
-Weight matrices sit together, so L2 weight decay is one vectorised call over them;
-the biases follow, except the first Dense layer's, which comes first, right before
-its weights: ``[b; W]`` is then one ``(in + 1, units)`` matrix, and inputs with a
-leading column of ones go through that layer in one matrix product, bias included
-(``train_step(..., ones_column=True)``, the estimators' path on small data). An
-optimizer step is a handful of in-place NumPy calls over the whole vector. Model
-files keep the plain order: every weight matrix, then every bias.
+gradients in ``network.grads``); each layer's weights and bias are views into it. The
+order, the same in memory and in model files: every weight matrix, layer by layer,
+then every bias, layer by layer. The weights sit together, so L2 weight decay is one
+call over one slice; an optimizer step is a handful of NumPy calls over the whole
+vector.
+
+One training step (:meth:`Network.train_step`) is the lesson's chain rule, layer by
+layer: forward through the layers, the loss and its gradient ``derror_dprediction``,
+backward through the layers in reverse (each multiplies in its local derivative and
+fills its parameter gradients), then the optimizer's update. :meth:`loss_and_gradient`
+does the same for any parameter vector without changing the network. Predictions call
+each layer's formula (``layer(x)``), which keeps nothing: one fitted network can
+predict from many threads at once.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Sequence
@@ -28,33 +34,17 @@ from chainrule._validation import (
     check_sample_weight,
     check_seed,
 )
-from chainrule.layers import (
-    Activation,
-    Dense,
-    Layer,
-    _buffer,
-    _without_scratch,
-    get_layer,
-    layer_from_config,
-)
+from chainrule.callbacks import Callback, History
+from chainrule.errors import TrainingDivergedError
+from chainrule.io import save
+from chainrule.layers import Activation, Dense, Layer, get_layer, layer_from_config
 from chainrule.losses import LOSSES, Loss, get_loss
 from chainrule.metrics import Metric, get_metric
 from chainrule.optimizers import OPTIMIZERS, Optimizer, get_optimizer
+from chainrule.progress import check_verbose, progress_bar
+from chainrule.training import ArrayBatches, fit
 
-__all__ = ["Network", "TrainingDivergedError"]
-
-#: The layout of ``params`` that pickles record: 1 was every weight matrix, then every
-#: bias (still the model files' order); 2 puts the first Dense layer's bias first.
-PARAMS_LAYOUT = 2
-
-
-def _state_vectors(optimizer: Optimizer, shape: tuple[int, ...]) -> list[np.ndarray]:
-    """The optimizer's arrays laid out like ``params`` (momentum, moments, scratch)."""
-    return [v for v in vars(optimizer).values() if isinstance(v, np.ndarray) and v.shape == shape]
-
-
-class TrainingDivergedError(FloatingPointError):
-    """A training step produced a non-finite loss; the last finite weights are kept."""
+__all__ = ["Network"]
 
 
 class Network:
@@ -77,6 +67,9 @@ class Network:
     l2 : float, default=0.0
         L2 weight decay on the weight matrices (not the biases): the loss gains
         ``0.5 * l2 * sum(W**2)`` and the gradient ``l2 * W``.
+    l2_divided_by_batch : bool, default=False
+        Divide the L2 term by the batch's total sample weight (its number of samples
+        when unweighted), as scikit-learn's ``alpha`` is.
     seed : int or None, default=None
         Seeds the one ``numpy.random.Generator`` behind initialisation, shuffling and
         dropout: same seed, same data, same thread count, identical weights.
@@ -104,6 +97,7 @@ class Network:
         optimizer: str | Optimizer,
         metrics: Sequence[str | Metric] = (),
         l2: float = 0.0,
+        l2_divided_by_batch: bool = False,
         seed: int | None = None,
         dtype: str | np.dtype = "float32",
     ) -> None:
@@ -125,12 +119,15 @@ class Network:
             metrics = [metrics]  # one metric given on its own
         self.metrics = [get_metric(m) for m in metrics]
         self.l2 = check_non_negative_float(l2, "l2")
+        self.l2_divided_by_batch = bool(l2_divided_by_batch)
         self.seed = check_seed(seed)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be 'float32' or 'float64'; received dtype={dtype!r}")
         self.rng = np.random.default_rng(seed)
         self.fused = self._check_output_layer()
+        # the layers up to what the loss takes: the logits when the loss is fused
+        self._layers_to_loss = self.layers[:-1] if self.fused else self.layers
         self.built = False
         self.history = None
         self.stop_training = False
@@ -168,282 +165,204 @@ class Network:
         self.n_features = n_features
         self.n_outputs = width
 
-        n_params = sum(layer.n_params for layer in self.layers)
-        self.params = np.zeros(n_params, dtype=self.dtype)
-        self.grads = np.zeros_like(self.params)
-        self._bind_views()
-        for layer in self.layers:
-            if layer.param_shapes():
-                layer.reset_parameters(self.rng)
-
-        # Layers before the first parametrised one need no backward pass; that one
-        # needs no input gradient. Activations work in place on buffers the network
-        # owns (anything after the first Dense), never on the caller's X.
-        trainable = [i for i, layer in enumerate(self.layers) if layer.param_shapes()]
-        self._first_trainable = trainable[0] if trainable else len(self.layers)
-        # A layer must not overwrite an output its producer keeps for backward
-        # (Tanh -> Dropout would otherwise corrupt Tanh's gradient).
-        owned = False
-        for i, layer in enumerate(self.layers):
-            layer.inplace = owned and not (i and self.layers[i - 1].keeps_output)
-            layer.needs_input_grad = i > self._first_trainable
-            owned = owned or isinstance(layer, Dense)
-        self._train_layers = self.layers[:-1] if self.fused else self.layers
-        self._train_layers_after_first = self._train_layers[1:]
-        # the layers the backward pass visits, made once
-        self._backward_layers = self._train_layers[self._first_trainable :][::-1]
-        self.optimizer.build(self.params)
-        self.built = True
-        return self
-
-    def _bind_views(self) -> None:
-        """Hand every layer its views of ``params`` and ``grads``; make the L2 views.
-
-        The first layer's bias (when it is a Dense with one) comes first, then every
-        weight matrix, then the other biases: L2 decay covers one slice, and the
-        first layer's ``[b; W]`` is one matrix. Run by :meth:`build`, and again after
-        a copy or a pickle, which would otherwise leave the layers with copies of the
-        weights.
-        """
+        # every weight matrix, then every bias: (layer index, name, slice, shape)
         specs = [
             (i, name, shape)
             for i, layer in enumerate(self.layers)
             for name, shape in layer.param_shapes()
         ]
-        first = self.layers[0]
-        self._ones_first = isinstance(first, Dense) and first.use_bias
-        lead = [s for s in specs if s[:2] == (0, "bias")] if self._ones_first else []
-        ordered = (
-            lead
-            + [s for s in specs if s[1] != "bias"]
-            + [s for s in specs if s[1] == "bias" and s not in lead]
-        )
-        sizes = [int(np.prod(shape)) for _, _, shape in ordered]
-        self.n_weights = sum(
-            size for (_, name, _), size in zip(ordered, sizes, strict=True) if name != "bias"
-        )
-        views: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-        offset = 0
-        for (i, name, shape), size in zip(ordered, sizes, strict=True):
-            p = self.params[offset : offset + size].reshape(shape)
-            g = self.grads[offset : offset + size].reshape(shape)
-            views.setdefault(i, {})[name] = (p, g)
+        ordered = [s for s in specs if s[1] != "bias"] + [s for s in specs if s[1] == "bias"]
+        self._layout, offset = [], 0
+        for i, name, shape in ordered:
+            size = math.prod(shape)
+            self._layout.append((i, name, slice(offset, offset + size), shape))
             offset += size
+        self.n_weights = sum(s.stop - s.start for _, name, s, _ in self._layout if name != "bias")
+        self.params = np.zeros(offset, dtype=self.dtype)
+        self.grads = np.zeros_like(self.params)
+        self._bind(self.layers, self.params, self.grads)
+        for layer in self.layers:
+            layer.reset_parameters(self.rng)
+
+        # Backward stops at the first layer with parameters: it needs no input gradient.
+        trainable = [i for i, layer in enumerate(self.layers) if layer.param_shapes()]
+        self._first_trainable = trainable[0] if trainable else len(self.layers)
         for i, layer in enumerate(self.layers):
+            layer.needs_input_grad = i > self._first_trainable
+        self.optimizer.build(self.params)
+        self.built = True
+        return self
+
+    def _bind(self, layers: Sequence[Layer], params: np.ndarray, grads: np.ndarray) -> None:
+        """Hand each of ``layers`` (this network's, or copies of them) its views of
+        ``params`` and ``grads``, in the order of :meth:`Layer.param_shapes`."""
+        views = {(i, name): (s, shape) for i, name, s, shape in self._layout}
+        for i, layer in enumerate(layers):
             names = [name for name, _ in layer.param_shapes()]
             if names:
-                layer.bind([views[i][n][0] for n in names], [views[i][n][1] for n in names])
-        start = sizes[0] if lead else 0
-        if lead:  # [b; W] of the first layer: the bias row, then the weight rows
-            block = (first.in_features + 1, first.units)
-            end = start + first.in_features * first.units
-            first.bind_with_bias(self.params[:end].reshape(block), self.grads[:end].reshape(block))
-        # hot-path views: the weights L2 decays, their gradients, a scratch vector
-        self._weights = self.params[start : start + self.n_weights]
-        self._weight_grads = self.grads[start : start + self.n_weights]
-        self._l2_buf = np.empty_like(self._weights)
+                spots = [views[i, name] for name in names]
+                layer.bind(
+                    [params[s].reshape(shape) for s, shape in spots],
+                    [grads[s].reshape(shape) for s, shape in spots],
+                )
 
-    def _file_views(self) -> list[np.ndarray]:
-        """The parameter views in the model files' order: every weight matrix, then
-        every bias, layer by layer (the order of ``params`` before the first layer's
-        bias moved up front; files keep it)."""
-        named = [
-            (name, array)
-            for layer in self.layers
-            if layer.param_shapes()
-            for (name, _), array in zip(layer.param_shapes(), layer.param_arrays, strict=True)
+    def unflatten(self, vector: np.ndarray) -> list[np.ndarray]:
+        """Views of a flat vector laid out like ``params``, one per array in layer order:
+        ``[W1, b1, W2, b2, ...]`` (the order of :meth:`get_weights`)."""
+        self._require_built()
+        views = {(i, name): (s, shape) for i, name, s, shape in self._layout}
+        return [
+            vector[views[i, name][0]].reshape(views[i, name][1])
+            for i, layer in enumerate(self.layers)
+            for name, _ in layer.param_shapes()
         ]
-        return [a for n, a in named if n != "bias"] + [a for n, a in named if n == "bias"]
-
-    def _params_for_file(self) -> np.ndarray:
-        """``params`` as model files hold it (see :meth:`_file_views`): a new array."""
-        return np.concatenate([view.reshape(-1) for view in self._file_views()])
-
-    def _set_params_from_file(self, flat: np.ndarray) -> None:
-        """Set ``params`` from a vector in the model files' order."""
-        offset = 0
-        for view in self._file_views():
-            view[...] = flat[offset : offset + view.size].reshape(view.shape)
-            offset += view.size
-
-    def _file_positions(self) -> np.ndarray:
-        """Where each value of the model files' order sits in ``params``.
-
-        ``params[positions] = flat`` stores a vector in file order, the order in which
-        ``params`` itself was laid out until the first bias moved up front.
-        """
-        positions = []
-        for view in self._file_views():
-            start = (view.ctypes.data - self.params.ctypes.data) // self.params.itemsize
-            positions.append(np.arange(start, start + view.size, dtype=np.intp))
-        return np.concatenate(positions)
-
-    def _adopt_file_order(self, arrays: Sequence[np.ndarray]) -> None:
-        """Rearrange, in place, vectors laid out in file order into ``params``' order."""
-        positions = self._file_positions()
-        for array in arrays:
-            array[positions] = array.copy()
-
-    def __getstate__(self) -> dict[str, Any]:
-        # no scratch buffers, last outputs or views: __setstate__ remakes the views
-        state = _without_scratch(
-            self.__dict__, ("_loss_out", "_weights", "_weight_grads", "_l2_buf")
-        )
-        state["_params_layout"] = PARAMS_LAYOUT
-        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        layout = state.pop("_params_layout", 1)
+        # a copy or a pickle holds the layers' arrays apart from params: views again
         self.__dict__.update(state)
         if self.built:
-            self._bind_views()  # the layers' weights are views of params again
-            if layout == 1:
-                # pickled before the first bias moved up front: params, grads and the
-                # optimizer's state vectors hold the file order
-                vectors = [self.params, self.grads]
-                vectors += _state_vectors(self.optimizer, self.params.shape)
-                self._adopt_file_order(vectors)
+            self._bind(self.layers, self.params, self.grads)
 
-    def _ensure_built(self, X: np.ndarray, name: str = "X") -> None:
-        if not self.built:
-            self.build(X.shape[1])
-        elif X.shape[1] != self.n_features:
-            raise ValueError(
-                f"{name} has {X.shape[1]} features, but the network was built for "
-                f"{self.n_features}; pass data with the same columns as in training."
+    # ------------------------------------------------------------ the chain rule
+
+    def _backpropagate(self, layers, params, grads, X, target, sample_weight, training):
+        """Forward through ``layers``, the loss, then backward: fills ``grads``.
+
+        Returns the loss (with the L2 term) and what the loss took: the prediction, or
+        its logits when the loss is fused with the output layer. A non-finite loss
+        returns before the backward pass.
+        """
+        output = X
+        for layer in layers[: len(self._layers_to_loss)]:
+            output = layer.forward(output, training)
+        # With a fused output (softmax + cross-entropy, sigmoid + binary cross-entropy)
+        # the loss takes the logits and its gradient is already
+        # derror_dprediction * dprediction_dlogits = prediction - target.
+        error, derror_dprediction = self.loss.value_and_gradient(output, target, sample_weight)
+        l2 = self._l2(X.shape[0] if sample_weight is None else float(np.sum(sample_weight)))
+        weights = params[: self.n_weights]
+        if l2:
+            error += 0.5 * l2 * float(np.dot(weights, weights))
+        if not math.isfinite(error):
+            return error, output
+        gradient = derror_dprediction
+        for layer in reversed(layers[self._first_trainable : len(self._layers_to_loss)]):
+            gradient = layer.backward(gradient)
+        if l2:
+            grads[: self.n_weights] += l2 * weights
+        return error, output
+
+    def _l2(self, batch_weight: float) -> float:
+        """The L2 factor for a batch of this total sample weight."""
+        if self.l2_divided_by_batch and self.l2:
+            return self.l2 / batch_weight if batch_weight > 0 else 0.0
+        return self.l2
+
+    def train_step(self, X: np.ndarray, y: np.ndarray, sample_weight=None) -> float:
+        """One step of gradient descent on one batch: forward, loss, backward, update.
+
+        ``X`` must have the network's dtype and ``y`` the form the loss takes
+        (``network.loss.prepare_target``), as the training loop's batches do. The
+        metrics are updated with the batch. Returns the batch's loss.
+
+        Raises
+        ------
+        TrainingDivergedError
+            When the loss is not finite; the weights are not updated.
+        """
+        error, output = self._backpropagate(
+            self.layers, self.params, self.grads, X, y, sample_weight, training=True
+        )
+        if not math.isfinite(error):
+            raise TrainingDivergedError(
+                f"the loss became {error} at optimizer step {self.optimizer.iterations + 1}; "
+                "training stopped and the last finite weights were kept. Lower the "
+                "learning rate, scale the inputs, or check the targets."
             )
+        self.optimizer.step(self.params, self.grads)
+        if self.metrics:
+            prediction = self._prediction_from(output)
+            for metric in self.metrics:
+                metric.update(prediction, y)
+        return error
 
-    # ------------------------------------------------------------ passes
+    def loss_and_gradient(
+        self,
+        params: np.ndarray,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        training: bool = False,
+        check_input: bool = True,
+    ) -> tuple[float, np.ndarray]:
+        """The loss (with the L2 term) at ``params`` and its gradient, as a new flat vector.
+
+        A pure function: it reads the parameter vector it is given, changes nothing on
+        the network (its parameters, gradients, random generator and layers stay as
+        they were) and is safe to call from several threads. L-BFGS, the gradient
+        checks and distributed training call it.
+
+        Parameters
+        ----------
+        params : array-like of shape (n_params,)
+            Laid out like ``network.params``.
+        X : array-like of shape (n_samples, n_features)
+        y : array-like
+            Targets as for ``fit``.
+        sample_weight : array-like of shape (n_samples,), optional
+        training : bool, default=False
+            False runs the layers as predictions do (no dropout). True runs them as a
+            training step does: Dropout drops, with masks drawn from a copy of the
+            network's random generator, so every call draws the same masks.
+        check_input : bool, default=True
+            False skips the checks of ``X``, ``y`` and ``sample_weight`` for callers
+            that prepared them (the network's dtype, targets as the loss takes them).
+
+        Returns
+        -------
+        loss : float
+        gradient : ndarray of shape (n_params,)
+        """
+        self._require_built()
+        params = np.asarray(params)
+        if params.shape != self.params.shape:
+            raise ValueError(
+                f"params must be a flat vector of {self.params.size} values (laid out like "
+                f"network.params); received shape {params.shape}"
+            )
+        params = params.astype(self.dtype, copy=False)
+        if check_input:
+            X, y = self._prepare_xy(X, y)
+            if sample_weight is not None:
+                sample_weight = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        grads = np.zeros_like(params)
+        layers = [copy.copy(layer) for layer in self.layers]  # they keep this pass's arrays
+        self._bind(layers, params, grads)
+        if training:
+            rng = copy.deepcopy(self.rng)
+            for layer in layers:
+                layer.rng = rng
+        error, _ = self._backpropagate(layers, params, grads, X, y, sample_weight, training)
+        return error, grads
+
+    def _prediction_from(self, output: np.ndarray) -> np.ndarray:
+        """The network's prediction from what the loss took (the logits when fused)."""
+        return self.layers[-1](output) if self.fused else output
+
+    # ------------------------------------------------------------ predictions
 
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """Run ``X`` through every layer; returns the last layer's output.
 
-        The result may be an internal buffer, overwritten by the next call: copy it
-        to keep it (``predict`` does).
+        With ``training=False`` (predictions) each layer applies its formula and keeps
+        nothing. With ``training=True`` it is a training pass: every layer keeps what
+        its backward needs, and Dropout drops.
         """
-        out = X
+        output = X
         for layer in self.layers:
-            out = layer.forward(out, training)
-        return out
-
-    def _forward_train(self, X: np.ndarray, training: bool) -> np.ndarray:
-        """Forward to what the loss takes: the logits when fused, else the output."""
-        out = X
-        for layer in self._train_layers:
-            out = layer.forward(out, training)
-        return out
-
-    def _l2_penalty(self, l2: float) -> float:
-        w = self._weights
-        return 0.5 * l2 * float(np.dot(w, w))
-
-    def compute_loss_and_gradients(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        sample_weight=None,
-        *,
-        training: bool = False,
-        l2: float | None = None,
-    ) -> tuple[float, np.ndarray]:
-        """The loss on ``(X, y)`` and the gradient of it for every parameter.
-
-        Returns the loss and ``network.grads`` (the flat gradient vector, in the
-        parameter layout; :meth:`get_gradients` splits it per layer). No weight
-        changes. ``y`` is taken as the loss prepares it (see ``Loss.prepare_target``).
-        """
-        X, target = self._prepare_xy(X, y)
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X.shape[0], self.dtype)
-        return self._loss_and_gradients(X, target, sample_weight, training, l2)
-
-    def _loss_and_gradients(self, X, target, sample_weight, training, l2=None, ones=False):
-        l2 = self.l2 if l2 is None else l2
-        if ones:  # X = [1, x]: the first Dense takes its bias in the matrix product
-            out = self.layers[0].forward_with_ones(X, training)
-            layers = self._train_layers_after_first
-        else:
-            out = X
-            layers = self._train_layers
-        for layer in layers:
-            out = layer.forward(out, training)
-        self._loss_out = out
-        grad_buf = _buffer(self, "_grad_buf", out.shape, self.dtype)
-        value, g = self.loss.value_and_gradient(out, target, sample_weight, out=grad_buf)
-        if l2:
-            w = self._weights
-            value += 0.5 * l2 * float(np.dot(w, w))
-        if not math.isfinite(value):
-            return value, self.grads
-        for layer in self._backward_layers:
-            g = layer.backward(g)
-        if l2:
-            self._weight_grads += np.multiply(self._weights, float(l2), out=self._l2_buf)
-        return value, self.grads
-
-    def train_step(
-        self,
-        X: np.ndarray,
-        target: np.ndarray,
-        sample_weight=None,
-        l2=None,
-        *,
-        ones_column: bool = False,
-    ) -> float:
-        """One gradient step on a prepared batch: forward, loss, backward, update.
-
-        Returns the batch loss. A non-finite loss raises
-        :class:`TrainingDivergedError` before the update, so the weights stay finite.
-        With ``ones_column=True``, ``X`` is ``[1, x]``: a leading column of ones, then
-        the inputs. The first layer, a Dense with a bias, then computes
-        ``[1, x] @ [b; W] = x @ W + b`` in one matrix product and gets the bias
-        gradient from the same product as the weights' (the "bias trick").
-        """
-        if ones_column:
-            if not self._ones_first:
-                raise ValueError(
-                    "ones_column=True needs a network whose first layer is a Dense with a "
-                    f"bias; this one starts with {self.layers[0]!r}. Pass X without the "
-                    "column of ones."
-                )
-            if X.ndim != 2 or X.shape[1] != self.n_features + 1:
-                raise ValueError(
-                    f"with ones_column=True, X must have {self.n_features + 1} columns "
-                    f"(a column of ones, then the {self.n_features} features); received "
-                    f"shape {X.shape}. Prepend the ones, or pass ones_column=False."
-                )
-        value, grads = self._loss_and_gradients(X, target, sample_weight, True, l2, ones_column)
-        if not math.isfinite(value):
-            raise TrainingDivergedError(
-                f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
-                "training stopped and the last finite weights were kept. Lower the "
-                "learning rate, scale the inputs, or check the targets."
-            )
-        self.optimizer.step(self.params, grads)
-        return value
-
-    def _metric_output(self, out: np.ndarray) -> np.ndarray:
-        """The network's output from what ``_forward_train`` returned."""
-        if not self.fused:
-            return out
-        last = self.layers[-1]
-        inplace, last.inplace = last.inplace, False
-        try:
-            return last.forward(out, False)
-        finally:
-            last.inplace = inplace
-
-    # ------------------------------------------------------------ public API
-
-    def fit(self, X, y, epochs: int = 1, batch_size: int = 32, *, verbose: int = 0, **kwargs):
-        """Train the network; see :func:`chainrule.training.fit` for every argument.
-
-        Returns the :class:`~chainrule.training.History` (also kept in ``self.history``).
-        """
-        from chainrule.training import fit
-
-        return fit(self, X, y, epochs=epochs, batch_size=batch_size, verbose=verbose, **kwargs)
+            output = layer.forward(output, True) if training else layer(output)
+        return output
 
     def predict(self, X, batch_size: int = 4096, verbose: int = 0) -> np.ndarray:
         """The network's output for ``X`` (probabilities for a Sigmoid/Softmax output).
@@ -460,9 +379,7 @@ class Network:
         -------
         ndarray of shape (n_samples, n_outputs)
         """
-        from chainrule.training import _check_verbose, progress_bar
-
-        verbose = _check_verbose(verbose)
+        verbose = check_verbose(verbose)
         X = self._check_predict_input(X)
         batch_size = check_positive_int(batch_size, "batch_size")
         result = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
@@ -470,7 +387,7 @@ class Network:
         with progress_bar(len(starts), verbose, "predict", line=True) as bar:
             for start in starts:
                 stop = min(start + batch_size, X.shape[0])
-                result[start:stop] = self.forward(X[start:stop], training=False)
+                result[start:stop] = self.forward(X[start:stop])
                 bar.update(1)
         return result
 
@@ -490,13 +407,47 @@ class Network:
             return np.hstack([1 - proba, proba])
         return proba
 
-    def evaluate(self, X, y, batch_size: int = 4096, verbose: int = 0, sample_weight=None):
-        """Loss and metrics on ``(X, y)``, as a dict ``{"loss": ..., "accuracy": ...}``."""
-        from chainrule.training import evaluate
+    def evaluate(
+        self, X, y, batch_size: int = 4096, verbose: int = 0, sample_weight=None
+    ) -> dict[str, float]:
+        """Loss and metrics on ``(X, y)``, as a dict ``{"loss": ..., "accuracy": ...}``.
 
-        return evaluate(
-            self, X, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight
-        )
+        The loss is the weighted mean over the samples plus the L2 term, as ``fit``
+        logs it; nothing is kept on the network.
+        """
+        batch_size = check_positive_int(batch_size, "batch_size")
+        verbose = check_verbose(verbose)
+        X = self._check_predict_input(X)
+        X, target = self._prepare_xy(X, y)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        batches = ArrayBatches(X, target, sample_weight, batch_size=batch_size, shuffle=False)
+        return self._evaluate(batches, verbose)
+
+    def _evaluate(self, batches, verbose: int = 0) -> dict[str, float]:
+        """Loss and metrics over a batch source of prepared batches (fit's validation)."""
+        metrics = [type(m)() for m in self.metrics]  # fresh: fit's own and other threads'
+        loss_total = weight_total = 0.0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            with progress_bar(len(batches), verbose, "evaluate", line=True) as bar:
+                for X, target, sample_weight in batches:
+                    output = X
+                    for layer in self._layers_to_loss:
+                        output = layer(output)
+                    weight = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+                    loss_total += self.loss.value(output, target, sample_weight) * weight
+                    weight_total += weight
+                    if metrics:
+                        prediction = self._prediction_from(output)
+                        for metric in metrics:
+                            metric.update(prediction, target)
+                    bar.update(1)
+        loss = loss_total / weight_total if weight_total else float("nan")
+        weights = self.params[: self.n_weights]
+        scores = {"loss": loss + 0.5 * self._l2(weight_total) * float(np.dot(weights, weights))}
+        for metric in metrics:
+            scores[metric.name] = metric.result()
+        return scores
 
     def _check_predict_input(self, X) -> np.ndarray:
         X = check_array(X, "X", dtype=self.dtype)
@@ -510,23 +461,97 @@ class Network:
         return X
 
     def _prepare_xy(self, X, y, x_name="X", y_name="y"):
+        """``X`` checked and in the network's dtype, ``y`` as the loss takes it; builds
+        the network on the first data it sees."""
         X = check_array(X, x_name, dtype=self.dtype)
         y_arr = check_array(y, y_name, ndim=(1, 2))
         check_consistent_length(X, y_arr, x_name, y_name)
-        self._ensure_built(X, x_name)
+        if not self.built:
+            self.build(X.shape[1])
+        elif X.shape[1] != self.n_features:
+            raise ValueError(
+                f"{x_name} has {X.shape[1]} features, but the network was built for "
+                f"{self.n_features}; pass data with the same columns as in training."
+            )
         return X, self.loss.prepare_target(y_arr, self.n_outputs, self.dtype)
+
+    # ------------------------------------------------------------ training
+
+    def fit(
+        self,
+        X,
+        y,
+        epochs: int = 1,
+        batch_size: int = 32,
+        *,
+        verbose: int = 0,
+        shuffle: bool = True,
+        validation_split: float = 0.0,
+        validation_data: tuple | None = None,
+        callbacks: Sequence[Callback] = (),
+        sample_weight=None,
+        initial_epoch: int = 0,
+    ) -> History:
+        """Train the network on ``(X, y)`` by mini-batch gradient descent.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Converted once to the network's dtype; float arrays of that dtype are used
+            without a copy.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets: values for ``"mse"``, 0/1 for ``"binary_crossentropy"``, integer
+            labels or one-hot rows for ``"categorical_crossentropy"``.
+        epochs : int, default=1
+            Passes over the training data.
+        batch_size : int, default=32
+            Samples per gradient step (the last batch of an epoch may be smaller).
+        verbose : {0, 1, 2}, default=0
+            0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+        shuffle : bool, default=True
+            Shuffle the training samples before each epoch (from the network's seed).
+        validation_split : float, default=0.0
+            Fraction of the samples, taken from the end before shuffling (as Keras), held
+            out for validation. Ignored when ``validation_data`` is given.
+        validation_data : tuple, optional
+            ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``: held-out data
+            scored at the end of every epoch (``val_loss`` and metrics).
+        callbacks : list of Callback, default=()
+            Such as :class:`EarlyStopping` or :class:`ReduceLROnPlateau`.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weight of each sample in the loss.
+        initial_epoch : int, default=0
+            Epoch number to start counting from (for schedules, when resuming).
+
+        Returns
+        -------
+        History
+            Also kept in ``self.history``.
+        """
+        return fit(
+            self,
+            X,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            verbose=verbose,
+            shuffle=shuffle,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            sample_weight=sample_weight,
+            initial_epoch=initial_epoch,
+        )
 
     # ------------------------------------------------------------ weights
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the parameters in layer order: ``[W1, b1, W2, b2, ...]`` (as Keras)."""
-        self._require_built()
-        return [p.copy() for p in self._param_views()]
+        return [p.copy() for p in self.unflatten(self.params)]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Set the parameters from a list in the order of :meth:`get_weights`."""
-        self._require_built()
-        views = self._param_views()
+        views = self.unflatten(self.params)
         if len(weights) != len(views):
             raise ValueError(
                 f"weights must be a list of {len(views)} arrays "
@@ -541,15 +566,8 @@ class Network:
             view[...] = w
 
     def get_gradients(self) -> list[np.ndarray]:
-        """Copies of the last computed gradients, in the order of :meth:`get_weights`."""
-        self._require_built()
-        return [g.copy() for g in self._grad_views()]
-
-    def _param_views(self) -> list[np.ndarray]:
-        return [v for layer in self.layers if layer.param_shapes() for v in layer.param_arrays]
-
-    def _grad_views(self) -> list[np.ndarray]:
-        return [v for layer in self.layers if layer.param_shapes() for v in layer.grad_arrays]
+        """Copies of the last training step's gradients, in the order of :meth:`get_weights`."""
+        return [g.copy() for g in self.unflatten(self.grads)]
 
     def _require_built(self) -> None:
         if not self.built:
@@ -600,6 +618,7 @@ class Network:
             "optimizer": {"class_name": self.optimizer.name, "config": self.optimizer.get_config()},
             "metrics": [m.name for m in self.metrics],
             "l2": self.l2,
+            "l2_divided_by_batch": self.l2_divided_by_batch,
             "seed": self.seed,
             "dtype": self.dtype.name,
         }
@@ -621,6 +640,7 @@ class Network:
             optimizer=opt_cls.from_config(opt["config"]),
             metrics=config.get("metrics", ()),
             l2=config.get("l2", 0.0),
+            l2_divided_by_batch=config.get("l2_divided_by_batch", False),
             seed=config.get("seed"),
             dtype=config.get("dtype", "float32"),
         )
@@ -633,8 +653,6 @@ class Network:
         The file holds :meth:`get_config` (layers, loss, optimizer settings), the flat
         parameter vector and the training history; see :mod:`chainrule.io`.
         """
-        from chainrule.io import save
-
         return save(self, path)
 
     def _model_state(self) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
@@ -651,13 +669,11 @@ class Network:
             "dtype": self.dtype.name,
             "history": history,
         }
-        return "Network", header, {"params": self._params_for_file()}
+        return "Network", header, {"params": self.params}
 
     @classmethod
     def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Network:
         """Rebuild a saved network from :func:`chainrule.io.load`'s checked header and arrays."""
-        from chainrule.training import History
-
         net = cls.from_config(header["architecture"])
         params = arrays["params"]
         # Count the parameters the architecture needs before allocating them: a
@@ -673,7 +689,7 @@ class Network:
                 f"file holds {params.size} of dtype {params.dtype}"
             )
         net.build(header["n_features"])
-        net._set_params_from_file(params)
+        net.params[...] = params
         if header.get("history") is not None:
             net.history = History()
             net.history.epoch = [int(e) for e in header["history"]["epoch"]]

@@ -8,6 +8,9 @@ Adam, scikit-learn's ``_stochastic_optimizers``, which is the same update).
 
 ``learning_rate`` is a number or a schedule (:class:`StepDecay`,
 :class:`ExponentialDecay`, :class:`CosineDecay`) evaluated once per epoch.
+
+Adding an optimizer: subclass :class:`Optimizer`, allocate its state in ``build`` and
+write the update in ``_update``, then register it in :data:`OPTIMIZERS`.
 """
 
 from __future__ import annotations
@@ -147,33 +150,40 @@ def get_schedule(config: dict[str, Any]) -> Schedule:
 
 
 class Optimizer:
-    """Base class: holds the learning rate and the step count ``iterations``.
+    """Base class: the learning rate, the step count ``iterations`` and the update.
 
     Parameters
     ----------
     learning_rate : float or Schedule
         Step size, or a schedule of the epoch number.
+
+    Attributes
+    ----------
+    learning_rate : float
+        The rate the next step uses. A schedule sets it at the start of training and
+        after every epoch (for the next one); callbacks such as ReduceLROnPlateau lower it.
+    schedule : Schedule or None
+        The schedule given as ``learning_rate``, if any.
+    iterations : int
+        Steps taken since :meth:`build`.
     """
 
     name = ""
+    _config_keys: tuple[str, ...] = ()
 
     def __init__(self, learning_rate: float | Schedule) -> None:
         if isinstance(learning_rate, Schedule):
-            self.learning_rate = learning_rate
+            self.schedule = learning_rate
+            self.learning_rate = float(learning_rate(0))
         else:
+            self.schedule = None
             self.learning_rate = check_positive_float(learning_rate, "learning_rate")
-        #: multiplier applied on top of the schedule (ReduceLROnPlateau lowers it)
-        self.lr_scale = 1.0
         self.iterations = 0
-        self.lr = self._base_lr(0)
 
-    def _base_lr(self, epoch: int) -> float:
-        lr = self.learning_rate
-        return float(lr(epoch)) if isinstance(lr, Schedule) else float(lr)
-
-    def on_epoch_begin(self, epoch: int) -> None:
-        """Set the current rate ``lr`` from the schedule and the plateau multiplier."""
-        self.lr = self._base_lr(epoch) * self.lr_scale
+    def set_epoch(self, epoch: int) -> None:
+        """Take the learning rate of ``epoch`` (0-based) from the schedule, if there is one."""
+        if self.schedule is not None:
+            self.learning_rate = float(self.schedule(epoch))
 
     def build(self, params: np.ndarray) -> None:
         """Allocate the state (momentum, moments) for a flat parameter vector."""
@@ -188,13 +198,12 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
-        """Constructor arguments as JSON-safe values."""
+        """Constructor arguments as JSON-safe values (the current rate, or the schedule)."""
         config = {k: getattr(self, k) for k in self._config_keys}
-        lr = self.learning_rate
         config["learning_rate"] = (
-            {"class_name": type(lr).__name__, "config": lr.get_config()}
-            if isinstance(lr, Schedule)
-            else lr
+            {"class_name": type(self.schedule).__name__, "config": self.schedule.get_config()}
+            if self.schedule is not None
+            else self.learning_rate
         )
         return config
 
@@ -204,8 +213,6 @@ class Optimizer:
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = get_schedule(config["learning_rate"])
         return cls(**config)
-
-    _config_keys: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -240,22 +247,18 @@ class SGD(Optimizer):
     def build(self, params):
         super().build(params)
         self.velocity = np.zeros_like(params) if self.momentum else None
-        self._scratch = np.empty_like(params)
 
     def _update(self, params, grads):
-        lr = params.dtype.type(self.lr)
-        scratch = self._scratch
-        if not self.momentum:
-            params -= np.multiply(grads, lr, out=scratch)
+        lr, momentum = self.learning_rate, self.momentum
+        if not momentum:
+            params -= lr * grads
             return
-        v = self.velocity
-        v *= params.dtype.type(self.momentum)
-        v -= np.multiply(grads, lr, out=scratch)  # scratch = lr * g
+        self.velocity *= momentum
+        self.velocity -= lr * grads  # v = momentum v - lr g
         if self.nesterov:
-            params -= scratch
-            params += np.multiply(v, params.dtype.type(self.momentum), out=scratch)
+            params += momentum * self.velocity - lr * grads
         else:
-            params += v
+            params += self.velocity
 
 
 class RMSprop(Optimizer):
@@ -281,18 +284,12 @@ class RMSprop(Optimizer):
     def build(self, params):
         super().build(params)
         self.mean_square = np.zeros_like(params)
-        self._scratch = np.empty_like(params)
 
     def _update(self, params, grads):
-        t = params.dtype.type
-        s, scratch = self.mean_square, self._scratch
-        s *= t(self.rho)
-        s += np.multiply(np.square(grads, out=scratch), t(1.0 - self.rho), out=scratch)
-        np.sqrt(s, out=scratch)
-        scratch += t(self.epsilon)
-        np.divide(grads, scratch, out=scratch)
-        scratch *= t(self.lr)
-        params -= scratch
+        s = self.mean_square
+        s *= self.rho
+        s += (1.0 - self.rho) * grads**2  # s = rho s + (1 - rho) g^2
+        params -= self.learning_rate * grads / (np.sqrt(s) + self.epsilon)
 
 
 class Adam(Optimizer):
@@ -300,15 +297,9 @@ class Adam(Optimizer):
 
     ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g**2``;
     ``lr_t = lr * sqrt(1 - b2**t) / (1 - b1**t)``;
-    ``p -= lr_t * m / (sqrt(v) + epsilon)``.
+    ``p -= lr_t * m / (sqrt(v) + epsilon)``
 
-    The arrays kept are the moments without their constant factors,
-    ``m_sum = m / (1 - b1)`` and ``v_sum = v / (1 - b2)``, so that
-    ``m_sum = b1 m_sum + g`` and ``v_sum = b2 v_sum + g**2`` (two passes over the
-    parameters fewer per step); the factors go into the scalars of the update,
-    ``p -= lr_t (1 - b1) / sqrt(1 - b2) * m_sum / (sqrt(v_sum) + epsilon / sqrt(1 - b2))``,
-    the same step up to rounding. :attr:`m` and :attr:`v` give the moments. In float32,
-    ``v_sum`` (about ``g**2 / (1 - b2)``) overflows for gradients above about 5e17.
+    (the paper's Section 2 ordering, which scikit-learn uses too).
 
     Parameters
     ----------
@@ -316,6 +307,11 @@ class Adam(Optimizer):
     beta_1 : float, default=0.9
     beta_2 : float, default=0.999
     epsilon : float, default=1e-7
+
+    Attributes
+    ----------
+    m, v : ndarray
+        The first- and second-moment estimates, shaped like the parameters.
     """
 
     name = "adam"
@@ -335,43 +331,18 @@ class Adam(Optimizer):
 
     def build(self, params):
         super().build(params)
-        self.m_sum = np.zeros_like(params)
-        self.v_sum = np.zeros_like(params)
-        self._scratch = np.empty_like(params)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        if "m" in state and "m_sum" not in state:  # pickled when m and v were kept
-            beta_1, beta_2 = state["beta_1"], state["beta_2"]
-            state["m_sum"] = state.pop("m") / (1.0 - beta_1)
-            state["v_sum"] = state.pop("v") / (1.0 - beta_2)
-        self.__dict__.update(state)
-
-    @property
-    def m(self) -> np.ndarray:
-        """The first-moment estimate ``m`` (a new array)."""
-        return self.m_sum * (1.0 - self.beta_1)
-
-    @property
-    def v(self) -> np.ndarray:
-        """The second-moment estimate ``v`` (a new array)."""
-        return self.v_sum * (1.0 - self.beta_2)
+        self.m = np.zeros_like(params)
+        self.v = np.zeros_like(params)
 
     def _update(self, params, grads):
-        # Python floats: NumPy computes with them in the arrays' dtype (NEP 50)
-        m_sum, v_sum, scratch = self.m_sum, self.v_sum, self._scratch
-        beta_1, beta_2, step = self.beta_1, self.beta_2, self.iterations
-        root = math.sqrt(1.0 - beta_2)
-        lr_t = self.lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
-        m_sum *= beta_1
-        m_sum += grads
-        v_sum *= beta_2
-        v_sum += np.square(grads, out=scratch)
-        np.sqrt(v_sum, out=scratch)
-        scratch += self.epsilon / root
-        np.divide(m_sum, scratch, out=scratch)
-        scratch *= lr_t * (1.0 - beta_1) / root
-        params -= scratch
+        beta_1, beta_2, t = self.beta_1, self.beta_2, self.iterations
+        m, v = self.m, self.v
+        m *= beta_1
+        m += (1.0 - beta_1) * grads  # m = b1 m + (1 - b1) g
+        v *= beta_2
+        v += (1.0 - beta_2) * grads**2  # v = b2 v + (1 - b2) g^2
+        lr_t = self.learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+        params -= lr_t * m / (np.sqrt(v) + self.epsilon)
 
 
 class AdamW(Adam):
@@ -402,7 +373,7 @@ class AdamW(Adam):
         self.weight_decay = check_non_negative_float(weight_decay, "weight_decay")
 
     def _update(self, params, grads):
-        params *= params.dtype.type(1.0 - self.lr * self.weight_decay)
+        params *= 1.0 - self.learning_rate * self.weight_decay
         super()._update(params, grads)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._validation import check_array
+from chainrule.errors import DataError
 from chainrule.metrics import R2
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "plot_error_curve",
     "plot_learning_curves",
     "plot_decision_boundary",
+    "plot_table_boundary",
     "plot_confusion_matrix",
     "plot_predicted_vs_true",
 ]
@@ -432,6 +434,49 @@ def plot_decision_boundary(
     ax.set_title(title)
     ax.legend(loc="best", framealpha=0.9)
     return _finish(fig, path, dpi)
+
+
+def plot_table_boundary(model: Any, frame: Any, path: str | os.PathLike | None = None, **kwargs):
+    """:func:`plot_decision_boundary` of a two-column TabularModel classifier over the
+    rows of ``frame`` (a DataFrame with the model's two input columns and its target).
+
+    Raises
+    ------
+    DataError
+        When ``frame`` lacks a column, or holds text or non-finite numbers in them.
+    """
+    import pandas as pd
+
+    columns = [c["name"] for c in model.preprocessor_.columns_]
+    for name in (*columns, model.target):
+        if name not in frame.columns:
+            raise DataError(f"no column {name!r}, which the plot needs")
+    rows = frame[[*columns, model.target]].dropna()
+    values = rows[columns].apply(pd.to_numeric, errors="coerce")
+    text = values.isna().any(axis=1)
+    if text.any():
+        raise DataError(
+            f"the columns {', '.join(map(repr, columns))} must hold numbers; row "
+            f"{rows.index[text.to_numpy()][0]} does not"
+        )
+    X = values.to_numpy(dtype=np.float64)
+    if rows.empty or not np.all(np.isfinite(X)):
+        raise DataError(
+            f"the plot needs rows with finite numbers in {', '.join(map(repr, columns))} "
+            f"and a value of {model.target!r}"
+        )
+
+    def predict_proba(points: np.ndarray) -> np.ndarray:
+        return model.predict_proba(pd.DataFrame(points, columns=columns))
+
+    options = {
+        "feature_names": columns,
+        "class_names": [str(c) for c in model.classes_],
+        "title": f"Decision regions of {model.target!r}",
+        **kwargs,
+    }
+    encoded = model.preprocessor_.encode_target(rows)
+    return plot_decision_boundary(predict_proba, X, encoded, path, **options)
 
 
 def plot_confusion_matrix(

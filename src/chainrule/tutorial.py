@@ -147,10 +147,10 @@ class NeuralNetwork:
         ``dlayer1_dweights = input_vector``; the engine's backward pass computes it.
         """
         x = np.asarray(input_vector, dtype=np.float64).reshape(1, -1)
-        self.network.compute_loss_and_gradients(x, np.array([[target]], dtype=np.float64))
-        derror_dweights = self._dense.derror_dweights[:, 0].copy()
-        derror_dbias = float(self._dense.derror_dbias[0])
-        return derror_dbias, derror_dweights
+        net = self.network
+        _, gradient = net.loss_and_gradient(net.params, x, np.array([[target]], dtype=np.float64))
+        derror_dweights, derror_dbias = net.unflatten(gradient)
+        return float(derror_dbias[0]), derror_dweights[:, 0]
 
     def _update_parameters(self, derror_dbias, derror_dweights):
         """Gradient descent: ``bias -= derror_dbias * learning_rate``, same for the weights.

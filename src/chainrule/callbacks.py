@@ -1,0 +1,373 @@
+"""Callbacks: what the training loop calls around epochs and batches.
+
+The loop (:func:`chainrule.training.train`) is small on purpose; everything optional is
+a callback: the :class:`History` it returns, :class:`EarlyStopping`,
+:class:`ReduceLROnPlateau`, :class:`Checkpoint`, the progress display of
+``fit(verbose=...)`` and the scikit-learn estimators' own bookkeeping.
+
+Before training the loop sets ``callback.network`` (the network being trained) and
+``callback.params`` (``{"epochs": ..., "batches": ...}``: the last epoch number and the
+batches per epoch, None when the batch source cannot tell). A callback stops
+training by setting ``network.stop_training = True``.
+
+Adding a callback: subclass :class:`Callback` and write the hooks you need; watch a
+logged value with :class:`Monitor`, so that "improved" means the same everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chainrule._validation import check_fraction, check_positive_int
+from chainrule.io import save
+from chainrule.progress import check_verbose, format_logs, open_bar
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chainrule.network import Network
+
+__all__ = [
+    "Callback",
+    "History",
+    "Monitor",
+    "EarlyStopping",
+    "ReduceLROnPlateau",
+    "Checkpoint",
+    "LambdaCallback",
+    "ProgressLogger",
+]
+
+
+class Callback:
+    """Base class: hooks the training loop calls; each does nothing unless overridden.
+
+    ``on_epoch_end`` receives ``logs``: the epoch's ``loss``, the metrics, the
+    ``val_*`` scores with validation data, ``lr`` and ``seconds``. ``on_batch_end``
+    receives the batch's ``loss``.
+    """
+
+    network: Network
+    params: dict[str, Any]
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None: ...
+
+    def on_epoch_begin(self, epoch: int) -> None: ...
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None: ...
+
+    def on_train_end(self, logs: dict[str, Any]) -> None: ...
+
+
+class History(Callback):
+    """Per-epoch record: ``history.history["loss"]``, ``["val_loss"]``, metrics,
+    ``["lr"]`` and ``["seconds"]``; ``history.epoch`` lists the epoch numbers."""
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __repr__(self) -> str:
+        keys = ", ".join(self.history)
+        return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
+
+
+def monitor_mode(monitor: str, mode: str) -> str:
+    """``"min"`` or ``"max"``: "auto" maximises accuracy and r2, minimises the rest."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max'; received mode={mode!r}")
+    if mode != "auto":
+        return mode
+    return "max" if any(k in monitor for k in ("accuracy", "acc", "r2")) else "min"
+
+
+class Monitor(Callback):
+    """Watch one logged value: the one rule of "improved", and the best epoch so far.
+
+    The base of EarlyStopping, ReduceLROnPlateau and Checkpoint; on its own it only
+    records the best epoch.
+
+    A value improves when it beats the best so far by more than ``min_delta`` (is
+    below ``best - min_delta`` in "min" mode, above ``best + min_delta`` in "max"
+    mode); ``wait`` counts the epochs since the last improvement.
+
+    Parameters
+    ----------
+    monitor : str
+        A value the loop logs: ``"loss"``, ``"val_loss"``, ``"val_accuracy"``, ...
+    min_delta : float
+    mode : {"auto", "min", "max"}
+        "auto" maximises accuracy and r2 and minimises everything else.
+
+    Attributes
+    ----------
+    best : float
+        The best value so far (infinite before the first epoch).
+    best_epoch : int or None
+        The epoch (0-based) of ``best``.
+    wait : int
+    """
+
+    def __init__(self, monitor: str, min_delta: float = 0.0, mode: str = "auto") -> None:
+        self.monitor = monitor
+        self.min_delta = abs(float(min_delta))
+        self.mode = monitor_mode(monitor, mode)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+        self.wait = 0
+
+    def on_train_begin(self, logs):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs):
+        self.improved(epoch, logs)
+
+    def improved(self, epoch: int, logs: dict[str, Any]) -> bool:
+        """Whether ``logs[monitor]`` improved on the best; updates ``best`` and ``wait``."""
+        if self.monitor not in logs:
+            raise ValueError(
+                f"{type(self).__name__} monitors {self.monitor!r}, which fit does not log; "
+                f"logged values are {sorted(logs)}. Pass validation data for 'val_*' values."
+            )
+        value = logs[self.monitor]
+        if self.mode == "min":
+            better = value < self.best - self.min_delta
+        else:
+            better = value > self.best + self.min_delta
+        if better:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+        else:
+            self.wait += 1
+        return better
+
+
+class EarlyStopping(Monitor):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    Parameters
+    ----------
+    monitor : str, default="val_loss"
+    min_delta : float, default=0.0
+    patience : int, default=5
+    mode : {"auto", "min", "max"}, default="auto"
+        "auto" maximises accuracy and r2 and minimises everything else.
+    restore_best_weights : bool, default=False
+        At the end, put back the weights of the best epoch.
+
+    Attributes
+    ----------
+    best_epoch : int or None
+        The epoch (0-based) with the best value.
+    stopped_epoch : int or None
+        The epoch (0-based) after which training stopped, None if it did not stop early.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 5,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        super().__init__(monitor, min_delta, mode)
+        self.patience = check_positive_int(patience, "patience")
+        self.restore_best_weights = restore_best_weights
+
+    def _reset(self):
+        super()._reset()
+        self.best_weights = None
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs):
+        if self.improved(epoch, logs):
+            if self.restore_best_weights:
+                self.best_weights = self.network.params.copy()
+        elif self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.network.stop_training = True
+
+    def on_train_end(self, logs):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.network.params[...] = self.best_weights
+
+
+class ReduceLROnPlateau(Monitor):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
+
+    Parameters
+    ----------
+    monitor : str, default="val_loss"
+    factor : float, default=0.1
+    patience : int, default=10
+    min_delta : float, default=1e-4
+    min_lr : float, default=0.0
+    mode : {"auto", "min", "max"}, default="auto"
+
+    Notes
+    -----
+    It sets the optimizer's ``learning_rate`` itself, so the optimizer must have a
+    constant rate, not a schedule.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        min_lr: float = 0.0,
+        mode: str = "auto",
+    ) -> None:
+        super().__init__(monitor, min_delta, mode)
+        self.patience = check_positive_int(patience, "patience")
+        self.factor = check_fraction(factor, "factor", allow_zero=False)
+        self.min_lr = float(min_lr)
+
+    def on_train_begin(self, logs):
+        super().on_train_begin(logs)
+        schedule = self.network.optimizer.schedule
+        if schedule is not None:
+            raise ValueError(
+                "ReduceLROnPlateau sets the learning rate itself, but the optimizer's "
+                f"learning_rate is a schedule ({schedule!r}); give the optimizer a "
+                "constant learning rate, or drop ReduceLROnPlateau"
+            )
+
+    def on_epoch_end(self, epoch, logs):
+        if not self.improved(epoch, logs) and self.wait >= self.patience:
+            optimizer = self.network.optimizer
+            optimizer.learning_rate = max(optimizer.learning_rate * self.factor, self.min_lr)
+            self.wait = 0
+
+
+class Checkpoint(Monitor):
+    """Save the best model so far after each epoch: ``save(model, path)`` when
+    ``monitor`` improves (every epoch with ``save_best_only=False``).
+
+    Each save is atomic, so stopping training at any moment (Ctrl-C included)
+    leaves the last complete checkpoint in ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file to (over)write.
+    monitor : str, default="val_loss"
+        A value ``fit`` logs: ``"loss"``, ``"val_loss"``, ``"val_accuracy"``, ...
+    mode : {"auto", "min", "max"}, default="auto"
+        "auto" maximises accuracy and r2 and minimises everything else.
+    min_delta : float, default=0.0
+        Smallest change counted as an improvement.
+    save_best_only : bool, default=True
+        False saves after every epoch.
+    model : object, optional
+        What to save, if not the network being trained: for instance the
+        estimator or tabular model that wraps it.
+
+    Attributes
+    ----------
+    best : float
+        Best value of ``monitor`` so far.
+    best_epoch : int or None
+        Epoch (0-based) where ``monitor`` was best.
+    saved_epoch : int or None
+        Epoch (0-based) of the last save.
+
+    Examples
+    --------
+    >>> net.fit(X, y, epochs=50, validation_split=0.2,
+    ...         callbacks=[Checkpoint("best.npz")])             # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        min_delta: float = 0.0,
+        save_best_only: bool = True,
+        model: Any = None,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise ValueError(f"path must be in an existing folder; received path={str(path)!r}")
+        super().__init__(monitor, min_delta, mode)
+        self.save_best_only = bool(save_best_only)
+        self.model = model
+
+    def _reset(self):
+        super()._reset()
+        self.saved_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs):
+        if self.improved(epoch, logs) or not self.save_best_only:
+            save(self.network if self.model is None else self.model, self.path)
+            self.saved_epoch = epoch
+
+
+class LambdaCallback(Callback):
+    """A callback made of plain functions: ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_batch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+    ) -> None:
+        for name, fn in list(locals().items()):
+            if name != "self" and fn is not None:
+                setattr(self, name, fn)
+
+
+class ProgressLogger(Callback):
+    """``fit``'s display: ``verbose=1`` a progress bar over each epoch's batches,
+    ``verbose=2`` one line per epoch (as Keras).
+
+    Parameters
+    ----------
+    verbose : {1, 2}
+    """
+
+    def __init__(self, verbose: int = 1) -> None:
+        self.verbose = check_verbose(verbose)
+        self._bar = None
+
+    def _desc(self, epoch: int) -> str:
+        return f"Epoch {epoch + 1}/{self.params['epochs']}"
+
+    def on_epoch_begin(self, epoch):
+        if self.verbose == 1:
+            self._bar = open_bar(self.params.get("batches"), 1, self._desc(epoch))
+
+    def on_batch_end(self, batch, logs):
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def on_epoch_end(self, epoch, logs):
+        shown = {k: v for k, v in logs.items() if k not in ("lr", "seconds")}
+        if self._bar is not None:
+            self._bar.set_postfix_str(format_logs(shown))
+            self._close()
+        if self.verbose == 2:
+            print(f"{self._desc(epoch)} - {format_logs(logs)}", flush=True)
+
+    def on_train_end(self, logs):
+        self._close()  # interrupted in the middle of an epoch
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,207 @@
+"""The ``chainrule inspect`` report, and the helpers the command line shares with it.
+
+:func:`describe_model` describes a loaded model file: its format, what it predicts,
+the columns it expects, the network, its settings and its training history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.network import Network
+from chainrule.tabular import TabularModel
+
+__all__ = ["describe_model", "fmt", "history_of", "kept_epoch", "table"]
+
+
+def fmt(value: float) -> str:
+    return f"{value:.5g}"
+
+
+def table(rows: list[list[str]], right: int = 1) -> str:
+    """Columns padded to the widest cell; cells from column ``right`` on right-aligned."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(w) if c < right else cell.rjust(w)
+            for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _describe_columns(pre) -> list[str]:
+    rows = [["column", "kind", "scaling / values", "missing ->"]]
+    for col in pre.columns_:
+        if col["kind"] == "numeric":
+            rows.append(
+                [
+                    col["name"],
+                    "number",
+                    f"mean {fmt(col['mean'])}, std {fmt(col['scale'])}",
+                    f"{fmt(col['fill'])} (mean)" if pre.impute else "error",
+                ]
+            )
+        else:
+            cats = col["categories"]
+            shown = ", ".join(cats[:6]) + (f", ... ({len(cats)} values)" if len(cats) > 6 else "")
+            rows.append(
+                [
+                    col["name"],
+                    "text",
+                    f"one-hot: {shown}",
+                    f"{col['fill']} (most frequent)" if pre.impute else "error",
+                ]
+            )
+    return ["  " + line for line in table(rows, right=99).splitlines()]
+
+
+def history_of(model: Any) -> dict[str, list[float]]:
+    """Per-epoch values from a model's Network history, or an estimator's ``loss_curve_``."""
+    if getattr(model, "solver", None) is not None:  # MLPClassifier, MLPRegressor
+        if not getattr(model, "loss_curve_", None):
+            return {}  # lbfgs records no curve (as scikit-learn)
+        record = {"loss": [float(v) for v in model.loss_curve_]}
+        if getattr(model, "validation_scores_", None):
+            record["val_score"] = [float(v) for v in model.validation_scores_]
+        return record
+    net = getattr(model, "network_", model)
+    history = getattr(getattr(net, "history", None), "history", None)
+    if history and history.get("loss"):
+        return history
+    return {}
+
+
+def kept_epoch(model: Any) -> int | None:
+    """The epoch (from 1) whose weights a TabularModel kept, or None when not known."""
+    info = getattr(model, "training_", None)
+    if not info or not info.get("epochs_run"):
+        return None
+    if model.patience is not None and info.get("best_epoch"):
+        return int(info["best_epoch"])  # early stopping put the best epoch's weights back
+    return int(info["epochs_run"])  # the last epoch's (a checkpoint's is its last epoch)
+
+
+def _describe_estimator_training(model: Any) -> list[str]:
+    """What an MLPClassifier / MLPRegressor's solver did: its loss curve, or lbfgs's result."""
+    curve = getattr(model, "loss_curve_", None)
+    if not curve:
+        if getattr(model, "loss_", None) is None:
+            return ["  none recorded"]
+        return [
+            f"  solver {model.solver}: {model.n_iter_} iterations, final training loss "
+            f"{model.loss_:.4f} (lbfgs records no per-iteration curve, as scikit-learn)"
+        ]
+    lines = [
+        f"  solver {model.solver}: {len(curve)} epochs; training loss {curve[0]:.4f} -> "
+        f"{curve[-1]:.4f}"
+    ]
+    scores = getattr(model, "validation_scores_", None)
+    if scores:
+        best = max(range(len(scores)), key=scores.__getitem__)
+        lines.append(
+            f"  best validation score {scores[best]:.4f} at epoch {best + 1} "
+            "(those weights are kept)"
+        )
+    elif getattr(model, "best_loss_", None) is not None:
+        lines.append(f"  lowest training loss {model.best_loss_:.4f}")
+    return lines
+
+
+def describe_model(model: Any, header: dict[str, Any], path: str) -> str:
+    """The ``chainrule inspect`` report of a loaded model and its file's header.
+
+    Parameters
+    ----------
+    model : Network, MLPClassifier, MLPRegressor or TabularModel
+        What :func:`chainrule.io.load` rebuilt from ``path``.
+    header : dict
+        :func:`chainrule.io.read_header`'s checked header of the same file.
+    path : str
+        The file, as the user named it.
+
+    Returns
+    -------
+    str
+        The report: format, what the model predicts, the columns it expects, the
+        network, its settings and its training history.
+    """
+    lines: list[str] = []
+    say = lines.append
+    say(f"model file: {path}")
+    say(
+        f"  format {header['format']} version {header['format_version']}, written by "
+        f"chainrule {header['library_version']}; kind {header['kind']}"
+    )
+    net = getattr(model, "network_", model)  # TabularModel and estimators wrap a Network
+    estimator = getattr(model, "solver", None) is not None
+    if isinstance(model, TabularModel):
+        pre = model.preprocessor_
+        what = (
+            f"classifier of {model.target!r} into {len(model.classes_)} classes: "
+            + ", ".join(map(str, model.classes_))
+            if model.task_ == "classify"
+            else f"regressor of {model.target!r} (predictions in its units; learned as "
+            f"(y - {fmt(pre.target_mean_)}) / {fmt(pre.target_scale_)})"
+        )
+        say(f"  {what}")
+        say(f"\ncolumns it expects ({len(pre.columns_)}; others are ignored with a warning):")
+        lines += _describe_columns(pre)
+        if pre.ignore_:
+            say(f"  ignored in training: {', '.join(pre.ignore_)}")
+        say("  text values not seen in training become all-zero one-hot rows (a warning)")
+    if isinstance(net, Network):
+        summary = net.summary(print_fn=None)
+        if estimator:  # the estimator's solver trains it, not the network's optimizer
+            summary = summary.replace(f"optimizer: {net.optimizer!r}", f"solver: {model.solver}")
+        say("\nnetwork:")
+        lines += ["  " + line for line in summary.splitlines()]
+    else:
+        arch = header.get("architecture") or {}
+        names = [layer.get("class_name") for layer in arch.get("layers", [])]
+        say(f"\nlayers: {', '.join(map(str, names)) or 'not recorded'}")
+    if isinstance(model, TabularModel):
+        s = model.get_config()
+        say("\ntraining settings:")
+        say(
+            f"  hidden {','.join(map(str, s['hidden'])) or 'none'}; activation "
+            f"{s['activation']}; optimizer {s['optimizer']}, learning rate "
+            f"{s['learning_rate']:g}; l2 {s['l2']:g}"
+        )
+        say(
+            f"  epochs {s['epochs']}, batch size {s['batch_size']}, validation fraction "
+            f"{s['validation_fraction']:g}, patience {s['patience']}, seed {s['seed']}, "
+            f"impute {'yes' if s['impute'] else 'no'}"
+        )
+    elif hasattr(model, "get_params"):
+        params = ", ".join(f"{k}={v!r}" for k, v in sorted(model.get_params().items()))
+        say(f"\nsettings: {params}")
+    say("\nhistory:")
+    if estimator:
+        lines += _describe_estimator_training(model)
+        return "\n".join(lines)
+    history = history_of(model)
+    if not history.get("loss"):
+        say("  none recorded")
+        return "\n".join(lines)
+    loss = history["loss"]
+    line = f"  {len(loss)} epochs; training loss {loss[0]:.4f} -> {loss[-1]:.4f}"
+    if isinstance(model, TabularModel) and "seconds" in model.training_:
+        line += f" in {model.training_['seconds']:.2f} s"
+    say(line)
+    if history.get("val_loss"):
+        val = history["val_loss"]
+        best = min(range(len(val)), key=val.__getitem__)
+        extra = ", ".join(
+            f"{k} {history[k][best]:.4f}"
+            for k in history
+            if k.startswith("val_") and k != "val_loss"
+        )
+        say(
+            f"  best validation loss {val[best]:.4f} at epoch {best + 1}"
+            + (f" ({extra})" if extra else "")
+        )
+    if isinstance(model, TabularModel) and kept_epoch(model):
+        say(f"  the model holds the weights of epoch {kept_epoch(model)}")
+    return "\n".join(lines)
