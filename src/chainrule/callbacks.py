@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,7 @@ __all__ = [
     "Checkpoint",
     "LambdaCallback",
     "ProgressLogger",
+    "EpochBar",
 ]
 
 
@@ -371,3 +374,50 @@ class ProgressLogger(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class EpochBar(Callback):
+    """One tqdm bar over the whole run on stderr, a step per epoch, with the loss and
+    the validation metric: the ``chainrule`` command's display.
+
+    Unlike :class:`ProgressLogger` (a bar over each epoch's batches on stdout) it keeps
+    stdout clean for predictions and summaries. Needs tqdm.
+
+    Parameters
+    ----------
+    epochs : int
+    metric : str
+        The metric shown beside the loss (``"accuracy"``, ``"r2"``).
+    """
+
+    def __init__(self, epochs: int, metric: str) -> None:
+        self.epochs = epochs
+        self.metric = metric
+
+    def on_train_begin(self, logs):
+        from tqdm import tqdm
+
+        columns, lines = shutil.get_terminal_size()  # 80x24 where the terminal says 0x0
+        self.bar = tqdm(
+            total=self.epochs,
+            desc="",
+            file=sys.stderr,
+            leave=True,
+            ncols=min(columns, 120),
+            nrows=lines,
+            bar_format="epoch {n_fmt}/{total_fmt} |{bar:10}| {desc}",
+        )
+
+    def on_epoch_end(self, epoch, logs):
+        if "val_loss" in logs:
+            keys = ["loss", "val_loss", f"val_{self.metric}"]
+        else:
+            keys = ["loss", self.metric]
+        self.bar.set_description_str(
+            ", ".join(f"{k} {logs[k]:.{4 if 'loss' in k else 3}f}" for k in keys if k in logs),
+            refresh=False,
+        )
+        self.bar.update(1)
+
+    def on_train_end(self, logs):
+        self.bar.close()

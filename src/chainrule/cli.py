@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import math
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -34,11 +33,11 @@ from chainrule._validation import (
     check_seed,
 )
 from chainrule._version import __version__
-from chainrule.callbacks import Callback
+from chainrule.callbacks import Callback, EpochBar
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import ACTIVATIONS
 from chainrule.optimizers import OPTIMIZERS
-from chainrule.report import fmt, history_of, kept_epoch, table
+from chainrule.report import describe_training, fmt, history_of, kept_epoch, table
 
 
 class UserError(Exception):
@@ -239,47 +238,6 @@ def _load_tabular(path: str, command: str):
 # ---------------------------------------------------------------- train
 
 
-class _EpochBar(Callback):
-    """One tqdm bar over the whole run, a step per epoch, with the loss and validation metric.
-
-    Not :func:`chainrule.training.progress_bar`: that one is a bar over the batches of
-    each epoch (``fit(verbose=1)``), to stdout; the command shows one line for the run,
-    on stderr, so predictions and summaries on stdout stay clean.
-    """
-
-    def __init__(self, epochs: int, metric: str) -> None:
-        self.epochs = epochs
-        self.metric = metric
-
-    def on_train_begin(self, logs):
-        from tqdm import tqdm
-
-        columns, lines = shutil.get_terminal_size()  # 80x24 where the terminal says 0x0
-        self.bar = tqdm(
-            total=self.epochs,
-            desc="",
-            file=sys.stderr,
-            leave=True,
-            ncols=min(columns, 120),
-            nrows=lines,
-            bar_format="epoch {n_fmt}/{total_fmt} |{bar:10}| {desc}",
-        )
-
-    def on_epoch_end(self, epoch, logs):
-        if "val_loss" in logs:
-            keys = ["loss", "val_loss", f"val_{self.metric}"]
-        else:
-            keys = ["loss", self.metric]
-        self.bar.set_description_str(
-            ", ".join(f"{k} {logs[k]:.{4 if 'loss' in k else 3}f}" for k in keys if k in logs),
-            refresh=False,
-        )
-        self.bar.update(1)
-
-    def on_train_end(self, logs):
-        self.bar.close()
-
-
 def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """The options in a TOML file, checked and converted as the command line does.
 
@@ -404,7 +362,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         try:
             import tqdm  # noqa: F401
 
-            callbacks.append(_EpochBar(settings["epochs"], metric))
+            callbacks.append(EpochBar(settings["epochs"], metric))
         except ImportError:
             pass
     started = time.perf_counter()
@@ -436,38 +394,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 130
     seconds = time.perf_counter() - started
     model.save(out)
-    _train_summary(model, settings, seconds, say)
+    for line in describe_training(model, settings, seconds):
+        say(line)
     return 0
-
-
-def _train_summary(model, settings: dict[str, Any], seconds: float, say) -> None:
-    info = model.training_
-    net = model.network_
-    pre = model.preprocessor_
-    n_text = sum(c["kind"] == "category" for c in pre.columns_)
-    say(
-        f"data: {info['rows']} rows, {len(pre.columns_)} input columns ({n_text} text) -> "
-        f"{net.n_features} features; {info['train_rows']} rows to train, "
-        f"{info['validation_rows']} to validate"
-    )
-    widths = [str(net.n_features), *(str(h) for h in model.hidden), str(net.n_outputs)]
-    kind = f"{settings['activation']} hidden layers" if model.hidden else "no hidden layer"
-    say(f"network: {' -> '.join(widths)} ({kind}), {net.n_params:,} parameters")
-    stop = ""
-    if info.get("early_stopped"):
-        stop = f" (early stopping after {settings['patience']} epochs without improvement)"
-    say(f"trained {info['epochs_run']} of {settings['epochs']} epochs in {seconds:.2f} s{stop}")
-    best = info.get("best", {})
-    metric = "accuracy" if model.task_ == "classify" else "r2"
-    if "val_loss" in best:
-        kept = "those weights are kept" if settings["patience"] else "the last epoch's are kept"
-        say(
-            f"best validation {metric} {best[f'val_{metric}']:.4f} (loss {best['val_loss']:.4f}) "
-            f"at epoch {info['best_epoch']}; {kept}"
-        )
-    elif best:
-        say(f"training {metric} {best[metric]:.4f} (loss {best['loss']:.4f}); no validation rows")
-    say(f"model saved to {settings['out']}")
 
 
 # ---------------------------------------------------------------- predict, evaluate

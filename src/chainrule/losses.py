@@ -3,7 +3,8 @@
 Contract: ``value_and_gradient(output, target, sample_weight)`` returns the mean loss
 over the batch and its gradient with respect to ``output`` (the lesson's
 ``derror_dprediction``), already divided by the batch size; ``value`` and
-``gradient`` return one of the two.
+``gradient`` return one of the two. A loss writes ``per_sample``, each sample's loss
+and gradient; the base class takes the (weighted) mean.
 
 The cross-entropies are *fused* with the output activation named in
 ``output_activation``: the network hands them the logits (the input of the final
@@ -13,8 +14,8 @@ overflows, and the gradient is simply ``activation(logits) - target``.
 ``sample_weight`` (n,) weighs each sample: the loss is the weighted mean
 ``sum_i w_i loss_i / sum_i w_i``.
 
-Adding a loss: subclass :class:`Loss`, write ``value_and_gradient`` (and
-``prepare_target`` if its targets need checking), and register it in :data:`LOSSES`.
+Adding a loss: subclass :class:`Loss`, write ``per_sample`` (and ``prepare_target``
+if its targets need checking), and register it in :data:`LOSSES`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import functions as F
+from chainrule import kernels
 from chainrule._validation import lookup
 
 __all__ = [
@@ -40,7 +42,12 @@ __all__ = [
 
 
 class Loss:
-    """Base class for losses."""
+    """Base class for losses.
+
+    A loss writes :meth:`per_sample`: each sample's loss and its derivative with
+    respect to that sample's output. The base class turns them into the (weighted)
+    mean over the batch and its gradient.
+    """
 
     #: registry name
     name = ""
@@ -59,6 +66,34 @@ class Loss:
             )
         return np.ascontiguousarray(y, dtype=dtype)
 
+    def per_sample(self, output: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each sample's loss, shape (n,), and its gradient with respect to that
+        sample's output, shaped like ``output`` (a new array: it is scaled in place)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def value_and_gradient(self, output, target, sample_weight=None):
+        """The mean loss over the batch and its gradient with respect to ``output``.
+
+        With ``sample_weight`` the mean is ``sum_i w_i loss_i / sum_i w_i``. A batch
+        whose weights sum to 0 has loss 0 and gradient 0: it teaches nothing.
+        """
+        kernel = kernels.loss_kernel(self)
+        if kernel is None:
+            losses, derror_doutput = self.per_sample(output, target)
+        else:
+            losses, derror_doutput = kernel(self, output, target)
+        n = losses.shape[0]
+        if sample_weight is None:
+            value = float(np.sum(losses, dtype=np.float64)) / n
+            derror_doutput *= 1.0 / n
+            return value, derror_doutput
+        w = np.asarray(sample_weight, dtype=losses.dtype)
+        total = float(np.sum(w, dtype=np.float64))
+        if total <= 0:
+            total = 1.0
+        derror_doutput *= (w / total)[:, None]
+        return float(np.dot(losses, w)) / total, derror_doutput
+
     def value(self, output, target, sample_weight=None) -> float:
         """Mean loss over the batch."""
         return self.value_and_gradient(output, target, sample_weight)[0]
@@ -67,32 +102,12 @@ class Loss:
         """``derror_doutput``: the gradient of :meth:`value` with respect to ``output``."""
         return self.value_and_gradient(output, target, sample_weight)[1]
 
-    def value_and_gradient(self, output, target, sample_weight=None):  # pragma: no cover
-        """The mean loss and its gradient with respect to ``output``, from one pass."""
-        raise NotImplementedError
-
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (none for the built-in losses)."""
         return {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-def _weighted_mean(per_sample: np.ndarray, sample_weight=None) -> tuple[float, Any]:
-    """The mean of ``per_sample`` (n,), and ``scale``: what each sample's gradient is
-    multiplied by (``1 / n``, or ``w_i / sum(w)`` as a column).
-
-    A batch whose weights sum to 0 has mean 0 and gradient 0: it teaches nothing.
-    """
-    n = per_sample.shape[0]
-    if sample_weight is None:
-        return float(np.sum(per_sample, dtype=np.float64) / n), 1.0 / n
-    w = np.asarray(sample_weight, dtype=per_sample.dtype)
-    total = float(np.sum(w, dtype=np.float64))
-    if total <= 0:
-        total = 1.0
-    return float(np.dot(per_sample, w) / total), (w / total)[:, None]
 
 
 class MeanSquaredError(Loss):
@@ -104,11 +119,10 @@ class MeanSquaredError(Loss):
 
     name = "mse"
 
-    def value_and_gradient(self, output, target, sample_weight=None):
+    def per_sample(self, output, target):
         diff = output - target
         k = diff.shape[1]
-        value, scale = _weighted_mean(np.sum(diff * diff, axis=1) / k, sample_weight)
-        return value, (2.0 / k) * diff * scale
+        return np.sum(diff * diff, axis=1) / k, (2.0 / k) * diff
 
 
 class BinaryCrossentropy(Loss):
@@ -134,12 +148,11 @@ class BinaryCrossentropy(Loss):
             )
         return target
 
-    def value_and_gradient(self, output, target, sample_weight=None):
+    def per_sample(self, output, target):
         z = output
         k = z.shape[1] if self.mean_over_outputs else 1
-        per_sample = np.sum(F.binary_crossentropy_from_logits(z, target), axis=1) / k
-        value, scale = _weighted_mean(per_sample, sample_weight)
-        return value, (F.sigmoid(z) - target) * (scale / k)
+        losses = np.sum(F.binary_crossentropy_from_logits(z, target), axis=1) / k
+        return losses, (F.sigmoid(z) - target) / k
 
 
 class CategoricalCrossentropy(Loss):
@@ -176,7 +189,7 @@ class CategoricalCrossentropy(Loss):
             f"{n_outputs}); received shape {y.shape}"
         )
 
-    def value_and_gradient(self, output, target, sample_weight=None):
+    def per_sample(self, output, target):
         z = output
         n, k = z.shape
         if target.ndim == 1 and n and (target.min() < 0 or target.max() >= k):
@@ -189,35 +202,29 @@ class CategoricalCrossentropy(Loss):
         exp_z = np.exp(z - z_max)
         sum_exp = np.sum(exp_z, axis=1, keepdims=True)
         log_sum_exp = (np.log(sum_exp) + z_max)[:, 0]  # log(sum_j exp(z_j))
-        rows = np.arange(n)
-        if target.ndim == 1:  # integer labels
-            per_sample = log_sum_exp - z[rows, target]
-        else:  # one-hot or probability rows
-            per_sample = log_sum_exp - np.sum(z * target, axis=1)
-        value, scale = _weighted_mean(per_sample, sample_weight)
         derror_dz = exp_z / sum_exp  # softmax(z)
-        if target.ndim == 1:
+        if target.ndim == 1:  # integer labels
+            rows = np.arange(n)
+            losses = log_sum_exp - z[rows, target]
             derror_dz[rows, target] -= 1.0  # softmax(z) - onehot
-        else:
+        else:  # one-hot or probability rows
+            losses = log_sum_exp - np.sum(z * target, axis=1)
             derror_dz -= target
-        derror_dz *= scale
-        return value, derror_dz
+        return losses, derror_dz
 
 
 class HalfSquaredError(Loss):
     """Half squared error: ``0.5 * sum_j (output_j - target_j)**2`` per sample, averaged.
 
     scikit-learn's ``squared_error`` for its MLPs: the factor 1/2 makes the gradient
-    simply ``(output - target) / n``. (scikit-learn *reports* this value divided by
-    the number of outputs; its gradient is this one's.)
+    simply ``(output - target) / n``.
     """
 
     name = "half_squared_error"
 
-    def value_and_gradient(self, output, target, sample_weight=None):
+    def per_sample(self, output, target):
         diff = output - target
-        value, scale = _weighted_mean(0.5 * np.sum(diff * diff, axis=1), sample_weight)
-        return value, diff * scale
+        return 0.5 * np.sum(diff * diff, axis=1), diff
 
 
 class MultilabelCrossentropy(BinaryCrossentropy):
@@ -243,14 +250,12 @@ class HalfPoissonDeviance(Loss):
     name = "poisson"
     output_activation = "exp"
 
-    def value_and_gradient(self, output, target, sample_weight=None):
+    def per_sample(self, output, target):
         z = output
         mu = np.exp(z)
         positive = target > 0
         t_log_t = np.where(positive, target * np.log(np.where(positive, target, 1)), 0)
-        per_sample = np.sum(mu - target * z + t_log_t - target, axis=1)
-        value, scale = _weighted_mean(per_sample, sample_weight)
-        return value, (mu - target) * scale
+        return np.sum(mu - target * z + t_log_t - target, axis=1), mu - target
 
 
 LOSSES: dict[str, type[Loss]] = {
@@ -264,6 +269,9 @@ LOSSES: dict[str, type[Loss]] = {
     "multilabel_crossentropy": MultilabelCrossentropy,
     "poisson": HalfPoissonDeviance,
 }
+
+
+kernels.register_loss(CategoricalCrossentropy, kernels.categorical_crossentropy)
 
 
 def get_loss(loss: str | Loss) -> Loss:

@@ -44,7 +44,10 @@ from chainrule.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from chainrule.progress import check_verbose, progress_bar
 from chainrule.training import ArrayBatches, fit
 
-__all__ = ["Network"]
+__all__ = ["LOSS_BLOCK_ROWS", "Network"]
+
+#: Rows per block in :meth:`Network.loss_and_gradient` (and so in L-BFGS).
+LOSS_BLOCK_ROWS = 2048
 
 
 class Network:
@@ -225,12 +228,12 @@ class Network:
 
     # ------------------------------------------------------------ the chain rule
 
-    def _backpropagate(self, layers, params, grads, X, target, sample_weight, training):
+    def _backpropagate(self, layers, params, grads, X, target, sample_weight, training, l2):
         """Forward through ``layers``, the loss, then backward: fills ``grads``.
 
-        Returns the loss (with the L2 term) and what the loss took: the prediction, or
-        its logits when the loss is fused with the output layer. A non-finite loss
-        returns before the backward pass.
+        Returns the loss (with the L2 term ``0.5 * l2 * sum(W**2)``) and what the loss
+        took: the prediction, or its logits when the loss is fused with the output
+        layer. A non-finite loss returns before the backward pass.
         """
         output = X
         for layer in layers[: len(self._layers_to_loss)]:
@@ -239,10 +242,9 @@ class Network:
         # the loss takes the logits and its gradient is already
         # derror_dprediction * dprediction_dlogits = prediction - target.
         error, derror_dprediction = self.loss.value_and_gradient(output, target, sample_weight)
-        l2 = self._l2(X.shape[0] if sample_weight is None else float(np.sum(sample_weight)))
         weights = params[: self.n_weights]
         if l2:
-            error += 0.5 * l2 * float(np.dot(weights, weights))
+            error += 0.5 * l2 * float(weights @ weights)
         if not math.isfinite(error):
             return error, output
         gradient = derror_dprediction
@@ -270,8 +272,9 @@ class Network:
         TrainingDivergedError
             When the loss is not finite; the weights are not updated.
         """
+        weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         error, output = self._backpropagate(
-            self.layers, self.params, self.grads, X, y, sample_weight, training=True
+            self.layers, self.params, self.grads, X, y, sample_weight, True, self._l2(weight)
         )
         if not math.isfinite(error):
             raise TrainingDivergedError(
@@ -301,7 +304,9 @@ class Network:
         A pure function: it reads the parameter vector it is given, changes nothing on
         the network (its parameters, gradients, random generator and layers stay as
         they were) and is safe to call from several threads. L-BFGS, the gradient
-        checks and distributed training call it.
+        checks and distributed training call it. It works through the rows in blocks of
+        :data:`LOSS_BLOCK_ROWS`, adding up the blocks' gradients by their share of the
+        sample weight.
 
         Parameters
         ----------
@@ -336,14 +341,36 @@ class Network:
             X, y = self._prepare_xy(X, y)
             if sample_weight is not None:
                 sample_weight = check_sample_weight(sample_weight, X.shape[0], self.dtype)
-        grads = np.zeros_like(params)
         layers = [copy.copy(layer) for layer in self.layers]  # they keep this pass's arrays
-        self._bind(layers, params, grads)
+        block_grads = np.empty_like(params)
+        self._bind(layers, params, block_grads)
         if training:
             rng = copy.deepcopy(self.rng)
             for layer in layers:
                 layer.rng = rng
-        error, _ = self._backpropagate(layers, params, grads, X, y, sample_weight, training)
+        # Block by block of rows: memory stays bounded, the arrays stay in cache. The
+        # loss is a weighted mean, so each block counts by its share of the weight.
+        n = X.shape[0]
+        total = n if sample_weight is None else float(np.sum(sample_weight))
+        error, grads = 0.0, np.zeros_like(params)
+        for start in range(0, n, LOSS_BLOCK_ROWS):
+            rows = slice(start, start + LOSS_BLOCK_ROWS)
+            block_weights = None if sample_weight is None else sample_weight[rows]
+            block = X[rows].shape[0] if block_weights is None else float(np.sum(block_weights))
+            if block <= 0:
+                continue
+            block_error, _ = self._backpropagate(
+                layers, params, block_grads, X[rows], y[rows], block_weights, training, 0.0
+            )
+            error += block / total * block_error
+            grads += block / total * block_grads
+            if not math.isfinite(error):
+                return error, grads
+        l2 = self._l2(total)
+        if l2:
+            weights = params[: self.n_weights]
+            error += 0.5 * l2 * float(weights @ weights)
+            grads[: self.n_weights] += l2 * weights
         return error, grads
 
     def _prediction_from(self, output: np.ndarray) -> np.ndarray:
@@ -444,7 +471,7 @@ class Network:
                     bar.update(1)
         loss = loss_total / weight_total if weight_total else float("nan")
         weights = self.params[: self.n_weights]
-        scores = {"loss": loss + 0.5 * self._l2(weight_total) * float(np.dot(weights, weights))}
+        scores = {"loss": loss + 0.5 * self._l2(weight_total) * float(weights @ weights)}
         for metric in metrics:
             scores[metric.name] = metric.result()
         return scores

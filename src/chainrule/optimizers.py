@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import kernels
 from chainrule._validation import (
     check_fraction,
     check_non_negative_float,
@@ -190,12 +191,22 @@ class Optimizer:
         self.iterations = 0
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
-        """Update ``params`` in place from ``grads``."""
+        """Update ``params`` in place from ``grads``: the formula of ``_update``, or the
+        kernel that stands in for it (:mod:`chainrule.kernels`) when kernels are on."""
         self.iterations += 1
-        self._update(params, grads)
+        kernel = kernels.optimizer_kernel(self)
+        if kernel is None:
+            self._update(params, grads)
+        else:
+            kernel(self, params, grads)
 
     def _update(self, params, grads):  # pragma: no cover
+        """The update, as the formula reads (the reference a kernel is tested against)."""
         raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a kernel's scratch vector is made again when needed
+        return {k: v for k, v in self.__dict__.items() if k != "_scratch"}
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as JSON-safe values (the current rate, or the schedule)."""
@@ -378,6 +389,11 @@ class AdamW(Adam):
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, RMSprop, Adam, AdamW)}
+
+kernels.register_optimizer(SGD, kernels.sgd_update)
+kernels.register_optimizer(RMSprop, kernels.rmsprop_update)
+kernels.register_optimizer(Adam, kernels.adam_update)
+kernels.register_optimizer(AdamW, kernels.adamw_update)
 
 
 def get_optimizer(optimizer: str | Optimizer) -> Optimizer:

@@ -1,7 +1,9 @@
-"""The ``chainrule inspect`` report, and the helpers the command line shares with it.
+"""What the command line reports: ``chainrule inspect``'s description of a model file,
+``chainrule train``'s summary, and the formatting they share.
 
 :func:`describe_model` describes a loaded model file: its format, what it predicts,
 the columns it expects, the network, its settings and its training history.
+:func:`describe_training` sums up a training run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 from chainrule.network import Network
 from chainrule.tabular import TabularModel
 
-__all__ = ["describe_model", "fmt", "history_of", "kept_epoch", "table"]
+__all__ = ["describe_model", "describe_training", "fmt", "history_of", "kept_epoch", "table"]
 
 
 def fmt(value: float) -> str:
@@ -205,3 +207,42 @@ def describe_model(model: Any, header: dict[str, Any], path: str) -> str:
     if isinstance(model, TabularModel) and kept_epoch(model):
         say(f"  the model holds the weights of epoch {kept_epoch(model)}")
     return "\n".join(lines)
+
+
+def describe_training(model: TabularModel, settings: dict[str, Any], seconds: float) -> list[str]:
+    """``chainrule train``'s summary of a fitted TabularModel, one line per entry:
+    the data, the network, the epochs run, the best epoch, where the model went.
+
+    ``settings`` are the command's options (``activation``, ``epochs``, ``patience``,
+    ``out``).
+    """
+    lines: list[str] = []
+    say = lines.append
+    info = model.training_
+    net = model.network_
+    pre = model.preprocessor_
+    n_text = sum(c["kind"] == "category" for c in pre.columns_)
+    say(
+        f"data: {info['rows']} rows, {len(pre.columns_)} input columns ({n_text} text) -> "
+        f"{net.n_features} features; {info['train_rows']} rows to train, "
+        f"{info['validation_rows']} to validate"
+    )
+    widths = [str(net.n_features), *(str(h) for h in model.hidden), str(net.n_outputs)]
+    kind = f"{settings['activation']} hidden layers" if model.hidden else "no hidden layer"
+    say(f"network: {' -> '.join(widths)} ({kind}), {net.n_params:,} parameters")
+    stop = ""
+    if info.get("early_stopped"):
+        stop = f" (early stopping after {settings['patience']} epochs without improvement)"
+    say(f"trained {info['epochs_run']} of {settings['epochs']} epochs in {seconds:.2f} s{stop}")
+    best = info.get("best", {})
+    metric = "accuracy" if model.task_ == "classify" else "r2"
+    if "val_loss" in best:
+        kept = "those weights are kept" if settings["patience"] else "the last epoch's are kept"
+        say(
+            f"best validation {metric} {best[f'val_{metric}']:.4f} (loss {best['val_loss']:.4f}) "
+            f"at epoch {info['best_epoch']}; {kept}"
+        )
+    elif best:
+        say(f"training {metric} {best[metric]:.4f} (loss {best['loss']:.4f}); no validation rows")
+    say(f"model saved to {settings['out']}")
+    return lines

@@ -1,0 +1,651 @@
+"""The machinery behind chainrule's scikit-learn estimators (:mod:`chainrule.estimators`).
+
+:class:`_BaseMLP` builds the estimators' :class:`~chainrule.Network` (``Dense`` layers,
+a hidden activation, scikit-learn's output layer and loss), draws scikit-learn's
+initial weights, keeps ``coefs_`` and ``intercepts_`` as views of the network's
+parameters, and trains: sgd and adam through chainrule's one training loop, with
+scikit-learn's rules plugged into its seams (:mod:`chainrule.sklearn_rules`); lbfgs
+through ``scipy.optimize.minimize(method="L-BFGS-B")`` over the network's pure
+:meth:`~chainrule.Network.loss_and_gradient`. It also writes and reads the
+estimators' model files.
+"""
+
+from __future__ import annotations
+
+import warnings
+from itertools import pairwise
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from chainrule.blas import other_blas_single_threaded
+from chainrule.callbacks import Callback
+from chainrule.errors import TrainingDivergedError
+from chainrule.io import save
+from chainrule.layers import ACTIVATIONS, Dense, Dropout
+from chainrule.network import Network
+from chainrule.optimizers import SGD, Adam
+from chainrule.sklearn_rules import OUTPUTS, InverseScaling, SklearnEpochs
+from chainrule.training import ArrayBatches, train
+
+try:  # scikit-learn's shim for SciPy's changing L-BFGS-B options (1.6+)
+    from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+except ImportError:  # pragma: no cover
+
+    def _get_additional_lbfgs_options_dict(key, value):
+        return {}
+
+
+__all__ = ["HIDDEN_ACTIVATIONS"]
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+#: Hidden-layer activations: every name in ``chainrule.ACTIVATIONS`` except
+#: ``softmax``, which normalises across a layer and belongs on the output.
+HIDDEN_ACTIVATIONS = frozenset(name for name in ACTIVATIONS if name != "softmax")
+
+_NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large "
+    "values and need to be preprocessed"
+)
+
+#: Rows per forward pass at prediction time (bounds memory for large or sparse X).
+_PREDICT_CHUNK = 4096
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared fit/predict machinery of MLPClassifier and MLPRegressor (not public)."""
+
+    _parameter_constraints: ClassVar[dict] = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        # [0, 1): momentum=1 never forgets a gradient (scikit-learn accepts 1.0)
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "callbacks": [list, None],
+        "dtype": [
+            StrOptions({"float32", "float64"}),
+            Options(type, {np.float32, np.float64}),
+            None,
+        ],
+    }
+
+    # ------------------------------------------------------------ building
+
+    def _hidden_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _make_optimizer(self):
+        if self.solver == "adam":
+            return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        # sgd (and a placeholder for lbfgs, which steps through scipy instead)
+        return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+
+    def _build_network(self, layer_units: list[int], dtype, seed) -> Network:
+        """``Dense -> activation [-> Dropout]`` per hidden layer, then the output layer."""
+        hidden = ACTIVATIONS[self.activation]
+        layers = []
+        for units in layer_units[1:-1]:
+            layers += [Dense(units, kernel_initializer="zeros"), hidden()]
+            if self.dropout:
+                layers.append(Dropout(self.dropout))
+        layers.append(Dense(layer_units[-1], kernel_initializer="zeros"))
+        output_layer, loss = OUTPUTS[self.out_activation_]
+        if output_layer is not None:
+            layers.append(output_layer())
+        net = Network(
+            layers,
+            loss=loss(),
+            optimizer=self._make_optimizer(),
+            l2=self.alpha,
+            l2_divided_by_batch=True,
+            seed=seed,
+            dtype=dtype,
+        )
+        self._architecture = (self.activation, self.dropout)
+        return net.build(layer_units[0])
+
+    def _init_coef(self, fan_in: int, fan_out: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """scikit-learn's Glorot-uniform draw for one layer (weights, then biases)."""
+        factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
+        init_bound = np.sqrt(factor / (fan_in + fan_out))
+        coef = self._random_state.uniform(-init_bound, init_bound, (fan_in, fan_out))
+        intercept = self._random_state.uniform(-init_bound, init_bound, fan_out)
+        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
+
+    def _initialize(self, y: np.ndarray, layer_units: list[int], dtype, initial=None) -> None:
+        """Set up a first fit: attributes, the network, and its initial weights.
+
+        ``initial`` is ``(coefs, intercepts)`` the user set on an estimator never fitted
+        (then they are the starting point); otherwise weights are drawn as scikit-learn does.
+        """
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation()
+        if initial is None:
+            pairs = [self._init_coef(a, b, dtype) for a, b in pairwise(layer_units)]
+            initial = ([c for c, _ in pairs], [b for _, b in pairs])
+        # Dropout's generator is seeded from random_state only when there is dropout,
+        # so without it the RandomState stream stays exactly scikit-learn's.
+        seed = int(self._random_state.randint(np.iinfo(np.int32).max)) if self.dropout else None
+        self.network_ = self._build_network(layer_units, dtype, seed)
+        self._optimizer = self.network_.optimizer
+        self.coefs_, self.intercepts_ = initial
+        self._sync_network()
+        self._best_params = self.network_.params.copy()
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._reset_curves()
+
+    def _reset_curves(self) -> None:
+        """The attributes scikit-learn's sgd and adam keep from epoch to epoch."""
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        self.best_loss_ = None if self.early_stopping else np.inf
+        self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = -np.inf if self.early_stopping else None
+
+    def _continue_with(self, layer_units: list[int]) -> None:
+        """Warm start / partial_fit: keep the weights, follow changed hyperparameters.
+
+        A changed ``activation`` or ``dropout`` rebuilds the network around the current
+        weights; changed layer sizes cannot reuse them and are refused.
+        """
+        self._sync_network()
+        shapes = [c.shape for c in self.coefs_]
+        wanted = list(pairwise(layer_units))
+        if shapes != wanted:
+            raise ValueError(
+                f"warm_start and partial_fit continue from coefs_ of shapes {shapes}, but "
+                f"hidden_layer_sizes and the data ask for {wanted}. Use the same "
+                "hidden_layer_sizes, or set warm_start=False to start afresh."
+            )
+        if self._architecture == (self.activation, self.dropout):
+            return
+        coefs = [np.array(c) for c in self.coefs_]
+        intercepts = [np.array(b) for b in self.intercepts_]
+        seed = int(self._random_state.randint(np.iinfo(np.int32).max)) if self.dropout else None
+        self.network_ = self._build_network(layer_units, self.network_.dtype, seed)
+        self._optimizer = self.network_.optimizer
+        self.coefs_, self.intercepts_ = coefs, intercepts
+        self._sync_network()
+
+    def _dense_layers(self) -> list[Dense]:
+        return [layer for layer in self.network_.layers if isinstance(layer, Dense)]
+
+    def _sync_network(self) -> None:
+        """Make ``coefs_`` / ``intercepts_`` views of the network's parameters.
+
+        Arrays the user assigned (``est.coefs_ = [...]`` or ``est.coefs_[0] = W``) are
+        copied into the network first, so a warm-started fit starts from them.
+        """
+        dense = self._dense_layers()
+        for name in ("coefs_", "intercepts_"):
+            arrays = getattr(self, name)
+            attr = "weights" if name == "coefs_" else "bias"
+            if len(arrays) != len(dense):
+                raise ValueError(
+                    f"{name} must be a list of {len(dense)} arrays (one per layer); "
+                    f"received {len(arrays)}"
+                )
+            if all(a is getattr(layer, attr) for a, layer in zip(arrays, dense, strict=True)):
+                continue
+            for i, (a, layer) in enumerate(zip(arrays, dense, strict=True)):
+                view = getattr(layer, attr)
+                if a is view:
+                    continue
+                a = np.asarray(a)
+                if a.shape != view.shape:
+                    raise ValueError(
+                        f"{name}[{i}] must have shape {view.shape}; received shape {a.shape}"
+                    )
+                view[...] = a
+            setattr(self, name, [getattr(layer, attr) for layer in dense])
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "network_" in state:
+            # the network made its layers' arrays views of its parameters again:
+            # coefs_ and intercepts_ are those views (the pickled copies go)
+            dense = self._dense_layers()
+            self.coefs_ = [layer.weights for layer in dense]
+            self.intercepts_ = [layer.bias for layer in dense]
+
+    # ------------------------------------------------------------ data
+
+    def _resolve_dtype(self, X) -> np.dtype:
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        return np.dtype(X.dtype) if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+    @staticmethod
+    def _as_dtype(X, dtype):
+        """Dense: C-contiguous ``dtype``. Sparse: CSR of ``dtype`` (densified per batch)."""
+        if scipy.sparse.issparse(X):
+            return X.tocsr().astype(dtype, copy=False)
+        return np.ascontiguousarray(X, dtype=dtype)
+
+    def _forward(self, X) -> np.ndarray:
+        """The network's output for all rows of X, in chunks (sparse chunks densified)."""
+        net = self.network_
+        self._sync_network()
+        X = self._as_dtype(X, net.dtype)
+        n = X.shape[0]
+        result = np.empty((n, net.n_outputs), dtype=net.dtype)
+        sparse = scipy.sparse.issparse(X)
+        with np.errstate(over="ignore", under="ignore"):
+            for lo in range(0, n, _PREDICT_CHUNK):
+                hi = min(lo + _PREDICT_CHUNK, n)
+                chunk = X[lo:hi].toarray() if sparse else X[lo:hi]
+                result[lo:hi] = net.forward(chunk)
+        return result
+
+    def _validate_predict_input(self, X):
+        return validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False
+        )
+
+    # ------------------------------------------------------------ fitting
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden_layer_sizes = self._hidden_sizes()
+        if self.dropout and self.solver == "lbfgs":
+            raise ValueError(
+                "dropout needs a stochastic solver: lbfgs needs the same loss at every "
+                f"evaluation; received dropout={self.dropout} with solver='lbfgs'. "
+                "Use solver='adam' or 'sgd', or dropout=0."
+            )
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, Y, extra_weight = self._validate_input(X, y, incremental, reset=first_pass)
+        # coefs_ set by hand on an estimator never fitted: start from them
+        user_weights = not first_pass and not hasattr(self, "network_")
+        dtype = self._resolve_dtype(X) if first_pass or user_weights else self.network_.dtype
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        if extra_weight is not None:
+            extra_weight = extra_weight.astype(dtype)
+            sample_weight = extra_weight if sample_weight is None else sample_weight * extra_weight
+        X = self._as_dtype(X, dtype)
+        if Y.ndim == 1:
+            Y = Y.reshape((-1, 1))
+        self.n_outputs_ = Y.shape[1]
+        layer_units = [X.shape[1], *hidden_layer_sizes, self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass or user_weights:
+            initial = (list(self.coefs_), list(self.intercepts_)) if user_weights else None
+            self._initialize(Y, layer_units, dtype, initial)
+        else:
+            self._continue_with(layer_units)
+        net = self.network_
+        net.l2 = self.alpha  # it may have changed since the last fit (warm start)
+        target = self._target(Y, net)
+        callbacks = list(self.callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    "callbacks must be chainrule Callback objects (such as "
+                    f"chainrule.EarlyStopping); received {cb!r}"
+                )
+        try:
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(X, Y, target, sample_weight, incremental, callbacks)
+            else:
+                self._fit_lbfgs(X, target, sample_weight, callbacks)
+        except TrainingDivergedError as exc:
+            raise ValueError(f"{_NON_FINITE}: {exc}") from None
+        if not np.isfinite(net.params).all():
+            raise ValueError(
+                f"{_NON_FINITE}. Scale the inputs (e.g. with StandardScaler), lower "
+                "learning_rate_init or raise alpha."
+            )
+        return self
+
+    def _fit_lbfgs(self, X, target, sample_weight, callbacks) -> None:
+        """``scipy.optimize.minimize(method="L-BFGS-B")`` on the network's pure
+        ``loss_and_gradient`` over all the rows; callbacks see every iteration."""
+        net = self.network_
+        if scipy.sparse.issparse(X):
+            X = X.toarray()  # every row at every evaluation: densify once
+
+        def loss_and_gradient(params):
+            value, grads = net.loss_and_gradient(
+                params, X, target, sample_weight, check_input=False
+            )
+            return value, grads.astype(np.float64)
+
+        def on_iteration(intermediate_result):
+            self.n_iter_ += 1
+            logs = {"loss": float(intermediate_result.fun)}
+            for cb in callbacks:
+                cb.on_epoch_end(self.n_iter_ - 1, logs)
+            if net.stop_training:
+                raise StopIteration
+
+        for cb in callbacks:
+            cb.network, cb.params = net, {"epochs": self.max_iter, "batches": 1}
+            cb.on_train_begin({})
+        net.stop_training = False
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        self.n_iter_ = 0
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                with other_blas_single_threaded():
+                    result = scipy.optimize.minimize(
+                        loss_and_gradient,
+                        net.params.astype(np.float64),
+                        method="L-BFGS-B",
+                        jac=True,
+                        callback=on_iteration if callbacks else None,
+                        options={
+                            "maxfun": self.max_fun,
+                            "maxiter": self.max_iter,
+                            "gtol": self.tol,
+                            **_get_additional_lbfgs_options_dict("iprint", iprint),
+                        },
+                    )
+        finally:
+            for cb in callbacks:
+                cb.on_train_end({})
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        net.params[...] = result.x
+
+    def _fit_stochastic(self, X, Y, target, sample_weight, incremental, callbacks) -> None:
+        """sgd and adam: scikit-learn's settings translated onto the training loop."""
+        net = self.network_
+        if not incremental or not hasattr(self, "_optimizer"):
+            net.optimizer = self._optimizer = self._make_optimizer()
+            net.optimizer.build(net.params)
+        if not hasattr(self, "loss_curve_"):  # warm start after an lbfgs fit
+            self._reset_curves()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        validation = None
+        if self.early_stopping:
+            # scikit-learn's split, from the same RandomState: the same rows go to validation
+            stratify = Y if self._is_classifier() and self.n_outputs_ == 1 else None
+            arrays = [X, Y, target] + ([] if sample_weight is None else [sample_weight])
+            split = train_test_split(
+                *arrays,
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
+            X, X_val, Y_val, target, target_val = split[0], split[1], split[3], split[4], split[5]
+            sample_weight, sw_val = split[6:8] if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            validation = (X_val, self._validation_targets(Y_val), sw_val)
+
+        n_samples = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped",
+                    stacklevel=5,  # the caller of fit()
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        # scikit-learn's batches: its RandomState shuffles the rows before each epoch
+        batches = ArrayBatches(
+            X,
+            target,
+            sample_weight,
+            batch_size=batch_size,
+            shuffle=self.shuffle,
+            rng=self._random_state,
+        )
+        optimizer = net.optimizer
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            optimizer.schedule = InverseScaling(
+                float(self.learning_rate_init),
+                self.power_t,
+                self.t_,
+                n_samples,
+                optimizer.learning_rate,
+            )
+        epochs = SklearnEpochs(self, n_samples, validation, incremental)
+        val_batches = None
+        if validation is not None and callbacks:  # val_loss for the user's callbacks
+            val_batches = ArrayBatches(
+                X_val, target_val, sw_val, batch_size=_PREDICT_CHUNK, shuffle=False
+            )
+        self.n_iter_ = 0
+        try:
+            train(
+                net,
+                batches,
+                epochs=1 if incremental else self.max_iter,
+                validation=val_batches,
+                callbacks=[epochs, *callbacks],
+            )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=5)
+        except TrainingDivergedError:
+            if validation is None:
+                raise
+            # as scikit-learn: with early stopping a diverged fit keeps its best weights
+            self.n_iter_ += 1
+            self.loss_ = np.nan
+            self.loss_curve_.append(np.nan)
+            self.validation_scores_.append(np.nan)
+            warnings.warn(
+                f"Training diverged in epoch {self.n_iter_} (the loss became non-finite); "
+                "the weights with the best validation score are kept. Lower "
+                "learning_rate_init.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
+            return
+        finally:
+            optimizer.schedule = None  # the rate it left is the current one, as scikit-learn's
+        if not incremental and not epochs.stopped and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=5,  # the caller of fit()
+            )
+
+    def _score(self, X, y, sample_weight=None) -> float:
+        """Validation score (accuracy or R^2) without input validation; NaN if not finite."""
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return float(self._score_function(y, y_pred, sample_weight=sample_weight))
+
+    def _is_classifier(self) -> bool:
+        return isinstance(self, ClassifierMixin)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------ public
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in
+            regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self) -> bool:
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} "
+                "is not stochastic."
+            )
+        return True
+
+    def save(self, path) -> Any:
+        """Write the fitted estimator to one safe model file; ``chainrule.load(path)`` reads it.
+
+        The file holds the parameters, the architecture and the fitted attributes, no
+        pickle (see :mod:`chainrule.io`). ``callbacks`` and a ``random_state`` that is
+        not an integer are not saved.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        return save(self, path)
+
+    def _model_state(self) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
+        """``(kind, JSON-safe header, arrays)`` for :func:`chainrule.io.save`."""
+        check_is_fitted(self)
+        self._sync_network()
+        net = self.network_
+        params = self.get_params(deep=False)
+        params["callbacks"] = None
+        if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
+            params["random_state"] = None
+        if isinstance(params["hidden_layer_sizes"], (Integral, np.integer)):
+            params["hidden_layer_sizes"] = int(params["hidden_layer_sizes"])
+        else:
+            params["hidden_layer_sizes"] = [int(s) for s in params["hidden_layer_sizes"]]
+        if params["dtype"] is not None:
+            params["dtype"] = np.dtype(params["dtype"]).name
+        if isinstance(params.get("class_weight"), dict):
+            params["class_weight"] = {
+                "pairs": [[_json_scalar(k), float(v)] for k, v in params["class_weight"].items()]
+            }
+        fitted = {}
+        for name in (
+            "n_features_in_",
+            "n_layers_",
+            "n_outputs_",
+            "out_activation_",
+            "n_iter_",
+            "t_",
+            "loss_",
+            "best_loss_",
+            "loss_curve_",
+            "validation_scores_",
+            "best_validation_score_",
+            "_no_improvement_count",
+        ):
+            if hasattr(self, name):
+                value = getattr(self, name)
+                fitted[name] = [float(v) for v in value] if isinstance(value, list) else value
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = [str(f) for f in self.feature_names_in_]
+        header = {
+            "estimator_params": params,
+            "fitted": fitted,
+            "architecture": net.get_config(),
+            "n_features": net.n_features,
+            "n_outputs": net.n_outputs,
+            "n_params": net.n_params,
+            "dtype": net.dtype.name,
+            "history": None,
+        }
+        arrays = {"params": net.params}
+        if hasattr(self, "_label_binarizer"):
+            header["label_type"] = self._label_binarizer.y_type_
+            classes = np.asarray(self.classes_)
+            if classes.dtype == object:
+                classes = classes.astype(str)
+            arrays["classes"] = classes
+        return type(self).__name__, header, arrays
+
+    @classmethod
+    def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]):
+        """Rebuild a saved estimator from :func:`chainrule.io.load`'s checked contents."""
+        params = dict(header["estimator_params"])
+        if isinstance(params.get("hidden_layer_sizes"), list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        if isinstance(params.get("class_weight"), dict):
+            params["class_weight"] = {k: v for k, v in params["class_weight"]["pairs"]}
+        est = cls(**params)
+        net = Network._from_model_state(header, {"params": arrays["params"]})
+        for name, value in header["fitted"].items():
+            if name == "feature_names_in_":
+                value = np.asarray(value, dtype=object)
+            setattr(est, name, value)
+        if "classes" in arrays:
+            est.classes_ = arrays["classes"]
+            est._label_binarizer = _label_binarizer_for(est.classes_, header["label_type"])
+        net.loss = OUTPUTS[est.out_activation_][1]()  # the file names the plain loss
+        net.l2, net.l2_divided_by_batch = est.alpha, True
+        est.network_ = net
+        est._architecture = (est.activation, est.dropout)
+        est._optimizer = net.optimizer
+        dense = est._dense_layers()
+        est.coefs_ = [layer.weights for layer in dense]
+        est.intercepts_ = [layer.bias for layer in dense]
+        est._best_params = net.params.copy()
+        est._random_state = check_random_state(est.random_state)
+        return est
+
+
+def _json_scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _label_binarizer_for(classes: np.ndarray, y_type: str) -> LabelBinarizer:
+    """A fitted LabelBinarizer equal to the one fitted on the training labels."""
+    lb = LabelBinarizer()
+    if y_type == "multilabel-indicator":
+        lb.fit(np.eye(len(classes), dtype=int))
+    else:
+        lb.fit(classes)
+    return lb
