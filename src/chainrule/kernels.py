@@ -168,21 +168,28 @@ def _label_shifted_softmax(z: np.ndarray, labels: np.ndarray):
     label's own term is exp(0) = 1, so every sum is >= 1 and its log, the loss,
     >= 0. None when a sum passes ``2 ** (maxexp / 2)`` (1.8e19 in float32, 1.3e154
     in float64: a logit far above the label's, where exp may overflow and the
-    probabilities lose bits) or is not finite: the reference, shifted by the row
-    maximum, handles those rows.
+    probabilities lose bits) or is not finite, or a label is out of range: the
+    reference, shifted by the row maximum, handles those rows (or raises).
     """
     n, k = z.shape
-    if not n or labels.min() < 0 or labels.max() >= k:
-        return None  # the reference raises the error
+    if not n or labels.min() < 0:
+        return None
     rows = np.arange(n)
+    try:
+        label_logits = z[rows, labels]
+    except IndexError:  # a label >= k
+        return None
     with np.errstate(over="ignore", invalid="ignore"):
-        exp_z = np.exp(z - z[rows, labels][:, None])
+        exp_z = np.exp(z - label_logits[:, None])
         sum_exp = exp_z @ np.ones(k, dtype=exp_z.dtype)  # row sums, one BLAS call
-    if not sum_exp.max() <= 2.0 ** (np.finfo(sum_exp.dtype).maxexp // 2):  # NaN too
+    if not sum_exp.max() <= _LARGEST_SUM[exp_z.dtype.char]:  # NaN too
         return None
     exp_z /= sum_exp[:, None]  # softmax(z)
     exp_z[rows, labels] -= 1.0
     return np.log(sum_exp), exp_z
+
+
+_LARGEST_SUM = {"f": 2.0**64, "d": 2.0**512}  # 2 ** (maxexp / 2) per dtype
 
 
 def categorical_crossentropy(loss, z: np.ndarray, target: np.ndarray):
@@ -198,5 +205,12 @@ def clipped_log_loss(loss, z: np.ndarray, target: np.ndarray):
     if result is None:
         return loss.per_sample(z, target)
     losses, derror_dz = result  # losses = -log(p)
-    eps = np.finfo(losses.dtype).eps
-    return np.clip(losses, -np.log1p(-eps), -np.log(eps)), derror_dz
+    low, high = _LOG_LOSS_RANGE[losses.dtype.char]
+    return losses.clip(low, high), derror_dz
+
+
+#: -log(1 - eps) and -log(eps) per dtype: the range of a clipped log-loss
+_LOG_LOSS_RANGE = {
+    dtype.char: (-math.log1p(-np.finfo(dtype).eps), -math.log(np.finfo(dtype).eps))
+    for dtype in (np.dtype(np.float32), np.dtype(np.float64))
+}

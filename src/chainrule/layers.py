@@ -193,8 +193,10 @@ class Dense(Layer):
         # input: one product sums the batch's contributions
         np.matmul(self.input.T, derror_doutput, out=self.derror_dweights)
         if self.use_bias:
-            # dlayer_dbias = 1: derror_dbias sums derror_dlayer over the batch
-            np.sum(derror_doutput, axis=0, out=self.derror_dbias)
+            # derror_dbias = dlayer_dbias.T @ derror_dlayer, with dlayer_dbias = 1 for
+            # every sample: the sum of derror_dlayer over the batch
+            dlayer_dbias = np.ones(derror_doutput.shape[0], dtype=derror_doutput.dtype)
+            np.matmul(dlayer_dbias, derror_doutput, out=self.derror_dbias)
         if not self.needs_input_grad:
             return None
         # dlayer_dinput = W: derror_dinput = derror_dlayer @ W.T
