@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
 
 import scipy.sparse
+import sklearn
 from sklearn import datasets
 from sklearn import neural_network as sk
 from sklearn.base import clone
@@ -578,3 +579,63 @@ def test_lbfgs_runs_scipys_blas_on_one_thread_and_restores_it():
     for threads in seen:
         for path, n in threads.items():
             assert n == (1 if path in others else 2), path
+
+
+def test_predictions_from_many_threads_equal_the_sequential_ones():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    X, y = _toy()
+    clf = MLPClassifier(hidden_layer_sizes=(16, 8), max_iter=30, random_state=0).fit(X, y)
+    inputs = [rng.normal(size=(40 + 13 * i, X.shape[1])) for i in range(8)]
+    barrier = threading.Barrier(8)
+    for fn in (clf.predict, clf.predict_proba):
+        sequential = [fn(x) for x in inputs]
+
+        def run(x, fn=fn):
+            barrier.wait()
+            return [fn(x) for _ in range(20)]
+
+        with ThreadPoolExecutor(8) as pool:
+            threaded = list(pool.map(run, inputs))
+        for got, want in zip(threaded, sequential, strict=True):
+            for g in got:
+                np.testing.assert_array_equal(g, want)
+
+
+# ---------------------------------------------------------------- scikit-learn's own tests
+
+
+def test_scikit_learns_own_mlp_tests_pass(tmp_path):
+    # scikit-learn's test_mlp.py, with only its import changed to chainrule's, run as it
+    # is shipped with the installed scikit-learn. Left out: test_gradient, which calls
+    # the private _loss_grad_lbfgs(packed, X, Y, activations, deltas, ...) with
+    # scikit-learn's internal arrays (chainrule's gradients are checked in
+    # test_gradcheck.py). global_random_seed is scikit-learn's conftest fixture.
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = Path(sklearn.__file__).parent / "neural_network" / "tests" / "test_mlp.py"
+    if not source.exists():
+        pytest.skip(f"this scikit-learn install ships without its tests ({source})")
+    original = "from sklearn.neural_network import MLPClassifier, MLPRegressor"
+    text = source.read_text()
+    assert text.count(original) == 1
+    (tmp_path / "test_mlp_on_chainrule.py").write_text(
+        text.replace(original, "from chainrule import MLPClassifier, MLPRegressor")
+    )
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n\n@pytest.fixture\ndef global_random_seed():\n    return 42\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+         "--deselect", "test_mlp_on_chainrule.py::test_gradient", "test_mlp_on_chainrule.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    summary = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 0, result.stdout[-3000:]
+    passed = int(re.search(r"(\d+) passed", summary).group(1))
+    assert passed >= 57 and "failed" not in summary and "error" not in summary, summary

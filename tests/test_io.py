@@ -813,3 +813,27 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(ValueError, match=r"val_loss.*Pass validation data"):
         net.fit(X, y, epochs=1, callbacks=[Checkpoint(tmp_path / "m.npz")])
     assert os.listdir(tmp_path) == []
+
+
+def test_a_file_written_before_the_one_parameter_order_loads_and_predicts_the_same():
+    # tests/data/network-0.1.0.npz was saved by chainrule at commit c56d004, when the
+    # first layer's bias came first in memory and files held every weight matrix,
+    # then every bias: the order that is now the only one.
+    #     X = default_rng(0).normal(size=(60, 3)); y from X; Network([Dense(5), ReLU(),
+    #     Dense(4), Tanh(), Dense(3), Softmax()], categorical_crossentropy, adam, seed=0,
+    #     float64).fit(X, y, epochs=5, batch_size=16).save(...)
+    path = Path(__file__).parent / "data" / "network-0.1.0.npz"
+    net = chainrule.load(path)
+    X = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75], [-2.0, 1.0, 0.0]])
+    expected = [
+        [0.3611705902596265, 0.3969770609402402, 0.24185234880013323],
+        [0.2604304080504859, 0.46306870932129707, 0.2765008826282171],
+        [0.24818601178872818, 0.4165844660795587, 0.3352295221317131],
+    ]
+    np.testing.assert_allclose(net.predict(X), expected, rtol=1e-14)
+    first = net.layers[0]
+    np.testing.assert_allclose(
+        first.weights[0], [0.2194570181801188, -0.3802807911485568, -0.8108466850150997,
+                           -0.8345922915067745, 0.5524267733213718], rtol=1e-15)  # fmt: skip
+    assert np.shares_memory(first.bias, net.params)
+    assert net.history.epoch == [0, 1, 2, 3, 4]

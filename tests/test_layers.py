@@ -20,7 +20,7 @@ from chainrule import (
 )
 from chainrule import functions as F
 from chainrule.initializers import INITIALIZERS, get_initializer
-from chainrule.layers import get_activation, get_layer, layer_from_config
+from chainrule.layers import Activation, get_activation, get_layer, layer_from_config
 
 
 def standalone(layer, n_features, seed=0):
@@ -281,3 +281,40 @@ def test_layers_keep_nothing_at_prediction_and_their_inputs_in_training():
         kept = layer.forward(x, training=True)
         np.testing.assert_array_equal(kept, out)
         assert layer.input is x and layer.output is kept
+
+
+# ---------------------------------------------------------------- an activation of one's own
+
+
+class Softplus(Activation):
+    """``y = log(1 + exp(x))``; ``dy/dx = sigmoid(x)``: written outside the library."""
+
+    name = "softplus"
+
+    def __call__(self, x):
+        return np.logaddexp(0, x)
+
+    def backward(self, derror_doutput):
+        return derror_doutput * F.sigmoid(self.input)
+
+
+def test_an_activation_from_outside_the_library_trains_in_a_network():
+    from chainrule import Network, Softmax
+    from chainrule.gradcheck import check_layer, check_network
+
+    assert check_layer(Softplus(), np.random.default_rng(0).normal(size=(6, 4))).passed
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    net = Network(
+        [Dense(16), Softplus(), Dense(2), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        metrics=["accuracy"],
+        seed=0,
+        dtype="float64",
+    )
+    assert check_network(net, X[:20], y[:20]).passed
+    history = net.fit(X, y, epochs=20, batch_size=32)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert net.evaluate(X, y)["accuracy"] > 0.95

@@ -424,3 +424,53 @@ def test_a_copied_network_trains_its_own_weights(how):
     np.testing.assert_array_equal(cp.get_weights()[0], cp.layers[0].weights)
     # the last batches the layers kept for backward are not copied along
     assert len(pickle.dumps(net)) < 20_000
+
+
+# ---------------------------------------------------------------- threads
+
+
+def _in_threads(fn, inputs, n_threads=8):
+    """``[fn(x) for x in inputs]``, computed by ``n_threads`` threads that start together."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(n_threads)
+
+    def run(x):
+        barrier.wait()
+        return [fn(x) for _ in range(20)]
+
+    with ThreadPoolExecutor(n_threads) as pool:
+        return list(pool.map(run, inputs))
+
+
+def test_predictions_from_many_threads_equal_the_sequential_ones():
+    # predict, predict_proba, evaluate and forward keep nothing on the network
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
+    net = Network(
+        [Dense(32), ReLU(), Dropout(0.2), Dense(16), Tanh(), Dense(3), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        metrics=["accuracy"],
+        seed=0,
+    )
+    net.fit(X, y, epochs=3, batch_size=32)
+    inputs = [rng.normal(size=(50 + 17 * i, 6)) for i in range(8)]  # different sizes
+    labels = [rng.integers(0, 3, size=len(x)) for x in inputs]
+    for fn in (
+        net.predict,
+        lambda x: net.predict(x, batch_size=7),
+        net.predict_proba,
+        lambda x: net.forward(x.astype(np.float32)),
+    ):
+        sequential = [fn(x) for x in inputs]
+        for got, want in zip(_in_threads(fn, inputs), sequential, strict=True):
+            for g in got:
+                np.testing.assert_array_equal(g, want)
+    pairs = list(zip(inputs, labels, strict=True))
+    sequential = [net.evaluate(x, t) for x, t in pairs]
+    threaded = _in_threads(lambda pair: net.evaluate(*pair), pairs)
+    for got, want in zip(threaded, sequential, strict=True):
+        assert all(g == want for g in got)

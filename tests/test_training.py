@@ -437,3 +437,64 @@ def test_progress_bar_without_tqdm(monkeypatch, capsys):
     regressor().fit(X, y, epochs=2, batch_size=16, verbose=1)
     out = capsys.readouterr().out
     assert "Epoch 1/2 [" in out and "5/5" in out and "loss" in out
+
+
+# ---------------------------------------------------------------- the batch-source seam
+
+
+class ChunkSource:
+    """Batches read chunk by chunk, in order: the shape of a reader of a file larger
+    than memory (here, slices of an array standing in for the file)."""
+
+    def __init__(self, X, y, rows_per_batch):
+        self.X, self.y, self.rows = X, y, rows_per_batch
+        self.epochs = 0
+
+    def __iter__(self):
+        self.epochs += 1
+        for start in range(0, len(self.X), self.rows):
+            stop = start + self.rows
+            yield self.X[start:stop], self.y[start:stop], None
+
+
+def test_the_loop_trains_from_any_batch_source():
+    # no len(), no random access: the loop asks nothing but an iteration per epoch
+    from chainrule.training import ArrayBatches, train
+
+    X, y = regression_data()
+    X = X.astype(np.float32)
+    target = y.reshape(-1, 1).astype(np.float32)
+    source = ChunkSource(X, target, 16)
+    net = regressor().build(X.shape[1])
+    history = train(net, source, epochs=4)
+    assert source.epochs == 4
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    # the same batches through ArrayBatches give the same network
+    twin = regressor().build(X.shape[1])
+    train(twin, ArrayBatches(X, target, batch_size=16, shuffle=False), epochs=4)
+    np.testing.assert_array_equal(twin.params, net.params)
+
+
+def test_a_memory_mapped_array_trains_as_the_array_does(tmp_path):
+    X, y = regression_data()
+    np.save(tmp_path / "X.npy", X.astype(np.float32))
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    on_disk = regressor().fit(mapped, y, epochs=3, batch_size=16)
+    in_memory = regressor().fit(X.astype(np.float32), y, epochs=3, batch_size=16)
+    np.testing.assert_allclose(on_disk.history["loss"], in_memory.history["loss"], rtol=1e-12)
+
+
+def test_validation_can_be_any_batch_source():
+    from chainrule.training import ArrayBatches, train
+
+    X, y = regression_data()
+    X = X.astype(np.float32)
+    target = y.reshape(-1, 1).astype(np.float32)
+    net = regressor().build(X.shape[1])
+    history = train(
+        net,
+        ArrayBatches(X, target, batch_size=16, rng=np.random.default_rng(0)),
+        epochs=2,
+        validation=ChunkSource(X, target, 7),
+    )
+    assert history.history["val_loss"][-1] == pytest.approx(net.evaluate(X, y)["loss"], rel=1e-6)

@@ -12,7 +12,7 @@ The public API:
   :mod:`chainrule.gradcheck` (finite-difference gradient checks).
 """
 
-from chainrule import gradcheck, tutorial
+from chainrule import gradcheck, kernels, tutorial
 from chainrule._version import __version__
 from chainrule.callbacks import (
     Callback,
@@ -90,6 +90,7 @@ __all__ = [
     "TrainingDivergedError",
     "__version__",
     "gradcheck",
+    "kernels",
     "tutorial",
     "load",
     "save",

@@ -25,6 +25,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from chainrule import io, plotting
 from chainrule._validation import (
     check_fraction,
     check_non_negative_float,
@@ -33,11 +34,14 @@ from chainrule._validation import (
     check_seed,
 )
 from chainrule._version import __version__
-from chainrule.callbacks import Callback, EpochBar
+from chainrule.callbacks import Callback, Checkpoint, EpochBar
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import ACTIVATIONS
 from chainrule.optimizers import OPTIMIZERS
-from chainrule.report import describe_training, fmt, history_of, kept_epoch, table
+from chainrule.preprocessing import explain_task_guess, guess_task
+from chainrule.report import describe_model, describe_training, fmt, history_of, kept_epoch, table
+from chainrule.tabular import TabularModel, parse_hidden, read_csv
+from chainrule.tutorial import walkthrough
 
 
 class UserError(Exception):
@@ -47,8 +51,6 @@ class UserError(Exception):
 
 
 def _cmd_tutorial(args: argparse.Namespace) -> int:
-    from chainrule.tutorial import walkthrough
-
     walkthrough(out_dir=args.out_dir, plot=not args.no_plot, seed=args.seed)
     return 0
 
@@ -114,8 +116,6 @@ _fraction = _option_type(float, lambda v: check_fraction(v, "F"), "a number in [
 
 def _hidden(text: str) -> tuple[int, ...]:
     """``"64,32"`` -> ``(64, 32)``; ``"none"`` or ``""`` -> no hidden layer (as the library)."""
-    from chainrule.tabular import parse_hidden
-
     try:
         return parse_hidden(text)
     except (ValueError, TypeError):
@@ -185,8 +185,6 @@ def _plotting():
         raise UserError(
             "pictures need matplotlib; install it with pip install 'chainrule[plot]'"
         ) from None
-    from chainrule import plotting
-
     return plotting
 
 
@@ -207,15 +205,12 @@ def _check_picture(parser: argparse.ArgumentParser, option: str, path: str, inpu
 def _read_csv(path: str):
     """:func:`chainrule.tabular.read_csv`, with pandas' absence a one-line error."""
     try:
-        from chainrule.tabular import read_csv
+        return read_csv(path)
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise UserError(str(exc)) from None
-    return read_csv(path)
 
 
 def _load(path: str) -> Any:
-    from chainrule import io
-
     if not os.path.exists(path):
         raise UserError(f"{path}: no such model file")
     if os.path.isdir(path):
@@ -224,8 +219,6 @@ def _load(path: str) -> Any:
 
 
 def _load_tabular(path: str, command: str):
-    from chainrule.tabular import TabularModel
-
     model = _load(path)
     if not isinstance(model, TabularModel):
         raise UserError(
@@ -299,9 +292,6 @@ def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from chainrule.preprocessing import explain_task_guess, guess_task
-    from chainrule.tabular import TabularModel
-
     parser = args.subparser
     settings = dict(TRAIN_DEFAULTS)
     if args.config:
@@ -353,8 +343,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     task = settings["task"] or guess_task(frame[target])
     metric = "accuracy" if task == "classify" else "r2"
     if settings["checkpoint"]:
-        from chainrule.callbacks import Checkpoint
-
         monitor = "val_loss" if settings["validation_fraction"] > 0 else "loss"
         checkpoint = Checkpoint(settings["checkpoint"], monitor=monitor, model=model)
         callbacks.append(checkpoint)
@@ -491,17 +479,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from chainrule import io
-    from chainrule.report import describe_model
-
     model = _load(args.model)  # checks every array's checksum, not just the header
     print(describe_model(model, io.read_header(args.model), args.model))
     return 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from chainrule.tabular import TabularModel
-
     _check_picture(
         args.subparser, "--out", args.out, {"model file": args.model, "data file": args.boundary}
     )

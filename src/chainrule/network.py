@@ -456,7 +456,8 @@ class Network:
         metrics = [type(m)() for m in self.metrics]  # fresh: fit's own and other threads'
         loss_total = weight_total = 0.0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            with progress_bar(len(batches), verbose, "evaluate", line=True) as bar:
+            total = len(batches) if hasattr(batches, "__len__") else None
+            with progress_bar(total, verbose, "evaluate", line=True) as bar:
                 for X, target, sample_weight in batches:
                     output = X
                     for layer in self._layers_to_loss:

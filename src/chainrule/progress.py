@@ -42,7 +42,7 @@ def format_logs(logs: dict[str, float]) -> str:
 class _TextBar:
     """A minimal progress bar for when tqdm is not installed."""
 
-    def __init__(self, total: int, desc: str, stream=None) -> None:
+    def __init__(self, total: int | None, desc: str, stream=None) -> None:
         # sys.stdout looked up now, not at import: redirections (pytest, Jupyter) apply
         self.stream = sys.stdout if stream is None else stream
         self.total, self.n, self.desc = total, 0, desc
@@ -79,12 +79,15 @@ class _NoBar:
 class _LineBar(_NoBar):
     """``verbose=2`` outside ``fit``: one line at the end, as Keras prints."""
 
-    def __init__(self, total: int, desc: str) -> None:
-        self.total, self.desc, self.started = total, desc, time.perf_counter()
+    def __init__(self, total: int | None, desc: str) -> None:
+        self.n, self.desc, self.started = 0, desc, time.perf_counter()
+
+    def update(self, k: int = 1) -> None:
+        self.n += k
 
     def close(self) -> None:
         seconds = time.perf_counter() - self.started
-        print(f"{self.desc}: {self.total}/{self.total} batches - {seconds:.2f}s", flush=True)
+        print(f"{self.desc}: {self.n}/{self.n} batches - {seconds:.2f}s", flush=True)
 
 
 def open_bar(total: int | None, verbose: int, desc: str, *, line: bool = False) -> Any:
@@ -106,7 +109,9 @@ def open_bar(total: int | None, verbose: int, desc: str, *, line: bool = False) 
 
 
 @contextmanager
-def progress_bar(total: int, verbose: int, desc: str, *, line: bool = False) -> Iterator[Any]:
+def progress_bar(
+    total: int | None, verbose: int, desc: str, *, line: bool = False
+) -> Iterator[Any]:
     """:func:`open_bar` as a context: the bar is closed on the way out."""
     bar = open_bar(total, verbose, desc, line=line)
     try:

@@ -30,6 +30,7 @@ from chainrule.functions import (
 from chainrule.layers import Dense, Sigmoid
 from chainrule.network import Network
 from chainrule.optimizers import SGD
+from chainrule.plotting import plot_error_curve
 
 __all__ = [
     "sigmoid",
@@ -376,13 +377,12 @@ def walkthrough(
 
     results["plot"] = None
     if plot:
+        path = os.path.join(out_dir, "cumulative_error.png")
         try:
-            from chainrule.plotting import plot_error_curve
+            plot_error_curve(training_error, path)
         except ImportError:
             print_fn("\nmatplotlib is not installed: pip install 'chainrule[plot]' for the picture")
         else:
-            path = os.path.join(out_dir, "cumulative_error.png")
-            plot_error_curve(training_error, path)
             results["plot"] = path
             print_fn(f"\nSaved the training error picture to {path}")
     print_fn(
