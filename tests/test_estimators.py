@@ -1,12 +1,9 @@
-"""chainrule.MLPClassifier / MLPRegressor: accuracy against scikit-learn, scikit-learn
-tooling, input errors, the additions (dropout, class_weight, callbacks, activations,
-dtype), sparse and pandas input, pickling and model files.
+"""chainrule.MLPClassifier / MLPRegressor (chainrule.estimators): the same parameters as
+scikit-learn's, accuracy against it, its tooling and its own estimator checks (and
+test_mlp.py), input errors, the additions (dropout, class_weight, callbacks,
+activations), sparse and pandas input, threads, and the training trajectory against
+scikit-learn's for every solver, activation and kind of output."""
 
-The training trajectory against scikit-learn's is in test_estimators_trajectory.py,
-scikit-learn's estimator checks in test_estimators_checks.py.
-"""
-
-import pickle
 import warnings
 
 import numpy as np
@@ -23,9 +20,11 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import chainrule
 from chainrule import EarlyStopping, LambdaCallback, Network
+from chainrule import estimators as cr
 from chainrule.estimators import MLPClassifier, MLPRegressor
 
 pytestmark = [
@@ -199,75 +198,6 @@ def test_clone_pipeline_gridsearch_cross_val_score():
     assert scores.shape == (3,) and scores.mean() > 0.85
 
 
-def test_cross_val_score_in_worker_processes():
-    """joblib pickles the estimator into other processes and back."""
-    X, y = _toy(90)
-    scores = cross_val_score(MLPClassifier(max_iter=50, random_state=0), X, y, cv=2, n_jobs=2)
-    serial = cross_val_score(MLPClassifier(max_iter=50, random_state=0), X, y, cv=2)
-    np.testing.assert_allclose(scores, serial)
-
-
-def test_pickle_round_trip_keeps_predictions_and_training_state():
-    X, y = _toy()
-    clf = MLPClassifier(hidden_layer_sizes=(6,), random_state=0).partial_fit(
-        X, y, classes=[0, 1, 2]
-    )
-    copy = pickle.loads(pickle.dumps(clf))
-    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
-    assert np.shares_memory(copy.coefs_[0], copy.network_.params)
-    assert np.shares_memory(copy.intercepts_[1], copy.network_.params)
-    assert copy._optimizer is copy.network_.optimizer
-    # the optimizer state travels too: the next partial_fit steps are identical
-    clf.partial_fit(X, y)
-    copy.partial_fit(X, y)
-    for a, b in zip(clf.coefs_ + clf.intercepts_, copy.coefs_ + copy.intercepts_, strict=True):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_model_file_round_trip(tmp_path):
-    from chainrule import io
-
-    X, y = _toy()
-    labels = np.array(["low", "mid", "high"])[y]
-    clf = MLPClassifier(
-        hidden_layer_sizes=(6,), max_iter=20, random_state=0, class_weight={"low": 2.0}, dropout=0.1
-    ).fit(X, labels)
-    path = clf.save(tmp_path / "clf.npz")
-    loaded = chainrule.load(path)
-    assert isinstance(loaded, MLPClassifier)
-    assert loaded.get_params() == clf.get_params()
-    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
-    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
-    assert list(loaded.classes_) == list(clf.classes_)
-    assert loaded.loss_curve_ == clf.loss_curve_ and loaded.n_iter_ == clf.n_iter_
-    reg = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=20, random_state=0).fit(
-        X, np.column_stack([y, -y])
-    )
-    io.save(reg, tmp_path / "reg.npz")
-    loaded_reg = chainrule.load(tmp_path / "reg.npz")
-    np.testing.assert_allclose(loaded_reg.predict(X), reg.predict(X))
-    assert loaded_reg.loss_ == reg.loss_
-    # a loaded model keeps training (warm start from the saved weights)
-    loaded_reg.set_params(warm_start=True, max_iter=5).fit(X, np.column_stack([y, -y]))
-    counts = MLPRegressor(loss="poisson", max_iter=5, random_state=0).fit(X, y)
-    loaded_counts = chainrule.load(counts.save(tmp_path / "counts.npz"))
-    assert loaded_counts.out_activation_ == "exp"
-    np.testing.assert_allclose(loaded_counts.predict(X), counts.predict(X))
-    multilabel = MLPClassifier(max_iter=5, random_state=0).fit(X, np.column_stack([y == 0, y > 0]))
-    loaded_ml = chainrule.load(multilabel.save(tmp_path / "ml.npz"))
-    np.testing.assert_array_equal(loaded_ml.predict(X), multilabel.predict(X))
-
-
-def test_model_file_keeps_feature_names(tmp_path):
-    pd = pytest.importorskip("pandas", reason="feature names come from data frames")
-    X, y = _toy()
-    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
-    clf = MLPClassifier(max_iter=5, random_state=0).fit(frame, y)
-    loaded = chainrule.load(clf.save(tmp_path / "m.npz"))
-    assert list(loaded.feature_names_in_) == ["a", "b", "c", "d"]
-    np.testing.assert_array_equal(loaded.predict(frame), clf.predict(frame))
-
-
 # ---------------------------------------------------------------- input
 
 
@@ -295,33 +225,6 @@ def test_string_labels_and_dataframes_keep_feature_names():
         clf.predict(X)
     with pytest.raises(ValueError, match="feature names should match"):
         clf.predict(frame[["z", "y", "x", "w"]])
-
-
-def test_dtype_float32_on_float64_data():
-    X, y = _toy()
-    clf64 = MLPClassifier(max_iter=20, random_state=0).fit(X, y)
-    clf32 = MLPClassifier(max_iter=20, random_state=0, dtype="float32").fit(X, y)
-    assert clf64.coefs_[0].dtype == np.float64 and clf32.coefs_[0].dtype == np.float32
-    np.testing.assert_allclose(clf32.predict_proba(X), clf64.predict_proba(X), atol=1e-4)
-    auto32 = MLPClassifier(max_iter=20, random_state=0).fit(X.astype(np.float32), y)
-    assert auto32.network_.dtype == np.float32
-
-
-def test_warm_start_from_coefs_set_on_a_fresh_estimator():
-    X, y = _toy()
-    ref = sk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=200, random_state=0).fit(X, y)
-    clf = MLPClassifier(
-        hidden_layer_sizes=(5,),
-        warm_start=True,
-        solver="sgd",
-        max_iter=1,
-        learning_rate_init=1e-9,
-        random_state=0,
-    )
-    clf.coefs_ = [c.copy() for c in ref.coefs_]
-    clf.intercepts_ = [b.copy() for b in ref.intercepts_]
-    clf.fit(X, y)
-    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X), atol=1e-7)
 
 
 # ---------------------------------------------------------------- errors
@@ -486,40 +389,10 @@ def test_callbacks_see_every_epoch_and_can_stop():
     assert seen[-1][1]["val_accuracy"] == clf.validation_scores_[-1]
 
 
-def test_callbacks_with_lbfgs_see_every_iteration():
-    X, y = _toy()
-    seen = []
-    record = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(logs["loss"]))
-    clf = MLPRegressor(solver="lbfgs", max_iter=15, random_state=0, callbacks=[record])
-    clf.fit(X, y)
-    assert len(seen) == clf.n_iter_ == 15
-    assert seen[-1] == pytest.approx(clf.loss_)
-
-
 def test_convergence_warning_like_sklearn():
     X, y = _toy()
     with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
         MLPClassifier(max_iter=3).fit(X, y)
-
-
-def test_warm_start_follows_changed_activation_and_dropout_but_not_sizes():
-    X, y = _toy()
-    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
-    before = [c.copy() for c in clf.coefs_]
-    clf.set_params(
-        warm_start=True, activation="tanh", dropout=0.2, max_iter=1, learning_rate_init=1e-12
-    )
-    clf.fit(X, y)
-    assert any(type(layer).__name__ == "Tanh" for layer in clf.network_.layers)
-    assert any(type(layer).__name__ == "Dropout" for layer in clf.network_.layers)
-    for a, b in zip(before, clf.coefs_, strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-9)
-    clf.set_params(hidden_layer_sizes=(7,))
-    with pytest.raises(ValueError, match="Use the same hidden_layer_sizes"):
-        clf.fit(X, y)
-    lbfgs_then_adam = MLPClassifier(solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
-    lbfgs_then_adam.set_params(solver="adam", warm_start=True, max_iter=3).fit(X, y)
-    assert len(lbfgs_then_adam.loss_curve_) == 3
 
 
 def test_import_chainrule_does_not_import_sklearn():
@@ -531,54 +404,7 @@ def test_import_chainrule_does_not_import_sklearn():
     assert out.stdout.split() == ["False", "False"]
 
 
-# ---------------------------------------------------------------- BLAS threads in lbfgs
-
-
-def test_lbfgs_runs_scipys_blas_on_one_thread_and_restores_it():
-    # NumPy's and SciPy's wheels each bring an OpenBLAS; while L-BFGS-B (SciPy's) and
-    # the products (NumPy's) take turns, SciPy's runs one thread. Outside the fit,
-    # every library keeps its own setting.
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    from chainrule import blas
-
-    def blas_threads():
-        return {
-            i["filepath"]: i["num_threads"]
-            for i in threadpoolctl.threadpool_info()
-            if i["user_api"] == "blas"
-        }
-
-    others = blas.other_blas()
-    if not others:
-        pytest.skip("one BLAS library serves NumPy and SciPy here: nothing to limit")
-    seen = []
-    X, y = _toy()
-    # two threads everywhere (this module's fixture holds one), so the limit shows
-    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        before = blas_threads()
-        assert set(before.values()) == {2}
-        MLPClassifier(
-            hidden_layer_sizes=(5,),
-            solver="lbfgs",
-            max_iter=3,
-            random_state=0,
-            callbacks=[
-                LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(blas_threads()))
-            ],
-        ).fit(X, y)
-        assert blas_threads() == before
-        # overlapping fits (threads) share the limit; the last one out restores it
-        first, second = (blas.other_blas_single_threaded() for _ in range(2))
-        first.__enter__()
-        second.__enter__()
-        first.__exit__(None, None, None)
-        assert all(blas_threads()[path] == 1 for path in others)
-        second.__exit__(None, None, None)
-        assert blas_threads() == before
-    assert seen
-    for threads in seen:
-        for path, n in threads.items():
-            assert n == (1 if path in others else 2), path
+# ---------------------------------------------------------------- threads
 
 
 def test_predictions_from_many_threads_equal_the_sequential_ones():
@@ -639,3 +465,169 @@ def test_scikit_learns_own_mlp_tests_pass(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     passed = int(re.search(r"(\d+) passed", summary).group(1))
     assert passed >= 57 and "failed" not in summary and "error" not in summary, summary
+
+
+# ---------------------------------------------------------------- scikit-learn's estimator checks
+
+
+# Every check runs and none is marked as expected to fail. scikit-learn itself skips a
+# few as not applicable, with its reason shown by ``pytest -ra``: the array-API checks
+# (they need ``SCIPY_ARRAY_API=1`` set before SciPy is imported) and the
+# ``decision_function`` checks (the MLPs, like scikit-learn's, have none).
+
+
+# max_iter=100 as scikit-learn's own test suite runs its MLPs (instance_generator.py);
+# the lbfgs instances cover the full-batch path, the last two chainrule's activations.
+ESTIMATORS = [
+    MLPClassifier(max_iter=100),
+    MLPRegressor(max_iter=100),
+    MLPClassifier(solver="lbfgs", max_iter=100),
+    MLPRegressor(solver="lbfgs", max_iter=100),
+    MLPClassifier(activation="gelu", max_iter=100),
+    MLPRegressor(activation="leaky_relu", max_iter=100),
+]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+# ---------------------------------------------------------------- the trajectory
+
+
+# Same initial weights (set on both through ``coefs_`` / ``intercepts_``, then
+# ``warm_start=True``), ``shuffle=False`` and full batches: after 20 iterations in
+# float64 the weights agree with scikit-learn's to 1e-6, for every solver, hidden
+# activation and kind of output.
+
+
+SOLVERS = {
+    "sgd": dict(solver="sgd", momentum=0.0, learning_rate_init=0.1),
+    "sgd-momentum": dict(
+        solver="sgd", momentum=0.9, nesterovs_momentum=False, learning_rate_init=0.05
+    ),
+    "sgd-nesterov": dict(
+        solver="sgd", momentum=0.9, nesterovs_momentum=True, learning_rate_init=0.05
+    ),
+    "adam": dict(solver="adam", learning_rate_init=0.01),
+    "lbfgs": dict(solver="lbfgs"),
+}
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+
+
+def _data(kind, n=40, n_features=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_features))
+    w = rng.normal(size=(n_features, 3))
+    scores = X @ w
+    if kind == "binary":
+        y = np.where(scores[:, 0] > 0, "yes", "no")
+    elif kind == "multiclass":
+        y = np.argmax(scores, axis=1)
+    elif kind == "multilabel":
+        y = (scores > 0).astype(int)
+    elif kind == "regression":
+        y = scores[:, 0]
+    elif kind == "multioutput":
+        y = scores[:, :2]
+    else:  # poisson counts
+        y = rng.poisson(np.exp(0.3 * scores[:, 0])).astype(float)
+    return X, y
+
+
+def _pair(kind, **params):
+    if kind in ("binary", "multiclass", "multilabel"):
+        return sk.MLPClassifier(**params), cr.MLPClassifier(**params)
+    loss = "poisson" if kind == "poisson" else "squared_error"
+    return sk.MLPRegressor(loss=loss, **params), cr.MLPRegressor(loss=loss, **params)
+
+
+def _weights(est):
+    return list(est.coefs_) + list(est.intercepts_)
+
+
+def _fit_from_same_start(kind, solver, activation, n_iter=20, sample_weight=None):
+    X, y = _data(kind)
+    params = dict(
+        hidden_layer_sizes=(6, 4),
+        activation=activation,
+        shuffle=False,
+        batch_size=X.shape[0],
+        alpha=1e-3,
+        random_state=1,
+        **SOLVERS[solver],
+    )
+    ref, ours = _pair(kind, max_iter=1, **params)
+    ref.fit(X, y)
+    ours.fit(X, y)
+    rng = np.random.default_rng(7)
+    start = [rng.uniform(-0.5, 0.5, size=w.shape) for w in _weights(ref)]
+    for est in (ref, ours):
+        n_layers = len(est.coefs_)
+        est.coefs_ = [w.copy() for w in start[:n_layers]]
+        est.intercepts_ = [w.copy() for w in start[n_layers:]]
+        est.set_params(warm_start=True, max_iter=n_iter)
+        est.fit(X, y, sample_weight=sample_weight)
+    return ref, ours
+
+
+@pytest.mark.parametrize(
+    "kind", ["binary", "multiclass", "multilabel", "regression", "multioutput", "poisson"]
+)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("solver", list(SOLVERS))
+def test_trajectory_matches_sklearn(kind, activation, solver):
+    ref, ours = _fit_from_same_start(kind, solver, activation)
+    assert ours.n_iter_ == ref.n_iter_
+    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-6)
+    assert ours.loss_ == pytest.approx(ref.loss_, rel=1e-9, abs=1e-12)
+    if solver != "lbfgs":
+        np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-9)
+        assert ours.best_loss_ == pytest.approx(ref.best_loss_, rel=1e-9)
+        assert ours.t_ == ref.t_
+
+
+@pytest.mark.parametrize("solver", ["sgd-nesterov", "adam", "lbfgs"])
+def test_trajectory_with_sample_weight(solver):
+    X, _ = _data("multiclass")
+    sw = np.random.default_rng(3).uniform(0.1, 3.0, size=X.shape[0])
+    ref, ours = _fit_from_same_start("multiclass", solver, "tanh", sample_weight=sw)
+    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-6)
+    assert ours.loss_ == pytest.approx(ref.loss_, rel=1e-9)
+
+
+def test_partial_fit_matches_sklearn():
+    X, y = _data("multiclass", n=50)
+    ref, ours = _pair("multiclass", hidden_layer_sizes=(7,), random_state=0, batch_size=20)
+    for start in range(0, 50, 25):
+        for est in (ref, ours):
+            est.partial_fit(X[start : start + 25], y[start : start + 25], classes=[0, 1, 2])
+    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-10)
+    assert ours.t_ == ref.t_ and ours.n_iter_ == ref.n_iter_ == 1
+
+
+def test_float32_follows_sklearn_closely():
+    """float32 data trains in float32 (as scikit-learn): the same path to float32 rounding."""
+    X, y = _data("multiclass", n=80)
+    X = X.astype(np.float32)
+    ref, ours = _pair("multiclass", hidden_layer_sizes=(10,), random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X, y)
+        ours.fit(X, y)
+    assert ours.coefs_[0].dtype == np.float32 == ref.coefs_[0].dtype
+    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-4)
+
+
+def test_warm_start_refuses_new_classes_like_sklearn():
+    X, y = _data("multiclass")
+    for cls in (sk.MLPClassifier, cr.MLPClassifier):
+        est = cls(max_iter=2, warm_start=True).fit(X, y)
+        with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same"):
+            est.fit(X, np.where(y == 2, 5, y))

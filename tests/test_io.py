@@ -1,5 +1,5 @@
-"""Model files: exact round trips, refusal of every kind of bad file, atomic saves,
-checkpoints."""
+"""Model files (chainrule.io): exact round trips, refusal of every kind of bad file,
+atomic saves, and a file written by an earlier version."""
 
 from __future__ import annotations
 
@@ -23,12 +23,10 @@ from chainrule import (
     SGD,
     Adam,
     AdamW,
-    Checkpoint,
     Dense,
     Dropout,
     ExponentialDecay,
     Identity,
-    LambdaCallback,
     LeakyReLU,
     ModelFileError,
     Network,
@@ -723,96 +721,6 @@ def test_save_writes_through_a_temp_file_then_replaces(tmp_path, monkeypatch):
     assert dst == path and src.parent == tmp_path and existed
     assert src.name.startswith(".model.npz.") and src.name.endswith(".tmp")
     assert listing == [src.name]
-
-
-# ---------------------------------------------------------------- checkpoints
-
-
-def _overfitting_problem():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 5))
-    y = (X[:, 0] + rng.normal(scale=1.5, size=60) > 0).astype(int)
-    X_val = rng.normal(size=(200, 5))
-    y_val = (X_val[:, 0] > 0).astype(int)
-    net = Network(
-        [Dense(64), ReLU(), Dense(64), ReLU(), Dense(2), Softmax()],
-        loss="categorical_crossentropy",
-        optimizer=Adam(0.01),
-        metrics=["accuracy"],
-        seed=0,
-    )
-    return net, X, y, (X_val, y_val)
-
-
-def test_checkpoint_keeps_the_best_epoch(tmp_path):
-    net, X, y, val = _overfitting_problem()
-    snapshots = []
-    keep = LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(net.params.copy()))
-    checkpoint = Checkpoint(tmp_path / "best.npz")
-    history = net.fit(
-        X, y, epochs=12, batch_size=16, validation_data=val, callbacks=[keep, checkpoint]
-    )
-    val_loss = history.history["val_loss"]
-    best = int(np.argmin(val_loss))
-    assert 0 < best < 11  # the validation loss went down, then up: a real test
-    assert checkpoint.best_epoch == checkpoint.saved_epoch == best
-    assert checkpoint.best == val_loss[best]
-    saved = chainrule.load(tmp_path / "best.npz")
-    np.testing.assert_array_equal(saved.params, snapshots[best])
-    assert not np.array_equal(saved.params, net.params)
-    assert saved.history.epoch == list(range(best + 1))
-    assert saved.history.history["val_loss"] == val_loss[: best + 1]
-    assert os.listdir(tmp_path) == ["best.npz"]
-
-
-def test_checkpoint_max_mode_every_epoch_and_other_model(tmp_path):
-    net, X, y, val = _overfitting_problem()
-    acc = Checkpoint(tmp_path / "acc.npz", monitor="val_accuracy")
-    assert acc.mode == "max"
-    every = Checkpoint(tmp_path / "last.npz", monitor="loss", save_best_only=False)
-    other = Network([Dense(1)], loss="mse", optimizer="sgd").build(2)
-    wrapped = Checkpoint(tmp_path / "other.npz", monitor="loss", model=other)
-    history = net.fit(
-        X, y, epochs=4, batch_size=16, validation_data=val, callbacks=[acc, every, wrapped]
-    )
-    scores = history.history["val_accuracy"]
-    assert acc.best == max(scores) and acc.best_epoch == scores.index(max(scores))
-    assert every.saved_epoch == 3
-    np.testing.assert_array_equal(chainrule.load(tmp_path / "last.npz").params, net.params)
-    np.testing.assert_array_equal(chainrule.load(tmp_path / "other.npz").params, other.params)
-
-
-def test_checkpoint_survives_an_interrupted_fit(tmp_path):
-    net, X, y, _ = _overfitting_problem()
-    checkpoint = Checkpoint(tmp_path / "best.npz", monitor="loss")
-
-    def interrupt(epoch, logs):
-        if epoch == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        net.fit(
-            X,
-            y,
-            epochs=10,
-            batch_size=16,
-            callbacks=[checkpoint, LambdaCallback(on_epoch_end=interrupt)],
-        )
-    saved = chainrule.load(tmp_path / "best.npz")
-    assert saved.history.epoch == [0, 1, 2]
-    np.testing.assert_array_equal(saved.params, net.params)
-
-
-def test_checkpoint_errors(tmp_path):
-    with pytest.raises(ValueError, match="existing folder"):
-        Checkpoint(tmp_path / "missing" / "m.npz")
-    with pytest.raises(ValueError, match="mode"):
-        Checkpoint(tmp_path / "m.npz", mode="best")
-    X, y = _data()
-    net = Network([Dense(2), Softmax()], loss="categorical_crossentropy", optimizer="sgd")
-    with pytest.raises(ValueError, match=r"val_loss.*Pass validation data"):
-        net.fit(X, y, epochs=1, callbacks=[Checkpoint(tmp_path / "m.npz")])
-    assert os.listdir(tmp_path) == []
 
 
 def test_a_file_written_before_the_one_parameter_order_loads_and_predicts_the_same():

@@ -1,4 +1,6 @@
-"""Layers: pinned forward and backward values, shapes, registries and configs."""
+"""Layers (chainrule.layers): pinned forward and backward values, shapes, the sizes a
+Dense layer refuses, the Exp output layer, registries and configs, and an activation
+written outside the library."""
 
 import warnings
 
@@ -19,8 +21,10 @@ from chainrule import (
     Tanh,
 )
 from chainrule import functions as F
-from chainrule.initializers import INITIALIZERS, get_initializer
-from chainrule.layers import Activation, get_activation, get_layer, layer_from_config
+from chainrule.gradcheck import check_layer
+from chainrule.layers import Activation, Exp, get_activation, get_layer, layer_from_config
+
+RNG = np.random.default_rng(0)
 
 
 def standalone(layer, n_features, seed=0):
@@ -79,6 +83,22 @@ def test_dense_output_of_lesson_dot_product():
     assert F.dot_product([1.72, 1.23], [1.26, 0]) == pytest.approx(2.1672)
 
 
+@pytest.mark.parametrize("units", [0, -3])
+def test_non_positive_units(units):
+    with pytest.raises(
+        ValueError, match=f"units must be a positive integer; received units={units}"
+    ):
+        Dense(units)
+
+
+@pytest.mark.parametrize("units", [2.5, "8", True])
+def test_units_of_the_wrong_type(units):
+    with pytest.raises(
+        TypeError, match=r"units must be a positive integer; received units=.* of type"
+    ):
+        Dense(units)
+
+
 # ---------------------------------------------------------------- activations
 
 
@@ -110,11 +130,6 @@ def test_sigmoid_is_stable_for_huge_inputs():
         warnings.simplefilter("error")
         out = Sigmoid().forward(np.array([[-1000.0, 1000.0]]))
     np.testing.assert_array_equal(out, [[0.0, 1.0]])
-
-
-def test_sigmoid_deriv_takes_the_pre_activation():
-    assert F.sigmoid_deriv(0.0) == 0.25
-    assert F.sigmoid_deriv_from_output(0.5) == 0.25
 
 
 def test_tanh_values():
@@ -151,6 +166,11 @@ def test_identity_passes_through():
     x = np.array([[1.0, -2.0]])
     assert Identity().forward(x) is x
     assert Identity().backward(x) is x
+
+
+def test_exp_layer():
+    assert check_layer(Exp(), RNG.normal(size=(4, 3))).passed
+    np.testing.assert_allclose(Exp().forward(np.array([[0.0, 1.0]])), [[1.0, np.e]])
 
 
 @pytest.mark.parametrize("cls", [ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax])
@@ -190,32 +210,6 @@ def test_dropout_rate_zero_is_identity_even_in_training():
     layer = standalone(Dropout(0.0), 2)
     x = np.ones((2, 2))
     assert layer.forward(x, training=True) is x
-
-
-# ---------------------------------------------------------------- initialisers
-
-
-def test_initializers_have_the_right_scale():
-    rng = np.random.default_rng(0)
-    w = np.empty((400, 200))
-    get_initializer("glorot_uniform")(w, rng)
-    limit = np.sqrt(6 / 600)
-    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.99 * limit
-    get_initializer("he_uniform")(w, rng)
-    assert np.abs(w).max() <= np.sqrt(6 / 400)
-    get_initializer("glorot_normal")(w, rng)
-    assert w.std() == pytest.approx(np.sqrt(2 / 600), rel=0.02)
-    get_initializer("he_normal")(w, rng)
-    assert w.std() == pytest.approx(np.sqrt(2 / 400), rel=0.02)
-    get_initializer("zeros")(w, rng)
-    assert not w.any()
-    assert set(INITIALIZERS) == {
-        "glorot_uniform",
-        "glorot_normal",
-        "he_uniform",
-        "he_normal",
-        "zeros",
-    }
 
 
 # ---------------------------------------------------------------- registries and configs

@@ -1,4 +1,6 @@
-"""Losses: exact values, gradients, sample weights, and stability for huge logits."""
+"""Losses (chainrule.losses): exact values, gradients, sample weights, stability for
+huge logits, the targets fit refuses, and the losses scikit-learn's MLPs use
+(HalfSquaredError, MultilabelCrossentropy, HalfPoissonDeviance) against scikit-learn's own."""
 
 import itertools
 import math
@@ -7,9 +9,26 @@ import warnings
 import numpy as np
 import pytest
 
-from chainrule import LOSSES, BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
+import chainrule
+from chainrule import (
+    LOSSES,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Dense,
+    MeanSquaredError,
+    Network,
+    ReLU,
+    Softmax,
+)
 from chainrule import functions as F
-from chainrule.losses import get_loss
+from chainrule.gradcheck import check_loss
+from chainrule.layers import LAYERS, Exp
+from chainrule.losses import (
+    HalfPoissonDeviance,
+    HalfSquaredError,
+    MultilabelCrossentropy,
+    get_loss,
+)
 
 
 def strict():
@@ -279,6 +298,111 @@ def test_categorical_crossentropy_refuses_bad_labels():
 def test_prepare_target_shape_must_match_outputs():
     with pytest.raises(ValueError, match=r"shape \(n_samples, 2\)"):
         MeanSquaredError().prepare_target(np.zeros((4, 3)), 2, np.float64)
+
+
+# ---------------------------------------------------------------- targets fit refuses
+
+
+X = np.random.default_rng(0).normal(size=(20, 3))
+
+
+def net(**kwargs):
+    kwargs.setdefault("optimizer", "sgd")
+    return Network([Dense(4), ReLU(), Dense(1)], loss="mse", **kwargs)
+
+
+def test_y_with_the_wrong_number_of_outputs():
+    with pytest.raises(
+        ValueError,
+        match=r"y must have shape \(n_samples, 1\) to match the "
+        r"network's 1 output\(s\); received shape \(20, 2\)",
+    ):
+        net().fit(X, np.ones((20, 2)))
+
+
+def test_labels_out_of_range_for_softmax():
+    model = Network([Dense(3), Softmax()], loss="categorical_crossentropy", optimizer="sgd")
+    with pytest.raises(
+        ValueError,
+        match=r"class labels in \[0, 5\] but the network has 3 "
+        r"outputs; labels must be 0\.\.2",
+    ):
+        model.fit(X, np.arange(20) % 6)
+
+
+@pytest.mark.parametrize("loss", ["binary_crossentropy", "multilabel_crossentropy"])
+def test_binary_targets_outside_0_1(loss):
+    model = Network([Dense(1), chainrule.Sigmoid()], loss=loss, optimizer="sgd")
+    with pytest.raises(
+        ValueError,
+        match=rf"y for {loss} must hold 0/1 labels \(or probabilities "
+        r"in \[0, 1\]\); received values in \[-1, 2\]",
+    ):
+        model.fit(X[:4], [0, 1, 2, -1])
+
+
+# ---------------------------------------------------------------- the losses of scikit-learn's MLPs
+
+
+RNG = np.random.default_rng(0)
+Z = RNG.normal(size=(6, 3))
+WEIGHTS = RNG.uniform(0.2, 2.0, size=6)
+
+
+def test_registered_by_name():
+    assert LOSSES["half_squared_error"] is HalfSquaredError
+    assert LOSSES["multilabel_crossentropy"] is MultilabelCrossentropy
+    assert LOSSES["poisson"] is HalfPoissonDeviance
+    assert HalfPoissonDeviance.output_activation == "exp"
+    assert LAYERS["Exp"] is Exp
+
+
+@pytest.mark.parametrize(
+    ("loss", "target"),
+    [
+        ("half_squared_error", RNG.normal(size=(6, 3))),
+        ("multilabel_crossentropy", (RNG.random((6, 3)) > 0.5).astype(float)),
+        ("poisson", RNG.poisson(2.0, size=(6, 3)).astype(float)),
+    ],
+)
+@pytest.mark.parametrize("sample_weight", [None, WEIGHTS])
+def test_gradients(loss, target, sample_weight):
+    assert check_loss(loss, Z, target, sample_weight=sample_weight).passed
+
+
+def test_half_squared_error_pinned():
+    output = np.array([[1.0, 2.0], [0.0, -1.0]])
+    target = np.array([[0.0, 0.0], [0.0, 1.0]])
+    # per sample 0.5 * (1 + 4) and 0.5 * 4: mean 2.25
+    value, grad = HalfSquaredError().value_and_gradient(output, target)
+    assert value == 2.25
+    np.testing.assert_array_equal(grad, [[0.5, 1.0], [0.0, -1.0]])
+
+
+def test_values_match_sklearn_losses():
+    sk_base = pytest.importorskip("sklearn.neural_network._base", reason="compares to sklearn")
+    from scipy.special import expit
+
+    labels = (RNG.random((6, 3)) > 0.5).astype(float)
+    ours = MultilabelCrossentropy().value(Z, labels, WEIGHTS)
+    assert ours == pytest.approx(sk_base.binary_log_loss(labels, expit(Z), WEIGHTS), rel=1e-12)
+    counts = RNG.poisson(2.0, size=(6, 3)).astype(float)
+    ours = HalfPoissonDeviance().value(Z, counts, WEIGHTS)
+    assert ours == pytest.approx(sk_base.poisson_loss(counts, np.exp(Z), WEIGHTS), rel=1e-12)
+    target = RNG.normal(size=(6, 3))
+    # scikit-learn reports the squared error averaged over the outputs
+    ours = HalfSquaredError().value(Z, target, WEIGHTS) / 3
+    assert ours == pytest.approx(sk_base.squared_loss(target, Z, WEIGHTS), rel=1e-12)
+
+
+def test_multilabel_sums_where_binary_averages_over_outputs():
+    labels = (RNG.random((6, 3)) > 0.5).astype(float)
+    summed = MultilabelCrossentropy().value(Z, labels)
+    assert summed == pytest.approx(3 * BinaryCrossentropy().value(Z, labels), rel=1e-12)
+    one = labels[:, :1]
+    assert MultilabelCrossentropy().value(Z[:, :1], one) == BinaryCrossentropy().value(
+        Z[:, :1], one
+    )
 
 
 # ---------------------------------------------------------------- registry

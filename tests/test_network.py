@@ -1,6 +1,11 @@
-"""Network: a worked example, the flat parameter buffer, weights, dtypes, metrics, configs."""
+"""The Network (chainrule.network): a worked example, the pure loss_and_gradient, the
+flat parameter buffer, weights, dtypes, predict and evaluate, output layers and losses,
+what it refuses, summary and configs, copies, threads, and training steps against a
+plain reference implementation."""
 
+import copy
 import json
+import math
 
 import numpy as np
 import pytest
@@ -15,13 +20,43 @@ from chainrule import (
     Softmax,
     Tanh,
 )
-from chainrule.metrics import METRICS, get_metric
+from chainrule.gradcheck import check_network
+from chainrule.layers import Exp
+from chainrule.optimizers import Adam
 
 
 def small_net(**kwargs):
     kwargs.setdefault("loss", "mse")
     kwargs.setdefault("optimizer", "sgd")
     return Network([Dense(4), ReLU(), Dense(2)], **kwargs)
+
+
+def regression_data(n=80, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=n)
+    return X, y
+
+
+def classification_data(n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)
+    return X, y
+
+
+def regressor(seed=0, lr=0.05, **kwargs):
+    return Network([Dense(8), Tanh(), Dense(1)], loss="mse", optimizer=SGD(lr), seed=seed, **kwargs)
+
+
+def classifier(seed=0, **kwargs):
+    return Network(
+        [Dense(16), ReLU(), Dropout(0.1), Dense(3), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        seed=seed,
+        **kwargs,
+    )
 
 
 # ---------------------------------------------------------------- a worked example
@@ -249,73 +284,17 @@ def test_dropout_only_acts_in_training():
     np.testing.assert_array_equal(net.predict(X), net.predict(X))
 
 
-def test_string_layers_and_fused_output_check():
-    net = Network([Dense(3), "relu", Dense(1)], loss="mse", optimizer="sgd")
-    assert isinstance(net.layers[1], ReLU)
-    with pytest.raises(ValueError, match=r"needs Sigmoid\(\) as the last layer"):
-        Network([Dense(1)], loss="binary_crossentropy", optimizer="sgd")
-    with pytest.raises(ValueError, match=r"needs Softmax\(\) as the last layer"):
-        Network([Dense(3), Sigmoid()], loss="categorical_crossentropy", optimizer="sgd")
+def test_predict_returns_a_fresh_array():
+    X, y = regression_data()
+    net = regressor()
+    net.fit(X, y, epochs=1)
+    first = net.predict(X[:5])
+    kept = first.copy()
+    net.predict(X[5:10])
+    np.testing.assert_array_equal(first, kept)
 
 
-# ---------------------------------------------------------------- metrics against scikit-learn
-
-
-def test_metrics_equal_scikit_learn():
-    from sklearn import metrics as skm
-
-    rng = np.random.default_rng(0)
-    # multi-class: arg-max of probabilities against integer labels and one-hot rows
-    proba = rng.dirichlet(np.ones(4), 40)
-    labels = rng.integers(0, 4, 40)
-    expected = skm.accuracy_score(labels, proba.argmax(axis=1))
-    assert get_metric("accuracy")(proba, labels) == pytest.approx(expected)
-    assert get_metric("accuracy")(proba, np.eye(4)[labels]) == pytest.approx(expected)
-    # probability rows (soft labels, here in float32) count by their arg-max too
-    soft = (0.9 * np.eye(4)[labels] + 0.025).astype(np.float32)
-    assert get_metric("accuracy")(proba, soft) == pytest.approx(expected)
-    # binary: one sigmoid output against 0/1
-    p = rng.uniform(size=(40, 1))
-    y01 = rng.integers(0, 2, 40).astype(float)
-    assert get_metric("accuracy")(p, y01.reshape(-1, 1)) == pytest.approx(
-        skm.accuracy_score(y01, p[:, 0] > 0.5)
-    )
-    # multilabel: element-wise, which is 1 - Hamming loss
-    pm = rng.uniform(size=(40, 3))
-    ym = rng.integers(0, 2, (40, 3)).astype(float)
-    assert get_metric("accuracy")(pm, ym) == pytest.approx(1 - skm.hamming_loss(ym, pm > 0.5))
-    # regression, one and several outputs
-    for shape in [(40, 1), (40, 3)]:
-        out, t = rng.normal(size=shape), rng.normal(size=shape)
-        assert get_metric("mse")(out, t) == pytest.approx(skm.mean_squared_error(t, out))
-        assert get_metric("mae")(out, t) == pytest.approx(skm.mean_absolute_error(t, out))
-        assert get_metric("r2")(out, t) == pytest.approx(skm.r2_score(t, out))
-
-
-def test_streamed_metrics_equal_the_whole_set():
-    from sklearn.metrics import r2_score
-
-    rng = np.random.default_rng(1)
-    out, t = rng.normal(size=(30, 2)), rng.normal(size=(30, 2))
-    metric = get_metric("r2")
-    metric.reset()
-    for lo in range(0, 30, 7):
-        metric.update(out[lo : lo + 7], t[lo : lo + 7])
-    assert metric.result() == pytest.approx(r2_score(t, out))
-
-
-def test_r2_of_a_constant_target_follows_scikit_learn():
-    from sklearn.metrics import r2_score
-
-    t = np.ones((5, 1))
-    assert get_metric("r2")(t, t) == r2_score(t, t) == 1.0
-    assert get_metric("r2")(t + 1, t) == r2_score(t, t + 1) == 0.0
-
-
-def test_metric_registry():
-    assert set(METRICS) >= {"accuracy", "mse", "mae", "r2"}
-    with pytest.raises(ValueError, match="unknown metric 'auc'; expected one of"):
-        get_metric("auc")
+# ---------------------------------------------------------------- evaluate
 
 
 def test_evaluate_matches_scikit_learn_on_a_network():
@@ -336,6 +315,123 @@ def test_evaluate_matches_scikit_learn_on_a_network():
     proba = net.predict_proba(X)
     assert scores["loss"] == pytest.approx(log_loss(y, proba, labels=[0, 1, 2]), rel=1e-10)
     assert scores["accuracy"] == pytest.approx(accuracy_score(y, proba.argmax(axis=1)))
+
+
+def test_evaluate_by_hand_classification():
+    X, y = classification_data()
+    net = classifier(metrics=["accuracy"], dtype="float64", l2=0.01)
+    net.fit(X, y, epochs=3, batch_size=16)
+    proba = net.predict(X)
+    cross_entropy = -np.mean(np.log(proba[np.arange(len(y)), y]))
+    weights = net.get_weights()
+    penalty = 0.5 * 0.01 * sum(np.sum(w**2) for w in weights[::2])
+    scores = net.evaluate(X, y, batch_size=17)
+    assert set(scores) == {"loss", "accuracy"}
+    assert scores["loss"] == pytest.approx(cross_entropy + penalty, rel=1e-10)
+    assert scores["accuracy"] == pytest.approx(np.mean(proba.argmax(axis=1) == y))
+
+
+def test_evaluate_by_hand_regression_with_sample_weight():
+    X, y = regression_data()
+    net = regressor(dtype="float64", metrics=["mse", "mae", "r2"])
+    net.fit(X, y, epochs=3)
+    pred = net.predict(X)[:, 0]
+    w = np.linspace(0.5, 2.0, len(y))
+    scores = net.evaluate(X, y, sample_weight=w, batch_size=30)
+    assert scores["loss"] == pytest.approx(np.sum(w * (pred - y) ** 2) / np.sum(w), rel=1e-12)
+    plain = net.evaluate(X, y)
+    assert plain["loss"] == pytest.approx(np.mean((pred - y) ** 2), rel=1e-12)
+    assert plain["mse"] == pytest.approx(np.mean((pred - y) ** 2), rel=1e-12)
+    assert plain["mae"] == pytest.approx(np.mean(np.abs(pred - y)), rel=1e-12)
+    assert plain["r2"] == pytest.approx(1 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+# ---------------------------------------------------------------- output layers and losses
+
+
+def test_string_layers_and_fused_output_check():
+    net = Network([Dense(3), "relu", Dense(1)], loss="mse", optimizer="sgd")
+    assert isinstance(net.layers[1], ReLU)
+    with pytest.raises(ValueError, match=r"needs Sigmoid\(\) as the last layer"):
+        Network([Dense(1)], loss="binary_crossentropy", optimizer="sgd")
+    with pytest.raises(ValueError, match=r"needs Softmax\(\) as the last layer"):
+        Network([Dense(3), Sigmoid()], loss="categorical_crossentropy", optimizer="sgd")
+
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize(
+    ("last", "loss", "y"),
+    [
+        (Sigmoid(), "multilabel_crossentropy", (RNG.random((8, 2)) > 0.5).astype(float)),
+        (Exp(), "poisson", RNG.poisson(1.5, size=(8, 2)).astype(float)),
+        (None, "half_squared_error", RNG.normal(size=(8, 2))),
+    ],
+)
+def test_fused_outputs_in_a_network(last, loss, y):
+    layers = [Dense(4), Tanh(), Dense(2)] + ([last] if last is not None else [])
+    net = Network(layers, loss=loss, optimizer="sgd", l2=0.1, seed=0, dtype="float64")
+    assert check_network(net, RNG.normal(size=(8, 3)), y).passed
+
+
+def test_poisson_refuses_a_wrong_output_layer():
+    with pytest.raises(ValueError, match=r"needs Exp\(\) as the last layer"):
+        Network([Dense(1), Sigmoid()], loss="poisson", optimizer="sgd")
+
+
+# ---------------------------------------------------------------- what it refuses
+
+
+X = np.random.default_rng(0).normal(size=(20, 3))
+Y = X @ np.array([1.0, 2.0, -1.0])
+
+
+def net(**kwargs):
+    kwargs.setdefault("optimizer", "sgd")
+    return Network([Dense(4), ReLU(), Dense(1)], loss="mse", **kwargs)
+
+
+def fitted():
+    model = net(seed=0)
+    model.fit(X, Y, epochs=1)
+    return model
+
+
+def test_wrong_number_of_features_at_predict():
+    model = fitted()
+    with pytest.raises(ValueError, match="X has 4 features, but the network was trained with 3"):
+        model.predict(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="X has 2 features, but the network was trained with 3"):
+        model.evaluate(np.ones((2, 2)), np.ones(2))
+    with pytest.raises(ValueError, match="X has 4 features, but the network was built for 3"):
+        model.fit(np.ones((2, 4)), np.ones(2))
+
+
+def test_validation_data_with_the_wrong_number_of_features():
+    with pytest.raises(ValueError, match="X_val has 4 features, but the network was built for 3"):
+        net().fit(X, Y, validation_data=(np.ones((2, 4)), np.ones(2)))
+
+
+def test_predict_before_fit():
+    with pytest.raises(ValueError, match=r"no weights yet: call fit\(\) or build\(\)"):
+        net().predict(X)
+
+
+def test_one_metric_given_as_a_string():
+    model = net(metrics="mae")
+    assert [m.name for m in model.metrics] == ["mae"]
+
+
+def test_loss_and_gradient_checks_its_input():
+    model = net().build(X.shape[1])
+    params = model.params
+    with pytest.raises(ValueError, match="X and y must have the same number of samples"):
+        model.loss_and_gradient(params, X, Y[:5])
+    with pytest.raises(ValueError, match="y contains NaN or infinity"):
+        model.loss_and_gradient(params, X, np.full(20, np.nan))
+    with pytest.raises(ValueError, match="X and sample_weight must have the same number"):
+        model.loss_and_gradient(params, X, Y, np.ones(3))
 
 
 # ---------------------------------------------------------------- summary and configs
@@ -474,3 +570,141 @@ def test_predictions_from_many_threads_equal_the_sequential_ones():
     threaded = _in_threads(lambda pair: net.evaluate(*pair), pairs)
     for got, want in zip(threaded, sequential, strict=True):
         assert all(g == want for g in got)
+
+
+# ---------------------------------------------------------------- against a plain reference
+
+
+# The reference below is the plain, obviously correct version of a training step:
+# new arrays everywhere, no buffers, no in-place tricks, written from the formulas.
+# The network (reused buffers, in-place activations, fused softmax and
+# cross-entropy, no input gradient for the first layer, flat-buffer optimizer) must
+# agree with it to 1e-10 in float64 after several steps.
+
+
+def reference_gradients(weights, X, labels):
+    """Gradients of the mean cross-entropy of softmax(MLP(X)) for ``[W1, b1, W2, b2, ...]``."""
+    n = X.shape[0]
+    activations = [X]
+    for i in range(0, len(weights), 2):
+        z = activations[-1] @ weights[i] + weights[i + 1]
+        last = i == len(weights) - 2
+        activations.append(z if last else np.maximum(z, 0.0))
+    z = activations[-1]
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p = p / p.sum(axis=1, keepdims=True)
+    onehot = np.eye(z.shape[1])[labels]
+    delta = (p - onehot) / n  # d(mean loss) / d(logits)
+    grads = [None] * len(weights)
+    for i in range(len(weights) - 2, -1, -2):
+        a = activations[i // 2]
+        grads[i] = a.T @ delta
+        grads[i + 1] = delta.sum(axis=0)
+        if i > 0:
+            delta = (delta @ weights[i].T) * (a > 0)
+    return grads
+
+
+class ReferenceSGD:
+    """``v = momentum v - lr g``; ``p = p + v``."""
+
+    def __init__(self, lr, momentum):
+        self.lr, self.momentum, self.v = lr, momentum, None
+
+    def step(self, weights, grads):
+        if self.v is None:
+            self.v = [np.zeros_like(w) for w in weights]
+        self.v = [self.momentum * v - self.lr * g for v, g in zip(self.v, grads, strict=True)]
+        return [w + v for w, v in zip(weights, self.v, strict=True)]
+
+
+class ReferenceAdam:
+    """``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g**2``;
+    ``p = p - lr sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v) + eps)``."""
+
+    def __init__(self, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        self.lr, self.b1, self.b2, self.eps = lr, beta_1, beta_2, epsilon
+        self.t, self.m, self.v = 0, None, None
+
+    def step(self, weights, grads):
+        if self.m is None:
+            self.m = [np.zeros_like(w) for w in weights]
+            self.v = [np.zeros_like(w) for w in weights]
+        self.t += 1
+        self.m = [self.b1 * m + (1 - self.b1) * g for m, g in zip(self.m, grads, strict=True)]
+        self.v = [self.b2 * v + (1 - self.b2) * g**2 for v, g in zip(self.v, grads, strict=True)]
+        lr_t = self.lr * math.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
+        return [
+            w - lr_t * m / (np.sqrt(v) + self.eps)
+            for w, m, v in zip(weights, self.m, self.v, strict=True)
+        ]
+
+
+def reference_fit(weights, optimizer, X, labels, batch_size, epochs, rng=None):
+    """Mini-batch training as ``fit`` does it: an optional permutation per epoch from
+    ``rng`` (one index array shuffled again every epoch), then batches in order."""
+    indices = np.arange(X.shape[0])
+    for _ in range(epochs):
+        if rng is not None:
+            rng.shuffle(indices)
+        for lo in range(0, X.shape[0], batch_size):
+            idx = indices[lo : lo + batch_size]
+            grads = reference_gradients(weights, X[idx], labels[idx])
+            weights = optimizer.step(weights, grads)
+    return weights
+
+
+def _data(n=70, n_features=5, n_classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_features))
+    labels = rng.integers(0, n_classes, n)
+    return X, labels
+
+
+def _network(hidden, optimizer):
+    layers = []
+    for width in hidden:
+        layers += [Dense(width), ReLU()]
+    layers += [Dense(3), Softmax()]
+    return Network(
+        layers, loss="categorical_crossentropy", optimizer=optimizer, seed=7, dtype="float64"
+    )
+
+
+OPTIMIZERS = {
+    "sgd-momentum": (
+        lambda: SGD(learning_rate=0.05, momentum=0.9),
+        lambda: ReferenceSGD(0.05, 0.9),
+    ),
+    "adam": (lambda: Adam(learning_rate=0.01), lambda: ReferenceAdam(0.01)),
+}
+
+
+@pytest.mark.parametrize("hidden", [(8,), (8, 6)], ids=["one-hidden", "two-hidden"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("shuffle", [False, True], ids=["in-order", "shuffled"])
+def test_fast_path_matches_reference_step(name, hidden, shuffle):
+    make_fast, make_reference = OPTIMIZERS[name]
+    X, labels = _data()
+    net = _network(hidden, make_fast()).build(X.shape[1])
+    start = net.get_weights()
+    rng = copy.deepcopy(net.rng) if shuffle else None
+    # 70 rows in batches of 16: four full batches and a short one, three epochs
+    net.fit(X, labels, epochs=3, batch_size=16, shuffle=shuffle)
+    expected = reference_fit(start, make_reference(), X, labels, 16, 3, rng)
+    got = net.get_weights()
+    assert net.optimizer.iterations == 15
+    for w_got, w_expected, w_start in zip(got, expected, start, strict=True):
+        assert not np.allclose(w_got, w_start)  # the weights did move
+        np.testing.assert_allclose(w_got, w_expected, rtol=0, atol=1e-10)
+
+
+def test_reference_gradients_match_network_gradients():
+    # the reference's backward pass agrees with the network's on one batch
+    X, labels = _data()
+    net = _network((8, 6), "adam").build(X.shape[1])
+    _, grads = net.loss_and_gradient(net.params, X, labels)
+    expected = reference_gradients(net.get_weights(), X, labels)
+    for got, want in zip(net.unflatten(grads), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert grads.shape == (net.n_params,)

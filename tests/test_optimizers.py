@@ -1,10 +1,13 @@
-"""Optimizers and schedules: closed-form steps computed by hand on a tiny vector."""
+"""Optimizers and schedules (chainrule.optimizers): closed-form steps computed by hand
+on a tiny vector, scikit-learn's optimizers, configs, the registry, and the learning
+rates they refuse."""
 
 import math
 
 import numpy as np
 import pytest
 
+import chainrule
 from chainrule import (
     OPTIMIZERS,
     SGD,
@@ -262,3 +265,24 @@ def test_optimizer_names_give_the_defaults():
     assert get_optimizer("rmsprop").rho == 0.9
     opt = Adam()
     assert get_optimizer(opt) is opt
+
+
+# ---------------------------------------------------------------- bad learning rates
+
+
+@pytest.mark.parametrize("optimizer", [SGD, Adam, AdamW, chainrule.RMSprop])
+@pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf")])
+def test_non_positive_learning_rate(optimizer, lr):
+    with pytest.raises(
+        ValueError,
+        match=f"learning_rate must be a positive finite number; received learning_rate={lr}",
+    ):
+        optimizer(learning_rate=lr)
+
+
+def test_learning_rate_of_the_wrong_type():
+    with pytest.raises(
+        TypeError,
+        match="learning_rate must be a positive number; received learning_rate='fast' of type str",
+    ):
+        SGD("fast")

@@ -1,4 +1,5 @@
-"""The lesson reproduced: every number it prints, and its class built on the engine."""
+"""The lesson reproduced (chainrule.tutorial): the numbers it prints, its walkthrough and
+picture, and its NeuralNetwork class built on the engine."""
 
 import subprocess
 import sys
@@ -12,22 +13,11 @@ from chainrule.tutorial import (
     INPUT_VECTORS,
     TARGETS,
     NeuralNetwork,
-    dot_product,
     make_prediction,
     sigmoid,
     sigmoid_deriv,
     walkthrough,
 )
-
-
-def test_dot_products():
-    input_vector = [1.72, 1.23]
-    weights_1 = [1.26, 0]
-    weights_2 = [2.17, 0.32]
-    assert dot_product(input_vector, weights_1) == pytest.approx(2.1672, abs=1e-12)
-    # the lesson prints 4.1259: the float is 4.1259999999999994, cut to 4 places
-    assert dot_product(input_vector, weights_2) == pytest.approx(4.126, abs=1e-12)
-    assert f"{dot_product(input_vector, weights_2):.17f}".startswith("4.1259")
 
 
 def test_first_predictions():
@@ -57,13 +47,6 @@ def test_error_derivative_and_update():
     error = squared_error(prediction, target)
     assert str(prediction) == "[0.01496248]"
     assert str(error) == "[0.00022388]"
-
-
-def test_sigmoid_and_its_derivative_take_the_pre_activation():
-    x = np.array([-3.0, 0.0, 2.5])
-    assert np.allclose(sigmoid(x), 1 / (1 + np.exp(-x)))
-    assert np.allclose(sigmoid_deriv(x), sigmoid(x) * (1 - sigmoid(x)))
-    assert sigmoid_deriv(0.0) == 0.25
 
 
 def _lesson_gradients(weights, bias, input_vector, target):

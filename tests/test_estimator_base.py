@@ -1,0 +1,167 @@
+"""The machinery behind the estimators (chainrule.estimator_base): pickling (also into
+joblib's worker processes), model files, warm starts from set or earlier weights,
+dtype handling, and driving L-BFGS-B."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
+
+from sklearn import neural_network as sk
+from sklearn.model_selection import cross_val_score
+
+import chainrule
+from chainrule import LambdaCallback
+from chainrule.estimators import MLPClassifier, MLPRegressor
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.usefixtures("one_blas_thread"),
+]
+
+
+def _toy(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
+    return X, y
+
+
+# ---------------------------------------------------------------- pickles and model files
+
+
+def test_cross_val_score_in_worker_processes():
+    """joblib pickles the estimator into other processes and back."""
+    X, y = _toy(90)
+    scores = cross_val_score(MLPClassifier(max_iter=50, random_state=0), X, y, cv=2, n_jobs=2)
+    serial = cross_val_score(MLPClassifier(max_iter=50, random_state=0), X, y, cv=2)
+    np.testing.assert_allclose(scores, serial)
+
+
+def test_pickle_round_trip_keeps_predictions_and_training_state():
+    X, y = _toy()
+    clf = MLPClassifier(hidden_layer_sizes=(6,), random_state=0).partial_fit(
+        X, y, classes=[0, 1, 2]
+    )
+    copy = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+    assert np.shares_memory(copy.coefs_[0], copy.network_.params)
+    assert np.shares_memory(copy.intercepts_[1], copy.network_.params)
+    assert copy._optimizer is copy.network_.optimizer
+    # the optimizer state travels too: the next partial_fit steps are identical
+    clf.partial_fit(X, y)
+    copy.partial_fit(X, y)
+    for a, b in zip(clf.coefs_ + clf.intercepts_, copy.coefs_ + copy.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_file_round_trip(tmp_path):
+    from chainrule import io
+
+    X, y = _toy()
+    labels = np.array(["low", "mid", "high"])[y]
+    clf = MLPClassifier(
+        hidden_layer_sizes=(6,), max_iter=20, random_state=0, class_weight={"low": 2.0}, dropout=0.1
+    ).fit(X, labels)
+    path = clf.save(tmp_path / "clf.npz")
+    loaded = chainrule.load(path)
+    assert isinstance(loaded, MLPClassifier)
+    assert loaded.get_params() == clf.get_params()
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
+    assert list(loaded.classes_) == list(clf.classes_)
+    assert loaded.loss_curve_ == clf.loss_curve_ and loaded.n_iter_ == clf.n_iter_
+    reg = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=20, random_state=0).fit(
+        X, np.column_stack([y, -y])
+    )
+    io.save(reg, tmp_path / "reg.npz")
+    loaded_reg = chainrule.load(tmp_path / "reg.npz")
+    np.testing.assert_allclose(loaded_reg.predict(X), reg.predict(X))
+    assert loaded_reg.loss_ == reg.loss_
+    # a loaded model keeps training (warm start from the saved weights)
+    loaded_reg.set_params(warm_start=True, max_iter=5).fit(X, np.column_stack([y, -y]))
+    counts = MLPRegressor(loss="poisson", max_iter=5, random_state=0).fit(X, y)
+    loaded_counts = chainrule.load(counts.save(tmp_path / "counts.npz"))
+    assert loaded_counts.out_activation_ == "exp"
+    np.testing.assert_allclose(loaded_counts.predict(X), counts.predict(X))
+    multilabel = MLPClassifier(max_iter=5, random_state=0).fit(X, np.column_stack([y == 0, y > 0]))
+    loaded_ml = chainrule.load(multilabel.save(tmp_path / "ml.npz"))
+    np.testing.assert_array_equal(loaded_ml.predict(X), multilabel.predict(X))
+
+
+def test_model_file_keeps_feature_names(tmp_path):
+    pd = pytest.importorskip("pandas", reason="feature names come from data frames")
+    X, y = _toy()
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = MLPClassifier(max_iter=5, random_state=0).fit(frame, y)
+    loaded = chainrule.load(clf.save(tmp_path / "m.npz"))
+    assert list(loaded.feature_names_in_) == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(loaded.predict(frame), clf.predict(frame))
+
+
+# ---------------------------------------------------------------- warm starts
+
+
+def test_warm_start_from_coefs_set_on_a_fresh_estimator():
+    X, y = _toy()
+    ref = sk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=200, random_state=0).fit(X, y)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(5,),
+        warm_start=True,
+        solver="sgd",
+        max_iter=1,
+        learning_rate_init=1e-9,
+        random_state=0,
+    )
+    clf.coefs_ = [c.copy() for c in ref.coefs_]
+    clf.intercepts_ = [b.copy() for b in ref.intercepts_]
+    clf.fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X), atol=1e-7)
+
+
+def test_warm_start_follows_changed_activation_and_dropout_but_not_sizes():
+    X, y = _toy()
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
+    before = [c.copy() for c in clf.coefs_]
+    clf.set_params(
+        warm_start=True, activation="tanh", dropout=0.2, max_iter=1, learning_rate_init=1e-12
+    )
+    clf.fit(X, y)
+    assert any(type(layer).__name__ == "Tanh" for layer in clf.network_.layers)
+    assert any(type(layer).__name__ == "Dropout" for layer in clf.network_.layers)
+    for a, b in zip(before, clf.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    clf.set_params(hidden_layer_sizes=(7,))
+    with pytest.raises(ValueError, match="Use the same hidden_layer_sizes"):
+        clf.fit(X, y)
+    lbfgs_then_adam = MLPClassifier(solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
+    lbfgs_then_adam.set_params(solver="adam", warm_start=True, max_iter=3).fit(X, y)
+    assert len(lbfgs_then_adam.loss_curve_) == 3
+
+
+# ---------------------------------------------------------------- dtype
+
+
+def test_dtype_float32_on_float64_data():
+    X, y = _toy()
+    clf64 = MLPClassifier(max_iter=20, random_state=0).fit(X, y)
+    clf32 = MLPClassifier(max_iter=20, random_state=0, dtype="float32").fit(X, y)
+    assert clf64.coefs_[0].dtype == np.float64 and clf32.coefs_[0].dtype == np.float32
+    np.testing.assert_allclose(clf32.predict_proba(X), clf64.predict_proba(X), atol=1e-4)
+    auto32 = MLPClassifier(max_iter=20, random_state=0).fit(X.astype(np.float32), y)
+    assert auto32.network_.dtype == np.float32
+
+
+# ---------------------------------------------------------------- lbfgs
+
+
+def test_callbacks_with_lbfgs_see_every_iteration():
+    X, y = _toy()
+    seen = []
+    record = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(logs["loss"]))
+    clf = MLPRegressor(solver="lbfgs", max_iter=15, random_state=0, callbacks=[record])
+    clf.fit(X, y)
+    assert len(seen) == clf.n_iter_ == 15
+    assert seen[-1] == pytest.approx(clf.loss_)

@@ -1,0 +1,185 @@
+"""What the command line reports (chainrule.report): describe_model on a saved Network
+(trained, and built but never trained) and on saved scikit-learn estimators (adam with
+its loss curve, with early stopping, and lbfgs without a curve), and describe_training's
+summary of a fitted TabularModel, with and without early stopping. The ``chainrule
+inspect`` command itself is tested in test_cli.py."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import chainrule
+from chainrule import Dense, Network, ReLU, Softmax
+from chainrule.io import read_header
+from chainrule.report import describe_model, describe_training
+from chainrule.tabular import TabularModel
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] + 0.5 * X[:, -1] > 0).astype(int)
+    return X, y
+
+
+def _frame(n=200, seed=0):
+    """Two numbers, one text column, a text target that depends on all three."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    b = rng.normal(10, 3, size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    score = a + (b - 10) / 3 + np.where(colour == "red", 1.5, 0.0)
+    label = np.where(score > 0.5, "yes", "no")
+    return pd.DataFrame({"a": a, "b": b, "colour": colour, "label": label})
+
+
+def _report(model, path):
+    """The lines ``chainrule inspect`` prints for ``model`` saved to ``path``."""
+    model.save(path)
+    return describe_model(chainrule.load(path), read_header(path), str(path)).splitlines()
+
+
+def _network():
+    return Network(
+        [Dense(4), ReLU(), Dense(2), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        metrics=["accuracy"],
+        seed=0,
+    )
+
+
+def _after(lines, heading):
+    return lines[lines.index(heading) + 1 :]
+
+
+# ---------------------------------------------------------------- describe_model
+
+
+def test_describe_model_of_a_saved_network(tmp_path):
+    X, y = _data()
+    net = _network()
+    net.fit(X, y, epochs=3, batch_size=8, validation_split=0.25)
+    path = tmp_path / "net.npz"
+    lines = _report(net, path)
+    assert lines[:3] == [
+        f"model file: {path}",
+        f"  format chainrule-model version 1, written by chainrule {chainrule.__version__}; "
+        "kind Network",
+        "",
+    ]
+    summary = ["  " + line for line in net.summary(print_fn=None).splitlines()]
+    assert _after(lines, "network:")[: len(summary)] == summary
+    assert "  Input features: 3; loss: categorical_crossentropy; optimizer: Adam(" in "\n".join(
+        lines
+    )
+    assert not any(line.startswith("settings:") for line in lines)
+    history = net.history.history
+    loss, val_loss, val_accuracy = history["loss"], history["val_loss"], history["val_accuracy"]
+    best = int(np.argmin(val_loss))
+    assert _after(lines, "history:") == [
+        f"  3 epochs; training loss {loss[0]:.4f} -> {loss[-1]:.4f}",
+        f"  best validation loss {val_loss[best]:.4f} at epoch {best + 1} "
+        f"(val_accuracy {val_accuracy[best]:.4f})",
+    ]
+
+    untrained = _report(_network().build(3), tmp_path / "untrained.npz")
+    assert _after(untrained, "history:") == ["  none recorded"]
+
+
+def test_describe_model_of_a_saved_mlp_classifier(tmp_path):
+    pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
+    from sklearn.exceptions import ConvergenceWarning
+
+    from chainrule.estimators import MLPClassifier
+
+    X, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
+        stopped = MLPClassifier(
+            hidden_layer_sizes=(5,), max_iter=8, early_stopping=True, random_state=0
+        ).fit(X, y)
+    lines = _report(clf, tmp_path / "clf.npz")
+    assert lines[1].endswith("; kind MLPClassifier")
+    assert "  Dense(5)  (None, 5)         20" in lines
+    # the estimator's solver trains the network, not the network's optimizer
+    assert any(
+        line.startswith("  Input features: 3;") and line.endswith("; solver: adam")
+        for line in lines
+    )
+    assert not any("optimizer:" in line for line in lines)
+    (settings,) = [line for line in lines if line.startswith("settings: ")]
+    assert "hidden_layer_sizes=(5,)" in settings and "max_iter=5" in settings
+    assert settings == "settings: " + ", ".join(
+        f"{k}={v!r}" for k, v in sorted(clf.get_params().items())
+    )
+    curve = clf.loss_curve_
+    assert _after(lines, "history:") == [
+        f"  solver adam: 5 epochs; training loss {curve[0]:.4f} -> {curve[-1]:.4f}",
+        f"  lowest training loss {clf.best_loss_:.4f}",
+    ]
+
+    scores = stopped.validation_scores_
+    best = int(np.argmax(scores))
+    assert _after(_report(stopped, tmp_path / "stopped.npz"), "history:") == [
+        f"  solver adam: {len(stopped.loss_curve_)} epochs; training loss "
+        f"{stopped.loss_curve_[0]:.4f} -> {stopped.loss_curve_[-1]:.4f}",
+        f"  best validation score {scores[best]:.4f} at epoch {best + 1} (those weights are kept)",
+    ]
+
+
+def test_describe_model_of_an_lbfgs_regressor_without_a_curve(tmp_path):
+    pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
+    from sklearn.exceptions import ConvergenceWarning
+
+    from chainrule.estimators import MLPRegressor
+
+    X, _ = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=5, random_state=0).fit(
+            X, X[:, 0]
+        )
+    lines = _report(reg, tmp_path / "reg.npz")
+    assert lines[1].endswith("; kind MLPRegressor")
+    assert any(line.endswith("; solver: lbfgs") for line in lines)
+    assert _after(lines, "history:") == [
+        f"  solver lbfgs: {reg.n_iter_} iterations, final training loss {reg.loss_:.4f} "
+        "(lbfgs records no per-iteration curve, as scikit-learn)"
+    ]
+
+
+# ---------------------------------------------------------------- describe_training
+
+
+def test_describe_training_of_a_fitted_tabular_model():
+    model = TabularModel("label", hidden=(8,), epochs=5, patience=None, seed=0).fit(_frame(100))
+    settings = {"activation": "relu", "epochs": 5, "patience": None, "out": "fruit.npz"}
+    best = model.training_["best"]
+    assert describe_training(model, settings, 1.5) == [
+        "data: 100 rows, 3 input columns (1 text) -> 5 features; 80 rows to train, 20 to validate",
+        "network: 5 -> 8 -> 2 (relu hidden layers), 66 parameters",
+        "trained 5 of 5 epochs in 1.50 s",
+        f"best validation accuracy {best['val_accuracy']:.4f} (loss {best['val_loss']:.4f}) "
+        f"at epoch {model.training_['best_epoch']}; the last epoch's are kept",
+        "model saved to fruit.npz",
+    ]
+
+
+def test_describe_training_after_early_stopping():
+    model = TabularModel(
+        "label", hidden=(), epochs=400, patience=2, learning_rate=0.05, seed=0
+    ).fit(_frame(100))
+    info = model.training_
+    assert info["early_stopped"] and info["epochs_run"] < 400
+    settings = {"activation": "relu", "epochs": 400, "patience": 2, "out": "m.npz"}
+    lines = describe_training(model, settings, 0.25)
+    assert lines[1] == "network: 5 -> 2 (no hidden layer), 12 parameters"
+    assert lines[2] == (
+        f"trained {info['epochs_run']} of 400 epochs in 0.25 s "
+        "(early stopping after 2 epochs without improvement)"
+    )
+    assert lines[3].endswith(f"at epoch {info['best_epoch']}; those weights are kept")
