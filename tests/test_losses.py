@@ -1,6 +1,9 @@
 """Losses (chainrule.losses): exact values, gradients, sample weights, stability for
 huge logits, the targets fit refuses, and the losses scikit-learn's MLPs use
-(HalfSquaredError, MultilabelCrossentropy, HalfPoissonDeviance) against scikit-learn's own."""
+(HalfSquaredError, MultilabelCrossentropy, HalfPoissonDeviance) against scikit-learn's own.
+
+Every test runs twice: with the kernels (chainrule.kernels stands in for the softmax
+cross-entropy) and with the readable reference alone."""
 
 import itertools
 import math
@@ -29,6 +32,15 @@ from chainrule.losses import (
     MultilabelCrossentropy,
     get_loss,
 )
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["kernels", "reference"])
+def kernels_on_and_off(request):
+    from chainrule import kernels
+
+    kernels.set_enabled(request.param)
+    yield
+    kernels.set_enabled(True)
 
 
 def strict():

@@ -239,8 +239,7 @@ class ReLU(Activation):
         return F.relu(x)
 
     def backward(self, derror_doutput):
-        # the output is positive exactly where the input was
-        return derror_doutput * (self.output > 0)
+        return derror_doutput * F.relu_deriv(self.input)
 
 
 class LeakyReLU(Activation):
@@ -258,10 +257,10 @@ class LeakyReLU(Activation):
         self.negative_slope = check_non_negative_float(negative_slope, "negative_slope")
 
     def __call__(self, x):
-        return np.where(x > 0, x, self.negative_slope * x)
+        return F.leaky_relu(x, self.negative_slope)
 
     def backward(self, derror_doutput):
-        return np.where(self.input > 0, derror_doutput, self.negative_slope * derror_doutput)
+        return derror_doutput * F.leaky_relu_deriv(self.input, self.negative_slope)
 
     def get_config(self):
         return {"negative_slope": self.negative_slope}

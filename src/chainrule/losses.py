@@ -197,20 +197,13 @@ class CategoricalCrossentropy(Loss):
                 f"target holds class labels in [{target.min()}, {target.max()}]; "
                 f"labels must be 0..{k - 1} for {k} logits"
             )
-        # shifted by each row's maximum, exp never overflows and each row's sum is >= 1
-        z_max = np.max(z, axis=1, keepdims=True)
-        exp_z = np.exp(z - z_max)
-        sum_exp = np.sum(exp_z, axis=1, keepdims=True)
-        log_sum_exp = (np.log(sum_exp) + z_max)[:, 0]  # log(sum_j exp(z_j))
-        derror_dz = exp_z / sum_exp  # softmax(z)
+        softmax = F.softmax(z, axis=1)
         if target.ndim == 1:  # integer labels
-            rows = np.arange(n)
-            losses = log_sum_exp - z[rows, target]
-            derror_dz[rows, target] -= 1.0  # softmax(z) - onehot
-        else:  # one-hot or probability rows
-            losses = log_sum_exp - np.sum(z * target, axis=1)
-            derror_dz -= target
-        return losses, derror_dz
+            losses = F.categorical_crossentropy_from_logits(z, target)  # logsumexp - z[label]
+            softmax[np.arange(n), target] -= 1.0
+            return losses, softmax  # softmax(z) - onehot
+        # one-hot or probability rows
+        return F.logsumexp(z, axis=1) - np.sum(z * target, axis=1), softmax - target
 
 
 class HalfSquaredError(Loss):
