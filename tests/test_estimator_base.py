@@ -165,3 +165,81 @@ def test_callbacks_with_lbfgs_see_every_iteration():
     clf.fit(X, y)
     assert len(seen) == clf.n_iter_ == 15
     assert seen[-1] == pytest.approx(clf.loss_)
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_lbfgs_callbacks_see_each_iterations_weights(tmp_path):
+    # a checkpoint of the last iteration holds the fitted weights, not the first ones
+    X, y = _toy(80)
+    every = chainrule.Checkpoint(tmp_path / "last.npz", monitor="loss", save_best_only=False)
+    seen = []
+    spy = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(spy.network.params.copy()))
+    clf = MLPClassifier(
+        hidden_layer_sizes=(5,), solver="lbfgs", max_iter=15, random_state=0, callbacks=[every, spy]
+    ).fit(X, y)
+    assert len(seen) == clf.n_iter_ and not np.array_equal(seen[0], seen[-1])
+    np.testing.assert_array_equal(chainrule.load(tmp_path / "last.npz").params, seen[-1])
+    np.testing.assert_array_equal(clf.network_.params, seen[-1])
+
+
+def test_lbfgs_early_stopping_callback_keeps_the_best_iterate():
+    import warnings
+
+    X, y = _toy(80)
+    losses = []
+    watch = LambdaCallback(on_epoch_end=lambda epoch, logs: losses.append(logs["loss"]))
+    stop = chainrule.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
+    kept = []
+    snap = LambdaCallback(on_epoch_end=lambda epoch, logs: kept.append(snap.network.params.copy()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a stop asked for is no failure to converge
+        clf = MLPClassifier(
+            hidden_layer_sizes=(5,),
+            solver="lbfgs",
+            max_iter=200,
+            random_state=0,
+            callbacks=[watch, snap, stop],
+        )
+        stop.min_delta = 1e-3  # stop soon: after the first iteration that gains < 1e-3
+        clf.fit(X, y)
+    assert stop.stopped_epoch is not None and clf.n_iter_ == len(losses) < 200
+    np.testing.assert_array_equal(clf.network_.params, kept[stop.best_epoch])
+
+
+def test_a_checkpoint_of_an_invscaling_fit_loads(tmp_path):
+    # the schedule that makes "invscaling" is the estimator's own: files hold the rate
+    X, y = _toy(80)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(5,), solver="sgd", learning_rate="invscaling", max_iter=5,
+        random_state=0,
+    )  # fmt: skip
+    network_file, estimator_file = tmp_path / "net.npz", tmp_path / "est.npz"
+    clf.set_params(
+        callbacks=[
+            chainrule.Checkpoint(network_file, monitor="loss", save_best_only=False),
+            chainrule.Checkpoint(estimator_file, monitor="loss", save_best_only=False, model=clf),
+        ]
+    )
+    clf.fit(X, y)
+    network = chainrule.load(network_file)
+    np.testing.assert_array_equal(network.params, clf.network_.params)
+    loaded = chainrule.load(estimator_file)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.network_.optimizer.learning_rate == pytest.approx(clf._optimizer.learning_rate)
+
+
+def test_partial_fit_after_lbfgs_takes_the_new_solvers_optimizer():
+    from chainrule import SGD, Adam
+
+    X, y = _toy(80)
+    clf = MLPClassifier(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=5, random_state=0)
+    clf.fit(X, y)
+    clf.set_params(solver="adam")
+    clf.partial_fit(X, y)
+    assert type(clf._optimizer) is Adam and clf.network_.optimizer is clf._optimizer
+    assert clf._optimizer.iterations == 1  # fresh, one batch of 80 rows
+    clf.set_params(solver="sgd")
+    clf.partial_fit(X, y)
+    assert type(clf._optimizer) is SGD

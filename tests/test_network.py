@@ -708,3 +708,34 @@ def test_reference_gradients_match_network_gradients():
     for got, want in zip(net.unflatten(grads), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert grads.shape == (net.n_params,)
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_loss_and_gradient_of_a_non_finite_loss_has_no_gradient():
+    net = Network([Dense(1)], loss="mse", optimizer="sgd", dtype="float64").build(2)
+    X, y = np.ones((5, 2)), np.zeros(5)
+    with np.errstate(all="ignore"):
+        loss, gradient = net.loss_and_gradient(np.full(net.n_params, 1e300), X, y)
+    assert not np.isfinite(loss)
+    assert np.isnan(gradient).all()
+
+
+def test_a_pickled_network_holds_each_array_once():
+    import pickle
+
+    net = Network([Dense(200), ReLU(), Dense(100), Softmax()], loss="categorical_crossentropy",
+                  optimizer="sgd", seed=0).build(300)  # fmt: skip
+    size = len(pickle.dumps(net))
+    assert size < 2.2 * net.params.nbytes  # params and grads, not each layer's views too
+    copy = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(copy.params, net.params)
+    assert np.shares_memory(copy.layers[2].weights, copy.params)
+    assert np.shares_memory(copy.layers[2].derror_dbias, copy.grads)
+
+
+def test_a_pickle_from_the_development_layouts_is_refused():
+    state = dict(small_net().build(3).__dict__, _params_layout=2)
+    with pytest.raises(ValueError, match="development version of chainrule"):
+        Network.__new__(Network).__setstate__(state)

@@ -502,3 +502,43 @@ def test_friedman1_nonlinear_regression(seed):
     assert net.evaluate(X_test, (y_test - mean) / std)["r2"] == pytest.approx(
         r2_score(y_test, prediction), abs=1e-5
     )
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_the_epoch_loss_is_the_mean_over_the_rows_trained_on():
+    # a batch of zero weights is skipped: it counts in neither the loss nor its mean
+    X, y = regression_data(64)
+    weights = np.r_[np.ones(32), np.zeros(32)]
+    half = regressor().fit(X, y, batch_size=32, shuffle=False, sample_weight=weights)
+    first = regressor().fit(X[:32], y[:32], batch_size=32, shuffle=False)
+    assert half.history["loss"] == pytest.approx(first.history["loss"], rel=1e-6)
+
+
+def test_an_empty_batch_source_gives_a_nan_loss_not_an_error():
+    from chainrule.training import train
+
+    net = regressor().build(3)
+    history = train(net, [], epochs=2)
+    assert np.isnan(history.history["loss"]).all()
+
+
+def test_every_callback_ends_even_when_one_fails_to_begin():
+    from chainrule import LambdaCallback, ReduceLROnPlateau, StepDecay
+
+    ended = []
+    first = LambdaCallback(on_train_end=lambda logs: ended.append("first"))
+    net = Network([Dense(1)], loss="mse", optimizer=SGD(StepDecay(0.1, 1, 0.5)), seed=0)
+    X, y = regression_data()
+    with pytest.raises(ValueError, match="ReduceLROnPlateau sets the learning rate itself"):
+        net.fit(X, y, callbacks=[first, ReduceLROnPlateau(monitor="loss")])
+    assert ended == ["first"]
+
+
+def test_array_batches_that_shuffle_need_a_generator():
+    from chainrule.training import ArrayBatches
+
+    with pytest.raises(ValueError, match=r"ArrayBatches\(shuffle=True\) needs rng"):
+        ArrayBatches(np.ones((4, 2)), np.ones(4))
+    assert len(ArrayBatches(np.ones((4, 2)), np.ones(4), batch_size=3, shuffle=False)) == 2

@@ -221,5 +221,7 @@ def test_other_hyperparameters():
         Network([], loss="mse", optimizer="sgd")
     with pytest.raises(TypeError, match=r"layers\[1\] must be a Layer .* received int 3"):
         Network([Dense(1), 3], loss="mse", optimizer="sgd")
-    with pytest.raises(TypeError, match="callbacks must be Callback objects; received 1"):
+    with pytest.raises(
+        TypeError, match=r"callbacks must be chainrule Callback objects .*received 1"
+    ):
         net().fit(X, Y, callbacks=[1])

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from chainrule.network import Network
 
 __all__ = [
+    "check_callbacks",
     "Callback",
     "History",
     "Monitor",
@@ -63,6 +64,22 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None: ...
 
     def on_train_end(self, logs: dict[str, Any]) -> None: ...
+
+
+def check_callbacks(callbacks: Any) -> list[Callback]:
+    """``callbacks`` as a list, checked: a list or tuple of Callback objects."""
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            "callbacks must be a list of Callback objects, e.g. callbacks=[EarlyStopping()]; "
+            f"received {type(callbacks).__name__}"
+        )
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(
+                "callbacks must be chainrule Callback objects (such as "
+                f"chainrule.EarlyStopping); received {callback!r}"
+            )
+    return list(callbacks)
 
 
 class History(Callback):

@@ -36,7 +36,7 @@ from chainrule._validation import (
 from chainrule._version import __version__
 from chainrule.callbacks import Callback, Checkpoint, EpochBar
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
-from chainrule.layers import ACTIVATIONS
+from chainrule.layers import HIDDEN_ACTIVATIONS
 from chainrule.optimizers import OPTIMIZERS
 from chainrule.preprocessing import explain_task_guess, guess_task
 from chainrule.report import describe_model, describe_training, fmt, history_of, kept_epoch, table
@@ -77,8 +77,6 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "checkpoint": None,
     "quiet": False,
 }
-#: hidden-layer activations the command offers (softmax belongs to output layers)
-HIDDEN_ACTIVATIONS = sorted(k for k in ACTIVATIONS if k != "softmax")
 
 
 def _option_type(convert: Callable[[str], Any], check: Callable[..., Any], expected: str):

@@ -30,10 +30,10 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from chainrule.blas import other_blas_single_threaded
-from chainrule.callbacks import Callback
+from chainrule.callbacks import check_callbacks
 from chainrule.errors import TrainingDivergedError
 from chainrule.io import save
-from chainrule.layers import ACTIVATIONS, Dense, Dropout
+from chainrule.layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, Dense, Dropout
 from chainrule.network import Network
 from chainrule.optimizers import SGD, Adam
 from chainrule.sklearn_rules import OUTPUTS, InverseScaling, SklearnEpochs
@@ -47,13 +47,10 @@ except ImportError:  # pragma: no cover
         return {}
 
 
-__all__ = ["HIDDEN_ACTIVATIONS"]
+__all__: list[str] = []
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
-#: Hidden-layer activations: every name in ``chainrule.ACTIVATIONS`` except
-#: ``softmax``, which normalises across a layer and belongs on the output.
-HIDDEN_ACTIVATIONS = frozenset(name for name in ACTIVATIONS if name != "softmax")
 
 _NON_FINITE = (
     "Solver produced non-finite parameter weights. The input data may contain large "
@@ -317,13 +314,7 @@ class _BaseMLP(BaseEstimator):
         net = self.network_
         net.l2 = self.alpha  # it may have changed since the last fit (warm start)
         target = self._target(Y, net)
-        callbacks = list(self.callbacks or [])
-        for cb in callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(
-                    "callbacks must be chainrule Callback objects (such as "
-                    f"chainrule.EarlyStopping); received {cb!r}"
-                )
+        callbacks = check_callbacks(self.callbacks or [])
         try:
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, Y, target, sample_weight, incremental, callbacks)
@@ -353,19 +344,21 @@ class _BaseMLP(BaseEstimator):
 
         def on_iteration(intermediate_result):
             self.n_iter_ += 1
+            net.params[...] = intermediate_result.x  # the callbacks see this iteration's
             logs = {"loss": float(intermediate_result.fun)}
             for cb in callbacks:
                 cb.on_epoch_end(self.n_iter_ - 1, logs)
             if net.stop_training:
                 raise StopIteration
 
+        net.stop_training = False
         for cb in callbacks:
             cb.network, cb.params = net, {"epochs": self.max_iter, "batches": 1}
-            cb.on_train_begin({})
-        net.stop_training = False
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         self.n_iter_ = 0
         try:
+            for cb in callbacks:
+                cb.on_train_begin({})
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
                 with other_blas_single_threaded():
                     result = scipy.optimize.minimize(
@@ -381,17 +374,23 @@ class _BaseMLP(BaseEstimator):
                             **_get_additional_lbfgs_options_dict("iprint", iprint),
                         },
                     )
+            net.params[...] = result.x
         finally:
             for cb in callbacks:
-                cb.on_train_end({})
-        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+                cb.on_train_end({})  # after the result: EarlyStopping's restore wins
+        if net.stop_training:  # a callback stopped it: not a failure to converge
+            self.n_iter_ = int(result.nit)
+        else:
+            self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
-        net.params[...] = result.x
 
     def _fit_stochastic(self, X, Y, target, sample_weight, incremental, callbacks) -> None:
         """sgd and adam: scikit-learn's settings translated onto the training loop."""
         net = self.network_
-        if not incremental or not hasattr(self, "_optimizer"):
+        solver_optimizer = Adam if self.solver == "adam" else SGD
+        if not incremental or type(getattr(self, "_optimizer", None)) is not solver_optimizer:
+            # a new optimizer, as scikit-learn's: partial_fit keeps its state from call to
+            # call unless the solver changed (or the last fit was lbfgs's)
             net.optimizer = self._optimizer = self._make_optimizer()
             net.optimizer.build(net.params)
         if not hasattr(self, "loss_curve_"):  # warm start after an lbfgs fit

@@ -58,7 +58,8 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from chainrule.estimator_base import HIDDEN_ACTIVATIONS, _BaseMLP
+from chainrule.estimator_base import _BaseMLP
+from chainrule.layers import HIDDEN_ACTIVATIONS
 
 __all__ = ["MLPClassifier", "MLPRegressor", "HIDDEN_ACTIVATIONS"]
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from chainrule._validation import check_sample_weight
 from chainrule.layers import Layer
 from chainrule.losses import Loss, get_loss
 
@@ -292,7 +293,8 @@ def check_network(
 
     The loss (with the L2 penalty, if any) is differentiated numerically with respect
     to each entry of a copy of the flat ``network.params`` and compared, per weight
-    matrix and bias, with the backpropagated gradient. The network is not changed.
+    matrix and bias, with the backpropagated gradient. A network not built yet is built
+    on ``X`` (its weights drawn from its seed); otherwise nothing on it changes.
 
     Parameters
     ----------
@@ -318,12 +320,15 @@ def check_network(
             f"network must have dtype float64 for a gradient check; received "
             f"{network.dtype.name}. Build it with Network(..., dtype='float64')."
         )
-    if not network.built:
-        network.build(np.shape(X)[1])
+    X, y = network._prepare_xy(X, y)  # checked once (and the network built, if it was not)
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], network.dtype)
     params = network.params.copy()  # perturbed in place, one entry at a time
 
     def loss_and_gradient() -> tuple[float, np.ndarray]:
-        return network.loss_and_gradient(params, X, y, sample_weight, training=training)
+        return network.loss_and_gradient(
+            params, X, y, sample_weight, training=training, check_input=False
+        )
 
     analytic_flat = loss_and_gradient()[1]
     numeric_flat = numerical_gradient(lambda: loss_and_gradient()[0], params, eps)

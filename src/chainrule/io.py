@@ -54,7 +54,7 @@ from chainrule._version import __version__
 from chainrule.errors import ModelFileError
 from chainrule.layers import LAYERS, layer_from_config
 from chainrule.losses import LOSSES
-from chainrule.optimizers import OPTIMIZERS
+from chainrule.optimizers import OPTIMIZERS, SCHEDULES
 
 __all__ = [
     "FORMAT_NAME",
@@ -508,6 +508,13 @@ def _check_architecture(header: dict[str, Any], error) -> None:
         found = opt.get("class_name") if isinstance(opt, dict) else opt
         raise error(
             f"its optimizer {found!r} is unknown; known optimizers are {sorted(OPTIMIZERS)}"
+        )
+    rate = (opt.get("config") or {}).get("learning_rate") if opt is not None else None
+    schedules = {cls.__name__ for cls in SCHEDULES.values()}
+    if isinstance(rate, dict) and rate.get("class_name") not in schedules:
+        raise error(
+            f"its learning-rate schedule {rate.get('class_name')!r} is unknown; known "
+            f"schedules are {sorted(schedules)}"
         )
 
 

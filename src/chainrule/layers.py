@@ -51,6 +51,7 @@ __all__ = [
     "Dropout",
     "LAYERS",
     "ACTIVATIONS",
+    "HIDDEN_ACTIVATIONS",
     "get_layer",
     "get_activation",
     "layer_from_config",
@@ -391,6 +392,10 @@ ACTIVATIONS: dict[str, type[Activation]] = {
     "gelu": GELU,
     "softmax": Softmax,
 }
+
+#: The activations for hidden layers: all but softmax, which normalises across a layer
+#: and belongs on the output.
+HIDDEN_ACTIVATIONS: tuple[str, ...] = tuple(sorted(k for k in ACTIVATIONS if k != "softmax"))
 
 #: Every layer class a model file may name (the only ones ``layer_from_config`` builds).
 LAYERS: dict[str, type[Layer]] = {

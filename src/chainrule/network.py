@@ -37,12 +37,12 @@ from chainrule._validation import (
 from chainrule.callbacks import Callback, History
 from chainrule.errors import TrainingDivergedError
 from chainrule.io import save
-from chainrule.layers import Activation, Dense, Layer, get_layer, layer_from_config
+from chainrule.layers import LAYERS, Activation, Dense, Layer, get_layer, layer_from_config
 from chainrule.losses import LOSSES, Loss, get_loss
 from chainrule.metrics import Metric, get_metric
 from chainrule.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from chainrule.progress import check_verbose, progress_bar
-from chainrule.training import ArrayBatches, fit
+from chainrule.training import ArrayBatches, fit, n_batches
 
 __all__ = ["LOSS_BLOCK_ROWS", "Network"]
 
@@ -129,8 +129,8 @@ class Network:
             raise ValueError(f"dtype must be 'float32' or 'float64'; received dtype={dtype!r}")
         self.rng = np.random.default_rng(seed)
         self.fused = self._check_output_layer()
-        # the layers up to what the loss takes: the logits when the loss is fused
-        self._layers_to_loss = self.layers[:-1] if self.fused else self.layers
+        # how many layers lead to what the loss takes: all but the output layer when fused
+        self._n_to_loss = len(self.layers) - 1 if self.fused else len(self.layers)
         self.built = False
         self.history = None
         self.stop_training = False
@@ -143,7 +143,8 @@ class Network:
             return False
         last_name = getattr(last, "name", None) if isinstance(last, Activation) else None
         if last_name != wanted:
-            layer = {"logistic": "Sigmoid()", "softmax": "Softmax()", "exp": "Exp()"}[wanted]
+            named = [cls.__name__ for cls in LAYERS.values() if getattr(cls, "name", "") == wanted]
+            layer = f"{named[0]}()" if named else f"the {wanted!r} activation"
             raise ValueError(
                 f"loss={self.loss.name!r} needs {layer} as the last layer (it is computed from "
                 f"that layer's input, the logits); received last layer {last!r}. "
@@ -220,8 +221,21 @@ class Network:
             for name, _ in layer.param_shapes()
         ]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The layers' arrays are views of params and grads: copies and pickles leave
+        # them out, and __setstate__ makes them views again.
+        state = dict(self.__dict__)
+        if self.built:
+            state["layers"] = [_unbound(layer, self.params, self.grads) for layer in self.layers]
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
-        # a copy or a pickle holds the layers' arrays apart from params: views again
+        if "_params_layout" in state:
+            raise ValueError(
+                "this pickle was written by a development version of chainrule whose "
+                "parameters were in another order; it cannot be read. Save models with "
+                "model.save(path): model files of every version load."
+            )
         self.__dict__.update(state)
         if self.built:
             self._bind(self.layers, self.params, self.grads)
@@ -236,7 +250,7 @@ class Network:
         layer. A non-finite loss returns before the backward pass.
         """
         output = X
-        for layer in layers[: len(self._layers_to_loss)]:
+        for layer in layers[: self._n_to_loss]:
             output = layer.forward(output, training)
         # With a fused output (softmax + cross-entropy, sigmoid + binary cross-entropy)
         # the loss takes the logits and its gradient is already
@@ -248,7 +262,7 @@ class Network:
         if not math.isfinite(error):
             return error, output
         gradient = derror_dprediction
-        for layer in reversed(layers[self._first_trainable : len(self._layers_to_loss)]):
+        for layer in reversed(layers[self._first_trainable : self._n_to_loss]):
             gradient = layer.backward(gradient)
         if l2:
             grads[: self.n_weights] += l2 * weights
@@ -362,10 +376,10 @@ class Network:
             block_error, _ = self._backpropagate(
                 layers, params, block_grads, X[rows], y[rows], block_weights, training, 0.0
             )
+            if not math.isfinite(block_error):  # no backward pass ran: no gradient either
+                return block_error, np.full_like(params, np.nan)
             error += block / total * block_error
             grads += block / total * block_grads
-            if not math.isfinite(error):
-                return error, grads
         l2 = self._l2(total)
         if l2:
             weights = params[: self.n_weights]
@@ -445,7 +459,7 @@ class Network:
         batch_size = check_positive_int(batch_size, "batch_size")
         verbose = check_verbose(verbose)
         X = self._check_predict_input(X)
-        X, target = self._prepare_xy(X, y)
+        target = self.loss.prepare_target(self._check_target(X, y), self.n_outputs, self.dtype)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         batches = ArrayBatches(X, target, sample_weight, batch_size=batch_size, shuffle=False)
@@ -456,11 +470,10 @@ class Network:
         metrics = [type(m)() for m in self.metrics]  # fresh: fit's own and other threads'
         loss_total = weight_total = 0.0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            total = len(batches) if hasattr(batches, "__len__") else None
-            with progress_bar(total, verbose, "evaluate", line=True) as bar:
+            with progress_bar(n_batches(batches), verbose, "evaluate", line=True) as bar:
                 for X, target, sample_weight in batches:
                     output = X
-                    for layer in self._layers_to_loss:
+                    for layer in self.layers[: self._n_to_loss]:
                         output = layer(output)
                     weight = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
                     loss_total += self.loss.value(output, target, sample_weight) * weight
@@ -492,8 +505,7 @@ class Network:
         """``X`` checked and in the network's dtype, ``y`` as the loss takes it; builds
         the network on the first data it sees."""
         X = check_array(X, x_name, dtype=self.dtype)
-        y_arr = check_array(y, y_name, ndim=(1, 2))
-        check_consistent_length(X, y_arr, x_name, y_name)
+        y = self._check_target(X, y, x_name, y_name)
         if not self.built:
             self.build(X.shape[1])
         elif X.shape[1] != self.n_features:
@@ -501,7 +513,14 @@ class Network:
                 f"{x_name} has {X.shape[1]} features, but the network was built for "
                 f"{self.n_features}; pass data with the same columns as in training."
             )
-        return X, self.loss.prepare_target(y_arr, self.n_outputs, self.dtype)
+        return X, self.loss.prepare_target(y, self.n_outputs, self.dtype)
+
+    @staticmethod
+    def _check_target(X: np.ndarray, y, x_name="X", y_name="y") -> np.ndarray:
+        """``y`` as an array of numbers with one row per row of the checked ``X``."""
+        y = check_array(y, y_name, ndim=(1, 2))
+        check_consistent_length(X, y, x_name, y_name)
+        return y
 
     # ------------------------------------------------------------ training
 
@@ -703,20 +722,15 @@ class Network:
     def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Network:
         """Rebuild a saved network from :func:`chainrule.io.load`'s checked header and arrays."""
         net = cls.from_config(header["architecture"])
-        params = arrays["params"]
-        # Count the parameters the architecture needs before allocating them: a
-        # small file must not be able to ask for terabytes.
-        width = check_positive_int(header["n_features"], "n_features")
-        needed = 0
-        for layer in net.layers:
-            width = layer.build(width, net.rng, net.dtype)
-            needed += sum(math.prod(shape) for _, shape in layer.param_shapes())
-        if params.shape != (needed,) or params.dtype != net.dtype:
+        # chainrule.io has checked that the file holds as many values as this needs
+        net.build(check_positive_int(header["n_features"], "n_features"))
+        params = arrays.get("params")
+        if params is None or params.shape != net.params.shape or params.dtype != net.dtype:
             raise ValueError(
-                f"the architecture needs {needed} {net.dtype.name} parameters; the "
-                f"file holds {params.size} of dtype {params.dtype}"
+                f"the architecture needs {net.params.size} {net.dtype.name} parameters; the "
+                f"file holds {None if params is None else params.size} of dtype "
+                f"{None if params is None else params.dtype}"
             )
-        net.build(header["n_features"])
         net.params[...] = params
         if header.get("history") is not None:
             net.history = History()
@@ -730,3 +744,16 @@ class Network:
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
         return f"Network([{layers}], loss={self.loss.name!r}, optimizer={self.optimizer!r})"
+
+
+def _unbound(layer: Layer, *vectors: np.ndarray) -> Layer:
+    """A shallow copy of ``layer`` without the arrays that are views of ``vectors``."""
+    clone = copy.copy(layer)
+    for name, value in list(vars(clone).items()):
+        arrays = value if isinstance(value, list) else [value]
+        if any(
+            isinstance(a, np.ndarray) and any(np.may_share_memory(a, v) for v in vectors)
+            for a in arrays
+        ):
+            delattr(clone, name)
+    return clone

@@ -209,13 +209,14 @@ class Optimizer:
         return {k: v for k, v in self.__dict__.items() if k != "_scratch"}
 
     def get_config(self) -> dict[str, Any]:
-        """Constructor arguments as JSON-safe values (the current rate, or the schedule)."""
+        """Constructor arguments as JSON-safe values: the schedule, or the current rate
+        (also for a schedule not in ``SCHEDULES``, which a model file cannot name)."""
         config = {k: getattr(self, k) for k in self._config_keys}
-        config["learning_rate"] = (
-            {"class_name": type(self.schedule).__name__, "config": self.schedule.get_config()}
-            if self.schedule is not None
-            else self.learning_rate
-        )
+        if type(self.schedule) in SCHEDULES.values():
+            name = type(self.schedule).__name__
+            config["learning_rate"] = {"class_name": name, "config": self.schedule.get_config()}
+        else:
+            config["learning_rate"] = self.learning_rate
         return config
 
     @classmethod

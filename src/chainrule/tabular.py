@@ -28,7 +28,7 @@ from chainrule._validation import (
 from chainrule.callbacks import Callback, EarlyStopping, History, Monitor
 from chainrule.errors import DataError
 from chainrule.io import save
-from chainrule.layers import ACTIVATIONS, Dense, Softmax, get_activation
+from chainrule.layers import HIDDEN_ACTIVATIONS, Dense, Softmax, get_activation
 from chainrule.metrics import classification_scores, regression_scores
 from chainrule.network import Network
 from chainrule.optimizers import OPTIMIZERS
@@ -255,7 +255,7 @@ class TabularModel:
         if act is Softmax:
             raise ValueError(
                 "activation='softmax' is for output layers; pick a hidden activation from "
-                f"{sorted(k for k in ACTIVATIONS if k != 'softmax')}"
+                f"{list(HIDDEN_ACTIVATIONS)}"
             )
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
             raise ValueError(
@@ -355,7 +355,6 @@ class TabularModel:
                 )
         n_outputs = len(self.classes_) if self.task_ == "classify" else 1
         self.network_ = self._build_network(X.shape[1], n_outputs)
-        self.network_.history = History()
         # the best epoch: early stopping keeps its weights; without it, still reported
         monitor = "val_loss" if validation_data is not None else "loss"
         if self.patience is not None:
@@ -517,32 +516,18 @@ class TabularModel:
         try:
             self = cls(**header["settings"])
             self.preprocessor_ = Preprocessor.from_config(header["preprocessing"])
-            network = Network.from_config(header["architecture"])
-            network.build(int(header["n_features"]))
         except (KeyError, TypeError) as exc:
             raise ValueError(
                 f"the TabularModel header is incomplete or malformed ({exc})"
             ) from None
-        params = arrays.get("params")
-        if params is None or params.shape != network.params.shape:
-            raise ValueError(
-                "the file's parameters have shape "
-                f"{None if params is None else params.shape}; its architecture needs "
-                f"{network.params.shape}"
-            )
-        network.params[...] = params
+        network = Network._from_model_state(header, arrays)
         if network.n_features != self.preprocessor_.n_features_:
             raise ValueError(
                 f"its preprocessing makes {self.preprocessor_.n_features_} features but its "
                 f"network takes {network.n_features}"
             )
-        saved = header.get("history") or {}
-        history = History()
-        history.history = {
-            str(k): [float(v) for v in values] for k, values in saved.get("history", {}).items()
-        }
-        history.epoch = [int(e) for e in saved.get("epoch", [])]
-        network.history = history
+        if network.history is None:
+            network.history = History()
         self.network_ = network
         self.task_ = self.preprocessor_.task_
         if self.task_ == "classify":

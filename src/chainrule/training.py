@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from chainrule._validation import check_fraction, check_positive_int, check_sample_weight
-from chainrule.callbacks import Callback, History, ProgressLogger
+from chainrule.callbacks import Callback, History, ProgressLogger, check_callbacks
 from chainrule.errors import TrainingDivergedError
 from chainrule.progress import check_verbose
 
 if TYPE_CHECKING:  # pragma: no cover
     from chainrule.network import Network
 
-__all__ = ["ArrayBatches", "Batch", "fit", "train"]
+__all__ = ["ArrayBatches", "Batch", "fit", "n_batches", "train"]
 
 
 class Batch(NamedTuple):
@@ -71,9 +71,10 @@ class ArrayBatches:
     shuffle : bool, default=True
         Put the rows in a new random order before each epoch. Without it the
         batches are consecutive slices of the arrays (views, no copies).
-    rng : numpy.random.Generator or numpy.random.RandomState, optional
-        Its ``shuffle`` orders the rows: the network's generator for ``fit``; the
-        estimators pass scikit-learn's RandomState, which visits scikit-learn's batches.
+    rng : numpy.random.Generator or numpy.random.RandomState
+        Its ``shuffle`` orders the rows (needed when shuffling): the network's generator
+        for ``fit``; the estimators pass scikit-learn's RandomState, which visits
+        scikit-learn's batches.
 
     Notes
     -----
@@ -94,7 +95,12 @@ class ArrayBatches:
         self.X, self.y, self.sample_weight = X, y, sample_weight
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.shuffle = bool(shuffle)
-        self.rng = np.random.default_rng() if rng is None else rng
+        if self.shuffle and rng is None:
+            raise ValueError(
+                "ArrayBatches(shuffle=True) needs rng, the random generator that orders the "
+                "rows (such as network.rng); pass rng=..., or shuffle=False"
+            )
+        self.rng = rng
         #: the rows in the order of the last epoch
         self.order = np.arange(X.shape[0])
 
@@ -153,7 +159,8 @@ def train(
     validation : batch source, optional
         Scored after every epoch; adds ``val_loss`` and ``val_<metric>`` to the logs.
     callbacks : sequence of Callback
-        Called in order, after the :class:`History` the loop returns.
+        Called in order, after the :class:`History` the loop returns (so a checkpoint
+        saves the history of the epoch it saves).
 
     Returns
     -------
@@ -162,24 +169,25 @@ def train(
 
     Notes
     -----
-    A batch whose sample weights sum to 0 is skipped: it has nothing to teach. A
+    A batch whose sample weights sum to 0 is skipped: it has nothing to teach. The
+    epoch's ``loss`` is the mean over the rows trained on (NaN when none were). A
     non-finite loss raises :class:`TrainingDivergedError` before the step that would
     spoil the weights; weights that became non-finite in an epoch are set back to
-    those at its start.
+    those at its start. Every callback's ``on_train_end`` runs, however training ends.
     """
     epochs = check_positive_int(epochs, "epochs")
     history = History()
-    callbacks = [history, *callbacks]
-    params = {"epochs": initial_epoch + epochs, "batches": _length(batches)}
+    callbacks = [history, *callbacks]  # first: a Checkpoint saves the epoch's history too
+    params = {"epochs": initial_epoch + epochs, "batches": n_batches(batches)}
     for callback in callbacks:
         callback.network, callback.params = network, params
     network.history = history
     network.stop_training = False
     optimizer = network.optimizer
     optimizer.set_epoch(initial_epoch)
-    for callback in callbacks:
-        callback.on_train_begin({})
     try:
+        for callback in callbacks:
+            callback.on_train_begin({})
         # overflow in a diverging step is reported as TrainingDivergedError, not warnings
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for epoch in range(initial_epoch, initial_epoch + epochs):
@@ -191,7 +199,6 @@ def train(
                 start = network.params.copy()  # put back if this epoch diverges
                 loss_sum, n_samples = 0.0, 0
                 for b, (X, y, sample_weight) in enumerate(batches):
-                    n_samples += X.shape[0]
                     if sample_weight is not None and not np.sum(sample_weight) > 0:
                         continue
                     try:
@@ -201,6 +208,7 @@ def train(
                             network.params[...] = start
                         raise
                     loss_sum += loss * X.shape[0]
+                    n_samples += X.shape[0]
                     for callback in callbacks:
                         callback.on_batch_end(b, {"loss": loss})
                 if not np.isfinite(network.params).all():
@@ -211,7 +219,8 @@ def train(
                         "that epoch were put back. Lower the learning rate, scale the "
                         "inputs, or check the targets."
                     )
-                logs = {"loss": loss_sum / n_samples}
+                # the mean over the rows trained on (NaN when there were none)
+                logs = {"loss": loss_sum / n_samples if n_samples else float("nan")}
                 logs.update({metric.name: metric.result() for metric in network.metrics})
                 if validation is not None:
                     scores = network._evaluate(validation)
@@ -229,7 +238,8 @@ def train(
     return history
 
 
-def _length(batches) -> int | None:
+def n_batches(batches) -> int | None:
+    """A batch source's ``len()``: batches per epoch, or None when it cannot tell."""
     try:
         return len(batches)
     except TypeError:
@@ -256,14 +266,7 @@ def fit(
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     verbose = check_verbose(verbose)
-    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
-        raise TypeError(
-            "callbacks must be a list of Callback objects, e.g. callbacks=[EarlyStopping()]; "
-            f"received {type(callbacks).__name__}"
-        )
-    for callback in callbacks:
-        if not isinstance(callback, Callback):
-            raise TypeError(f"callbacks must be Callback objects; received {callback!r}")
+    callbacks = check_callbacks(callbacks)
     X, target = network._prepare_xy(X, y)
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, X.shape[0], network.dtype)
@@ -300,7 +303,8 @@ def fit(
     batches = ArrayBatches(
         X, target, sample_weight, batch_size=batch_size, shuffle=shuffle, rng=network.rng
     )
-    callbacks = [*callbacks, ProgressLogger(verbose)] if verbose else list(callbacks)
+    if verbose:
+        callbacks.append(ProgressLogger(verbose))
     return train(
         network,
         batches,
