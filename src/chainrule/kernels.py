@@ -6,7 +6,8 @@ training and computes the same numbers (up to rounding) with fewer passes over m
 and no temporary arrays. Each is tested equal to the code it stands in for
 (``tests/test_kernels.py``), and all can be switched off to run the reference alone:
 ``chainrule.kernels.set_enabled(False)``, ``with chainrule.kernels.disabled(): ...``,
-or the environment variable ``CHAINRULE_KERNELS=0``.
+or the environment variable ``CHAINRULE_KERNELS=0``. The switch holds for the whole
+process: flip it between training runs, not while another thread trains.
 
 Today's kernels, plain NumPy:
 
