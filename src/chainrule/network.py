@@ -612,10 +612,6 @@ class Network:
                 )
             view[...] = w
 
-    def get_gradients(self) -> list[np.ndarray]:
-        """Copies of the last training step's gradients, in the order of :meth:`get_weights`."""
-        return [g.copy() for g in self.unflatten(self.grads)]
-
     def _require_built(self) -> None:
         if not self.built:
             raise ValueError("this network has no weights yet: call fit() or build(n_features)")
