@@ -2,25 +2,18 @@
 NumPy's keeps its own setting, overlapping fits share the limit, and the last one out
 restores every library's setting."""
 
-import numpy as np
 import pytest
 
 pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
 
 from chainrule import LambdaCallback
 from chainrule.estimators import MLPClassifier
+from helpers import toy_data
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
     pytest.mark.usefixtures("one_blas_thread"),
 ]
-
-
-def _toy(n=60, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 4))
-    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
-    return X, y
 
 
 def test_lbfgs_runs_scipys_blas_on_one_thread_and_restores_it():
@@ -41,7 +34,7 @@ def test_lbfgs_runs_scipys_blas_on_one_thread_and_restores_it():
     if not others:
         pytest.skip("one BLAS library serves NumPy and SciPy here: nothing to limit")
     seen = []
-    X, y = _toy()
+    X, y = toy_data()
     # two threads everywhere (this module's fixture holds one), so the limit shows
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         before = blas_threads()

@@ -6,15 +6,12 @@ import os
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import chainrule
 from chainrule import (
-    SGD,
     Adam,
     Dense,
-    Dropout,
     EarlyStopping,
     History,
     LambdaCallback,
@@ -22,39 +19,17 @@ from chainrule import (
     ReduceLROnPlateau,
     ReLU,
     Softmax,
-    Tanh,
 )
 from chainrule.callbacks import Checkpoint
 from chainrule.tabular import TabularModel
-
-
-def regression_data(n=80, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 3))
-    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=n)
-    return X, y
-
-
-def classification_data(n=90, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 4))
-    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)
-    return X, y
-
-
-def regressor(seed=0, lr=0.05, **kwargs):
-    return Network([Dense(8), Tanh(), Dense(1)], loss="mse", optimizer=SGD(lr), seed=seed, **kwargs)
-
-
-def classifier(seed=0, **kwargs):
-    return Network(
-        [Dense(16), ReLU(), Dropout(0.1), Dense(3), Softmax()],
-        loss="categorical_crossentropy",
-        optimizer="adam",
-        seed=seed,
-        **kwargs,
-    )
-
+from helpers import (
+    binary_data,
+    classification_data,
+    classifier,
+    regression_data,
+    regressor,
+    tabular_frame,
+)
 
 # ---------------------------------------------------------------- History
 
@@ -229,13 +204,6 @@ def test_verbose_2_prints_one_line_per_epoch(capsys):
 # ---------------------------------------------------------------- Checkpoint
 
 
-def _data(n_features=3, n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, n_features))
-    y = (X[:, 0] + 0.5 * X[:, -1] > 0).astype(int)
-    return X, y
-
-
 def _overfitting_problem():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 5))
@@ -316,26 +284,15 @@ def test_checkpoint_errors(tmp_path):
         Checkpoint(tmp_path / "missing" / "m.npz")
     with pytest.raises(ValueError, match="mode"):
         Checkpoint(tmp_path / "m.npz", mode="best")
-    X, y = _data()
+    X, y = binary_data()
     net = Network([Dense(2), Softmax()], loss="categorical_crossentropy", optimizer="sgd")
     with pytest.raises(ValueError, match=r"val_loss.*Pass validation data"):
         net.fit(X, y, epochs=1, callbacks=[Checkpoint(tmp_path / "m.npz")])
     assert os.listdir(tmp_path) == []
 
 
-def _frame(n=200, seed=0):
-    """Two numbers, one text column, a text target that depends on all three."""
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=n)
-    b = rng.normal(10, 3, size=n)
-    colour = rng.choice(["red", "green", "blue"], size=n)
-    score = a + (b - 10) / 3 + np.where(colour == "red", 1.5, 0.0)
-    label = np.where(score > 0.5, "yes", "no")
-    return pd.DataFrame({"a": a, "b": b, "colour": colour, "label": label})
-
-
 def test_checkpoint_saves_a_usable_tabular_model(tmp_path):
-    frame = _frame(100)
+    frame = tabular_frame(100)
     model = TabularModel("label", epochs=5, patience=None, seed=0)
     path = tmp_path / "last.npz"
     model.fit(frame, callbacks=[Checkpoint(path, model=model, save_best_only=False)])

@@ -15,6 +15,7 @@ from sklearn.model_selection import cross_val_score
 import chainrule
 from chainrule import LambdaCallback
 from chainrule.estimators import MLPClassifier, MLPRegressor
+from helpers import toy_data
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
@@ -22,26 +23,19 @@ pytestmark = [
 ]
 
 
-def _toy(n=60, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 4))
-    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
-    return X, y
-
-
 # ---------------------------------------------------------------- pickles and model files
 
 
 def test_cross_val_score_in_worker_processes():
     """joblib pickles the estimator into other processes and back."""
-    X, y = _toy(90)
+    X, y = toy_data(90)
     scores = cross_val_score(MLPClassifier(max_iter=50, random_state=0), X, y, cv=2, n_jobs=2)
     serial = cross_val_score(MLPClassifier(max_iter=50, random_state=0), X, y, cv=2)
     np.testing.assert_allclose(scores, serial)
 
 
 def test_pickle_round_trip_keeps_predictions_and_training_state():
-    X, y = _toy()
+    X, y = toy_data()
     clf = MLPClassifier(hidden_layer_sizes=(6,), random_state=0).partial_fit(
         X, y, classes=[0, 1, 2]
     )
@@ -60,7 +54,7 @@ def test_pickle_round_trip_keeps_predictions_and_training_state():
 def test_model_file_round_trip(tmp_path):
     from chainrule import io
 
-    X, y = _toy()
+    X, y = toy_data()
     labels = np.array(["low", "mid", "high"])[y]
     clf = MLPClassifier(
         hidden_layer_sizes=(6,), max_iter=20, random_state=0, class_weight={"low": 2.0}, dropout=0.1
@@ -93,7 +87,7 @@ def test_model_file_round_trip(tmp_path):
 
 def test_model_file_keeps_feature_names(tmp_path):
     pd = pytest.importorskip("pandas", reason="feature names come from data frames")
-    X, y = _toy()
+    X, y = toy_data()
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     clf = MLPClassifier(max_iter=5, random_state=0).fit(frame, y)
     loaded = chainrule.load(clf.save(tmp_path / "m.npz"))
@@ -105,7 +99,7 @@ def test_model_file_keeps_feature_names(tmp_path):
 
 
 def test_warm_start_from_coefs_set_on_a_fresh_estimator():
-    X, y = _toy()
+    X, y = toy_data()
     ref = sk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=200, random_state=0).fit(X, y)
     clf = MLPClassifier(
         hidden_layer_sizes=(5,),
@@ -122,7 +116,7 @@ def test_warm_start_from_coefs_set_on_a_fresh_estimator():
 
 
 def test_warm_start_follows_changed_activation_and_dropout_but_not_sizes():
-    X, y = _toy()
+    X, y = toy_data()
     clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
     before = [c.copy() for c in clf.coefs_]
     clf.set_params(
@@ -145,7 +139,7 @@ def test_warm_start_follows_changed_activation_and_dropout_but_not_sizes():
 
 
 def test_dtype_float32_on_float64_data():
-    X, y = _toy()
+    X, y = toy_data()
     clf64 = MLPClassifier(max_iter=20, random_state=0).fit(X, y)
     clf32 = MLPClassifier(max_iter=20, random_state=0, dtype="float32").fit(X, y)
     assert clf64.coefs_[0].dtype == np.float64 and clf32.coefs_[0].dtype == np.float32
@@ -158,7 +152,7 @@ def test_dtype_float32_on_float64_data():
 
 
 def test_callbacks_with_lbfgs_see_every_iteration():
-    X, y = _toy()
+    X, y = toy_data()
     seen = []
     record = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(logs["loss"]))
     clf = MLPRegressor(solver="lbfgs", max_iter=15, random_state=0, callbacks=[record])
@@ -172,7 +166,7 @@ def test_callbacks_with_lbfgs_see_every_iteration():
 
 def test_lbfgs_callbacks_see_each_iterations_weights(tmp_path):
     # a checkpoint of the last iteration holds the fitted weights, not the first ones
-    X, y = _toy(80)
+    X, y = toy_data(80)
     every = chainrule.Checkpoint(tmp_path / "last.npz", monitor="loss", save_best_only=False)
     seen = []
     spy = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(spy.network.params.copy()))
@@ -187,7 +181,7 @@ def test_lbfgs_callbacks_see_each_iterations_weights(tmp_path):
 def test_lbfgs_early_stopping_callback_keeps_the_best_iterate():
     import warnings
 
-    X, y = _toy(80)
+    X, y = toy_data(80)
     losses = []
     watch = LambdaCallback(on_epoch_end=lambda epoch, logs: losses.append(logs["loss"]))
     stop = chainrule.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
@@ -210,7 +204,7 @@ def test_lbfgs_early_stopping_callback_keeps_the_best_iterate():
 
 def test_a_checkpoint_of_an_invscaling_fit_loads(tmp_path):
     # the schedule that makes "invscaling" is the estimator's own: files hold the rate
-    X, y = _toy(80)
+    X, y = toy_data(80)
     clf = MLPClassifier(
         hidden_layer_sizes=(5,), solver="sgd", learning_rate="invscaling", max_iter=5,
         random_state=0,
@@ -236,7 +230,7 @@ def test_a_checkpoint_of_an_invscaling_fit_loads(tmp_path):
 def test_partial_fit_after_lbfgs_takes_the_new_solvers_optimizer():
     from chainrule import SGD, Adam
 
-    X, y = _toy(80)
+    X, y = toy_data(80)
     clf = MLPClassifier(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=5, random_state=0)
     clf.fit(X, y)
     clf.set_params(solver="adam")

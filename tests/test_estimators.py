@@ -26,6 +26,7 @@ import chainrule
 from chainrule import EarlyStopping, LambdaCallback, Network
 from chainrule import estimators as cr
 from chainrule.estimators import MLPClassifier, MLPRegressor
+from helpers import data_of_kind, estimator_weights, sklearn_pair, toy_data
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
@@ -35,13 +36,6 @@ pytestmark = [
 
 def _scaled(X):
     return StandardScaler().fit_transform(X)
-
-
-def _toy(n=60, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 4))
-    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
-    return X, y
 
 
 # ---------------------------------------------------------------- the switch
@@ -71,7 +65,7 @@ def test_same_parameters_and_defaults_as_sklearn(cls_pair):
 
 
 def test_fitted_attributes_and_network_views():
-    X, y = _toy()
+    X, y = toy_data()
     clf = MLPClassifier(hidden_layer_sizes=(5, 3), max_iter=5, random_state=0).fit(X, y)
     assert list(clf.classes_) == [0, 1, 2]
     assert clf.n_features_in_ == 4 and clf.n_layers_ == 4 and clf.n_outputs_ == 3
@@ -90,7 +84,7 @@ def test_fitted_attributes_and_network_views():
 
 
 def test_binary_multilabel_and_multioutput_shapes():
-    X, y = _toy()
+    X, y = toy_data()
     binary = MLPClassifier(max_iter=20, random_state=0).fit(X, y > 0)
     assert binary.out_activation_ == "logistic" and binary.n_outputs_ == 1
     assert binary.predict_proba(X).shape == (60, 2)
@@ -104,7 +98,7 @@ def test_binary_multilabel_and_multioutput_shapes():
 
 
 def test_predict_log_proba_is_log_of_predict_proba():
-    X, y = _toy()
+    X, y = toy_data()
     clf = MLPClassifier(max_iter=30, random_state=0).fit(X, y)
     np.testing.assert_allclose(clf.predict_log_proba(X), np.log(clf.predict_proba(X)))
 
@@ -202,7 +196,7 @@ def test_clone_pipeline_gridsearch_cross_val_score():
 
 
 def test_sparse_input_gives_the_dense_result():
-    X, y = _toy()
+    X, y = toy_data()
     X[np.abs(X) < 0.8] = 0
     for solver in ("adam", "lbfgs"):
         dense = MLPClassifier(solver=solver, max_iter=10, random_state=0).fit(X, y)
@@ -215,7 +209,7 @@ def test_sparse_input_gives_the_dense_result():
 
 def test_string_labels_and_dataframes_keep_feature_names():
     pd = pytest.importorskip("pandas", reason="feature names come from data frames")
-    X, y = _toy()
+    X, y = toy_data()
     frame = pd.DataFrame(X, columns=["w", "x", "y", "z"])
     labels = pd.Series(np.array(["cat", "dog", "eel"])[y])
     clf = MLPClassifier(max_iter=30, random_state=0).fit(frame, labels)
@@ -232,7 +226,7 @@ def test_string_labels_and_dataframes_keep_feature_names():
 
 @pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 def test_input_errors_match_sklearn(cls):
-    X, y = _toy()
+    X, y = toy_data()
     theirs = {MLPClassifier: sk.MLPClassifier, MLPRegressor: sk.MLPRegressor}[cls]
     bad_inputs = {
         "nan in X": (np.where(X > 2, np.nan, X), y),
@@ -253,7 +247,7 @@ def test_input_errors_match_sklearn(cls):
 
 
 def test_predict_errors():
-    X, y = _toy()
+    X, y = toy_data()
     with pytest.raises(NotFittedError, match="not fitted yet"):
         MLPClassifier().predict(X)
     clf = MLPClassifier(max_iter=5, random_state=0).fit(X, y)
@@ -264,13 +258,13 @@ def test_predict_errors():
 
 
 def test_classifier_refuses_continuous_targets():
-    X, _ = _toy()
+    X, _ = toy_data()
     with pytest.raises(ValueError, match="Unknown label type: continuous"):
         MLPClassifier(max_iter=5).fit(X, X[:, 0])
 
 
 def test_partial_fit_errors():
-    X, y = _toy()
+    X, y = toy_data()
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         MLPClassifier().partial_fit(X, y)
     clf = MLPClassifier(random_state=0).partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
@@ -287,7 +281,7 @@ def test_partial_fit_errors():
 
 
 def test_diverging_fit_raises_a_clear_error():
-    X, _ = _toy()
+    X, _ = toy_data()
     y = 1e200 * X[:, 0]
     for cls in (MLPRegressor, sk.MLPRegressor):
         with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
@@ -297,7 +291,7 @@ def test_diverging_fit_raises_a_clear_error():
 
 
 def test_parameter_errors():
-    X, y = _toy()
+    X, y = toy_data()
     with pytest.raises(ValueError, match="'activation' parameter of MLPClassifier must be"):
         MLPClassifier(activation="softmax").fit(X, y)
     with pytest.raises(ValueError, match="hidden_layer_sizes must be > 0"):
@@ -333,7 +327,7 @@ def test_more_hidden_activations_train():
 
 
 def test_dropout_is_reproducible_and_off_at_predict_time():
-    X, y = _toy(120)
+    X, y = toy_data(120)
     a = MLPClassifier(dropout=0.3, max_iter=30, random_state=0).fit(X, y)
     b = MLPClassifier(dropout=0.3, max_iter=30, random_state=0).fit(X, y)
     plain = MLPClassifier(max_iter=30, random_state=0).fit(X, y)
@@ -344,7 +338,7 @@ def test_dropout_is_reproducible_and_off_at_predict_time():
 
 
 def test_class_weight_dict_equals_sample_weight():
-    X, y = _toy()
+    X, y = toy_data()
     weights = {0: 3.0, 1: 1.0, 2: 0.5}
     a = MLPClassifier(class_weight=weights, max_iter=10, random_state=0).fit(X, y)
     b = MLPClassifier(max_iter=10, random_state=0).fit(
@@ -366,7 +360,7 @@ def test_class_weight_balanced_lifts_the_rare_class():
 
 
 def test_callbacks_see_every_epoch_and_can_stop():
-    X, y = _toy()
+    X, y = toy_data()
     seen = []
     record = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append((epoch, dict(logs))))
     clf = MLPClassifier(max_iter=7, random_state=0, callbacks=[record]).fit(X, y)
@@ -390,7 +384,7 @@ def test_callbacks_see_every_epoch_and_can_stop():
 
 
 def test_convergence_warning_like_sklearn():
-    X, y = _toy()
+    X, y = toy_data()
     with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
         MLPClassifier(max_iter=3).fit(X, y)
 
@@ -412,7 +406,7 @@ def test_predictions_from_many_threads_equal_the_sequential_ones():
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(0)
-    X, y = _toy()
+    X, y = toy_data()
     clf = MLPClassifier(hidden_layer_sizes=(16, 8), max_iter=30, random_state=0).fit(X, y)
     inputs = [rng.normal(size=(40 + 13 * i, X.shape[1])) for i in range(8)]
     barrier = threading.Barrier(8)
@@ -517,39 +511,8 @@ SOLVERS = {
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 
 
-def _data(kind, n=40, n_features=5, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, n_features))
-    w = rng.normal(size=(n_features, 3))
-    scores = X @ w
-    if kind == "binary":
-        y = np.where(scores[:, 0] > 0, "yes", "no")
-    elif kind == "multiclass":
-        y = np.argmax(scores, axis=1)
-    elif kind == "multilabel":
-        y = (scores > 0).astype(int)
-    elif kind == "regression":
-        y = scores[:, 0]
-    elif kind == "multioutput":
-        y = scores[:, :2]
-    else:  # poisson counts
-        y = rng.poisson(np.exp(0.3 * scores[:, 0])).astype(float)
-    return X, y
-
-
-def _pair(kind, **params):
-    if kind in ("binary", "multiclass", "multilabel"):
-        return sk.MLPClassifier(**params), cr.MLPClassifier(**params)
-    loss = "poisson" if kind == "poisson" else "squared_error"
-    return sk.MLPRegressor(loss=loss, **params), cr.MLPRegressor(loss=loss, **params)
-
-
-def _weights(est):
-    return list(est.coefs_) + list(est.intercepts_)
-
-
 def _fit_from_same_start(kind, solver, activation, n_iter=20, sample_weight=None):
-    X, y = _data(kind)
+    X, y = data_of_kind(kind)
     params = dict(
         hidden_layer_sizes=(6, 4),
         activation=activation,
@@ -559,11 +522,11 @@ def _fit_from_same_start(kind, solver, activation, n_iter=20, sample_weight=None
         random_state=1,
         **SOLVERS[solver],
     )
-    ref, ours = _pair(kind, max_iter=1, **params)
+    ref, ours = sklearn_pair(kind, max_iter=1, **params)
     ref.fit(X, y)
     ours.fit(X, y)
     rng = np.random.default_rng(7)
-    start = [rng.uniform(-0.5, 0.5, size=w.shape) for w in _weights(ref)]
+    start = [rng.uniform(-0.5, 0.5, size=w.shape) for w in estimator_weights(ref)]
     for est in (ref, ours):
         n_layers = len(est.coefs_)
         est.coefs_ = [w.copy() for w in start[:n_layers]]
@@ -581,7 +544,7 @@ def _fit_from_same_start(kind, solver, activation, n_iter=20, sample_weight=None
 def test_trajectory_matches_sklearn(kind, activation, solver):
     ref, ours = _fit_from_same_start(kind, solver, activation)
     assert ours.n_iter_ == ref.n_iter_
-    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+    for w_ref, w_ours in zip(estimator_weights(ref), estimator_weights(ours), strict=True):
         np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-6)
     assert ours.loss_ == pytest.approx(ref.loss_, rel=1e-9, abs=1e-12)
     if solver != "lbfgs":
@@ -592,41 +555,41 @@ def test_trajectory_matches_sklearn(kind, activation, solver):
 
 @pytest.mark.parametrize("solver", ["sgd-nesterov", "adam", "lbfgs"])
 def test_trajectory_with_sample_weight(solver):
-    X, _ = _data("multiclass")
+    X, _ = data_of_kind("multiclass")
     sw = np.random.default_rng(3).uniform(0.1, 3.0, size=X.shape[0])
     ref, ours = _fit_from_same_start("multiclass", solver, "tanh", sample_weight=sw)
-    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+    for w_ref, w_ours in zip(estimator_weights(ref), estimator_weights(ours), strict=True):
         np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-6)
     assert ours.loss_ == pytest.approx(ref.loss_, rel=1e-9)
 
 
 def test_partial_fit_matches_sklearn():
-    X, y = _data("multiclass", n=50)
-    ref, ours = _pair("multiclass", hidden_layer_sizes=(7,), random_state=0, batch_size=20)
+    X, y = data_of_kind("multiclass", n=50)
+    ref, ours = sklearn_pair("multiclass", hidden_layer_sizes=(7,), random_state=0, batch_size=20)
     for start in range(0, 50, 25):
         for est in (ref, ours):
             est.partial_fit(X[start : start + 25], y[start : start + 25], classes=[0, 1, 2])
-    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+    for w_ref, w_ours in zip(estimator_weights(ref), estimator_weights(ours), strict=True):
         np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-10)
     assert ours.t_ == ref.t_ and ours.n_iter_ == ref.n_iter_ == 1
 
 
 def test_float32_follows_sklearn_closely():
     """float32 data trains in float32 (as scikit-learn): the same path to float32 rounding."""
-    X, y = _data("multiclass", n=80)
+    X, y = data_of_kind("multiclass", n=80)
     X = X.astype(np.float32)
-    ref, ours = _pair("multiclass", hidden_layer_sizes=(10,), random_state=0, max_iter=20)
+    ref, ours = sklearn_pair("multiclass", hidden_layer_sizes=(10,), random_state=0, max_iter=20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ref.fit(X, y)
         ours.fit(X, y)
     assert ours.coefs_[0].dtype == np.float32 == ref.coefs_[0].dtype
-    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+    for w_ref, w_ours in zip(estimator_weights(ref), estimator_weights(ours), strict=True):
         np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-4)
 
 
 def test_warm_start_refuses_new_classes_like_sklearn():
-    X, y = _data("multiclass")
+    X, y = data_of_kind("multiclass")
     for cls in (sk.MLPClassifier, cr.MLPClassifier):
         est = cls(max_iter=2, warm_start=True).fit(X, y)
         with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same"):

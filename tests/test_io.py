@@ -37,19 +37,13 @@ from chainrule import (
     StepDecay,
     Tanh,
 )
+from helpers import binary_data
 
 # ---------------------------------------------------------------- helpers
 
 
-def _data(n_features=3, n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, n_features))
-    y = (X[:, 0] + 0.5 * X[:, -1] > 0).astype(int)
-    return X, y
-
-
 def _trained(path=None, epochs=2):
-    X, y = _data()
+    X, y = binary_data()
     net = Network(
         [Dense(4), ReLU(), Dense(2), Softmax()],
         loss="categorical_crossentropy",
@@ -216,7 +210,7 @@ def test_round_trip_predicts_exactly_the_same(case):
 def test_round_trip_probabilities_and_header(tmp_path):
     path = tmp_path / "model.npz"
     net = _trained(path)
-    X, _ = _data(seed=5)
+    X, _ = binary_data(seed=5)
     loaded = chainrule.load(str(path))
     np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
     header = cio.read_header(path)
@@ -381,7 +375,7 @@ def test_every_changed_byte_is_refused_or_harmless(tmp_path):
     bookkeeping (a timestamp, a local copy of a size) and the model is unchanged."""
     good = tmp_path / "model.npz"
     net = _trained(good)
-    X, _ = _data(seed=3)
+    X, _ = binary_data(seed=3)
     expected = net.predict(X)
     data = good.read_bytes()
     refused = 0

@@ -20,7 +20,6 @@ from chainrule import (
     Dense,
     MeanSquaredError,
     Network,
-    ReLU,
     Softmax,
 )
 from chainrule import functions as F
@@ -32,6 +31,7 @@ from chainrule.losses import (
     MultilabelCrossentropy,
     get_loss,
 )
+from helpers import X, net
 
 
 @pytest.fixture(autouse=True, params=[True, False], ids=["kernels", "reference"])
@@ -313,14 +313,6 @@ def test_prepare_target_shape_must_match_outputs():
 
 
 # ---------------------------------------------------------------- targets fit refuses
-
-
-X = np.random.default_rng(0).normal(size=(20, 3))
-
-
-def net(**kwargs):
-    kwargs.setdefault("optimizer", "sgd")
-    return Network([Dense(4), ReLU(), Dense(1)], loss="mse", **kwargs)
 
 
 def test_y_with_the_wrong_number_of_outputs():

@@ -23,40 +23,13 @@ from chainrule import (
 from chainrule.gradcheck import check_network
 from chainrule.layers import Exp
 from chainrule.optimizers import Adam
+from helpers import X, Y, classification_data, classifier, fitted, net, regression_data, regressor
 
 
 def small_net(**kwargs):
     kwargs.setdefault("loss", "mse")
     kwargs.setdefault("optimizer", "sgd")
     return Network([Dense(4), ReLU(), Dense(2)], **kwargs)
-
-
-def regression_data(n=80, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 3))
-    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=n)
-    return X, y
-
-
-def classification_data(n=90, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 4))
-    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)
-    return X, y
-
-
-def regressor(seed=0, lr=0.05, **kwargs):
-    return Network([Dense(8), Tanh(), Dense(1)], loss="mse", optimizer=SGD(lr), seed=seed, **kwargs)
-
-
-def classifier(seed=0, **kwargs):
-    return Network(
-        [Dense(16), ReLU(), Dropout(0.1), Dense(3), Softmax()],
-        loss="categorical_crossentropy",
-        optimizer="adam",
-        seed=seed,
-        **kwargs,
-    )
 
 
 # ---------------------------------------------------------------- a worked example
@@ -381,21 +354,6 @@ def test_poisson_refuses_a_wrong_output_layer():
 
 
 # ---------------------------------------------------------------- what it refuses
-
-
-X = np.random.default_rng(0).normal(size=(20, 3))
-Y = X @ np.array([1.0, 2.0, -1.0])
-
-
-def net(**kwargs):
-    kwargs.setdefault("optimizer", "sgd")
-    return Network([Dense(4), ReLU(), Dense(1)], loss="mse", **kwargs)
-
-
-def fitted():
-    model = net(seed=0)
-    model.fit(X, Y, epochs=1)
-    return model
 
 
 def test_wrong_number_of_features_at_predict():

@@ -14,24 +14,13 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from chainrule.errors import DataError
 from chainrule.preprocessing import Preprocessor, guess_task
-
-
-def _frame(n=200, seed=0):
-    """Two numbers, one text column, a text target that depends on all three."""
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=n)
-    b = rng.normal(10, 3, size=n)
-    colour = rng.choice(["red", "green", "blue"], size=n)
-    score = a + (b - 10) / 3 + np.where(colour == "red", 1.5, 0.0)
-    label = np.where(score > 0.5, "yes", "no")
-    return pd.DataFrame({"a": a, "b": b, "colour": colour, "label": label})
-
+from helpers import tabular_frame
 
 # ---------------------------------------------------------------- Preprocessor
 
 
 def test_numbers_are_standardised_as_scikit_learn_does():
-    frame = _frame()
+    frame = tabular_frame()
     pre = Preprocessor("label").fit(frame)
     X = pre.transform(frame)
     expected = StandardScaler().fit_transform(frame[["a", "b"]])
@@ -51,7 +40,7 @@ def test_pinned_scaling_and_constant_column():
 
 
 def test_one_hot_matches_scikit_learn_including_unseen_values():
-    frame = _frame()
+    frame = tabular_frame()
     pre = Preprocessor("label").fit(frame)
     new = frame.head(6).copy()
     new["colour"] = ["red", "purple", "blue", "green", "purple", "red"]
@@ -63,7 +52,7 @@ def test_one_hot_matches_scikit_learn_including_unseen_values():
 
 
 def test_missing_values_are_an_error_naming_columns_rows_and_counts():
-    frame = _frame(20)
+    frame = tabular_frame(20)
     frame.loc[[3, 7], "a"] = np.nan
     frame.loc[[7], "colour"] = None
     with pytest.raises(ValueError) as info:
@@ -91,14 +80,14 @@ def test_impute_fills_mean_and_most_frequent():
 
 
 def test_a_missing_target_is_always_an_error():
-    frame = _frame(10)
+    frame = tabular_frame(10)
     frame.loc[4, "label"] = None
     with pytest.raises(ValueError, match=r"target column 'label' has 1 missing value.*row 4"):
         Preprocessor("label", impute=True).fit(frame)
 
 
 def test_transform_refuses_missing_columns_and_warns_about_extra_ones():
-    frame = _frame(30)
+    frame = tabular_frame(30)
     pre = Preprocessor("label", ignore=["b"]).fit(frame)
     with pytest.raises(ValueError, match=r"missing column\(s\) \['colour'\]"):
         pre.transform(frame.drop(columns=["colour"]))
@@ -112,7 +101,7 @@ def test_transform_refuses_missing_columns_and_warns_about_extra_ones():
 
 
 def test_text_in_a_number_column_names_the_row():
-    frame = _frame(10)
+    frame = tabular_frame(10)
     pre = Preprocessor("label").fit(frame)
     bad = frame.astype({"a": object})
     bad.loc[6, "a"] = "twelve"
@@ -125,9 +114,9 @@ def test_text_in_a_number_column_names_the_row():
 
 def test_unknown_columns_in_fit_are_named():
     with pytest.raises(ValueError, match=r"target column 'nope' is not in the data"):
-        Preprocessor("nope").fit(_frame(5))
+        Preprocessor("nope").fit(tabular_frame(5))
     with pytest.raises(ValueError, match=r"ignored column 'zzz'"):
-        Preprocessor("label", ignore=["zzz"]).fit(_frame(5))
+        Preprocessor("label", ignore=["zzz"]).fit(tabular_frame(5))
     with pytest.raises(TypeError, match="pandas DataFrame"):
         Preprocessor("label").fit(np.zeros((3, 3)))
 
@@ -167,11 +156,11 @@ def test_targets_encode_and_decode_to_original_values():
 
 def test_text_target_cannot_be_regressed():
     with pytest.raises(ValueError, match=r"holds text \('no'.*task 'classify'"):
-        Preprocessor("label", task="regress").fit(_frame(10))
+        Preprocessor("label", task="regress").fit(tabular_frame(10))
 
 
 def test_state_is_json_safe_and_round_trips():
-    frame = _frame()
+    frame = tabular_frame()
     frame.loc[5, "b"] = np.nan
     pre = Preprocessor("label", impute=True, ignore=["a"]).fit(frame)
     config = json.loads(json.dumps(pre.get_config()))
@@ -192,7 +181,7 @@ def test_identifier_like_text_column_draws_a_warning():
 
 
 def test_edited_model_file_state_is_checked():
-    config = json.loads(json.dumps(Preprocessor("label").fit(_frame(20)).get_config()))
+    config = json.loads(json.dumps(Preprocessor("label").fit(tabular_frame(20)).get_config()))
     config["fitted"]["columns"][0]["scale"] = -1.0
     with pytest.raises(ValueError, match="'a' has an invalid scaling"):
         Preprocessor.from_config(config)
@@ -235,7 +224,7 @@ def test_huge_finite_values_scale_without_overflow():
 
 
 def test_data_errors_are_value_errors_naming_the_problem():
-    frame = _frame(40)
+    frame = tabular_frame(40)
     assert issubclass(DataError, ValueError)
     with pytest.raises(DataError, match=r"'label' is both the target and an ignored column"):
         Preprocessor("label", ignore=["label"]).fit(frame)

@@ -5,22 +5,7 @@ evaluate, and any other verbose is refused."""
 import numpy as np
 import pytest
 
-from chainrule import SGD, Dense, Network, Tanh
-
-
-def regression_data(n=80, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 3))
-    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=n)
-    return X, y
-
-
-def regressor(seed=0, lr=0.05, **kwargs):
-    return Network([Dense(8), Tanh(), Dense(1)], loss="mse", optimizer=SGD(lr), seed=seed, **kwargs)
-
-
-def _net(**kwargs):
-    return Network([Dense(1)], loss="mse", optimizer="sgd", **kwargs)
+from helpers import linear_net, regression_data, regressor
 
 
 def test_verbose_0_prints_nothing(capsys):
@@ -56,7 +41,7 @@ def test_progress_bar_without_tqdm(monkeypatch, capsys):
 
 
 def test_verbose_on_predict_and_evaluate(capsys):
-    net = _net(seed=0)
+    net = linear_net(seed=0)
     X, y = np.ones((10, 2)), np.ones(10)
     net.fit(X, y)
     capsys.readouterr()

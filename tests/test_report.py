@@ -7,7 +7,6 @@ inspect`` command itself is tested in test_cli.py."""
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import chainrule
@@ -15,24 +14,7 @@ from chainrule import Dense, Network, ReLU, Softmax
 from chainrule.io import read_header
 from chainrule.report import describe_model, describe_training
 from chainrule.tabular import TabularModel
-
-
-def _data(n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 3))
-    y = (X[:, 0] + 0.5 * X[:, -1] > 0).astype(int)
-    return X, y
-
-
-def _frame(n=200, seed=0):
-    """Two numbers, one text column, a text target that depends on all three."""
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=n)
-    b = rng.normal(10, 3, size=n)
-    colour = rng.choice(["red", "green", "blue"], size=n)
-    score = a + (b - 10) / 3 + np.where(colour == "red", 1.5, 0.0)
-    label = np.where(score > 0.5, "yes", "no")
-    return pd.DataFrame({"a": a, "b": b, "colour": colour, "label": label})
+from helpers import binary_data, tabular_frame
 
 
 def _report(model, path):
@@ -59,7 +41,7 @@ def _after(lines, heading):
 
 
 def test_describe_model_of_a_saved_network(tmp_path):
-    X, y = _data()
+    X, y = binary_data()
     net = _network()
     net.fit(X, y, epochs=3, batch_size=8, validation_split=0.25)
     path = tmp_path / "net.npz"
@@ -95,7 +77,7 @@ def test_describe_model_of_a_saved_mlp_classifier(tmp_path):
 
     from chainrule.estimators import MLPClassifier
 
-    X, y = _data()
+    X, y = binary_data()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
@@ -137,7 +119,7 @@ def test_describe_model_of_an_lbfgs_regressor_without_a_curve(tmp_path):
 
     from chainrule.estimators import MLPRegressor
 
-    X, _ = _data()
+    X, _ = binary_data()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=5, random_state=0).fit(
@@ -156,7 +138,9 @@ def test_describe_model_of_an_lbfgs_regressor_without_a_curve(tmp_path):
 
 
 def test_describe_training_of_a_fitted_tabular_model():
-    model = TabularModel("label", hidden=(8,), epochs=5, patience=None, seed=0).fit(_frame(100))
+    model = TabularModel("label", hidden=(8,), epochs=5, patience=None, seed=0).fit(
+        tabular_frame(100)
+    )
     settings = {"activation": "relu", "epochs": 5, "patience": None, "out": "fruit.npz"}
     best = model.training_["best"]
     assert describe_training(model, settings, 1.5) == [
@@ -172,7 +156,7 @@ def test_describe_training_of_a_fitted_tabular_model():
 def test_describe_training_after_early_stopping():
     model = TabularModel(
         "label", hidden=(), epochs=400, patience=2, learning_rate=0.05, seed=0
-    ).fit(_frame(100))
+    ).fit(tabular_frame(100))
     info = model.training_
     assert info["early_stopped"] and info["epochs_run"] < 400
     settings = {"activation": "relu", "epochs": 400, "patience": 2, "out": "m.npz"}

@@ -9,45 +9,13 @@ import pytest
 pytest.importorskip("sklearn", reason="the estimators need the sklearn extra")
 
 import sklearn
-from sklearn import neural_network as sk
 
-from chainrule import estimators as cr
+from helpers import data_of_kind, estimator_weights, sklearn_pair
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
     pytest.mark.usefixtures("one_blas_thread"),
 ]
-
-
-def _data(kind, n=40, n_features=5, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, n_features))
-    w = rng.normal(size=(n_features, 3))
-    scores = X @ w
-    if kind == "binary":
-        y = np.where(scores[:, 0] > 0, "yes", "no")
-    elif kind == "multiclass":
-        y = np.argmax(scores, axis=1)
-    elif kind == "multilabel":
-        y = (scores > 0).astype(int)
-    elif kind == "regression":
-        y = scores[:, 0]
-    elif kind == "multioutput":
-        y = scores[:, :2]
-    else:  # poisson counts
-        y = rng.poisson(np.exp(0.3 * scores[:, 0])).astype(float)
-    return X, y
-
-
-def _pair(kind, **params):
-    if kind in ("binary", "multiclass", "multilabel"):
-        return sk.MLPClassifier(**params), cr.MLPClassifier(**params)
-    loss = "poisson" if kind == "poisson" else "squared_error"
-    return sk.MLPRegressor(loss=loss, **params), cr.MLPRegressor(loss=loss, **params)
-
-
-def _weights(est):
-    return list(est.coefs_) + list(est.intercepts_)
 
 
 @pytest.mark.parametrize("kind", ["multiclass", "regression"])
@@ -78,12 +46,12 @@ def _weights(est):
 )
 def test_same_random_state_same_fit(kind, params):
     """Initial weights, shuffles and the validation split come from the same stream."""
-    X, y = _data(kind, n=60)
-    ref, ours = _pair(kind, hidden_layer_sizes=(8,), max_iter=30, random_state=3, **params)
+    X, y = data_of_kind(kind, n=60)
+    ref, ours = sklearn_pair(kind, hidden_layer_sizes=(8,), max_iter=30, random_state=3, **params)
     ref.fit(X, y)
     ours.fit(X, y)
     assert ours.n_iter_ == ref.n_iter_
-    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+    for w_ref, w_ours in zip(estimator_weights(ref), estimator_weights(ours), strict=True):
         np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-6)
     if params["solver"] != "lbfgs":
         np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-9)
@@ -106,7 +74,7 @@ def test_same_random_state_same_fit(kind, params):
 def test_early_stopping_with_sparse_data_and_sample_weight_matches_sklearn():
     import scipy.sparse
 
-    X, y = _data("binary", n=80)
+    X, y = data_of_kind("binary", n=80)
     X[np.abs(X) < 0.5] = 0
     sw = np.random.default_rng(0).uniform(0.5, 2.0, size=80)
     params = dict(
@@ -119,7 +87,7 @@ def test_early_stopping_with_sparse_data_and_sample_weight_matches_sklearn():
         random_state=2,
         learning_rate_init=0.02,
     )
-    ref, ours = _pair("binary", **params)
+    ref, ours = sklearn_pair("binary", **params)
     try:
         ref.fit(scipy.sparse.csr_matrix(X), y, sample_weight=sw)
     except TypeError as exc:  # scikit-learn 1.7 (the last for Python 3.10) fails here itself
@@ -127,12 +95,12 @@ def test_early_stopping_with_sparse_data_and_sample_weight_matches_sklearn():
     ours.fit(scipy.sparse.csr_matrix(X), y, sample_weight=sw)
     assert ours.n_iter_ == ref.n_iter_
     np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_)
-    for w_ref, w_ours in zip(_weights(ref), _weights(ours), strict=True):
+    for w_ref, w_ours in zip(estimator_weights(ref), estimator_weights(ours), strict=True):
         np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-6)
 
 
 def test_verbose_output_is_sklearns(capsys):
-    X, y = _data("regression", n=30)
+    X, y = data_of_kind("regression", n=30)
     params = dict(
         hidden_layer_sizes=(4,),
         max_iter=3,
@@ -141,7 +109,7 @@ def test_verbose_output_is_sklearns(capsys):
         early_stopping=True,
         validation_fraction=0.3,
     )
-    ref, ours = _pair("regression", **params)
+    ref, ours = sklearn_pair("regression", **params)
     ref.fit(X, y)
     theirs = capsys.readouterr().out
     ours.fit(X, y)

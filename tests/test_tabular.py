@@ -12,24 +12,13 @@ from sklearn.metrics import mean_squared_error
 
 import chainrule
 from chainrule.tabular import TabularModel, parse_hidden
-
-
-def _frame(n=200, seed=0):
-    """Two numbers, one text column, a text target that depends on all three."""
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=n)
-    b = rng.normal(10, 3, size=n)
-    colour = rng.choice(["red", "green", "blue"], size=n)
-    score = a + (b - 10) / 3 + np.where(colour == "red", 1.5, 0.0)
-    label = np.where(score > 0.5, "yes", "no")
-    return pd.DataFrame({"a": a, "b": b, "colour": colour, "label": label})
-
+from helpers import tabular_frame
 
 # ---------------------------------------------------------------- TabularModel
 
 
 def test_classifier_learns_predicts_labels_and_round_trips(tmp_path):
-    frame = _frame(300)
+    frame = tabular_frame(300)
     model = TabularModel("label", epochs=60, seed=1).fit(frame)
     assert model.task_ == "classify"
     assert list(model.classes_) == ["no", "yes"]
@@ -66,7 +55,7 @@ def test_regressor_predicts_in_original_units():
 
 
 def test_validation_split_is_stratified_and_seeded():
-    frame = _frame(101)
+    frame = tabular_frame(101)
     frame["label"] = ["rare"] * 5 + ["common"] * 96
     a = TabularModel("label", epochs=2, validation_fraction=0.2, seed=3).fit(frame)
     b = TabularModel("label", epochs=2, validation_fraction=0.2, seed=3).fit(frame)
@@ -81,7 +70,7 @@ def test_validation_split_is_stratified_and_seeded():
 
 def test_early_stopping_keeps_the_best_epoch():
     model = TabularModel("label", epochs=400, patience=3, learning_rate=0.05, seed=0)
-    model.fit(_frame(120))
+    model.fit(tabular_frame(120))
     info = model.training_
     assert info["early_stopped"] and info["epochs_run"] < 400
     val = model.history_.history["val_loss"]
@@ -89,7 +78,7 @@ def test_early_stopping_keeps_the_best_epoch():
 
 
 def test_bad_settings_are_refused():
-    frame = _frame(30)
+    frame = tabular_frame(30)
     with pytest.raises(ValueError, match="unknown activation 'nope'"):
         TabularModel("label", activation="nope", epochs=1).fit(frame)
     with pytest.raises(ValueError, match="for output layers"):
@@ -115,18 +104,18 @@ def test_parse_hidden_accepts_sizes_and_none_only():
         with pytest.raises((ValueError, TypeError)):
             parse_hidden(bad)
     with pytest.raises(ValueError, match=r"positive integers.*received 0"):
-        TabularModel("label", hidden=0, epochs=1).fit(_frame(20))
+        TabularModel("label", hidden=0, epochs=1).fit(tabular_frame(20))
 
 
 def test_seed_is_checked():
     with pytest.raises(ValueError, match="seed must be None or a non-negative integer"):
-        TabularModel("label", seed=-1, epochs=1).fit(_frame(20))
+        TabularModel("label", seed=-1, epochs=1).fit(tabular_frame(20))
 
 
 def test_evaluate_loss_is_the_networks_and_scikit_learns_log_loss():
     from sklearn.metrics import log_loss
 
-    frame = _frame(120)
+    frame = tabular_frame(120)
     model = TabularModel("label", epochs=5, seed=0).fit(frame)
     scores = model.evaluate(frame)
     proba = model.predict_proba(frame)

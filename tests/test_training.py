@@ -22,6 +22,17 @@ from chainrule import (
     TrainingDivergedError,
 )
 from chainrule.network import Network as NetworkClass
+from helpers import (
+    X,
+    Y,
+    classification_data,
+    classifier,
+    fitted,
+    linear_net,
+    net,
+    regression_data,
+    regressor,
+)
 
 try:  # the real-data tests use scikit-learn's data sets
     from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, make_friedman1
@@ -38,42 +49,14 @@ needs_sklearn = pytest.mark.skipif(
 )
 
 
-def regression_data(n=80, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 3))
-    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=n)
-    return X, y
-
-
-def classification_data(n=90, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 4))
-    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)
-    return X, y
-
-
-def regressor(seed=0, lr=0.05, **kwargs):
-    return Network([Dense(8), Tanh(), Dense(1)], loss="mse", optimizer=SGD(lr), seed=seed, **kwargs)
-
-
-def classifier(seed=0, **kwargs):
-    return Network(
-        [Dense(16), ReLU(), Dropout(0.1), Dense(3), Softmax()],
-        loss="categorical_crossentropy",
-        optimizer="adam",
-        seed=seed,
-        **kwargs,
-    )
-
-
 # ---------------------------------------------------------------- reproducibility
 
 
 def test_same_seed_gives_identical_weights_after_fit():
     X, y = classification_data()
     a, b, c = classifier(seed=5), classifier(seed=5), classifier(seed=6)
-    for net in (a, b, c):
-        net.fit(X, y, epochs=3, batch_size=16)
+    for model in (a, b, c):
+        model.fit(X, y, epochs=3, batch_size=16)
     np.testing.assert_array_equal(a.params, b.params)
     assert a.history.history["loss"] == b.history.history["loss"]
     assert not np.array_equal(a.params, c.params)
@@ -193,25 +176,6 @@ def test_sample_weight_with_validation_split():
 # ---------------------------------------------------------------- fit's arguments
 
 
-X = np.random.default_rng(0).normal(size=(20, 3))
-Y = X @ np.array([1.0, 2.0, -1.0])
-
-
-def net(**kwargs):
-    kwargs.setdefault("optimizer", "sgd")
-    return Network([Dense(4), ReLU(), Dense(1)], loss="mse", **kwargs)
-
-
-def fitted():
-    model = net(seed=0)
-    model.fit(X, Y, epochs=1)
-    return model
-
-
-def _net(**kwargs):
-    return Network([Dense(1)], loss="mse", optimizer="sgd", **kwargs)
-
-
 @pytest.mark.parametrize("epochs", [0, -1])
 def test_non_positive_epochs(epochs):
     with pytest.raises(
@@ -242,7 +206,7 @@ def test_non_positive_batch_size(batch_size):
 def test_callbacks_must_be_a_list():
     X, y = np.ones((4, 2)), np.ones(4)
     with pytest.raises(TypeError, match=r"callbacks must be a list of Callback objects"):
-        _net().fit(X, y, callbacks=EarlyStopping(monitor="loss"))
+        linear_net().fit(X, y, callbacks=EarlyStopping(monitor="loss"))
 
 
 # ---------------------------------------------------------------- divergence

@@ -14,28 +14,9 @@ from chainrule import (
     Dropout,
     LeakyReLU,
     Network,
-    ReLU,
     Softmax,
 )
-
-X = np.random.default_rng(0).normal(size=(20, 3))
-Y = X @ np.array([1.0, 2.0, -1.0])
-
-
-def net(**kwargs):
-    kwargs.setdefault("optimizer", "sgd")
-    return Network([Dense(4), ReLU(), Dense(1)], loss="mse", **kwargs)
-
-
-def fitted():
-    model = net(seed=0)
-    model.fit(X, Y, epochs=1)
-    return model
-
-
-def _net(**kwargs):
-    return Network([Dense(1)], loss="mse", optimizer="sgd", **kwargs)
-
+from helpers import X, Y, fitted, linear_net, net
 
 # ---------------------------------------------------------------- arrays
 
@@ -75,7 +56,7 @@ def test_non_finite_at_predict_evaluate_and_validation():
 
 
 def test_nan_message_does_not_assume_training():
-    net = _net(seed=0)
+    net = linear_net(seed=0)
     net.fit(np.ones((4, 2)), np.ones(4))
     with pytest.raises(
         ValueError, match=r"X contains NaN or infinity.*remove or impute them first"
@@ -112,7 +93,7 @@ def test_text_instead_of_numbers():
 def test_complex_input_is_refused():
     X = np.ones((4, 2)) + 1j
     with pytest.raises(TypeError, match=r"X holds complex numbers.*X.real"):
-        _net().fit(X, np.ones(4))
+        linear_net().fit(X, np.ones(4))
 
 
 def test_lengths_of_x_and_y_differ():
@@ -133,11 +114,11 @@ def test_lengths_of_x_and_y_differ():
 def test_negative_sample_weight_is_refused():
     X, y = np.ones((4, 2)), np.ones(4)
     with pytest.raises(ValueError, match=r"sample_weight must be >= 0; received 1 negative"):
-        _net().fit(X, y, sample_weight=[1, 1, -1, 1])
+        linear_net().fit(X, y, sample_weight=[1, 1, -1, 1])
     with pytest.raises(
         ValueError, match=r"X and sample_weight must have the same number of samples"
     ):
-        _net().fit(X, y, sample_weight=[1, 1, 1])
+        linear_net().fit(X, y, sample_weight=[1, 1, 1])
 
 
 @pytest.mark.parametrize(
@@ -149,7 +130,7 @@ def test_negative_sample_weight_is_refused():
 )
 def test_seed_is_checked(seed, error, match):
     with pytest.raises(error, match=match):
-        _net(seed=seed)
+        linear_net(seed=seed)
 
 
 # ---------------------------------------------------------------- unknown names
