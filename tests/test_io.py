@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 import chainrule
@@ -36,6 +36,7 @@ from chainrule import (
     Softmax,
     StepDecay,
     Tanh,
+    TrainingDivergedError,
 )
 from helpers import binary_data
 
@@ -183,7 +184,10 @@ def networks(draw):
 def test_round_trip_predicts_exactly_the_same(case):
     net, X, y, epochs = case
     if epochs:
-        net.fit(X, y, epochs=epochs, batch_size=8, validation_split=0.25)
+        try:
+            net.fit(X, y, epochs=epochs, batch_size=8, validation_split=0.25)
+        except TrainingDivergedError:
+            reject()  # some drawn networks diverge (deep, linear, momentum): no round trip
     else:
         net.build(X.shape[1])
     with tempfile.TemporaryDirectory() as folder:

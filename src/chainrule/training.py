@@ -113,27 +113,20 @@ class ArrayBatches:
         return math.ceil(self.n_samples / self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
+        X, y, w = self.X, self.y, self.sample_weight
+        sparse = not isinstance(X, np.ndarray)
         if self.shuffle:
             self.rng.shuffle(self.order)
         for start in range(0, self.n_samples, self.batch_size):
             stop = start + self.batch_size
-            rows = self.order[start:stop] if self.shuffle else slice(start, stop)
-            yield Batch(
-                _rows(self.X, rows),
-                _rows(self.y, rows),
-                None if self.sample_weight is None else _rows(self.sample_weight, rows),
-            )
-
-
-def _rows(array, rows) -> np.ndarray:
-    """``array[rows]``, dense (a sparse matrix's rows are densified)."""
-    if isinstance(rows, slice):
-        part = array[rows]
-    elif isinstance(array, np.ndarray):
-        part = np.take(array, rows, axis=0)  # a row gather, faster than array[rows]
-    else:
-        part = array[rows]
-    return part.toarray() if hasattr(part, "toarray") else part
+            if not self.shuffle:
+                rows = slice(start, stop)
+                X_rows, y_rows, w_rows = X[rows], y[rows], None if w is None else w[rows]
+            else:  # a row gather: take() is faster than fancy indexing
+                rows = self.order[start:stop]
+                X_rows = X[rows] if sparse else X.take(rows, axis=0)
+                y_rows, w_rows = y.take(rows, axis=0), None if w is None else w.take(rows)
+            yield Batch(X_rows.toarray() if sparse else X_rows, y_rows, w_rows)
 
 
 def train(
