@@ -10,6 +10,7 @@ import pytest
 from chainrule import SGD, Adam, AdamW, Dense, Network, ReLU, RMSprop, Softmax, kernels
 from chainrule.losses import CategoricalCrossentropy
 from chainrule.optimizers import Optimizer
+from chainrule.sklearn_rules import LogLoss
 
 OPTIMIZERS = [
     SGD(0.1),
@@ -63,16 +64,21 @@ def test_a_subclass_with_its_own_update_is_not_replaced_by_a_kernel():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_the_cross_entropy_kernel_equals_the_reference(dtype, weighted):
-    # including rows far from their label, where the kernel hands over to the reference
+@pytest.mark.parametrize("weighted", [False, True, "zero"])
+@pytest.mark.parametrize("loss_class", [CategoricalCrossentropy, LogLoss])
+@pytest.mark.parametrize("far", [False, True], ids=["kernel", "far-rows-to-reference"])
+def test_the_cross_entropy_kernels_equal_the_reference(loss_class, dtype, weighted, far):
     rng = np.random.default_rng(1)
     z = (rng.normal(size=(64, 5)) * 4).astype(dtype)
-    z[:4, 0] += np.array([30.0, 90.0, 400.0, 800.0], dtype=dtype)
     labels = rng.integers(1, 5, size=64)
-    w = rng.uniform(0, 2, size=64) if weighted else None
-    loss = CategoricalCrossentropy()
-    assert kernels.loss_kernel(loss) is not None
+    z[4:8] = [-40.0, 0.0, 0.0, 0.0, 0.0]  # far from the label, where LogLoss's clip holds
+    z[8:12, 1], labels[8:12] = 60.0, 1  # sure of the right class
+    if far:  # logits so far above the label's that the kernel hands the batch over
+        z[:4, 0] += np.array([30.0, 90.0, 400.0, 800.0], dtype=dtype)
+    w = {False: None, True: rng.uniform(0, 2, size=64), "zero": np.zeros(64)}[weighted]
+    loss = loss_class()
+    kernel = kernels.loss_kernel(loss)
+    assert (kernel(loss, z, labels, w) is None) == far
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fast = loss.value_and_gradient(z, labels, w)
@@ -81,10 +87,17 @@ def test_the_cross_entropy_kernel_equals_the_reference(dtype, weighted):
             reference = loss.value_and_gradient(z, labels, w)
     eps = float(np.finfo(dtype).eps)
     assert fast[0] == pytest.approx(reference[0], rel=64 * eps)
-    np.testing.assert_allclose(fast[1], reference[1], rtol=64 * eps, atol=eps * 1e-3)
-    # one-hot rows have no kernel: the reference runs
-    onehot = np.eye(5, dtype=dtype)[labels]
-    np.testing.assert_allclose(loss.value_and_gradient(z, onehot, w)[1], reference[1], rtol=1e-6)
+    # p * share - share at the label, where the reference has (p - 1) * share: they
+    # differ by a rounding of the share, which is large beside a p close to 1
+    scale = float(np.abs(reference[1]).max())
+    np.testing.assert_allclose(fast[1], reference[1], rtol=64 * eps, atol=4 * eps * scale)
+    assert fast[1].dtype == reference[1].dtype == dtype
+    if loss_class is CategoricalCrossentropy:  # one-hot rows have no kernel
+        onehot = np.eye(5, dtype=dtype)[labels]
+        assert kernel(loss, z, onehot, w) is None
+        np.testing.assert_allclose(
+            loss.value_and_gradient(z, onehot, w)[1], reference[1], rtol=1e-6, atol=eps * 1e-3
+        )
 
 
 def test_bad_labels_get_the_reference_error_with_kernels_on():

@@ -14,15 +14,17 @@ Today's kernels, plain NumPy:
 - the optimizers' updates, each in place with one scratch vector, where the textbook
   expression makes several new arrays the size of the parameters (a quarter of an
   MNIST-sized training step);
-- the softmax cross-entropy of integer labels, which shifts each row by its label's
-  logit instead of its maximum (a row maximum over few classes is the slowest NumPy
-  call of a small training step).
+- the softmax cross-entropy of integer labels (plain, and scikit-learn's clipped
+  log-loss), which shifts each row by its label's logit instead of its maximum (a
+  row maximum over few classes is the slowest NumPy call of a small training step)
+  and scales the gradient by the rows' weight shares in the pass that divides by
+  the sums.
 
 Compiled, fused kernels plug in at the same places: ``kernel(optimizer, params,
 grads)`` registered for an optimizer class with :func:`register_optimizer`, and
-``kernel(loss, output, target) -> (losses, gradient)`` standing in for a loss's
-``per_sample``, registered with :func:`register_loss`. A kernel that cannot handle
-its input calls the reference.
+``kernel(loss, output, target, sample_weight) -> (value, gradient)`` standing in for
+a loss's ``value_and_gradient``, registered with :func:`register_loss`. A kernel
+that cannot handle its input returns None, and the reference runs.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ _ENABLED = os.environ.get("CHAINRULE_KERNELS", "1").strip() not in ("0", "false"
 
 #: optimizer class (exactly: a subclass may change the update) -> its kernel
 _OPTIMIZER_KERNELS: dict[type, Callable[[Any, np.ndarray, np.ndarray], None]] = {}
-#: loss class (exactly) -> the kernel standing in for its ``per_sample``
-_LOSS_KERNELS: dict[type, Callable[[Any, np.ndarray, np.ndarray], tuple]] = {}
+#: loss class (exactly) -> the kernel standing in for its ``value_and_gradient``
+_LOSS_KERNELS: dict[type, Callable[..., tuple | None]] = {}
 
 
 def enabled() -> bool:
@@ -86,12 +88,13 @@ def optimizer_kernel(optimizer: Any) -> Callable[[Any, np.ndarray, np.ndarray], 
     return _OPTIMIZER_KERNELS.get(type(optimizer)) if _ENABLED else None
 
 
-def register_loss(cls: type, kernel: Callable[[Any, np.ndarray, np.ndarray], tuple]) -> None:
-    """Let ``kernel(loss, output, target)`` stand in for ``cls.per_sample``."""
+def register_loss(cls: type, kernel: Callable[..., tuple | None]) -> None:
+    """Let ``kernel(loss, output, target, sample_weight)`` stand in for
+    ``cls.value_and_gradient``; it returns None to let the reference run."""
     _LOSS_KERNELS[cls] = kernel
 
 
-def loss_kernel(loss: Any) -> Callable[[Any, np.ndarray, np.ndarray], tuple] | None:
+def loss_kernel(loss: Any) -> Callable[..., tuple | None] | None:
     """The kernel for this loss's exact class, or None (kernels off, or none)."""
     return _LOSS_KERNELS.get(type(loss)) if _ENABLED else None
 
@@ -162,52 +165,64 @@ def adamw_update(opt, params: np.ndarray, grads: np.ndarray) -> None:
 # ---------------------------------------------------------------- losses
 
 
-def _label_shifted_softmax(z: np.ndarray, labels: np.ndarray):
-    """``(log(sum_j exp(z_j - z_label)), softmax(z) - onehot)`` per row, or None.
+def _label_shifted_cross_entropy(z, labels, sample_weight, clip_range=None):
+    """The weighted mean of ``log(sum_j exp(z_j - z_label))`` over the rows and its
+    gradient ``(softmax(z) - onehot) * w_i / sum(w)``, or None.
 
-    Each row is shifted by its label's logit, which needs no row maximum: the
-    label's own term is exp(0) = 1, so every sum is >= 1 and its log, the loss,
-    >= 0. None when a sum passes ``2 ** (maxexp / 2)`` (1.8e19 in float32, 1.3e154
-    in float64: a logit far above the label's, where exp may overflow and the
-    probabilities lose bits) or is not finite, or a label is out of range: the
-    reference, shifted by the row maximum, handles those rows (or raises).
+    Each row is shifted by its label's logit, which needs no row maximum (the slowest
+    NumPy call of a small training step): the label's own term is exp(0) = 1, so
+    every sum is >= 1 and its log, the loss, >= 0. The rows' weight shares multiply
+    the softmax in the same pass that divides by the sums. None when a sum passes
+    ``2 ** (maxexp / 2)`` (1.8e19 in float32, 1.3e154 in float64: a logit far above
+    the label's, where exp may overflow and the probabilities lose bits) or is not
+    finite, or a label is out of range: the reference, shifted by the row maximum,
+    handles those rows (or raises).
     """
     n, k = z.shape
-    if not n or labels.min() < 0:
+    if not n or labels.min() < 0 or labels.max() >= k:
         return None
-    rows = np.arange(n)
-    try:
-        label_logits = z[rows, labels]
-    except IndexError:  # a label >= k
-        return None
+    label_at = np.arange(0, n * k, k)  # each row's label, as an index into z.ravel()
+    label_at += labels
     with np.errstate(over="ignore", invalid="ignore"):
-        exp_z = np.exp(z - label_logits[:, None])
-        sum_exp = exp_z @ np.ones(k, dtype=exp_z.dtype)  # row sums, one BLAS call
-    if not sum_exp.max() <= _LARGEST_SUM[exp_z.dtype.char]:  # NaN too
+        derror_dz = z - z.reshape(-1)[label_at][:, None]
+        np.exp(derror_dz, out=derror_dz)
+        sum_exp = derror_dz @ np.ones(k, dtype=derror_dz.dtype)  # row sums, one BLAS call
+    if not sum_exp.max() <= _LARGEST_SUM[derror_dz.dtype.char]:  # NaN too
         return None
-    exp_z /= sum_exp[:, None]  # softmax(z)
-    exp_z[rows, labels] -= 1.0
-    return np.log(sum_exp), exp_z
+    losses = np.log(sum_exp)
+    if clip_range is not None:
+        np.maximum(losses, clip_range[0], out=losses)
+        np.minimum(losses, clip_range[1], out=losses)
+    if sample_weight is None:
+        value = float(losses.sum(dtype=np.float64)) / n
+        share = 1.0 / n
+    else:
+        total = float(sample_weight.sum(dtype=np.float64))
+        share = np.asarray(sample_weight, dtype=losses.dtype) / (total if total > 0 else 1.0)
+        value = float(np.dot(losses, share))
+    # softmax(z) * share = exp_z * (share / sum_exp), then minus share at the label
+    derror_dz *= np.divide(share, sum_exp, out=sum_exp)[:, None]
+    derror_dz.reshape(-1)[label_at] -= share
+    return value, derror_dz
 
 
 _LARGEST_SUM = {"f": 2.0**64, "d": 2.0**512}  # 2 ** (maxexp / 2) per dtype
 
 
-def categorical_crossentropy(loss, z: np.ndarray, target: np.ndarray):
-    """``CategoricalCrossentropy.per_sample`` (:mod:`chainrule.losses`) for integer labels."""
-    result = _label_shifted_softmax(z, target) if target.ndim == 1 else None
-    return loss.per_sample(z, target) if result is None else result
+def categorical_crossentropy(loss, z: np.ndarray, target: np.ndarray, sample_weight=None):
+    """``CategoricalCrossentropy.value_and_gradient`` (:mod:`chainrule.losses`) for
+    integer labels."""
+    if target.ndim != 1 or not z.flags.c_contiguous:
+        return None
+    return _label_shifted_cross_entropy(z, target, sample_weight)
 
 
-def clipped_log_loss(loss, z: np.ndarray, target: np.ndarray):
-    """scikit-learn's log-loss (:class:`chainrule.sklearn_rules.LogLoss`): the loss as
-    if ``p = softmax(z)[label]`` were clipped to ``[eps, 1 - eps]``."""
-    result = _label_shifted_softmax(z, target)
-    if result is None:
-        return loss.per_sample(z, target)
-    losses, derror_dz = result  # losses = -log(p)
-    low, high = _LOG_LOSS_RANGE[losses.dtype.char]
-    return losses.clip(low, high), derror_dz
+def clipped_log_loss(loss, z: np.ndarray, target: np.ndarray, sample_weight=None):
+    """scikit-learn's log-loss (:class:`chainrule.sklearn_rules.LogLoss`): each row's
+    loss as if ``p = softmax(z)[label]`` were clipped to ``[eps, 1 - eps]``."""
+    if not z.flags.c_contiguous:
+        return None
+    return _label_shifted_cross_entropy(z, target, sample_weight, _LOG_LOSS_RANGE[z.dtype.char])
 
 
 #: -log(1 - eps) and -log(eps) per dtype: the range of a clipped log-loss

@@ -78,10 +78,10 @@ class Loss:
         whose weights sum to 0 has loss 0 and gradient 0: it teaches nothing.
         """
         kernel = kernels.loss_kernel(self)
-        if kernel is None:
-            losses, derror_doutput = self.per_sample(output, target)
-        else:
-            losses, derror_doutput = kernel(self, output, target)
+        result = None if kernel is None else kernel(self, output, target, sample_weight)
+        if result is not None:
+            return result
+        losses, derror_doutput = self.per_sample(output, target)
         n = losses.shape[0]
         if sample_weight is None:
             value = float(np.sum(losses, dtype=np.float64)) / n
