@@ -23,7 +23,12 @@ import time
 from benchmarks.common import gemm_rate, machine_info, median, threading_check
 
 #: benchmark modules, in the order they run
-MODULES = ("benchmarks.bench_mlp", "benchmarks.bench_small", "benchmarks.bench_estimators")
+MODULES = (
+    "benchmarks.bench_mlp",
+    "benchmarks.bench_small",
+    "benchmarks.bench_estimators",
+    "benchmarks.bench_activations",
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

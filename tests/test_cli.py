@@ -100,11 +100,23 @@ def fruit_model(files):
     assert code == 0, err
     assert "task: classify (guessed: 'fruit' holds text)" in out
     assert f"model saved to {files / 'fruit.npz'}" in out
-    assert "best validation accuracy" in out
+    assert "lowest validation loss" in out and "(accuracy there " in out
     return files / "fruit.npz"
 
 
 # ---------------------------------------------------------------- subprocess: as a user
+
+
+def test_python_dash_m_chainrule_is_the_command():
+    proc = subprocess.run(
+        [sys.executable, "-m", "chainrule", "--version"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"chainrule {chainrule.__version__}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("usage: chainrule train")
 
 
 def test_train_and_predict_numeric_csv(files):
@@ -344,7 +356,8 @@ def test_regression_guess_evaluate_and_proba_refusal(files, capsys):
     )
     out = capsys.readouterr().out
     assert "task: regress (guessed: 'price' holds numbers with" in out
-    assert "best validation r2" in out
+    assert "lowest validation loss" in out and "(r2 there " in out
+    assert "(losses are on the standardised target: " in out and "in 'price' units)" in out
     assert main(["evaluate", str(model), str(files / "houses.csv")]) == 0
     out = capsys.readouterr().out
     lines = dict(line.split(maxsplit=1) for line in out.splitlines()[1:])

@@ -20,6 +20,11 @@ Two conventions in the Markdown:
   may print anything. Mark only output that is the same on every machine (the lesson's
   pinned numbers, shapes, booleans), not timings or float32 training results.
 
+- ``<!-- output-of: chainrule ARGS -->`` before a plain fence: the block is an excerpt
+  of what that command prints, and its lines must appear, in order and together, in
+  what the command prints when run (in a temporary directory holding a copy of
+  ``examples/``).
+
 The last tests check the README's two set-up commands: the second (the test command)
 is what ``.ci/run`` runs, verbatim, and both install extras that ``pyproject.toml``
 defines.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import re
 import shlex
 from dataclasses import dataclass
@@ -51,12 +57,14 @@ _EXPECTED = re.compile(r"^\s*# ?>(?: (.*))?$")
 
 @dataclass
 class Block:
-    """One fenced code block: its language, text, first code line (1-based) and marker."""
+    """One fenced code block: its language, text, first code line (1-based), whether
+    it is marked no-test, and the line before it (the HTML-comment markers)."""
 
     language: str
     code: str
     line: int
     no_test: bool
+    marker: str = ""
 
 
 def fenced_blocks(text: str) -> list[Block]:
@@ -80,7 +88,8 @@ def fenced_blocks(text: str) -> list[Block]:
             # the content loses up to the opening fence's indentation
             body.append(re.sub(rf"^ {{0,{indent}}}", "", lines[j]))
             j += 1
-        blocks.append(Block(language.lower(), "\n".join(body) + "\n", i + 2, previous == NO_TEST))
+        code = "\n".join(body) + "\n"
+        blocks.append(Block(language.lower(), code, i + 2, previous == NO_TEST, previous))
         previous = ""
         i = j + 1
     return blocks
@@ -140,6 +149,51 @@ def test_examples_run(path, sandbox):
     blocks = python_blocks(path)
     assert [b for b in blocks if not b.no_test], f"{path.name} has no runnable python block"
     run_blocks(path, blocks)
+
+
+_OUTPUT_OF = re.compile(r"^<!-- output-of: chainrule (.+?) -->$")
+
+
+def output_excerpts(path: Path) -> list[tuple[Block, list[str]]]:
+    """The blocks marked ``<!-- output-of: chainrule ARGS -->``, with ARGS split."""
+    found = []
+    for block in fenced_blocks(path.read_text(encoding="utf-8")):
+        match = _OUTPUT_OF.match(block.marker)
+        if match:
+            found.append((block, shlex.split(match.group(1))))
+    return found
+
+
+def printed_by(argv: list[str]) -> list[str]:
+    """The lines ``chainrule ARGV`` prints on stdout (run in-process)."""
+    from chainrule.cli import main
+
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(argv) == 0
+    return stdout.getvalue().splitlines()
+
+
+def test_readme_shows_output_excerpts():
+    assert output_excerpts(README), "the README shows no command output excerpt"
+
+
+@pytest.mark.parametrize(
+    "block,argv",
+    [case for path in DOC_FILES for case in output_excerpts(path)],
+    ids=lambda case: " ".join(case) if isinstance(case, list) else "",
+)
+def test_output_excerpts_are_what_the_command_prints(block, argv, sandbox):
+    import shutil
+
+    shutil.copytree(ROOT / "examples", sandbox / "examples")
+    printed = printed_by(argv)
+    excerpt = block.code.splitlines()
+    starts = [i for i, line in enumerate(printed) if line == excerpt[0]]
+    assert any(printed[i : i + len(excerpt)] == excerpt for i in starts), (
+        f"README block at line {block.line} is not what chainrule {' '.join(argv)} prints:\n"
+        + "\n".join(printed)
+    )
 
 
 def test_docs_lesson_exists():
@@ -255,3 +309,29 @@ def test_readme_commands_install_defined_extras_and_script():
                     f"{command!r} asks for extra {extra!r}; pyproject has {sorted(extras)}"
                 )
     assert "chainrule" in project["scripts"]
+
+
+def test_files_the_readme_commands_write_are_ignored_by_git():
+    """Following the README in a checkout leaves ``git status`` clean: every file its
+    commands write (``--out``, ``--checkpoint``, ...) is in .gitignore."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout of chainrule (not an unpacked sdist)")
+    written = set()
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if line.startswith("$ chainrule ") or line.startswith("chainrule "):
+            words = shlex.split(line.removeprefix("$ "))
+            pairs = itertools.pairwise(words)
+            written |= {b for a, b in pairs if a in ("--out", "--checkpoint")}
+    assert {"predictions.csv", "penguins.npz"} <= written
+    written.add("cumulative_error.png")  # chainrule tutorial's picture
+    proc = subprocess.run(
+        ["git", "check-ignore", "--no-index", *sorted(written)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    ignored = set(proc.stdout.split())
+    assert ignored == written, f"not in .gitignore: {sorted(written - ignored)}"

@@ -147,10 +147,51 @@ def test_describe_training_of_a_fitted_tabular_model():
         "data: 100 rows, 3 input columns (1 text) -> 5 features; 80 rows to train, 20 to validate",
         "network: 5 -> 8 -> 2 (relu hidden layers), 66 parameters",
         "trained 5 of 5 epochs in 1.50 s",
-        f"best validation accuracy {best['val_accuracy']:.4f} (loss {best['val_loss']:.4f}) "
-        f"at epoch {model.training_['best_epoch']}; the last epoch's are kept",
+        f"lowest validation loss {best['val_loss']:.4f} at epoch "
+        f"{model.training_['best_epoch']} (accuracy there {best['val_accuracy']:.4f}); "
+        "the last epoch's are kept",
         "model saved to fruit.npz",
     ]
+
+
+def test_describe_training_names_the_metric_that_chose_the_epoch():
+    # the defect: "best validation accuracy 0.8033 at epoch 80" was the accuracy at the
+    # lowest-loss epoch, while the history's best accuracy was 0.8361 at epoch 89
+    model = TabularModel("label", hidden=(2,), epochs=30, patience=None, seed=0).fit(
+        tabular_frame(100)
+    )
+    history = model.network_.history.history
+    lowest = int(np.argmin(history["val_loss"]))
+    highest = int(np.argmax(history["val_accuracy"]))
+    # the case the old line got wrong
+    assert history["val_accuracy"][highest] > history["val_accuracy"][lowest]
+    settings = {"activation": "relu", "epochs": 30, "patience": None, "out": "m.npz"}
+    lines = describe_training(model, settings, 1.0)
+    assert lines[3].startswith(
+        f"lowest validation loss {history['val_loss'][lowest]:.4f} at epoch {lowest + 1} "
+        f"(accuracy there {history['val_accuracy'][lowest]:.4f})"
+    )
+    assert lines[4] == (
+        f"highest validation accuracy {history['val_accuracy'][highest]:.4f} at epoch {highest + 1}"
+    )
+
+
+def test_regression_losses_are_given_in_the_targets_units_too():
+    rng = np.random.default_rng(0)
+    frame = tabular_frame(200)
+    frame["price"] = 1000 + 300 * rng.normal(size=200)
+    model = TabularModel("price", task="regress", hidden=(4,), epochs=5, seed=0).fit(
+        frame.drop(columns="label")
+    )
+    settings = {"activation": "relu", "epochs": 5, "patience": 10, "out": "m.npz"}
+    lines = describe_training(model, settings, 1.0)
+    loss = model.training_["best"]["val_loss"]
+    rmse = np.sqrt(loss) * model.preprocessor_.target_scale_
+    assert 200 < model.preprocessor_.target_scale_ < 400
+    assert lines[4] == (
+        f"  (losses are on the standardised target: {loss:.4f} is an RMSE of {rmse:.5g} "
+        "in 'price' units)"
+    )
 
 
 def test_describe_training_after_early_stopping():
@@ -166,4 +207,6 @@ def test_describe_training_after_early_stopping():
         f"trained {info['epochs_run']} of 400 epochs in 0.25 s "
         "(early stopping after 2 epochs without improvement)"
     )
-    assert lines[3].endswith(f"at epoch {info['best_epoch']}; those weights are kept")
+    assert lines[3].startswith(f"lowest validation loss {info['best']['val_loss']:.4f} at epoch ")
+    assert f"at epoch {info['best_epoch']} (accuracy there " in lines[3]
+    assert lines[3].endswith("; those weights are kept")

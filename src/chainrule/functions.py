@@ -112,17 +112,21 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def gelu(x):
-    """GELU, tanh approximation: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
+    """GELU, tanh approximation: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+
+    ``x^3`` is written ``x * x * x``: NumPy's ``x**3`` calls the general ``pow``,
+    about 20 times slower than two multiplications.
+    """
     x = np.asarray(x)
-    return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
 
 
 def gelu_deriv(x):
     """Derivative of the tanh-approximated GELU at the pre-activation ``x``."""
     x = np.asarray(x)
-    inner = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)
+    inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
     t = np.tanh(inner)
-    dinner_dx = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x**2)
+    dinner_dx = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner_dx
 
 

@@ -8,6 +8,7 @@ the columns it expects, the network, its settings and its training history.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule.network import Network
@@ -204,9 +205,21 @@ def describe_model(model: Any, header: dict[str, Any], path: str) -> str:
             f"  best validation loss {val[best]:.4f} at epoch {best + 1}"
             + (f" ({extra})" if extra else "")
         )
+        if isinstance(model, TabularModel) and model.task_ == "regress":
+            say(_regression_loss_units(model, val[best]))
     if isinstance(model, TabularModel) and kept_epoch(model):
         say(f"  the model holds the weights of epoch {kept_epoch(model)}")
     return "\n".join(lines)
+
+
+def _regression_loss_units(model: TabularModel, loss: float) -> str:
+    """What a regression loss means in the target's units: the network learns the
+    standardised target, so its squared errors are in units of the target's scale."""
+    rmse = math.sqrt(loss) * model.preprocessor_.target_scale_
+    return (
+        f"  (losses are on the standardised target: {loss:.4f} is an RMSE of {fmt(rmse)} "
+        f"in {model.target!r} units)"
+    )
 
 
 def describe_training(model: TabularModel, settings: dict[str, Any], seconds: float) -> list[str]:
@@ -236,13 +249,21 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
     say(f"trained {info['epochs_run']} of {settings['epochs']} epochs in {seconds:.2f} s{stop}")
     best = info.get("best", {})
     metric = "accuracy" if model.task_ == "classify" else "r2"
-    if "val_loss" in best:
+    prefix = "val_" if "val_loss" in best else ""
+    if best:
+        where = "validation" if prefix else "training"
         kept = "those weights are kept" if settings["patience"] else "the last epoch's are kept"
+        if not prefix:
+            kept = "no validation rows"
         say(
-            f"best validation {metric} {best[f'val_{metric}']:.4f} (loss {best['val_loss']:.4f}) "
-            f"at epoch {info['best_epoch']}; {kept}"
+            f"lowest {where} loss {best[prefix + 'loss']:.4f} at epoch {info['best_epoch']} "
+            f"({metric} there {best[prefix + metric]:.4f}); {kept}"
         )
-    elif best:
-        say(f"training {metric} {best[metric]:.4f} (loss {best['loss']:.4f}); no validation rows")
+        if model.task_ == "regress":
+            say(_regression_loss_units(model, best[prefix + "loss"]))
+        scores = (history_of(model) or {}).get(prefix + metric, [])
+        top = max(range(len(scores)), key=scores.__getitem__) if scores else None
+        if top is not None and scores[top] > best[prefix + metric]:
+            say(f"highest {where} {metric} {scores[top]:.4f} at epoch {top + 1}")
     say(f"model saved to {settings['out']}")
     return lines
