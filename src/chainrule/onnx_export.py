@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule._version import __version__
+from chainrule.io import _atomic_write
 from chainrule.layers import (
     GELU,
     Dense,
@@ -100,15 +102,16 @@ class _Graph:
 
     def __init__(self, reserved: set[str]) -> None:
         self.used = set(reserved)
+        self.counts: dict[str, int] = {}
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
 
     def name(self, hint: str) -> str:
-        """A fresh name starting with ``hint``."""
-        i, name = 0, hint
+        """A fresh name starting with ``hint``: ``hint``, ``hint_1``, ``hint_2``, ..."""
+        name = hint
         while name in self.used:
-            i += 1
-            name = f"{hint}_{i}"
+            self.counts[hint] = self.counts.get(hint, 0) + 1
+            name = f"{hint}_{self.counts[hint]}"
         self.used.add(name)
         return name
 
@@ -489,19 +492,13 @@ def to_onnx(
         graph,
         opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in OPSET.items()],
         producer_name="chainrule",
-        producer_version=_version(),
+        producer_version=__version__,
         ir_version=_IR_VERSION,
     )
     onnx.checker.check_model(proto)
     if path is not None:
         _write(proto, path)
     return proto
-
-
-def _version() -> str:
-    from chainrule._version import __version__
-
-    return __version__
 
 
 # Each ``_*_signature`` gives the graph's inputs, its outputs and the function that
@@ -565,8 +562,6 @@ def _tabular_signature(model: TabularModel, number_dtype: np.dtype):
 
 
 def _write(proto: onnx.ModelProto, path: str | os.PathLike) -> None:
-    from chainrule.io import _atomic_write
-
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file name; received {type(path).__name__} {path!r}")
     target = Path(path)
