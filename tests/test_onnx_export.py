@@ -458,3 +458,52 @@ def test_command_line_labels_keep_their_type(labels, dtype):
     label, _ = sess.run(None, raw_feeds(sess, frame))
     assert label.dtype == dtype
     np.testing.assert_array_equal(label, model.predict(frame))
+
+
+def test_date_parts_match_pandas():
+    # the converter for the date columns of the CSV-reading work (kind "datetime"): the
+    # date as seconds since 1970 in, each stored part scaled out
+    pd = pytest.importorskip("pandas", reason="pandas computes the reference")
+    rng = np.random.default_rng(0)
+    fixed = ["1970-01-01", "1969-12-31 23:59:59", "2000-02-29 06:00", "2100-03-01", "1600-01-01"]
+    fixed += ["1900-02-28 12:30:15", "2024-12-31 23:59"]
+    random = pd.to_datetime(rng.integers(-12_000_000_000, 13_000_000_000, 300), unit="s")
+    dates = pd.Series(
+        pd.to_datetime(fixed, format="ISO8601").append(random).append(pd.DatetimeIndex([pd.NaT]))
+    )
+    seconds = ((dates - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)).to_numpy()
+    dt = dates.dt
+    month = 2 * np.pi * (dt.month.to_numpy(float) - 1) / 12
+    weekday = 2 * np.pi * dt.day_of_week.to_numpy(float) / 7
+    hour = (
+        dt.hour.to_numpy(float) + dt.minute.to_numpy(float) / 60 + dt.second.to_numpy(float) / 3600
+    )
+    hour = 2 * np.pi * hour / 24
+    expected = {
+        "year": dt.year.to_numpy(float),
+        "month_sin": np.sin(month),
+        "month_cos": np.cos(month),
+        "day": dt.day.to_numpy(float),
+        "weekday_sin": np.sin(weekday),
+        "weekday_cos": np.cos(weekday),
+        "hour_sin": np.sin(hour),
+        "hour_cos": np.cos(hour),
+    }
+    parts = [{"part": p, "mean": 0.5 * i, "scale": 1.0 + i} for i, p in enumerate(expected)]
+    column = {"name": "when", "kind": "datetime", "format": None, "parts": parts}
+    g = onnx_export._Graph({"when", "out"})
+    g.op("Identity", [onnx_export._datetime_column(g, column, "when", True)], out="out")
+    graph = onnx.helper.make_graph(
+        g.nodes,
+        "dates",
+        [onnx.helper.make_tensor_value_info("when", onnx.TensorProto.DOUBLE, [None, 1])],
+        [onnx.helper.make_tensor_value_info("out", onnx.TensorProto.DOUBLE, [None, 8])],
+        g.initializers,
+    )
+    opsets = [onnx.helper.make_opsetid(d, v) for d, v in onnx_export.OPSET.items()]
+    proto = onnx.helper.make_model(graph, opset_imports=opsets, ir_version=8)
+    (out,) = session(proto).run(None, {"when": seconds.reshape(-1, 1)})
+    for i, (name, values) in enumerate(expected.items()):
+        mean, scale = parts[i]["mean"], parts[i]["scale"]
+        filled = np.where(np.isnan(values), mean, values)  # a missing date: the mean
+        np.testing.assert_allclose(out[:, i], (filled - mean) / scale, atol=1e-9, err_msg=name)

@@ -15,8 +15,10 @@ formula, for the three kinds of model:
   the graph: missing numbers (NaN) and missing text (``""`` or ``"nan"``) filled when
   the model was trained with ``--impute``, ``(value - mean) / scale``, one-hot over the
   categories seen in training (an unseen category is all zeros, as in ``predict``).
-  Outputs: ``label`` (the classes' own values, strings as strings) and
-  ``probabilities``, or ``variable`` in the target's own units.
+  A date column (kind ``"datetime"``) is float64 seconds since 1970-01-01, NaN when
+  missing. Without ``--impute`` a missing number makes its row's outputs NaN, where
+  ``predict`` refuses the row. Outputs: ``label`` (the classes' own values, strings as
+  strings) and ``probabilities``, or ``variable`` in the target's own units.
 
 Each layer and each preprocessing step is one small function in a table
 (:data:`LAYER_CONVERTERS`, :data:`COLUMN_CONVERTERS`); anything not in a table is
@@ -280,12 +282,81 @@ def _category_column(g: _Graph, column: dict[str, Any], x: str, impute: bool) ->
     return _cast(g, encoded, np.float64, "one_hot")
 
 
+def _datetime_column(g: _Graph, column: dict[str, Any], x: str, impute: bool) -> str:
+    """The stored date parts (year, month and weekday on circles, day, hour of day), each
+    ``(part - mean) / scale``, from the date as float64 seconds since 1970-01-01 (UTC, or
+    the naive time read as UTC: ``dates.astype("datetime64[s]").astype("int64")``); a
+    missing date (NaN) gives each part its mean, as ``transform`` does."""
+
+    def c(value: float) -> str:
+        return g.const(np.array(value, np.float64), "k")
+
+    def add(a: str, b: str) -> str:
+        return g.op("Add", [a, b])
+
+    def sub(a: str, b: str) -> str:
+        return g.op("Sub", [a, b])
+
+    def mul(a: str, k: float) -> str:
+        return g.op("Mul", [a, c(k)])
+
+    def floordiv(a: str, k: float) -> str:
+        # exact for whole numbers below 2**53
+        return g.op("Floor", [g.op("Div", [a, c(k)])])
+
+    def angle(turns: str) -> dict[str, str]:
+        radians = mul(turns, 2 * np.pi)
+        return {"sin": g.op("Sin", [radians]), "cos": g.op("Cos", [radians])}
+
+    t = _cast(g, x, np.float64, "seconds")
+    days = floordiv(t, 86400.0)
+    seconds = sub(t, mul(days, 86400.0))
+    # civil_from_days (H. Hinnant, "chrono-compatible low-level date algorithms")
+    z = add(days, c(719468.0))
+    era = floordiv(z, 146097.0)
+    doe = sub(z, mul(era, 146097.0))
+    yoe = floordiv(
+        sub(add(sub(doe, floordiv(doe, 1460.0)), floordiv(doe, 36524.0)), floordiv(doe, 146096.0)),
+        365.0,
+    )
+    doy = sub(doe, sub(add(mul(yoe, 365.0), floordiv(yoe, 4.0)), floordiv(yoe, 100.0)))
+    mp = floordiv(add(mul(doy, 5.0), c(2.0)), 153.0)
+    day = add(sub(doy, floordiv(add(mul(mp, 153.0), c(2.0)), 5.0)), c(1.0))
+    late = _cast(g, g.op("GreaterOrEqual", [mp, c(10.0)]), np.float64)
+    month = sub(add(mp, c(3.0)), mul(late, 12.0))
+    early = _cast(g, g.op("LessOrEqual", [month, c(2.0)]), np.float64)
+    year = add(add(yoe, mul(era, 400.0)), early)
+    shifted = add(days, c(3.0))  # 1970-01-01 was a Thursday; Monday is 0
+    weekday = sub(shifted, mul(floordiv(shifted, 7.0), 7.0))
+    month_angle = angle(mul(sub(month, c(1.0)), 1 / 12))
+    weekday_angle = angle(mul(weekday, 1 / 7))
+    hour_angle = angle(mul(seconds, 1 / 86400))
+    parts = {"year": year, "day": day}
+    for base, turns in (("month", month_angle), ("weekday", weekday_angle), ("hour", hour_angle)):
+        parts.update({f"{base}_{f}": v for f, v in turns.items()})
+    blocks = []
+    for part in column["parts"]:
+        if part["part"] not in parts:
+            raise ValueError(
+                f"cannot export column {column['name']!r} to ONNX yet: its date part "
+                f"{part['part']!r} is not one the exporter computes ({sorted(parts)})"
+            )
+        value = parts[part["part"]]
+        mean = c(part["mean"])
+        value = g.op("Where", [g.op("IsNaN", [value]), mean, value])
+        blocks.append(g.op("Div", [sub(value, mean), c(part["scale"])], part["part"]))
+    return g.op("Concat", blocks, "date_parts", axis=1) if len(blocks) > 1 else blocks[0]
+
+
 #: one function per kind of stored column: ``convert(graph, column, input, impute)``
 #: gives that column's features (float64, ``(n, width)``)
 COLUMN_CONVERTERS: dict[str, Callable[[_Graph, dict[str, Any], str, bool], str]] = {
     "numeric": _numeric_column,
     "category": _category_column,
+    "datetime": _datetime_column,
 }
+#: the input type of a column kind other than numbers (``number_dtype``)
+_INPUT_DTYPES = {"category": np.dtype(object), "datetime": np.dtype(np.float64)}
 
 
 # ---------------------------------------------------------------- outputs
@@ -553,9 +624,7 @@ def _tabular_signature(model: TabularModel, number_dtype: np.dtype):
                 "renamed"
             )
     inputs = [
-        _value_info(
-            c["name"], np.dtype(object) if c["kind"] == "category" else number_dtype, [None, 1]
-        )
+        _value_info(c["name"], _INPUT_DTYPES.get(c["kind"], number_dtype), [None, 1])
         for c in pre.columns_
     ]
     return inputs, outputs, lambda g: _tabular_graph(g, model, names)
