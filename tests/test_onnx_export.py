@@ -301,9 +301,12 @@ def test_command_line_regressor_in_real_units(table):
     assert 500 < expected.mean() < 1500  # real units (prices near 1000), not scaled
     np.testing.assert_allclose(variable[:, 0], expected, rtol=1e-5)
     # float32 inputs: the raw values rounded before the scaling, still within 1e-5
-    (variable32,) = session(to_onnx(model, number_dtype="float32")).run(
-        None, raw_feeds(sess, frame, np.float32)
-    )
+    out32 = table / "price32.onnx"
+    argv = ["export", str(table / "price.npz"), "--onnx", str(out32), "--number-dtype", "float32"]
+    assert main(argv) == 0
+    sess32 = session(onnx.load(out32))
+    assert [i.type for i in sess32.get_inputs()] == ["tensor(float)"] * 2 + ["tensor(string)"]
+    (variable32,) = sess32.run(None, raw_feeds(sess32, frame, np.float32))
     np.testing.assert_allclose(variable32[:, 0], expected, rtol=1e-5)
 
 
