@@ -8,6 +8,7 @@ The public API:
   learning-rate schedules;
 - the training loop's callbacks :class:`EarlyStopping`, :class:`ReduceLROnPlateau`,
   :class:`Checkpoint`;
+- :func:`load` and :func:`save` (model files), :func:`to_onnx` (ONNX export);
 - :mod:`chainrule.tutorial` (the lesson's ``NeuralNetwork``) and
   :mod:`chainrule.gradcheck` (finite-difference gradient checks).
 """
@@ -41,6 +42,7 @@ from chainrule.layers import (
 from chainrule.losses import LOSSES, BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
 from chainrule.metrics import METRICS
 from chainrule.network import Network
+from chainrule.onnx_export import to_onnx
 from chainrule.optimizers import (
     OPTIMIZERS,
     SGD,
@@ -94,6 +96,7 @@ __all__ = [
     "tutorial",
     "load",
     "save",
+    "to_onnx",
 ]
 
 

@@ -1,8 +1,8 @@
 """The ``chainrule`` command: a thin layer over the library.
 
 Sub-commands: ``train``, ``predict``, ``evaluate``, ``inspect``, ``plot`` (CSV files
-and model files, through :mod:`chainrule.tabular` and :mod:`chainrule.io`) and
-``tutorial`` (the lesson, step by step).
+and model files, through :mod:`chainrule.tabular` and :mod:`chainrule.io`), ``export``
+(ONNX, through :mod:`chainrule.onnx_export`) and ``tutorial`` (the lesson, step by step).
 
 Exit codes: 0 on success, 2 for usage errors (options, the ``--config`` file, an
 output path that is a folder or would overwrite an input), 1 for data or model errors
@@ -37,6 +37,7 @@ from chainrule._version import __version__
 from chainrule.callbacks import Callback, Checkpoint, EpochBar
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import HIDDEN_ACTIVATIONS
+from chainrule.onnx_export import to_onnx
 from chainrule.optimizers import OPTIMIZERS
 from chainrule.preprocessing import explain_task_guess, guess_task
 from chainrule.report import describe_model, describe_training, fmt, history_of, kept_epoch, table
@@ -521,6 +522,30 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- export
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    _check_output(args.subparser, "--onnx", args.onnx, {"model file": args.model})
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise UserError(
+            'ONNX export needs the onnx package; install it with pip install "chainrule[onnx]"'
+        ) from None
+    model = _load(args.model)
+    try:
+        proto = to_onnx(model, args.onnx, number_dtype=args.number_dtype)
+    except ValueError as exc:  # a layer or a preprocessing step it cannot export yet
+        raise UserError(f"{args.model}: {exc}") from None
+    # repr: names from a file reach the terminal escaped
+    inputs = [repr(v.name) for v in proto.graph.input]
+    shown = ", ".join(inputs[:8]) + (f" and {len(inputs) - 8} more" if len(inputs) > 8 else "")
+    outputs = ", ".join(repr(v.name) for v in proto.graph.output)
+    print(f"ONNX model saved to {args.onnx} (inputs {shown}; outputs {outputs})")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -693,6 +718,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--boundary", metavar="DATA.csv", help="draw the decision boundary over these rows instead"
     )
     plot.set_defaults(handler=_cmd_plot, subparser=plot)
+
+    export = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write a model as an ONNX file, to run without Python",
+        description="Write MODEL as an ONNX graph (needs the onnx extra: pip install "
+        "'chainrule[onnx]'). A model from chainrule train takes the raw columns, one input "
+        "per column, named as the column, shape (n, 1): numbers as float64 (NaN when "
+        "missing), text as strings; its outputs are label and probabilities (classifiers) "
+        "or variable (regressors, in the target's units).",
+    )
+    export.add_argument("model", metavar="MODEL", help="any chainrule model file")
+    export.add_argument("--onnx", metavar="OUT.onnx", required=True, help="the file to write")
+    export.add_argument(
+        "--number-dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="type of the numeric column inputs of a chainrule train model (default float64)",
+    )
+    export.set_defaults(handler=_cmd_export, subparser=export)
 
     tutorial = sub.add_parser(
         "tutorial",
