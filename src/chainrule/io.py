@@ -52,9 +52,8 @@ import numpy as np
 
 from chainrule._version import __version__
 from chainrule.errors import ModelFileError
-from chainrule.layers import LAYERS, layer_from_config
-from chainrule.losses import LOSSES
-from chainrule.optimizers import OPTIMIZERS, SCHEDULES
+from chainrule import filecheck
+from chainrule.filecheck import check_arrays, check_header
 
 __all__ = [
     "FORMAT_NAME",
@@ -171,7 +170,10 @@ def save(model: Any, path: str | os.PathLike) -> Path:
             f"the model's header is {len(header_bytes):,} bytes, over the limit of "
             f"{MAX_HEADER_BYTES:,}; keep large values in arrays"
         )
-    _check_architecture(header, lambda problem: ValueError(f"cannot save: {problem}"))
+    try:
+        check_header(json.loads(header_bytes))
+    except ValueError as exc:
+        raise ValueError(f"cannot save this {kind}: {exc}") from None
 
     target = Path(path)
     _atomic_write(target, lambda f: _write_archive(f, header_bytes, prepared))
@@ -314,10 +316,14 @@ def load(path: str | os.PathLike) -> Any:
             name: _read_array(zf, members[f"{name}.npy"], spec, name, path)
             for name, spec in header["arrays"].items()
         }
+    try:
+        check_arrays(header, arrays)
+    except ValueError as exc:
+        raise ModelFileError(path, str(exc)) from None
     cls = _kind_class(header["kind"], path)
     try:
         return cls._from_model_state(header, arrays)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
         if isinstance(exc, ModelFileError):
             raise
         raise ModelFileError(
@@ -452,70 +458,10 @@ def _check_header(header: Any, path: Any) -> None:
             raise ModelFileError(path, f"array {name!r} has an invalid shape {shape!r}")
         if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise ModelFileError(path, f"array {name!r} has no valid SHA-256")
-    _check_architecture(header, lambda problem: ModelFileError(path, problem))
-    _check_architecture_size(header, path)
-
-
-def _check_architecture_size(header: dict[str, Any], path: Any) -> None:
-    """Refuse an architecture needing more parameters than the file's arrays hold.
-
-    So that a small file cannot make the loader allocate terabytes: layers are
-    built for their shapes only (nothing is allocated) from ``n_features``.
-    """
-    arch = header.get("architecture")
-    if arch is None or "n_features" not in header:
-        return
-    n_features = header["n_features"]
-    if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
-        raise ModelFileError(path, f"its n_features {n_features!r} is not a positive integer")
-    width, needed = n_features, 0
     try:
-        for config in arch["layers"]:
-            layer = layer_from_config(config)
-            width = layer.build(width, None, np.float32)
-            needed += sum(math.prod(shape) for _, shape in layer.param_shapes())
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(path, f"its architecture is invalid: {exc}") from None
-    stored = sum(math.prod(spec["shape"]) for spec in header["arrays"].values())
-    if needed > stored:
-        raise ModelFileError(
-            path,
-            f"its architecture needs {needed:,} parameters for {n_features} input features, "
-            f"but its arrays hold only {stored:,} values",
-        )
-
-
-def _check_architecture(header: dict[str, Any], error) -> None:
-    """Refuse layer, loss and optimizer names outside the fixed registries."""
-    arch = header.get("architecture")
-    if arch is None:
-        return
-    if not isinstance(arch, dict) or not isinstance(arch.get("layers"), list):
-        raise error("its 'architecture' is not a network description with a list of layers")
-    for i, layer in enumerate(arch["layers"]):
-        name = layer.get("class_name") if isinstance(layer, dict) else None
-        if name not in LAYERS:
-            raise error(
-                f"layer {i} of its architecture is {name!r}, not a known layer; "
-                f"known layers are {sorted(LAYERS)}"
-            )
-        if not isinstance(layer.get("config", {}), dict):
-            raise error(f"layer {i} of its architecture has an invalid config")
-    if "loss" in arch and arch["loss"] not in LOSSES:
-        raise error(f"its loss {arch['loss']!r} is unknown; known losses are {sorted(LOSSES)}")
-    opt = arch.get("optimizer")
-    if opt is not None and (not isinstance(opt, dict) or opt.get("class_name") not in OPTIMIZERS):
-        found = opt.get("class_name") if isinstance(opt, dict) else opt
-        raise error(
-            f"its optimizer {found!r} is unknown; known optimizers are {sorted(OPTIMIZERS)}"
-        )
-    rate = (opt.get("config") or {}).get("learning_rate") if opt is not None else None
-    schedules = {cls.__name__ for cls in SCHEDULES.values()}
-    if isinstance(rate, dict) and rate.get("class_name") not in schedules:
-        raise error(
-            f"its learning-rate schedule {rate.get('class_name')!r} is unknown; known "
-            f"schedules are {sorted(schedules)}"
-        )
+        check_header(header)
+    except ValueError as exc:
+        raise ModelFileError(path, str(exc)) from None
 
 
 def _dtype_allowed(dtype: str) -> bool:
