@@ -293,9 +293,7 @@ def _check_history(history: Any) -> None:
             raise ValueError(f"its history of {key!r} is not a list of numbers")
 
 
-def check_arrays(
-    header: dict[str, Any], arrays: dict[str, np.ndarray]
-) -> None:
+def check_arrays(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Check the arrays' values: finite weights and optimizer state, distinct classes."""
     for name, arr in arrays.items():
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():

@@ -37,6 +37,8 @@ loader allocate terabytes.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import importlib
 import json
@@ -44,7 +46,11 @@ import math
 import os
 import re
 import secrets
+import socket
+import stat
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +58,6 @@ import numpy as np
 
 from chainrule._version import __version__
 from chainrule.errors import ModelFileError
-from chainrule import filecheck
 from chainrule.filecheck import check_arrays, check_header
 
 __all__ = [
@@ -88,6 +93,12 @@ MAX_ARRAYS_BYTES = 4 * 2**30
 MAX_MEMBERS = 1024
 #: Largest ``.npy`` header accepted (NumPy writes 128 bytes for the arrays here).
 MAX_NPY_HEADER_BYTES = 4096
+#: A compressed member may inflate to at most this many times its size (text classes
+#: padded with zeros reach ~30); members up to :data:`MAX_INFLATED_BYTES` are exempt.
+MAX_COMPRESSION_RATIO = 100
+MAX_INFLATED_BYTES = 2**20
+#: A save's temporary file whose writer cannot be checked is stale after this (seconds).
+STALE_TEMP_SECONDS = 600
 
 _HEADER_MEMBER = "header.json"
 _RESERVED = ("format", "format_version", "library_version", "kind", "arrays")
@@ -227,28 +238,106 @@ def _write_archive(f, header_bytes: bytes, arrays: dict[str, np.ndarray]) -> Non
 
 
 def _atomic_write(target: Path, write) -> None:
-    """Run ``write(file)`` on a temporary file next to ``target``, then move it over."""
+    """Run ``write(file)`` on a temporary file next to ``target``, then move it over.
+
+    The temporary file is ``.NAME.HOST-PID-RANDOM.tmp``; the temporary files of saves
+    to the same name that were killed (``kill -9``, a power cut) are removed first
+    (:func:`_sweep_stale_temps`). An OSError (disk full, read-only folder) names
+    ``target``, not the temporary file.
+    """
     folder = target.parent
     if not folder.is_dir():
         raise FileNotFoundError(
             f"cannot save to {str(target)!r}: folder {str(folder)!r} does not exist"
         )
-    tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    # O_EXCL: never follow or clobber anything; 0o666 lets the umask decide the mode
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    _sweep_stale_temps(target)
+    tmp = folder / f".{target.name}.{_HOST}-{os.getpid()}-{secrets.token_hex(6)}.tmp"
+    try:
+        # O_EXCL: never follow or clobber anything; 0o666 lets the umask decide the mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as exc:
+        raise _naming(exc, target) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _naming(exc, target) from exc
         raise
     _fsync_folder(folder)
+
+
+def _naming(exc: OSError, target: Path) -> OSError:
+    """``exc`` reworded to name the file being saved (not its temporary file)."""
+    reason = exc.strerror or str(exc)
+    message = f"cannot save the model to {str(target)!r}: {reason}"
+    return OSError(exc.errno, message) if exc.errno is not None else OSError(message)
+
+
+#: This machine in temporary files' names (a writer's pid means something only here).
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:16] or "host"
+_TEMP_NAME = re.compile(r"^(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[0-9a-f]{12}$")
+
+
+def _sweep_stale_temps(target: Path) -> None:
+    """Remove what killed saves to ``target`` left: ``.NAME.*.tmp`` files of a writer
+    that is gone.
+
+    A temporary file is stale when it names this machine and a process id that no
+    longer runs, or, when its writer cannot be checked (another machine, an older
+    name, no ``os.kill``), when it has not changed for :data:`STALE_TEMP_SECONDS`.
+    A concurrent save (a live writer, a fresh file) is never touched; two sweeps
+    racing each other both succeed.
+    """
+    prefix, suffix = f".{target.name}.", ".tmp"
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        middle = name[len(prefix) : -len(suffix)]
+        path = target.parent / name
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        match = _TEMP_NAME.match(middle)
+        if match and match["host"] == _HOST and os.name == "posix":
+            stale = not _pid_alive(int(match["pid"]))
+        else:
+            stale = now - info.st_mtime > STALE_TEMP_SECONDS
+        if stale:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (POSIX: signal 0 checks, sends nothing)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OverflowError:
+        return False  # no process has that number
+    except OSError:
+        return True  # it exists under another user, or cannot be asked: keep its file
+    return True
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -342,20 +431,56 @@ def _kind_class(kind: str, path: Any) -> type:
     return getattr(module, class_name)
 
 
-def _open_archive(path: Any) -> zipfile.ZipFile:
-    path_str = os.fspath(path)
-    with open(path_str, "rb") as f:  # FileNotFoundError / IsADirectoryError as they are
+@contextlib.contextmanager
+def _open_archive(path: Any) -> Iterator[zipfile.ZipFile]:
+    f = _open_regular_file(path)
+    with f:
         start = f.read(8)
-    if not start:
-        raise ModelFileError(path, "the file is empty")
-    if not start.startswith(b"PK\x03\x04"):
-        raise ModelFileError(path, f"it is not a chainrule model file ({_guess_kind(start)})")
+        if not start:
+            raise ModelFileError(path, "the file is empty")
+        if not start.startswith(b"PK\x03\x04"):
+            raise ModelFileError(path, f"it is not a chainrule model file ({_guess_kind(start)})")
+        f.seek(0)
+        try:
+            zf = zipfile.ZipFile(f, "r")
+        except Exception as exc:  # BadZipFile, NotImplementedError, struct.error, ... on damage
+            raise ModelFileError(
+                path, f"the archive is truncated or damaged ({exc}); save the model again"
+            ) from None
+        with zf:
+            yield zf
+
+
+def _open_regular_file(path: Any):
+    """``path`` opened for reading, refusing a FIFO, device or socket before reading.
+
+    Opened without blocking (a FIFO with no writer would wait forever), then checked
+    on the open descriptor, so what is read is what was checked.
+    """
+    path_str = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path_str, flags)  # FileNotFoundError as it is
     try:
-        return zipfile.ZipFile(path_str, "r")
-    except Exception as exc:  # BadZipFile, NotImplementedError, struct.error, ... on damage
-        raise ModelFileError(
-            path, f"the archive is truncated or damaged ({exc}); save the model again"
-        ) from None
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", path_str)
+        if not stat.S_ISREG(mode):
+            what = (
+                "a named pipe (FIFO)"
+                if stat.S_ISFIFO(mode)
+                else "a device"
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "a socket"
+                if stat.S_ISSOCK(mode)
+                else "not a regular file"
+            )
+            raise ModelFileError(path, f"it is {what}; a model file must be a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _guess_kind(start: bytes) -> str:
@@ -382,6 +507,16 @@ def _read_and_check_header(zf: zipfile.ZipFile, path: Any):
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise ModelFileError(path, f"the archive has {len(infos)} members (at most {MAX_MEMBERS})")
+    if infos and infos[0].header_offset != 0:
+        # the zip directory (at the end) describes an archive that starts later: the
+        # file holds something before it, such as a first archive the second was
+        # appended to. Which would be the model? Neither.
+        raise ModelFileError(
+            path,
+            f"its zip directory describes an archive starting at byte "
+            f"{infos[0].header_offset:,}, not 0: the file holds data before it (two "
+            "archives joined into one file?)",
+        )
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         if info.filename in members:
@@ -397,6 +532,10 @@ def _read_and_check_header(zf: zipfile.ZipFile, path: Any):
             path,
             f"it has no {_HEADER_MEMBER} (members: {names}); it is a zip or .npz archive "
             "but not a chainrule model file",
+        )
+    if infos[0].filename != _HEADER_MEMBER:
+        raise ModelFileError(
+            path, f"its first member is {infos[0].filename!r}, not {_HEADER_MEMBER}"
         )
     size = members[_HEADER_MEMBER].file_size
     if size > MAX_HEADER_BYTES:
@@ -504,6 +643,13 @@ def _check_members(header: dict[str, Any], members: dict[str, zipfile.ZipInfo], 
             )
         if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
             raise ModelFileError(path, f"member {info.filename!r} has inconsistent sizes")
+        if info.file_size > max(MAX_INFLATED_BYTES, MAX_COMPRESSION_RATIO * info.compress_size):
+            raise ModelFileError(
+                path,
+                f"member {info.filename!r} would inflate {info.compress_size:,} bytes to "
+                f"{info.file_size:,} (more than {MAX_COMPRESSION_RATIO} to 1): refused as a "
+                "decompression bomb; chainrule writes its arrays uncompressed",
+            )
 
 
 def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, spec: dict, name: str, path):
