@@ -748,3 +748,399 @@ def test_a_file_written_before_the_one_parameter_order_loads_and_predicts_the_sa
                            -0.8345922915067745, 0.5524267733213718], rtol=1e-15)  # fmt: skip
     assert np.shares_memory(first.bias, net.params)
     assert net.history.epoch == [0, 1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------- hostile files
+
+
+def _estimator_file(tmp_path, kind="multilabel"):
+    from chainrule import MLPClassifier, MLPRegressor
+
+    X, y = binary_data(n=30)
+    if kind == "regressor":
+        est = MLPRegressor(hidden_layer_sizes=(3,), max_iter=5, random_state=0)
+        y = X[:, 0]
+    else:
+        est = MLPClassifier(hidden_layer_sizes=(3,), max_iter=5, random_state=0)
+        if kind == "multilabel":
+            y = np.stack([y, 1 - y, X[:, 0] > 0], axis=1).astype(int)
+        elif kind == "multiclass":
+            y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    with pytest.warns(Warning):  # ConvergenceWarning after 5 iterations
+        est.fit(X, y)
+    path = tmp_path / f"{kind}.npz"
+    est.save(path)
+    return path, est
+
+
+def _tabular_file(tmp_path, task="classify"):
+    from chainrule.tabular import TabularModel
+    from helpers import tabular_frame
+
+    frame = tabular_frame(n=60)
+    if task == "regress":
+        frame["label"] = frame["a"] * 2.0
+    model = TabularModel("label", hidden=[4], epochs=2, task=task).fit(frame)
+    path = tmp_path / f"tab-{task}.npz"
+    model.save(path)
+    return path, model, frame
+
+
+def _no_array_read(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("an array was read before the header was refused")
+
+    monkeypatch.setattr(cio, "_read_array", fail)
+
+
+def test_a_class_count_out_of_proportion_is_refused_before_allocating(tmp_path, monkeypatch):
+    """The review's 30 KB file: a multilabel classifier claiming 20,000 classes made
+    load build np.eye(20000) (6.4 GB). Now the classes must match the outputs."""
+    good, est = _estimator_file(tmp_path, "multilabel")
+    X = binary_data(n=30)[0]
+    np.testing.assert_array_equal(chainrule.load(good).predict(X), est.predict(X))
+    assert est.predict(X).shape == (30, 3)
+    many = np.arange(20_000)
+
+    def claim(header):
+        header["arrays"]["classes"]["shape"] = [20_000]
+        header["arrays"]["classes"]["dtype"] = many.dtype.str
+        header["arrays"]["classes"]["sha256"] = cio._sha256(many)
+
+    bad = _rewrite(good, tmp_path / "bomb.npz", claim, lambda m: m.update(
+        {"classes.npy": _npy_bytes(many)}))  # fmt: skip
+    _no_array_read(monkeypatch)
+    _refused(bad, "classes (shape (20000,))", "3 outputs", "one class per output")
+    for count in (2, 4):  # one too few, one too many
+
+        def other(header, n=count):
+            header["arrays"]["classes"]["shape"] = [n]
+
+        _refused(_rewrite(good, tmp_path / f"c{count}.npz", other), f"shape ({count},)")
+
+
+def test_members_the_kind_does_not_use_are_refused_before_inflating(tmp_path, monkeypatch):
+    """An extra deflated array of zeros was inflated (4 GB) before anything refused it."""
+    good = tmp_path / "model.npz"
+    _trained(good)
+    zeros = _npy_bytes(np.zeros(2_000_000, np.uint8))  # 2 MB inflated, ~2 KB deflated
+
+    def declare(header):
+        header["arrays"]["junk"] = {
+            "dtype": "|u1",
+            "shape": [2_000_000],
+            "sha256": cio._sha256(np.zeros(2_000_000, np.uint8)),
+        }
+
+    bad = tmp_path / "junk.npz"
+    header, members = _members(good)
+    declare(header)
+    with zipfile.ZipFile(bad, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("header.json", json.dumps(header))
+        for name, data in {**members, "junk.npy": zeros}.items():
+            zf.writestr(name, data)
+    assert bad.stat().st_size < 30_000
+    _no_array_read(monkeypatch)
+    _refused(bad, "not used by a Network: ['junk']")
+
+
+def test_the_compression_ratio_is_bounded(tmp_path, monkeypatch):
+    net = Network([Dense(500), ReLU(), Dense(2)], loss="mse", optimizer="sgd").build(200)
+    net.params[:] = 0.0  # 402 KB of zeros deflate to about 400 bytes
+    good = tmp_path / "model.npz"
+    net.save(good)
+    header, members = _members(good)
+    deflated = tmp_path / "deflated.npz"
+    with zipfile.ZipFile(deflated, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("header.json", json.dumps(header))
+        zf.writestr("params.npy", members["params.npy"])
+    info = zipfile.ZipFile(deflated).getinfo("params.npy")
+    assert info.file_size > 500 * info.compress_size
+    # under MAX_INFLATED_BYTES (1 MiB) a compressed member loads: np.savez_compressed's way
+    np.testing.assert_array_equal(chainrule.load(deflated).params, net.params)
+    monkeypatch.setattr(cio, "MAX_INFLATED_BYTES", 100_000)
+    _no_array_read(monkeypatch)
+    _refused(deflated, "'params.npy'", "more than 100 to 1", "decompression bomb")
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["layer", "loss", "optimizer", "optimizer_name", "kind", "schedule", "metrics", "units"],
+)
+def test_a_list_where_a_name_is_expected_is_a_model_file_error(tmp_path, where):
+    """These raised a raw TypeError (unhashable list), reported as an internal bug."""
+    good = tmp_path / "model.npz"
+    _trained(good)
+
+    def change(header):
+        arch = header["architecture"]
+        if where == "layer":
+            arch["layers"][1]["class_name"] = ["ReLU"]
+        elif where == "loss":
+            arch["loss"] = ["mse"]
+        elif where == "optimizer":
+            arch["optimizer"] = ["adam"]
+        elif where == "optimizer_name":
+            arch["optimizer"]["class_name"] = ["adam"]
+        elif where == "kind":
+            header["kind"] = ["Network"]
+        elif where == "schedule":
+            arch["optimizer"]["config"]["learning_rate"] = {"class_name": ["StepDecay"]}
+        elif where == "metrics":
+            arch["metrics"] = [["accuracy"]]
+        else:
+            arch["layers"][0]["config"]["units"] = [4]
+
+    _refused(_rewrite(good, tmp_path / "bad.npz", change), "[")
+
+
+def test_numbers_too_large_for_a_float_are_a_model_file_error(tmp_path):
+    """10**400 in the history, a column's mean or scale, the target mean raised a raw
+    OverflowError."""
+    good = tmp_path / "model.npz"
+    _trained(good)
+
+    def history(header):
+        header["history"]["history"]["loss"][0] = 10**400
+
+    _refused(_rewrite(good, tmp_path / "h.npz", history), "history of 'loss'")
+    tab, _, _ = _tabular_file(tmp_path, "regress")
+
+    def mean(header):
+        numeric = header["preprocessing"]["fitted"]["columns"][0]
+        numeric["mean"] = 10**400
+
+    _refused(_rewrite(tab, tmp_path / "m.npz", mean), "column 'a'", "mean", "finite number")
+
+    def scale(header):
+        header["preprocessing"]["fitted"]["columns"][1]["scale"] = -(10**400)
+
+    _refused(_rewrite(tab, tmp_path / "s.npz", scale), "column 'b'", "scale")
+
+    def target_mean(header):
+        header["preprocessing"]["fitted"]["target_mean"] = 10**400
+
+    _refused(_rewrite(tab, tmp_path / "t.npz", target_mean), "target mean")
+
+
+def test_an_estimator_header_must_agree_with_its_network(tmp_path):
+    good, _ = _estimator_file(tmp_path, "multiclass")
+    assert type(chainrule.load(good)).__name__ == "MLPClassifier"
+    cases = {
+        "shadow": (lambda h: h["fitted"].update(predict=1), "unknown ones: ['predict']"),
+        "n_features": (lambda h: h["fitted"].update(n_features_in_=7), "n_features_in_ 7"),
+        "n_layers": (lambda h: h["fitted"].update(n_layers_=9), "n_layers_ 9"),
+        "hidden": (lambda h: h["estimator_params"].update(hidden_layer_sizes=[5]), "Dense', 5"),
+        "activation": (lambda h: h["estimator_params"].update(activation="tanh"), "Tanh"),
+        "solver": (lambda h: h["estimator_params"].update(solver="evil"), "solver"),
+        "param": (lambda h: h["estimator_params"].update(__class__="x"), "__class__"),
+        "curve": (lambda h: h["fitted"].update(loss_curve_=["x"]), "loss_curve_"),
+        "names": (
+            lambda h: h["fitted"].update(feature_names_in_=["a", "a", "b"]),
+            "'a' twice",
+        ),
+        "out": (lambda h: h["fitted"].update(out_activation_="identity"), "should be 'softmax'"),
+        "label_type": (lambda h: h.update(label_type="binary"), "do not fit its 3 outputs"),
+    }
+    for name, (change, words) in cases.items():
+        _refused(_rewrite(good, tmp_path / f"{name}.npz", change), words)
+
+    def twice(members):
+        members["classes.npy"] = _npy_bytes(np.array([0, 1, 1]))
+
+    def digest(header):
+        header["arrays"]["classes"]["sha256"] = cio._sha256(np.array([0, 1, 1]))
+
+    _refused(_rewrite(good, tmp_path / "dup.npz", digest, twice), "same label twice")
+    regressor, _ = _estimator_file(tmp_path, "regressor")
+    _refused(
+        _rewrite(
+            regressor, tmp_path / "r.npz", lambda h: h["fitted"].update(out_activation_="exp")
+        ),
+        "should be 'identity'",
+    )
+
+
+def test_a_tabular_header_must_agree_with_its_network(tmp_path):
+    good, model, frame = _tabular_file(tmp_path)
+    assert list(chainrule.load(good).predict(frame)) == list(model.predict(frame))
+    fitted = lambda h: h["preprocessing"]["fitted"]  # noqa: E731
+    columns = lambda h: fitted(h)["columns"]  # noqa: E731
+    category = lambda h: next(c for c in columns(h) if c["kind"] == "category")  # noqa: E731
+    cases = {
+        "hidden": (lambda h: h["settings"].update(hidden="abc"), "hidden", "'abc'"),
+        "hidden_size": (lambda h: h["settings"].update(hidden=[5]), "Dense', 5"),
+        "best_epoch": (lambda h: h["training"].update(best_epoch="x"), "best_epoch", "'x'"),
+        "training_key": (lambda h: h["training"].update(predict=1), "unknown fields"),
+        "epochs": (lambda h: h["settings"].update(epochs=-1), "epochs"),
+        "activation": (lambda h: h["settings"].update(activation="softmax"), "activation"),
+        "setting": (lambda h: h["settings"].update(fit=1), "settings are not"),
+        "more_classes": (
+            lambda h: (fitted(h).update(classes=["no", "yes", "maybe"]), h.update(
+                classes=["no", "yes", "maybe"])),
+            "('Dense', 3)",
+        ),
+        "fewer_classes": (
+            lambda h: (fitted(h).update(classes=["no"]), h.update(classes=["no"])),
+            "('Dense', 1)",
+        ),
+        "duplicate_classes": (
+            lambda h: (fitted(h).update(classes=["no", "no"]), h.update(classes=["no", "no"])),
+            "distinct",
+        ),
+        "classes_differ": (lambda h: h.update(classes=["yes", "no"]), "preprocessing's classes"),
+        "duplicate_categories": (
+            lambda h: category(h).update(categories=["red", "red", "blue"]),
+            "'red' twice",
+        ),
+        "duplicate_columns": (lambda h: columns(h)[1].update(name="a"), "'a' twice"),
+        "task": (lambda h: h.update(task="regress"), "task"),
+    }  # fmt: skip
+    for name, (change, *words) in cases.items():
+        _refused(_rewrite(good, tmp_path / f"{name}.npz", change), *words)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_refused(tmp_path, value):
+    good = tmp_path / "model.npz"
+    _trained(good)
+    params = np.load(good)["params"].copy()
+    params[3] = value
+
+    def digest(header):
+        header["arrays"]["params"]["sha256"] = cio._sha256(params)
+
+    bad = _rewrite(good, tmp_path / "bad.npz", digest, lambda m: m.update(
+        {"params.npy": _npy_bytes(params)}))  # fmt: skip
+    _refused(bad, "'params' holds 1 NaN or infinite values")
+
+
+def test_two_archives_joined_are_refused(tmp_path):
+    """zipfile reads the directory at the end: the second model would have loaded."""
+    first, second = tmp_path / "first.npz", tmp_path / "second.npz"
+    _trained(first, epochs=1)
+    _trained(second, epochs=3)
+    joined = tmp_path / "joined.npz"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    _refused(joined, "starting at byte", "two archives joined")
+    prefixed = tmp_path / "prefixed.npz"
+    prefixed.write_bytes(b"PK\x03\x04" + b"\x00" * 60 + second.read_bytes())
+    _refused(prefixed, "not 0")
+
+    header, members = _members(second)
+    with zipfile.ZipFile(tmp_path / "order.npz", "w") as zf:
+        zf.writestr("params.npy", members["params.npy"])
+        zf.writestr("header.json", json.dumps(header))
+    _refused(tmp_path / "order.npz", "first member is 'params.npy'")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_fifo_is_refused_without_waiting(tmp_path):
+    import threading
+
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def load():
+        try:
+            chainrule.load(fifo)
+        except Exception as exc:  # recorded for the assertion below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():  # unblock the reader so the test run does not hang
+        with open(fifo, "wb"):
+            pass
+        worker.join(timeout=5)
+        pytest.fail("load() blocked on a FIFO")
+    (exc,) = outcome
+    assert isinstance(exc, ModelFileError)
+    assert "named pipe (FIFO)" in str(exc) and "regular file" in str(exc)
+    with pytest.raises(ModelFileError, match="FIFO"):
+        cio.read_header(fifo)
+    with pytest.raises(IsADirectoryError):
+        chainrule.load(tmp_path)
+
+
+def test_a_save_killed_midway_leaves_a_temp_the_next_save_removes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "model.npz"
+    script = f"""
+import sys, time
+import chainrule.io as cio
+from chainrule import Network, Dense
+real = cio._write_archive
+def write(f, header, arrays):
+    real(f, header, arrays)
+    f.flush()
+    print("written", flush=True)
+    time.sleep(60)
+cio._write_archive = write
+Network([Dense(2)], loss="mse", optimizer="sgd").build(3).save({str(target)!r})
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout.readline().strip() == b"written"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    (left,) = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    assert left.startswith(".model.npz.")
+    _trained(target)
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_only_stale_temporary_files_are_swept(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = cio._HOST
+    names = {
+        "dead_writer": f".model.npz.{host}-{gone.pid}-{'a' * 12}.tmp",
+        "live_writer": f".model.npz.{host}-{os.getppid()}-{'b' * 12}.tmp",
+        "this_process": f".model.npz.{host}-{os.getpid()}-{'c' * 12}.tmp",
+        "other_host_fresh": f".model.npz.elsewhere-{gone.pid}-{'d' * 12}.tmp",
+        "other_host_old": f".model.npz.elsewhere-{gone.pid}-{'e' * 12}.tmp",
+        "legacy_old": ".model.npz.0123456789ab.tmp",
+        "legacy_fresh": ".model.npz.ba9876543210.tmp",
+        "other_model": f".other.npz.{host}-{gone.pid}-{'f' * 12}.tmp",
+    }
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"partial")
+    old = os.path.getmtime(tmp_path / names["legacy_old"]) - cio.STALE_TEMP_SECONDS - 60
+    for key in ("other_host_old", "legacy_old"):
+        os.utime(tmp_path / names[key], (old, old))
+    _trained(tmp_path / "model.npz")
+    kept = {key for key, name in names.items() if (tmp_path / name).exists()}
+    assert kept == {
+        "live_writer",
+        "this_process",
+        "other_host_fresh",
+        "legacy_fresh",
+        "other_model",
+    }
+
+
+def test_a_failed_save_names_the_target_not_the_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    def full(f, header_bytes, arrays):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cio, "_write_archive", full)
+    target = tmp_path / "model.npz"
+    with pytest.raises(OSError) as info:
+        _trained().save(target)
+    assert info.value.errno == errno.ENOSPC
+    assert str(target) in str(info.value) and "No space left on device" in str(info.value)
+    assert ".tmp" not in str(info.value)
+    assert os.listdir(tmp_path) == []

@@ -572,7 +572,7 @@ def _check_header(header: Any, path: Any) -> None:
             f"versions up to {FORMAT_VERSION}. Upgrade: pip install -U chainrule",
         )
     kind = header.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ModelFileError(
             path, f"it holds an unknown kind of model {kind!r}; known kinds are {sorted(KINDS)}"
         )
