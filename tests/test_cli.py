@@ -878,3 +878,42 @@ def test_plot_marks_the_kept_weights(fruit_model, tmp_path, capsys, monkeypatch)
     capsys.readouterr()
     assert main(["inspect", str(fruit_model)]) == 0
     assert f"the model holds the weights of epoch {seen['kept_epoch']}" in capsys.readouterr().out
+
+
+def test_names_and_labels_from_files_reach_terminals_escaped_and_spreadsheets_inert(
+    tmp_path, capsys
+):
+    """A column name or label holding an escape sequence drove the terminal, and a label
+    such as =HYPERLINK(...) became a formula in the predictions CSV."""
+    rng = np.random.default_rng(0)
+    n = 90
+    x = rng.normal(size=n)
+    evil_column = "\x1b]0;owned\x07size\x1b[2J"
+    link = '=HYPERLINK("http://example.com","click")'
+    labels = np.where(x > 0.4, link, np.where(x > -0.4, "-5", "@SUM(A1)\x1b[0m"))
+    frame = pd.DataFrame({evil_column: x, "noise": rng.normal(size=n), "label": labels})
+    data = tmp_path / "evil.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.npz"
+    assert (
+        main(["train", str(data), "--target", "label", "--out", str(model), "--epochs", "5"]) == 0
+    )
+    for command in (["inspect", str(model)], ["evaluate", str(model), str(data)]):
+        capsys.readouterr()
+        assert main(command) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out and "\r" not in out, out
+        assert "\\x1b]0;owned\\x07size\\x1b[2J" in out or "@SUM(A1)\\x1b[0m" in out
+    out_csv = tmp_path / "predictions.csv"
+    assert main(["predict", str(model), str(data), "--proba", "--out", str(out_csv)]) == 0
+    cells = pd.read_csv(out_csv, dtype=str, keep_default_na=False)
+    predicted = set(cells["label"])
+    assert predicted <= {"'" + link, "-5", "'@SUM(A1)\x1b[0m"}
+    assert "'" + link in predicted and "-5" in predicted  # a plain negative number stays
+    assert list(cells.columns)[1:] == [f"proba_{c}" for c in sorted(set(labels))]
+    # a message naming a column from the file: escaped too
+    capsys.readouterr()
+    frame.drop(columns=[evil_column]).to_csv(tmp_path / "missing.csv", index=False)
+    assert main(["predict", str(model), str(tmp_path / "missing.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b" in err, err

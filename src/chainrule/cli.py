@@ -39,7 +39,16 @@ from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import HIDDEN_ACTIVATIONS
 from chainrule.optimizers import OPTIMIZERS
 from chainrule.preprocessing import explain_task_guess, guess_task
-from chainrule.report import describe_model, describe_training, fmt, history_of, kept_epoch, table
+from chainrule.report import (
+    describe_model,
+    describe_training,
+    fmt,
+    history_of,
+    kept_epoch,
+    printable,
+    spreadsheet_safe,
+    table,
+)
 from chainrule.tabular import TabularModel, parse_hidden, read_csv
 from chainrule.tutorial import walkthrough
 
@@ -124,7 +133,8 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 
 def _one_line(text: Any) -> str:
-    return " ".join(str(text).split())
+    """One line for the terminal: names from files cannot carry control sequences."""
+    return printable(" ".join(str(text).split()))
 
 
 def _a(noun: str) -> str:
@@ -319,7 +329,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"{', '.join(map(str, frame.columns))}"
         )
     if settings["task"] is None:
-        say(f"task: {explain_task_guess(frame[target])}; use --task to choose")
+        say(printable(f"task: {explain_task_guess(frame[target])}; use --task to choose"))
     model = TabularModel(
         target,
         task=settings["task"],
@@ -405,6 +415,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             proba = model.predict_proba(frame)
             for k, label in enumerate(model.classes_):
                 result[f"proba_{label}"] = proba[:, k].round(6)
+    # labels and names from files: no cell may start a spreadsheet formula (see README)
+    result = result.rename(columns=spreadsheet_safe)
+    for column in result.columns:
+        if not pd.api.types.is_numeric_dtype(result[column]):  # text, or mixed objects
+            result[column] = result[column].map(spreadsheet_safe)
     if args.out:
         result.to_csv(args.out, index=False, float_format="%.8g")
         print(f"wrote {len(result)} predictions of {model.target!r} to {args.out}")
