@@ -917,3 +917,42 @@ def test_names_and_labels_from_files_reach_terminals_escaped_and_spreadsheets_in
     assert main(["predict", str(model), str(tmp_path / "missing.csv")]) == 1
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err and "\\x1b" in err, err
+
+
+def test_a_header_too_large_to_save_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    """A header past 16 MB (text categories) was found only at the save: the trained
+    model was lost. Now the check runs once the preprocessing is learned."""
+    import chainrule.io as cio
+    from chainrule.network import Network
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "ticket": [f"T-{i:05d}" for i in range(n)],  # a distinct value per row
+            "y": rng.choice(["a", "b"], size=n),
+        }
+    )
+    frame.to_csv(tmp_path / "tickets.csv", index=False)
+    epochs = []
+    real_fit = Network.fit
+
+    def counting_fit(self, *args, **kwargs):
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), chainrule.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: epochs.append(epoch))]  # fmt: skip
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "fit", counting_fit)
+    monkeypatch.setattr(cio, "MAX_HEADER_BYTES", 10_000)
+    out = tmp_path / "m.npz"
+    argv = ["train", str(tmp_path / "tickets.csv"), "--target", "y", "--out", str(out)]
+    assert main([*argv, "--epochs", "3"]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(
+        err, "tickets.csv: cannot train", "over the limit of 10,000 bytes", "'ticket'",
+        "--ignore ticket",
+    )  # fmt: skip
+    assert epochs == [] and not out.exists()
+    assert main([*argv, "--epochs", "3", "--ignore", "ticket", "--quiet"]) == 0
+    assert epochs == [0, 1, 2] and out.exists()

@@ -1144,3 +1144,15 @@ def test_a_failed_save_names_the_target_not_the_temporary_file(tmp_path, monkeyp
     assert str(target) in str(info.value) and "No space left on device" in str(info.value)
     assert ".tmp" not in str(info.value)
     assert os.listdir(tmp_path) == []
+
+
+def test_check_savable_measures_the_header_without_writing(tmp_path, monkeypatch):
+    net = _trained()
+    size = cio.check_savable(net)
+    net.save(tmp_path / "m.npz")
+    assert size == len(zipfile.ZipFile(tmp_path / "m.npz").read("header.json"))
+    monkeypatch.setattr(cio, "MAX_HEADER_BYTES", size + 10)
+    assert cio.check_savable(net, growth=10) == size
+    with pytest.raises(ValueError, match=f"{size + 11:,} bytes, over the limit"):
+        cio.check_savable(net, growth=11)
+    assert os.listdir(tmp_path) == ["m.npz"]

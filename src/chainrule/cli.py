@@ -34,7 +34,7 @@ from chainrule._validation import (
     check_seed,
 )
 from chainrule._version import __version__
-from chainrule.callbacks import Callback, Checkpoint, EpochBar
+from chainrule.callbacks import Callback, Checkpoint, EpochBar, LambdaCallback
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import HIDDEN_ACTIVATIONS
 from chainrule.optimizers import OPTIMIZERS
@@ -354,6 +354,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         monitor = "val_loss" if settings["validation_fraction"] > 0 else "loss"
         checkpoint = Checkpoint(settings["checkpoint"], monitor=monitor, model=model)
         callbacks.append(checkpoint)
+    callbacks.insert(0, LambdaCallback(on_train_begin=lambda logs: _check_savable(model, args)))
     if not settings["quiet"] and sys.stderr.isatty():
         try:
             import tqdm  # noqa: F401
@@ -393,6 +394,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for line in describe_training(model, settings, seconds):
         say(line)
     return 0
+
+
+def _check_savable(model: TabularModel, args: argparse.Namespace) -> None:
+    """Once the preprocessing is learned and before the first epoch: refuse a model
+    that could not be saved at the end (a header past the limit, from too many text
+    categories), rather than lose the trained model."""
+    try:
+        # with room for some history (a run of many epochs may stop early or be stopped)
+        io.check_savable(model, growth=_HISTORY_BYTES_PER_EPOCH * min(int(model.epochs), 2000))
+    except ValueError as exc:
+        text = [c for c in model.preprocessor_.columns_ if c["kind"] == "category"]
+        widest = max(text, key=lambda c: len(c["categories"]), default=None)
+        hint = (
+            f"; its largest text column is {widest['name']!r} with "
+            f"{len(widest['categories']):,} different values: leave it out with --ignore "
+            f"{widest['name']}"
+            if widest
+            else ""
+        )
+        raise UserError(f"{args.data}: cannot train: {exc}{hint}") from None
+
+
+_HISTORY_BYTES_PER_EPOCH = 512  # what an epoch adds to the header's history, at most
 
 
 # ---------------------------------------------------------------- predict, evaluate

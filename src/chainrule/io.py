@@ -67,6 +67,7 @@ __all__ = [
     "MAX_ARRAYS_BYTES",
     "MAX_HEADER_BYTES",
     "ModelFileError",
+    "check_savable",
     "load",
     "read_header",
     "save",
@@ -136,6 +137,48 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     >>> net.save("model.npz")                    # doctest: +SKIP
     >>> net2 = chainrule.load("model.npz")       # doctest: +SKIP
     """
+    header_bytes, prepared = _encode(model, path)
+    target = Path(path)
+    _atomic_write(target, lambda f: _write_archive(f, header_bytes, prepared))
+    return target
+
+
+def check_savable(model: Any, growth: int = 0) -> int:
+    """Check, before a long training run, that ``model`` can be saved: what :func:`save`
+    checks, without writing anything.
+
+    Parameters
+    ----------
+    model : Network, MLPClassifier, MLPRegressor or TabularModel
+    growth : int, default=0
+        Bytes the header will still grow by (the history of the epochs to come).
+
+    Returns
+    -------
+    int
+        The header's size in bytes now.
+
+    Raises
+    ------
+    ValueError
+        When the header (with ``growth``) would pass :data:`MAX_HEADER_BYTES`, or the
+        model holds something a model file cannot.
+    """
+    header_bytes, _ = _encode(model, None)
+    _check_header_size(len(header_bytes) + growth)
+    return len(header_bytes)
+
+
+def _check_header_size(size: int) -> None:
+    if size > MAX_HEADER_BYTES:
+        raise ValueError(
+            f"the model's header would be {size:,} bytes, over the limit of "
+            f"{MAX_HEADER_BYTES:,} bytes of a model file; keep large values in arrays"
+        )
+
+
+def _encode(model: Any, path: Any) -> tuple[bytes, dict[str, np.ndarray]]:
+    """The checked header (bytes) and arrays :func:`save` writes for ``model``."""
     if not hasattr(model, "_model_state"):
         raise TypeError(
             f"model must be one of {sorted(KINDS)} (an object with _model_state); "
@@ -144,7 +187,7 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     kind, state, arrays = model._model_state()
     if kind not in KINDS:
         raise ValueError(f"model kind {kind!r} is not one of the known kinds {sorted(KINDS)}")
-    cls = _kind_class(kind, path)
+    cls = _kind_class(kind, path if path is not None else "(the model)")
     if not isinstance(model, cls):
         raise TypeError(
             f"{type(model).__name__}._model_state() says kind {kind!r}, which loads as "
@@ -176,19 +219,13 @@ def save(model: Any, path: str | os.PathLike) -> Path:
         header_bytes = json.dumps(header, indent=1, default=_json_default).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"the model's header must be JSON-safe: {exc}") from None
-    if len(header_bytes) > MAX_HEADER_BYTES:
-        raise ValueError(
-            f"the model's header is {len(header_bytes):,} bytes, over the limit of "
-            f"{MAX_HEADER_BYTES:,}; keep large values in arrays"
-        )
+    _check_header_size(len(header_bytes))
     try:
         check_header(json.loads(header_bytes))
     except ValueError as exc:
         raise ValueError(f"cannot save this {kind}: {exc}") from None
 
-    target = Path(path)
-    _atomic_write(target, lambda f: _write_archive(f, header_bytes, prepared))
-    return target
+    return header_bytes, prepared
 
 
 def _prepare_array(name: Any, value: Any) -> np.ndarray:
