@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,8 @@ def check_header(header: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], tup
         Naming the first field that contradicts the architecture or has the wrong type.
     """
     kind = header["kind"]
+    if kind == "Pipeline":
+        return _check_pipeline(header)
     for key in _NETWORK_KEYS:
         if key not in header:
             raise ValueError(f"its header has no {key!r}")
@@ -165,6 +168,72 @@ def check_header(header: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], tup
                 f"its array {name!r} has dtype {spec['dtype']}; expected {' or '.join(dtypes)}"
             )
     return expected
+
+
+_PIPELINE_ARRAY = re.compile(r"^steps(\.\d{1,4}){1,2}\.[a-z_]{1,20}(\.\d{1,6})?$")
+
+
+def _check_pipeline(header: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], tuple[str, ...]]]:
+    """A scikit-learn pipeline file: its estimator checked as a file of its own kind,
+    and every other array one its steps name (one value per feature or category)."""
+    unknown = sorted(set(header) - {"steps", "verbose", "estimator", *_FORMAT_KEYS})
+    if unknown or not all(k in header for k in ("steps", "verbose", "estimator")):
+        raise ValueError(f"its header is not a pipeline's (fields {sorted(header)})")
+    est = header["estimator"]
+    if (
+        not isinstance(est, dict)
+        or est.get("kind") not in ("MLPClassifier", "MLPRegressor")
+        or not isinstance(est.get("header"), dict)
+        or not isinstance(est.get("name"), str)
+    ):
+        raise ValueError("its pipeline does not end in an MLPClassifier or MLPRegressor")
+    declared = header["arrays"]
+    prefix = "estimator."
+    sub = {
+        **est["header"],
+        "kind": est["kind"],
+        "arrays": {k[len(prefix) :]: v for k, v in declared.items() if k.startswith(prefix)},
+    }
+    if set(sub) & {"format", "format_version", "library_version"}:
+        raise ValueError("its estimator's header holds format fields")
+    expected = {prefix + k: v for k, v in check_header(sub).items()}
+    if not isinstance(header["steps"], list):
+        raise ValueError("its pipeline steps are not a list")
+    named = _step_arrays(header["steps"])
+    others = {k for k in declared if not k.startswith(prefix)}
+    if others != named:
+        raise ValueError(
+            f"its arrays are not its steps' (missing: {sorted(named - others) or 'none'}; "
+            f"not used: {sorted(others - named) or 'none'})"
+        )
+    for name in named:
+        if not _PIPELINE_ARRAY.match(name) or len(declared[name]["shape"]) != 1:
+            raise ValueError(f"its array {name!r} is not a step's list of values")
+        expected[name] = (tuple(declared[name]["shape"]), ())
+    return expected
+
+
+def _step_arrays(steps: list) -> set[str]:
+    """The array names the steps of a pipeline file refer to."""
+    names: set[str] = set()
+    for step in steps:
+        if not isinstance(step, dict):
+            raise ValueError("a step of its pipeline is not a table")
+        fitted = step.get("fitted", {})
+        if not isinstance(fitted, dict):
+            raise ValueError("a step of its pipeline has no table of learned values")
+        for key, value in fitted.items():
+            if isinstance(value, str) and key != "n_samples_seen_":
+                names.add(value)
+        categories = step.get("categories_", [])
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            raise ValueError("a step of its pipeline has malformed categories")
+        names.update(categories)
+        children = step.get("transformers", [])
+        if not isinstance(children, list):
+            raise ValueError("a ColumnTransformer of its pipeline has malformed steps")
+        names |= _step_arrays(children)
+    return names
 
 
 def _classes_shape(header: dict[str, Any], n_outputs: int) -> tuple[int, ...]:

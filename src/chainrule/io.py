@@ -84,6 +84,7 @@ KINDS: dict[str, str] = {
     "MLPClassifier": "chainrule.estimators:MLPClassifier",
     "MLPRegressor": "chainrule.estimators:MLPRegressor",
     "TabularModel": "chainrule.tabular:TabularModel",
+    "Pipeline": "chainrule.pipelines:PipelineFile",  # a scikit-learn Pipeline
 }
 
 #: Largest ``header.json`` accepted (bytes, as declared in the zip directory).
@@ -121,8 +122,9 @@ def save(model: Any, path: str | os.PathLike) -> Path:
 
     Parameters
     ----------
-    model : Network, MLPClassifier, MLPRegressor or TabularModel
-        Any object of a kind in :data:`KINDS` (it implements ``_model_state``).
+    model : Network, MLPClassifier, MLPRegressor, TabularModel or Pipeline
+        Any object of a kind in :data:`KINDS` (it implements ``_model_state``), or
+        a fitted scikit-learn Pipeline of the steps :mod:`chainrule.pipelines` lists.
     path : str or path-like
         Where to write; an existing file is replaced only once the new one is
         complete and on disk. No extension is added (``.npz`` is a good choice).
@@ -179,15 +181,21 @@ def _check_header_size(size: int) -> None:
 
 def _encode(model: Any, path: Any) -> tuple[bytes, dict[str, np.ndarray]]:
     """The checked header (bytes) and arrays :func:`save` writes for ``model``."""
-    if not hasattr(model, "_model_state"):
+    if _is_sklearn_pipeline(model):
+        from chainrule.pipelines import pipeline_state
+
+        kind, state, arrays = pipeline_state(model)
+        cls = type(model)
+    elif hasattr(model, "_model_state"):
+        kind, state, arrays = model._model_state()
+        if kind not in KINDS:
+            raise ValueError(f"model kind {kind!r} is not one of the known kinds {sorted(KINDS)}")
+        cls = _kind_class(kind, path if path is not None else "(the model)")
+    else:
         raise TypeError(
             f"model must be one of {sorted(KINDS)} (an object with _model_state); "
             f"received {type(model).__name__}"
         )
-    kind, state, arrays = model._model_state()
-    if kind not in KINDS:
-        raise ValueError(f"model kind {kind!r} is not one of the known kinds {sorted(KINDS)}")
-    cls = _kind_class(kind, path if path is not None else "(the model)")
     if not isinstance(model, cls):
         raise TypeError(
             f"{type(model).__name__}._model_state() says kind {kind!r}, which loads as "
@@ -226,6 +234,11 @@ def _encode(model: Any, path: Any) -> tuple[bytes, dict[str, np.ndarray]]:
         raise ValueError(f"cannot save this {kind}: {exc}") from None
 
     return header_bytes, prepared
+
+
+def _is_sklearn_pipeline(model: Any) -> bool:
+    cls = type(model)
+    return cls.__name__ == "Pipeline" and cls.__module__ == "sklearn.pipeline"
 
 
 def _prepare_array(name: Any, value: Any) -> np.ndarray:

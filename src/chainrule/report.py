@@ -176,6 +176,14 @@ def describe_model(model: Any, header: dict[str, Any], path: str) -> str:
         f"  format {header['format']} version {header['format_version']}, written by "
         f"chainrule {header['library_version']}; kind {header['kind']}"
     )
+    if header["kind"] == "Pipeline":  # a scikit-learn Pipeline: its steps, then its estimator
+        steps = [
+            f"{name} ({step if isinstance(step, str) else type(step).__name__})"
+            for name, step in model.steps
+        ]
+        say(f"  scikit-learn Pipeline: {' -> '.join(steps)}")
+        model = model.steps[-1][1]
+        header = {**header, **header["estimator"]["header"]}
     net = getattr(model, "network_", model)  # TabularModel and estimators wrap a Network
     estimator = getattr(model, "solver", None) is not None
     if isinstance(model, TabularModel):
