@@ -1156,3 +1156,29 @@ def test_check_savable_measures_the_header_without_writing(tmp_path, monkeypatch
     with pytest.raises(ValueError, match=f"{size + 11:,} bytes, over the limit"):
         cio.check_savable(net, growth=11)
     assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_estimator_and_tabular_files_written_before_the_checks_load_and_predict_the_same():
+    # written by chainrule at commit 10f5604, before the header was checked whole:
+    #     X = default_rng(0).normal(size=(60, 3)); y = ["ant", "bee", "cat"][...];
+    #     MLPClassifier(hidden_layer_sizes=(4,), max_iter=15, early_stopping=True,
+    #     random_state=0).fit(X, y).save(...); then a 60-row frame (a: numbers, c: x/y,
+    #     t: p/q), TabularModel("t", hidden=[3], epochs=4, impute=True).fit(frame).save(...)
+    import pandas as pd
+
+    data = Path(__file__).parent / "data"
+    clf = chainrule.load(data / "mlpclassifier-10f5604.npz")
+    proba = clf.predict_proba(np.array([[0.5, -1.0, 2.0], [1.5, 1.25, -0.75]]))
+    np.testing.assert_allclose(
+        proba,
+        [[0.030406927610999532, 0.7438479198337857, 0.2257451525552147],
+         [0.3965191675342795, 0.38473723142331756, 0.21874360104240292]], rtol=1e-6)  # fmt: skip
+    assert list(clf.classes_) == ["ant", "bee", "cat"]
+    tab = chainrule.load(data / "tabular-10f5604.npz")
+    frame = pd.DataFrame({"a": [0.5, -1.0], "c": ["x", "y"]})
+    np.testing.assert_allclose(
+        tab.predict_proba(frame),
+        [[0.3485678732395172, 0.6514321565628052], [0.10403527319431305, 0.8959647417068481]],
+        rtol=1e-6,
+    )
+    assert list(tab.predict(frame)) == ["q", "q"]
