@@ -182,7 +182,13 @@ class PipelineFile:
     @classmethod
     def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]):
         """A fitted scikit-learn Pipeline from a checked file."""
-        from sklearn.pipeline import Pipeline
+        try:
+            from sklearn.pipeline import Pipeline
+        except ImportError:
+            raise ValueError(
+                "it holds a scikit-learn Pipeline, which needs scikit-learn: "
+                'pip install "chainrule[sklearn]"'
+            ) from None
 
         from chainrule.io import KINDS
 
