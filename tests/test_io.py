@@ -1182,3 +1182,69 @@ def test_estimator_and_tabular_files_written_before_the_checks_load_and_predict_
         rtol=1e-6,
     )
     assert list(tab.predict(frame)) == ["q", "q"]
+
+
+_JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**400), 10**400),
+    st.sampled_from([0, 1, -1, 2, 10**9, 0.5, -0.0, float("nan"), float("inf"), ""]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(-3, 3) | st.text(max_size=3), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(0, 3), max_size=2),
+)
+
+
+def _paths(value, path=()):
+    """Every place in a JSON tree: (path, value)."""
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value[:4]):
+            yield from _paths(item, (*path, i))
+
+
+@pytest.fixture(scope="module")
+def _good_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("good")
+    files = [folder / "net.npz"]
+    _trained(files[0])
+    files.append(_estimator_file(folder, "multiclass")[0])
+    files.append(_estimator_file(folder, "regressor")[0])
+    files.append(_tabular_file(folder)[0])
+    from helpers import pipeline_frame, small_pipeline
+
+    frame, y = pipeline_frame()
+    with pytest.warns(Warning):  # ConvergenceWarning after 40 iterations
+        chainrule.save(small_pipeline().fit(frame, y), folder / "pipe.npz")
+    files.append(folder / "pipe.npz")
+    return [(path, *_members(path)) for path in files]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_changed_header_value_loads_or_is_a_model_file_error(_good_files, data):
+    """Whatever one value of the header becomes, load raises ModelFileError or gives a
+    model; never a raw TypeError, KeyError, OverflowError... (an internal bug to a user)."""
+    _, header, members = data.draw(st.sampled_from(_good_files))
+    header = json.loads(json.dumps(header))
+    places = [p for p, _ in _paths(header) if p and p[0] not in ("arrays", "format")]
+    where = data.draw(st.sampled_from(places))
+    value = data.draw(_JSON_VALUES)
+    target = header
+    for key in where[:-1]:
+        target = target[key]
+    if data.draw(st.booleans()) and isinstance(target, dict):
+        del target[where[-1]]
+    else:
+        target[where[-1]] = value
+    with tempfile.TemporaryDirectory() as folder:
+        changed = Path(folder) / "changed.npz"
+        _write_members(changed, header, members)
+        try:
+            chainrule.load(changed)
+        except ModelFileError:
+            pass

@@ -8,14 +8,12 @@ import warnings
 import zipfile
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import (
-    MaxAbsScaler,
     MinMaxScaler,
     OneHotEncoder,
     PolynomialFeatures,
@@ -25,6 +23,8 @@ from sklearn.preprocessing import (
 import chainrule
 import chainrule.io as cio
 from chainrule import MLPClassifier, MLPRegressor, ModelFileError
+from helpers import pipeline_frame as _frame
+from helpers import small_pipeline as _pipeline
 
 
 @pytest.fixture(autouse=True)
@@ -32,38 +32,6 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield
-
-
-def _frame(n=120, seed=0):
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "size": rng.normal(10, 3, n),
-            "weight": rng.normal(50, 10, n),
-            "colour": rng.choice(["red", "green", "blue"], n),
-            "grade": rng.choice([3, 1, 2], n),
-            "extra": rng.normal(size=n),
-        }
-    )
-    y = np.where(frame["size"] + 3 * (frame["colour"] == "red") > 11, "big", "small")
-    return frame, y
-
-
-def _pipeline():
-    prep = ColumnTransformer(
-        [
-            ("numbers", StandardScaler(), ["size", "weight"]),
-            ("text", OneHotEncoder(handle_unknown="ignore"), ["colour", "grade"]),
-        ],
-        remainder="passthrough",
-    )
-    return Pipeline(
-        [
-            ("prep", prep),
-            ("scale", MaxAbsScaler()),
-            ("mlp", MLPClassifier(hidden_layer_sizes=(8,), max_iter=40, random_state=0)),
-        ]
-    )
 
 
 def test_a_pipeline_round_trips_exactly_without_pickle(tmp_path):

@@ -272,7 +272,7 @@ def _check_architecture(header: dict[str, Any]) -> tuple[int, int, int]:
     if unknown:
         raise ValueError(f"its architecture has unknown fields {unknown}")
     dtype = header["dtype"]
-    if dtype not in _FLOAT_DTYPES or arch.get("dtype", "float32") != dtype:
+    if not isinstance(dtype, str) or dtype not in _FLOAT_DTYPES or arch.get("dtype") != dtype:
         raise ValueError(
             f"its dtype {_short(dtype)} (architecture: {_short(arch.get('dtype'))}) is not "
             "float32 or float64 in both places"

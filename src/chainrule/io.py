@@ -655,6 +655,9 @@ def _check_header(header: Any, path: Any) -> None:
         check_header(header)
     except ValueError as exc:
         raise ModelFileError(path, str(exc)) from None
+    except (TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        # check_header raises ValueError; anything else is a case it does not foresee
+        raise ModelFileError(path, f"its header is malformed ({exc!r})") from None
 
 
 def _dtype_allowed(dtype: str) -> bool:
