@@ -956,3 +956,14 @@ def test_a_header_too_large_to_save_is_refused_before_training(tmp_path, capsys,
     assert epochs == [] and not out.exists()
     assert main([*argv, "--epochs", "3", "--ignore", "ticket", "--quiet"]) == 0
     assert epochs == [0, 1, 2] and out.exists()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes are POSIX")
+def test_a_fifo_as_the_model_is_one_line_error_not_a_hang(tmp_path):
+    import os
+
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)
+    code, _, err = run("inspect", fifo, timeout=60)  # a hang fails with TimeoutExpired
+    assert code == 1
+    assert_one_line_error(err, str(fifo), "named pipe (FIFO)", "regular file")

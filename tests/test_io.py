@@ -1248,3 +1248,39 @@ def test_any_changed_header_value_loads_or_is_a_model_file_error(_good_files, da
             chainrule.load(changed)
         except ModelFileError:
             pass
+
+
+def test_a_concurrent_save_to_the_same_name_is_not_swept(tmp_path, monkeypatch):
+    import threading
+
+    target = tmp_path / "model.npz"
+    real = cio._write_archive
+    writing, go_on = threading.Event(), threading.Event()
+
+    def slow(f, header_bytes, arrays):
+        real(f, header_bytes, arrays)
+        if threading.current_thread().name == "first":
+            writing.set()
+            assert go_on.wait(30)
+
+    monkeypatch.setattr(cio, "_write_archive", slow)
+    first_net, second_net = _trained(epochs=1), _trained(epochs=2)
+    errors = []
+
+    def first():
+        try:
+            first_net.save(target)
+        except BaseException as exc:  # recorded for the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=first, name="first")
+    thread.start()
+    assert writing.wait(30)
+    (pending,) = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    second_net.save(target)  # sweeps before writing: the first save's file must stay
+    assert pending in os.listdir(tmp_path)
+    go_on.set()
+    thread.join(30)
+    assert errors == []
+    assert os.listdir(tmp_path) == ["model.npz"]
+    assert chainrule.load(target).history.epoch == [0]  # the first save finished last
