@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.filecheck import is_int, unique_strings
+from chainrule.io import KINDS
 
 __all__ = ["TRANSFORMERS", "PipelineFile", "pipeline_state"]
 
@@ -189,8 +190,6 @@ class PipelineFile:
                 "it holds a scikit-learn Pipeline, which needs scikit-learn: "
                 'pip install "chainrule[sklearn]"'
             ) from None
-
-        from chainrule.io import KINDS
 
         est = header["estimator"]
         module, _, class_name = KINDS[est["kind"]].partition(":")
