@@ -110,7 +110,7 @@ def test_more_pipelines_round_trip(tmp_path, as_array):
             make_pipeline(
                 ColumnTransformer([("fill", SimpleImputer(), ["size"])]), MLPRegressor(max_iter=5)
             ),
-            "'columntransformer''s 'fill' is a sklearn.impute._base.SimpleImputer",
+            "step 'columntransformer', entry 'fill' is a sklearn.impute._base.SimpleImputer",
         ),
         (
             make_pipeline(OneHotEncoder(min_frequency=3), MLPRegressor(max_iter=5)),

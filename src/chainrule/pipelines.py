@@ -108,10 +108,10 @@ def _step_state(name: Any, step: Any, prefix: str, arrays: dict, where: str) -> 
         fitted["feature_names_in_"] = [str(f) for f in step.feature_names_in_]
     if class_name == "ColumnTransformer":
         if not (params["remainder"] in _PASS and params["transformer_weights"] is None):
-            raise _refuse(f"{where}'s remainder or transformer_weights", "not the default")
+            raise _refuse(f"{where}, its remainder or transformer_weights", "not the default")
         children = []
         for j, (child_name, child, columns) in enumerate(step.transformers_):
-            child_where = f"{where}'s {child_name!r}"
+            child_where = f"{where}, entry {child_name!r}"
             columns = _columns_of(step, child_name, columns, child_where)
             if child_name == "remainder":  # rebuilt by the ColumnTransformer itself
                 child_state = {"name": "remainder", "class_name": params["remainder"]}
@@ -124,20 +124,22 @@ def _step_state(name: Any, step: Any, prefix: str, arrays: dict, where: str) -> 
         params = {k: v for k, v in params.items() if k not in ("transformers", "n_jobs")}
     elif class_name == "OneHotEncoder":
         if params["min_frequency"] is not None or params["max_categories"] is not None:
-            raise _refuse(f"{where}'s min_frequency / max_categories", "set")
+            raise _refuse(f"{where}, its min_frequency / max_categories", "set")
         if params["handle_unknown"] not in ("error", "ignore"):
-            raise _refuse(f"{where}'s handle_unknown", repr(params["handle_unknown"]))
+            raise _refuse(f"{where}, its handle_unknown", repr(params["handle_unknown"]))
         if not (params["drop"] is None or params["drop"] in ("first", "if_binary")):
-            raise _refuse(f"{where}'s drop", repr(params["drop"]))
+            raise _refuse(f"{where}, its drop", repr(params["drop"]))
         params["dtype"] = np.dtype(params["dtype"]).name
         if params["feature_name_combiner"] != "concat" or not isinstance(params["categories"], str):
-            raise _refuse(f"{where}'s feature_name_combiner or categories", "not the default")
+            raise _refuse(f"{where}, its feature_name_combiner or categories", "not the default")
         names = []
         for k, cats in enumerate(step.categories_):
             if cats.dtype == object:
                 if not all(isinstance(c, str) for c in cats):
-                    raise _refuse(f"{where}'s categories of column {k}", "mixed or missing")
+                    raise _refuse(f"{where}, its categories of column {k}", "mixed or missing")
                 cats = cats.astype(str)
+            elif cats.dtype.kind == "f" and not np.isfinite(cats).all():
+                raise _refuse(f"{where}, its categories of column {k}", "holding NaN (missing)")
             arrays[f"{prefix}.categories_.{k}"] = cats
             names.append(f"{prefix}.categories_.{k}")
         state["categories_"] = names
@@ -168,7 +170,7 @@ def _columns_of(ct: Any, name: str, columns: Any, where: str) -> list:
     ):
         indices = getattr(ct, "_transformer_to_input_indices", {}).get(name)
         if indices is None:
-            raise _refuse(f"{where}'s column selection", repr(columns))
+            raise _refuse(f"{where}, its column selection", repr(columns))
         names = getattr(ct, "feature_names_in_", None)
         columns = [names[i] for i in indices] if names is not None else list(indices)
     return [c if isinstance(c, str) else int(c) for c in columns]
