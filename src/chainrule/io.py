@@ -571,6 +571,7 @@ def _read_and_check_header(zf: zipfile.ZipFile, path: Any):
             f"{infos[0].header_offset:,}, not 0: the file holds data before it (two "
             "archives joined into one file?)",
         )
+    _check_layout(zf, infos, path)
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         if info.filename in members:
@@ -607,6 +608,22 @@ def _read_and_check_header(zf: zipfile.ZipFile, path: Any):
     _check_header(header, path)
     _check_members(header, members, path)
     return header, members
+
+
+def _check_layout(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], path: Any) -> None:
+    """Members one after another, none inside another, all before the directory: so the
+    bytes read add up to at most the file's size (overlapping members, as in the
+    "better zip bomb", would let a small file declare many times its size)."""
+    ordered = sorted(infos, key=lambda info: info.header_offset)
+    limits = [info.header_offset for info in ordered[1:]] + [getattr(zf, "start_dir", None)]
+    for info, limit in zip(ordered, limits, strict=True):
+        end = info.header_offset + 30 + len(info.orig_filename.encode()) + info.compress_size
+        if limit is not None and end > limit:
+            raise ModelFileError(
+                path,
+                f"its member {info.filename!r} overlaps what follows it (it ends at byte "
+                f"{end:,}, after byte {limit:,}); the archive is forged or damaged",
+            )
 
 
 def _check_header(header: Any, path: Any) -> None:
