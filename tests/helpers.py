@@ -141,3 +141,48 @@ def sklearn_pair(kind, **params):
 def estimator_weights(est):
     """A fitted MLP's coefs_ followed by its intercepts_."""
     return list(est.coefs_) + list(est.intercepts_)
+
+
+# ---------------------------------------------------------------- pipelines
+
+
+def pipeline_frame(n=120, seed=0):
+    """Numbers, text and integer categories, and a text label (for the pipeline files)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(10, 3, n),
+            "weight": rng.normal(50, 10, n),
+            "colour": rng.choice(["red", "green", "blue"], n),
+            "grade": rng.choice([3, 1, 2], n),
+            "extra": rng.normal(size=n),
+        }
+    )
+    y = np.where(frame["size"] + 3 * (frame["colour"] == "red") > 11, "big", "small")
+    return frame, y
+
+
+def small_pipeline():
+    """ColumnTransformer (scaler, one-hot, passthrough) -> MaxAbsScaler -> MLPClassifier."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder, StandardScaler
+
+    from chainrule import MLPClassifier
+
+    prep = ColumnTransformer(
+        [
+            ("numbers", StandardScaler(), ["size", "weight"]),
+            ("text", OneHotEncoder(handle_unknown="ignore"), ["colour", "grade"]),
+        ],
+        remainder="passthrough",
+    )
+    return Pipeline(
+        [
+            ("prep", prep),
+            ("scale", MaxAbsScaler()),
+            ("mlp", MLPClassifier(hidden_layer_sizes=(8,), max_iter=40, random_state=0)),
+        ]
+    )

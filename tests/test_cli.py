@@ -891,3 +891,92 @@ def test_plot_marks_the_kept_weights(fruit_model, tmp_path, capsys, monkeypatch)
     capsys.readouterr()
     assert main(["inspect", str(fruit_model)]) == 0
     assert f"the model holds the weights of epoch {seen['kept_epoch']}" in capsys.readouterr().out
+
+
+def test_names_and_labels_from_files_reach_terminals_escaped_and_spreadsheets_inert(
+    tmp_path, capsys
+):
+    """A column name or label holding an escape sequence drove the terminal, and a label
+    such as =HYPERLINK(...) became a formula in the predictions CSV."""
+    rng = np.random.default_rng(0)
+    n = 90
+    x = rng.normal(size=n)
+    evil_column = "\x1b]0;owned\x07size\x1b[2J"
+    link = '=HYPERLINK("http://example.com","click")'
+    labels = np.where(x > 0.4, link, np.where(x > -0.4, "-5", "@SUM(A1)\x1b[0m"))
+    frame = pd.DataFrame({evil_column: x, "noise": rng.normal(size=n), "label": labels})
+    data = tmp_path / "evil.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.npz"
+    assert (
+        main(["train", str(data), "--target", "label", "--out", str(model), "--epochs", "5"]) == 0
+    )
+    for command in (["inspect", str(model)], ["evaluate", str(model), str(data)]):
+        capsys.readouterr()
+        assert main(command) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out and "\r" not in out, out
+        assert "\\x1b]0;owned\\x07size\\x1b[2J" in out or "@SUM(A1)\\x1b[0m" in out
+    out_csv = tmp_path / "predictions.csv"
+    assert main(["predict", str(model), str(data), "--proba", "--out", str(out_csv)]) == 0
+    cells = pd.read_csv(out_csv, dtype=str, keep_default_na=False)
+    predicted = set(cells["label"])
+    assert predicted <= {"'" + link, "-5", "'@SUM(A1)\x1b[0m"}
+    assert "'" + link in predicted and "-5" in predicted  # a plain negative number stays
+    assert list(cells.columns)[1:] == [f"proba_{c}" for c in sorted(set(labels))]
+    # a message naming a column from the file: escaped too
+    capsys.readouterr()
+    frame.drop(columns=[evil_column]).to_csv(tmp_path / "missing.csv", index=False)
+    assert main(["predict", str(model), str(tmp_path / "missing.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b" in err, err
+
+
+def test_a_header_too_large_to_save_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    """A header past 16 MB (text categories) was found only at the save: the trained
+    model was lost. Now the check runs once the preprocessing is learned."""
+    import chainrule.io as cio
+    from chainrule.network import Network
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "ticket": [f"T-{i:05d}" for i in range(n)],  # a distinct value per row
+            "y": rng.choice(["a", "b"], size=n),
+        }
+    )
+    frame.to_csv(tmp_path / "tickets.csv", index=False)
+    epochs = []
+    real_fit = Network.fit
+
+    def counting_fit(self, *args, **kwargs):
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), chainrule.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: epochs.append(epoch))]  # fmt: skip
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "fit", counting_fit)
+    monkeypatch.setattr(cio, "MAX_HEADER_BYTES", 10_000)
+    out = tmp_path / "m.npz"
+    argv = ["train", str(tmp_path / "tickets.csv"), "--target", "y", "--out", str(out)]
+    assert main([*argv, "--epochs", "3"]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(
+        err, "tickets.csv: cannot train", "over the limit of 10,000 bytes", "'ticket'",
+        "--ignore ticket",
+    )  # fmt: skip
+    assert epochs == [] and not out.exists()
+    assert main([*argv, "--epochs", "3", "--ignore", "ticket", "--quiet"]) == 0
+    assert epochs == [0, 1, 2] and out.exists()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes are POSIX")
+def test_a_fifo_as_the_model_is_one_line_error_not_a_hang(tmp_path):
+    import os
+
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)
+    code, _, err = run("inspect", fifo, timeout=60)  # a hang fails with TimeoutExpired
+    assert code == 1
+    assert_one_line_error(err, str(fifo), "named pipe (FIFO)", "regular file")

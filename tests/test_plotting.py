@@ -382,3 +382,32 @@ def test_matplotlib_loads_lazily_and_pyplot_never(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert _is_png(tmp_path / "e.png")
+
+
+def test_names_with_dollar_signs_are_drawn_as_text_not_math(tmp_path):
+    """A target or label such as ``y$a_b_c$`` broke the pictures: matplotlib read it as
+    math (a double subscript) and failed at drawing."""
+    name = "y$a_b_c$"
+    X = np.array([[-1.0, 0.0], [-0.5, 1.0], [0.5, 0.0], [1.0, 1.0]])
+
+    def labels(points):
+        return np.where(points[:, 0] > 0, name, "$x^")
+
+    path = plot_decision_boundary(
+        labels,
+        X,
+        [name, "$x^", name, "$x^"],
+        tmp_path / "boundary.png",
+        feature_names=[name, "b$_"],
+        title=f"Decision regions of {name!r}",
+        resolution=20,
+    )
+    assert _is_png(path)
+    fig = plot_decision_boundary(labels, X, [name, name, "$x^", "$x^"], feature_names=[name, "b"])
+    assert fig.axes[0].get_xlabel() == r"y\$a_b_c\$"  # matplotlib draws y$a_b_c$
+    assert _is_png(plot_confusion_matrix([[3, 1], [0, 2]], [name, "$x^"], tmp_path / "cm.png"))
+    history = {"loss": [1.0, 0.5], name: [0.1, 0.2], f"val_{name}": [0.1, 0.3]}
+    assert _is_png(plot_learning_curves(history, tmp_path / "lc.png", title=name))
+    path = plot_predicted_vs_true([1.0, 2.0], [1.1, 1.9], tmp_path / "pt.png", title=name)
+    assert _is_png(path)
+    assert _is_png(plot_error_curve([3.0, 2.0, 1.0], tmp_path / "e.png", title=name))

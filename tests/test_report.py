@@ -12,7 +12,7 @@ import pytest
 import chainrule
 from chainrule import Dense, Network, ReLU, Softmax
 from chainrule.io import read_header
-from chainrule.report import describe_model, describe_training
+from chainrule.report import describe_model, describe_training, printable, spreadsheet_safe
 from chainrule.tabular import TabularModel
 from helpers import binary_data, tabular_frame
 
@@ -210,3 +210,11 @@ def test_describe_training_after_early_stopping():
     assert lines[3].startswith(f"lowest validation loss {info['best']['val_loss']:.4f} at epoch ")
     assert f"at epoch {info['best_epoch']} (accuracy there " in lines[3]
     assert lines[3].endswith("; those weights are kept")
+
+
+def test_spreadsheet_safe_follows_owasp_and_printable_escapes_controls():
+    for cell in ("=1+1", "+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx", "-", "+"):
+        assert spreadsheet_safe(cell) == "'" + cell
+    for cell in ("-5", "-1.5e3", "+2", ".5", "plum", "", "a=b", 3, -2.5, None):
+        assert spreadsheet_safe(cell) == cell
+    assert printable("a\x1b[31mb\rc\u202ed\ne\tf") == "a\\x1b[31mb\\rc\\u202ed\ne\tf"

@@ -34,13 +34,22 @@ from chainrule._validation import (
     check_seed,
 )
 from chainrule._version import __version__
-from chainrule.callbacks import Callback, Checkpoint, EpochBar
+from chainrule.callbacks import Callback, Checkpoint, EpochBar, LambdaCallback
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import HIDDEN_ACTIVATIONS
 from chainrule.onnx_export import to_onnx
 from chainrule.optimizers import OPTIMIZERS
 from chainrule.preprocessing import explain_task_guess, guess_task
-from chainrule.report import describe_model, describe_training, fmt, history_of, kept_epoch, table
+from chainrule.report import (
+    describe_model,
+    describe_training,
+    fmt,
+    history_of,
+    kept_epoch,
+    printable,
+    spreadsheet_safe,
+    table,
+)
 from chainrule.tabular import TabularModel, parse_hidden, read_csv
 from chainrule.tutorial import walkthrough
 
@@ -125,7 +134,8 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 
 def _one_line(text: Any) -> str:
-    return " ".join(str(text).split())
+    """One line for the terminal: names from files cannot carry control sequences."""
+    return printable(" ".join(str(text).split()))
 
 
 def _a(noun: str) -> str:
@@ -320,7 +330,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"{', '.join(map(str, frame.columns))}"
         )
     if settings["task"] is None:
-        say(f"task: {explain_task_guess(frame[target])}; use --task to choose")
+        say(printable(f"task: {explain_task_guess(frame[target])}; use --task to choose"))
     model = TabularModel(
         target,
         task=settings["task"],
@@ -345,6 +355,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         monitor = "val_loss" if settings["validation_fraction"] > 0 else "loss"
         checkpoint = Checkpoint(settings["checkpoint"], monitor=monitor, model=model)
         callbacks.append(checkpoint)
+    callbacks.insert(0, LambdaCallback(on_train_begin=lambda logs: _check_savable(model, args)))
     if not settings["quiet"] and sys.stderr.isatty():
         try:
             import tqdm  # noqa: F401
@@ -386,6 +397,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_savable(model: TabularModel, args: argparse.Namespace) -> None:
+    """Once the preprocessing is learned and before the first epoch: refuse a model
+    that could not be saved at the end (a header past the limit, from too many text
+    categories), rather than lose the trained model."""
+    try:
+        # with room for some history (a run of many epochs may stop early or be stopped)
+        io.check_savable(model, growth=_HISTORY_BYTES_PER_EPOCH * min(int(model.epochs), 2000))
+    except ValueError as exc:
+        text = [c for c in model.preprocessor_.columns_ if c["kind"] == "category"]
+        widest = max(text, key=lambda c: len(c["categories"]), default=None)
+        hint = (
+            f"; its largest text column is {widest['name']!r} with "
+            f"{len(widest['categories']):,} different values: leave it out with --ignore "
+            f"{widest['name']}"
+            if widest
+            else ""
+        )
+        raise UserError(f"{args.data}: cannot train: {exc}{hint}") from None
+
+
+_HISTORY_BYTES_PER_EPOCH = 512  # what an epoch adds to the header's history, at most
+
+
 # ---------------------------------------------------------------- predict, evaluate
 
 
@@ -406,6 +440,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             proba = model.predict_proba(frame)
             for k, label in enumerate(model.classes_):
                 result[f"proba_{label}"] = proba[:, k].round(6)
+    # labels and names from files: no cell may start a spreadsheet formula (see README)
+    result = result.rename(columns=spreadsheet_safe)
+    for column in result.columns:
+        if not pd.api.types.is_numeric_dtype(result[column]):  # text, or mixed objects
+            result[column] = result[column].map(spreadsheet_safe)
     if args.out:
         result.to_csv(args.out, index=False, float_format="%.8g")
         print(f"wrote {len(result)} predictions of {model.target!r} to {args.out}")

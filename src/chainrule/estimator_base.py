@@ -32,6 +32,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from chainrule.blas import other_blas_single_threaded
 from chainrule.callbacks import check_callbacks
 from chainrule.errors import TrainingDivergedError
+from chainrule.filecheck import finite_number, is_int, is_number, unique_strings
 from chainrule.io import save
 from chainrule.layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, Dense, Dropout
 from chainrule.network import Network
@@ -568,21 +569,8 @@ class _BaseMLP(BaseEstimator):
                 "pairs": [[_json_scalar(k), float(v)] for k, v in params["class_weight"].items()]
             }
         fitted = {}
-        for name in (
-            "n_features_in_",
-            "n_layers_",
-            "n_outputs_",
-            "out_activation_",
-            "n_iter_",
-            "t_",
-            "loss_",
-            "best_loss_",
-            "loss_curve_",
-            "validation_scores_",
-            "best_validation_score_",
-            "_no_improvement_count",
-        ):
-            if hasattr(self, name):
+        for name in _FITTED:
+            if name != "feature_names_in_" and hasattr(self, name):
                 value = getattr(self, name)
                 fitted[name] = [float(v) for v in value] if isinstance(value, list) else value
         if hasattr(self, "feature_names_in_"):
@@ -608,13 +596,14 @@ class _BaseMLP(BaseEstimator):
 
     @classmethod
     def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]):
-        """Rebuild a saved estimator from :func:`chainrule.io.load`'s checked contents."""
-        params = dict(header["estimator_params"])
-        if isinstance(params.get("hidden_layer_sizes"), list):
-            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        if isinstance(params.get("class_weight"), dict):
-            params["class_weight"] = {k: v for k, v in params["class_weight"]["pairs"]}
-        est = cls(**params)
+        """Rebuild a saved estimator from :func:`chainrule.io.load`'s checked contents.
+
+        Its parameters are validated as ``fit`` would, its fitted attributes are only
+        the known ones with their types, and the architecture must be the one those
+        parameters build: a file cannot make a model that predicts with other layers
+        than it says.
+        """
+        est = cls._checked_estimator(header)
         net = Network._from_model_state(header, {"params": arrays["params"]})
         for name, value in header["fitted"].items():
             if name == "feature_names_in_":
@@ -634,6 +623,104 @@ class _BaseMLP(BaseEstimator):
         est._best_params = net.params.copy()
         est._random_state = check_random_state(est.random_state)
         return est
+
+    @classmethod
+    def _checked_estimator(cls, header: dict[str, Any]):
+        """An unfitted estimator from a file's parameters, after checking them and the
+        ``fitted`` table against the architecture (a ValueError names the problem)."""
+        params = header["estimator_params"]
+        known = set(cls().get_params(deep=False))
+        if not isinstance(params, dict) or not set(params) <= known:
+            extra = sorted(set(params) - known) if isinstance(params, dict) else params
+            raise ValueError(f"its estimator_params are not {cls.__name__}'s: {extra!r}")
+        params = dict(params)
+        if isinstance(params.get("hidden_layer_sizes"), list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        if isinstance(params.get("class_weight"), dict):
+            pairs = params["class_weight"].get("pairs")
+            if not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], (str, int, float))
+                for p in pairs
+            ):
+                raise ValueError("its class_weight is not a list of [label, weight] pairs")
+            params["class_weight"] = {k: finite_number(v, "a class weight") for k, v in pairs}
+        if params.get("callbacks") is not None:
+            raise ValueError("its callbacks must be null (callbacks are not saved)")
+        est = cls(**params)
+        est._validate_params()  # scikit-learn's own checks, as fit runs them
+        est._hidden_sizes()
+        fitted = header["fitted"]
+        if not isinstance(fitted, dict) or not set(fitted) <= set(_FITTED):
+            extra = sorted(set(fitted) - set(_FITTED)) if isinstance(fitted, dict) else fitted
+            raise ValueError(f"its fitted attributes include unknown ones: {extra!r}")
+        for name, check in _FITTED.items():
+            if name in fitted and not check(fitted[name]):
+                raise ValueError(f"its fitted {name} is {fitted[name]!r}, which is not valid")
+        for name, expected in (
+            ("n_features_in_", header["n_features"]),
+            ("n_outputs_", header["n_outputs"]),
+            ("n_layers_", len(est._hidden_sizes()) + 2),
+        ):
+            if name in fitted and fitted[name] != expected:
+                raise ValueError(f"its fitted {name} {fitted[name]} contradicts its network")
+        if "feature_names_in_" in fitted:
+            unique_strings(fitted["feature_names_in_"], "its feature_names_in_")
+            if len(fitted["feature_names_in_"]) != header["n_features"]:
+                raise ValueError("its feature_names_in_ are not one per input feature")
+        out = fitted.get("out_activation_")
+        if "label_type" in header:
+            wanted = "softmax" if header["label_type"] == "multiclass" else "logistic"
+        else:
+            wanted = "exp" if est.loss == "poisson" else "identity"
+        if out != wanted:
+            raise ValueError(f"its out_activation_ {out!r} should be {wanted!r} for this model")
+        layers = [
+            (c["class_name"], c.get("config", {}).get("units"))
+            for c in header["architecture"]["layers"]
+        ]
+        expected = []
+        for units in est._hidden_sizes():
+            expected += [("Dense", units), (ACTIVATIONS[est.activation].__name__, None)]
+            if est.dropout:
+                expected.append(("Dropout", None))
+        expected.append(("Dense", header["n_outputs"]))
+        if OUTPUTS[out][0] is not None:
+            expected.append((OUTPUTS[out][0].__name__, None))
+        if layers != expected:
+            raise ValueError(
+                f"its architecture {layers} is not what its parameters build: {expected}"
+            )
+        return est
+
+
+def _is_count(value: Any) -> bool:
+    return is_int(value) and value >= 0
+
+
+def _is_number_or_none(value: Any) -> bool:
+    return value is None or is_number(value)
+
+
+def _is_numbers(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and all(is_number(v) for v in value))
+
+
+#: The fitted attributes a model file may set, with the check of each value.
+_FITTED = {
+    "n_features_in_": _is_count,
+    "n_layers_": _is_count,
+    "n_outputs_": _is_count,
+    "out_activation_": lambda v: isinstance(v, str) and v in OUTPUTS,
+    "n_iter_": _is_count,
+    "t_": _is_count,
+    "loss_": _is_number_or_none,
+    "best_loss_": _is_number_or_none,
+    "loss_curve_": _is_numbers,
+    "validation_scores_": _is_numbers,
+    "best_validation_score_": _is_number_or_none,
+    "_no_improvement_count": _is_count,
+    "feature_names_in_": lambda v: isinstance(v, list),
+}
 
 
 def _json_scalar(value):

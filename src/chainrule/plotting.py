@@ -122,7 +122,7 @@ def plot_error_curve(
     ax.plot(iterations, errors, color=_TRAIN_COLOR, label="cumulative squared error")
     ax.set_xlabel("Iterations")
     ax.set_ylabel("Error for all training instances")
-    ax.set_title(title)
+    ax.set_title(_plain(title))
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -156,9 +156,17 @@ def _history_dict(history: Any) -> dict[str, list[float]]:
     return {str(k): [float(v) for v in values] for k, values in record.items()}
 
 
+def _plain(text: Any) -> str:
+    """``text`` drawn as it is: matplotlib reads ``$...$`` as math (mathtext), which
+    breaks on a column name or label such as ``y$a_b_c$``; ``\\$`` is a plain dollar."""
+    return str(text).replace("$", r"\$")
+
+
 def _pretty(name: str) -> str:
-    return {"accuracy": "Accuracy", "r2": "R²", "mse": "MSE", "mae": "MAE", "score": "Score"}.get(
-        name, name.replace("_", " ").capitalize()
+    return _plain(
+        {"accuracy": "Accuracy", "r2": "R²", "mse": "MSE", "mae": "MAE", "score": "Score"}.get(
+            name, name.replace("_", " ").capitalize()
+        )
     )
 
 
@@ -237,7 +245,7 @@ def plot_learning_curves(
             higher_is_better = key in ("accuracy", "r2", "score")
             best = int(np.nanargmax(val) if higher_is_better else np.nanargmin(val))
             word = "highest" if higher_is_better else "lowest"
-            what = {"r2": "R²", "mse": "MSE", "mae": "MAE"}.get(key, key.replace("_", " "))
+            what = _plain({"r2": "R²", "mse": "MSE", "mae": "MAE"}.get(key, key.replace("_", " ")))
             first = "first at " if np.sum(np.asarray(val) == val[best]) > 1 else ""
             ax.plot(
                 best + 1,
@@ -263,7 +271,7 @@ def plot_learning_curves(
         ax.grid(alpha=0.3)
         _integer_ticks(ax)
         ax.legend()
-    fig.suptitle(title)
+    fig.suptitle(_plain(title))
     return _finish(fig, path, dpi)
 
 
@@ -424,14 +432,14 @@ def plot_decision_boundary(
             edgecolors="black",
             linewidths=0.6,
             s=30,
-            label=f"{name} (true class)",
+            label=f"{_plain(name)} (true class)",
         )
     ax.plot([], [], color="black", linewidth=1.2, label="decision boundary")
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
-    ax.set_xlabel(feature_names[0])
-    ax.set_ylabel(feature_names[1])
-    ax.set_title(title)
+    ax.set_xlabel(_plain(feature_names[0]))
+    ax.set_ylabel(_plain(feature_names[1]))
+    ax.set_title(_plain(title))
     ax.legend(loc="best", framealpha=0.9)
     return _finish(fig, path, dpi)
 
@@ -542,15 +550,15 @@ def plot_confusion_matrix(
                 )
     ax.set_xticks(
         range(n),
-        labels,
+        [_plain(label) for label in labels],
         rotation=45 if max(map(len, labels)) > 4 else 0,
         ha="right" if max(map(len, labels)) > 4 else "center",
     )
-    ax.set_yticks(range(n), labels)
+    ax.set_yticks(range(n), [_plain(label) for label in labels])
     ax.set_xlabel("Predicted class")
     ax.set_ylabel("True class")
     accuracy = np.trace(cm) / cm.sum() if cm.sum() else float("nan")
-    ax.set_title(f"{title} (accuracy {accuracy:.3f})")
+    ax.set_title(f"{_plain(title)} (accuracy {accuracy:.3f})")
     return _finish(fig, path, dpi)
 
 
@@ -607,7 +615,7 @@ def plot_predicted_vs_true(
     ax.set_aspect("equal")
     ax.set_xlabel("True value")
     ax.set_ylabel("Predicted value")
-    ax.set_title(title)
+    ax.set_title(_plain(title))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
     return _finish(fig, path, dpi)

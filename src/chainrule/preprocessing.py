@@ -13,7 +13,6 @@ row; wrong settings raise plain ValueError / TypeError. pandas is needed here (t
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule.errors import DataError
+from chainrule.filecheck import finite_number, unique_strings
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -589,12 +589,19 @@ class Preprocessor:
             if self.task_ not in TASKS:
                 raise ValueError(f"unknown task {self.task_!r} in the preprocessor config")
             self.columns_ = [_checked_column(c) for c in state["columns"]]
-            self.ignore_ = list(state.get("ignore", []))
+            unique_strings([c["name"] for c in self.columns_], "the column names")
+            self.ignore_ = unique_strings(list(state.get("ignore", [])), "the ignored columns")
             if self.task_ == "classify":
                 self.classes_ = list(state["classes"])
+                if not all(isinstance(c, (str, int, float)) for c in self.classes_) or len(
+                    set(self.classes_)
+                ) != len(self.classes_):
+                    raise ValueError("the classes must be distinct labels")
             else:
-                self.target_mean_ = float(state["target_mean"])
-                self.target_scale_ = float(state["target_scale"])
+                self.target_mean_ = finite_number(state["target_mean"], "the target mean")
+                self.target_scale_ = finite_number(state["target_scale"], "the target scale")
+                if self.target_scale_ <= 0:
+                    raise ValueError("the target scale must be positive")
         return self
 
     def __repr__(self) -> str:
@@ -606,14 +613,16 @@ def _checked_column(col: Any) -> dict[str, Any]:
     if not isinstance(col, dict) or not isinstance(col.get("name"), str):
         raise ValueError(f"a column entry of the preprocessor config is malformed: {col!r}")
     if col.get("kind") == "numeric":
-        values = {k: float(col[k]) for k in ("mean", "scale", "fill")}
-        if not all(math.isfinite(v) for v in values.values()) or values["scale"] <= 0:
+        values = {
+            k: finite_number(col.get(k), f"column {col['name']!r}'s {k}")
+            for k in ("mean", "scale", "fill")
+        }
+        if values["scale"] <= 0:
             raise ValueError(f"column {col['name']!r} has an invalid scaling: {values}")
         return {"name": col["name"], "kind": "numeric", **values}
     if col.get("kind") == "category":
         categories = col.get("categories")
-        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-            raise ValueError(f"column {col['name']!r} has malformed categories")
+        unique_strings(categories, f"column {col['name']!r}'s categories")
         return {
             "name": col["name"],
             "kind": "category",

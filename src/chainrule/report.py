@@ -9,12 +9,49 @@ the columns it expects, the network, its settings and its training history.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from chainrule.network import Network
 from chainrule.tabular import TabularModel
 
-__all__ = ["describe_model", "describe_training", "fmt", "history_of", "kept_epoch", "table"]
+__all__ = [
+    "describe_model",
+    "describe_training",
+    "fmt",
+    "history_of",
+    "kept_epoch",
+    "printable",
+    "spreadsheet_safe",
+    "table",
+]
+
+# C0 and C1 controls and DEL (ESC starts terminal escape sequences, CR rewrites a line),
+# and the bidirectional overrides, which make text read differently than it is.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# what a spreadsheet reads as the start of a formula (OWASP's CSV injection rule)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def printable(text: Any) -> str:
+    """``text`` safe to show on a terminal: control characters written as Python's
+    ``repr`` writes them (``\\x1b``, ``\\r``, ``\\u202e``); newlines and tabs kept.
+
+    Names and labels come from files (model files, CSV headers); an escape sequence
+    in one must not drive the user's terminal.
+    """
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string starting with ``=``, ``+``,
+    ``-``, ``@``, tab or carriage return gets a leading ``'`` (OWASP's rule against CSV
+    injection: ``=HYPERLINK(...)`` would run as a formula); a plain number such as
+    ``-1.5`` is left as it is, and so is anything that is not a string."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value
+    return value
 
 
 def fmt(value: float) -> str:
@@ -22,7 +59,10 @@ def fmt(value: float) -> str:
 
 
 def table(rows: list[list[str]], right: int = 1) -> str:
-    """Columns padded to the widest cell; cells from column ``right`` on right-aligned."""
+    """Columns padded to the widest cell; cells from column ``right`` on right-aligned.
+
+    Cells are shown :func:`printable`."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     lines = []
     for row in rows:
@@ -137,6 +177,14 @@ def describe_model(model: Any, header: dict[str, Any], path: str) -> str:
         f"  format {header['format']} version {header['format_version']}, written by "
         f"chainrule {header['library_version']}; kind {header['kind']}"
     )
+    if header["kind"] == "Pipeline":  # a scikit-learn Pipeline: its steps, then its estimator
+        steps = [
+            f"{name} ({step if isinstance(step, str) else type(step).__name__})"
+            for name, step in model.steps
+        ]
+        say(f"  scikit-learn Pipeline: {' -> '.join(steps)}")
+        model = model.steps[-1][1]
+        header = {**header, **header["estimator"]["header"]}
     net = getattr(model, "network_", model)  # TabularModel and estimators wrap a Network
     estimator = getattr(model, "solver", None) is not None
     if isinstance(model, TabularModel):
@@ -183,11 +231,11 @@ def describe_model(model: Any, header: dict[str, Any], path: str) -> str:
     say("\nhistory:")
     if estimator:
         lines += _describe_estimator_training(model)
-        return "\n".join(lines)
+        return printable("\n".join(lines))
     history = history_of(model)
     if not history.get("loss"):
         say("  none recorded")
-        return "\n".join(lines)
+        return printable("\n".join(lines))
     loss = history["loss"]
     line = f"  {len(loss)} epochs; training loss {loss[0]:.4f} -> {loss[-1]:.4f}"
     if isinstance(model, TabularModel) and "seconds" in model.training_:
@@ -209,7 +257,7 @@ def describe_model(model: Any, header: dict[str, Any], path: str) -> str:
             say(_regression_loss_units(model, val[best]))
     if isinstance(model, TabularModel) and kept_epoch(model):
         say(f"  the model holds the weights of epoch {kept_epoch(model)}")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def _regression_loss_units(model: TabularModel, loss: float) -> str:
@@ -266,4 +314,4 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
         if top is not None and scores[top] > best[prefix + metric]:
             say(f"highest {where} {metric} {scores[top]:.4f} at epoch {top + 1}")
     say(f"model saved to {settings['out']}")
-    return lines
+    return [printable(line) for line in lines]

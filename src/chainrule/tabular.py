@@ -8,6 +8,7 @@ on DataFrames, raw rows in, labels in their original values out. It is what the
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -21,18 +22,20 @@ import numpy as np
 
 from chainrule._validation import (
     check_fraction,
+    check_non_negative_float,
     check_positive_float,
     check_positive_int,
     check_seed,
 )
 from chainrule.callbacks import Callback, EarlyStopping, History, Monitor
 from chainrule.errors import DataError
+from chainrule.filecheck import is_int, is_number, unique_strings
 from chainrule.io import save
 from chainrule.layers import HIDDEN_ACTIVATIONS, Dense, Softmax, get_activation
 from chainrule.metrics import classification_scores, regression_scores
 from chainrule.network import Network
 from chainrule.optimizers import OPTIMIZERS
-from chainrule.preprocessing import Preprocessor, _check_frame, _pandas
+from chainrule.preprocessing import TASKS, Preprocessor, _check_frame, _pandas
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -79,6 +82,36 @@ def parse_hidden(hidden: Any) -> tuple[int, ...]:
             )
         sizes.append(int(size))
     return tuple(sizes)
+
+
+#: What ``training_`` may hold in a file, with the check of each value.
+_TRAINING = {
+    "rows": lambda v: is_int(v) and v >= 0,
+    "train_rows": lambda v: is_int(v) and v >= 0,
+    "validation_rows": lambda v: is_int(v) and v >= 0,
+    "epochs_run": lambda v: is_int(v) and v >= 0,
+    "interrupted": lambda v: isinstance(v, bool),
+    "early_stopped": lambda v: isinstance(v, bool),
+    "seconds": is_number,
+    "best_epoch": lambda v: is_int(v) and v >= 1,
+    "monitor": lambda v: isinstance(v, str),
+    "best": lambda v: isinstance(v, dict) and all(is_number(x) for x in v.values()),
+}
+
+
+def _check_training(training: Any) -> None:
+    """A file's record of the training run: known fields with values of their type."""
+    if not isinstance(training, dict) or not set(training) <= set(_TRAINING):
+        extra = sorted(set(training) - set(_TRAINING)) if isinstance(training, dict) else training
+        raise ValueError(f"its training record has unknown fields: {_short(extra)}")
+    for key, value in training.items():
+        if not _TRAINING[key](value):
+            raise ValueError(f"its training record's {key} is {_short(value)}, which is not valid")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_csv(path: str) -> pd.DataFrame:
@@ -513,13 +546,20 @@ class TabularModel:
     @classmethod
     def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]):
         """Rebuild a fitted model from :meth:`_model_state`'s header and arrays."""
+        settings = header["settings"]
+        known = set(inspect.signature(cls).parameters)
+        if not isinstance(settings, dict) or not set(settings) <= known or "target" not in settings:
+            raise ValueError(f"its settings are not TabularModel's: {_short(settings)}")
         try:
-            self = cls(**header["settings"])
+            self = cls(**settings)
+            self._check_settings()
             self.preprocessor_ = Preprocessor.from_config(header["preprocessing"])
         except (KeyError, TypeError) as exc:
             raise ValueError(
                 f"the TabularModel header is incomplete or malformed ({exc})"
             ) from None
+        self._check_saved_network(header)
+        _check_training(header["training"])
         network = Network._from_model_state(header, arrays)
         if network.n_features != self.preprocessor_.n_features_:
             raise ValueError(
@@ -534,6 +574,60 @@ class TabularModel:
             self.classes_ = np.asarray(self.preprocessor_.classes_)
         self.training_ = dict(header.get("training") or {})
         return self
+
+    def _check_settings(self) -> None:
+        """The constructor arguments, checked as ``fit`` checks them (files may be edited)."""
+        if not isinstance(self.target, str):
+            raise ValueError(f"target must be a column name; received {self.target!r}")
+        if self.task is not None and self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS} or None; received {self.task!r}")
+        parse_hidden(self.hidden)
+        if not isinstance(self.activation, str) or self.activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(
+                f"activation {self.activation!r} is not one of {sorted(HIDDEN_ACTIVATIONS)}"
+            )
+        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"optimizer {self.optimizer!r} is not one of {sorted(OPTIMIZERS)}")
+        check_positive_float(self.learning_rate, "learning_rate")
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_fraction(self.validation_fraction, "validation_fraction")
+        if self.patience is not None:
+            check_positive_int(self.patience, "patience")
+        check_non_negative_float(self.l2, "l2")
+        check_seed(self.seed, "seed")
+        for name in ("impute", "scale_target"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false; received {getattr(self, name)!r}")
+        if isinstance(self.ignore, str) or not isinstance(self.ignore, Sequence):
+            raise ValueError(f"ignore must be a list of column names; received {self.ignore!r}")
+        unique_strings(list(self.ignore), "ignore")
+
+    def _check_saved_network(self, header: dict[str, Any]) -> None:
+        """The file's architecture, task and classes must be what these settings build."""
+        pre = self.preprocessor_
+        if header["task"] != pre.task_ or (self.task is not None and self.task != pre.task_):
+            raise ValueError(
+                f"its task {header['task']!r} contradicts its preprocessing's {pre.task_!r}"
+            )
+        classify = pre.task_ == "classify"
+        if header["classes"] != (pre.classes_ if classify else None):
+            raise ValueError("its classes are not its preprocessing's classes")
+        act = get_activation(self.activation).__name__
+        expected: list[tuple[str, Any]] = []
+        for units in parse_hidden(self.hidden):
+            expected += [("Dense", units), (act, None)]
+        expected += (
+            [("Dense", len(pre.classes_)), ("Softmax", None)] if classify else [("Dense", 1)]
+        )
+        arch = header["architecture"]
+        layers = [(c["class_name"], c.get("config", {}).get("units")) for c in arch["layers"]]
+        if layers != expected:
+            raise ValueError(
+                f"its architecture {layers} is not what its settings build: {expected}"
+            )
+        if arch["optimizer"]["class_name"] != self.optimizer.lower():
+            raise ValueError("its network's optimizer is not the one its settings name")
 
     def save(self, path: str) -> None:
         """Write the model file (atomically); ``chainrule.io.load(path)`` reads it back."""
