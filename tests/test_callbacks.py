@@ -262,8 +262,8 @@ def test_checkpoint_survives_an_interrupted_fit(tmp_path):
     net, X, y, _ = _overfitting_problem()
     checkpoint = Checkpoint(tmp_path / "best.npz", monitor="loss")
 
-    def interrupt(epoch, logs):
-        if epoch == 2:
+    def interrupt(epoch):
+        if epoch == 3:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -272,7 +272,7 @@ def test_checkpoint_survives_an_interrupted_fit(tmp_path):
             y,
             epochs=10,
             batch_size=16,
-            callbacks=[checkpoint, LambdaCallback(on_epoch_end=interrupt)],
+            callbacks=[checkpoint, LambdaCallback(on_epoch_begin=interrupt)],
         )
     saved = chainrule.load(tmp_path / "best.npz")
     assert saved.history.epoch == [0, 1, 2]

@@ -249,7 +249,15 @@ def test_file_is_an_npz_numpy_reads_without_pickles(tmp_path):
     with np.load(path, allow_pickle=False) as npz:
         np.testing.assert_array_equal(npz["params"], in_file)
     with zipfile.ZipFile(path) as zf:
-        assert zf.namelist() == ["header.json", "params.npy"]
+        # the training state of an Adam network (chainrule.resume): its two moments and
+        # the rows' order
+        assert zf.namelist() == [
+            "header.json",
+            "params.npy",
+            "optimizer.m.npy",
+            "optimizer.v.npy",
+            "training.order.npy",
+        ]
 
 
 def test_same_model_same_bytes(tmp_path):

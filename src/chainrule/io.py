@@ -55,6 +55,7 @@ from chainrule.errors import ModelFileError
 from chainrule.layers import LAYERS, layer_from_config
 from chainrule.losses import LOSSES
 from chainrule.optimizers import OPTIMIZERS, SCHEDULES
+from chainrule.resume import array_names
 
 __all__ = [
     "FORMAT_NAME",
@@ -476,7 +477,10 @@ def _check_architecture_size(header: dict[str, Any], path: Any) -> None:
             needed += sum(math.prod(shape) for _, shape in layer.param_shapes())
     except (TypeError, ValueError) as exc:
         raise ModelFileError(path, f"its architecture is invalid: {exc}") from None
-    stored = sum(math.prod(spec["shape"]) for spec in header["arrays"].values())
+    state = set(array_names(header["arrays"]))  # the optimizer's moments are not weights
+    stored = sum(
+        math.prod(spec["shape"]) for name, spec in header["arrays"].items() if name not in state
+    )
     if needed > stored:
         raise ModelFileError(
             path,
