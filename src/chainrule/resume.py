@@ -27,7 +27,10 @@ In a model file the scalars are one header entry, ``"training_state"``::
 and the arrays are members named ``optimizer.<name>`` (``optimizer.m``,
 ``optimizer.v``, ``optimizer.velocity``, ``optimizer.mean_square``),
 ``training.order`` and ``callbacks.<i>.<name>`` (``callbacks.0.best_weights``).
-A network that never trained has no training state.
+The scikit-learn estimators shuffle with a ``RandomState`` instead: its state is
+``"random_state": {"pos": ..., "has_gauss": ..., "gauss": ...}`` in the same entry and
+its 624 words the array ``training.random_state``. A network that never trained has
+no training state.
 """
 
 from __future__ import annotations
@@ -40,7 +43,14 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from chainrule.network import Network
 
-__all__ = ["HEADER_KEY", "array_names", "restore_training_state", "training_state"]
+__all__ = [
+    "HEADER_KEY",
+    "array_names",
+    "random_state_from_file",
+    "random_state_to_file",
+    "restore_training_state",
+    "training_state",
+]
 
 #: The header entry holding the scalars.
 HEADER_KEY = "training_state"
@@ -52,7 +62,9 @@ def array_names(names) -> list[str]:
     return [
         n
         for n in names
-        if n.startswith("optimizer.") or n == "training.order" or _CALLBACK_ARRAY.match(n)
+        if n.startswith("optimizer.")
+        or n in ("training.order", "training.random_state")
+        or _CALLBACK_ARRAY.match(n)
     ]
 
 
@@ -99,7 +111,7 @@ def restore_training_state(
     """
     if not isinstance(header, dict):
         raise ValueError(f"its {HEADER_KEY} must be a table; got {type(header).__name__}")
-    unknown = sorted(set(header) - {"epoch", "optimizer", "rng", "callbacks"})
+    unknown = sorted(set(header) - {"epoch", "optimizer", "rng", "callbacks", "random_state"})
     if unknown:
         raise ValueError(f"its {HEADER_KEY} has unknown entries {unknown}")
     epoch = header.get("epoch")
@@ -151,6 +163,45 @@ def restore_training_state(
     network._saved_callback_states = states
     network._callbacks = []
     network.epoch = epoch
+
+
+def random_state_to_file(random_state: np.random.RandomState) -> tuple[dict, np.ndarray]:
+    """A ``RandomState``'s state as ``(JSON-safe scalars, its 624 words)``."""
+    state = random_state.get_state(legacy=False)
+    scalars = {
+        "pos": int(state["state"]["pos"]),
+        "has_gauss": int(state["has_gauss"]),
+        "gauss": float(state["gauss"]),
+    }
+    return scalars, np.asarray(state["state"]["key"], dtype=np.uint32)
+
+
+def random_state_from_file(scalars: Any, key: Any) -> np.random.RandomState:
+    """The ``RandomState`` :func:`random_state_to_file` described, checked."""
+    if (
+        not isinstance(scalars, dict)
+        or set(scalars) != {"pos", "has_gauss", "gauss"}
+        or not isinstance(scalars["pos"], int)
+        or isinstance(scalars["pos"], bool)
+        or not 0 <= scalars["pos"] <= 624
+        or scalars["has_gauss"] not in (0, 1)
+        or not isinstance(scalars["gauss"], (int, float))
+        or isinstance(scalars["gauss"], bool)
+        or not np.isfinite(scalars["gauss"])
+    ):
+        raise ValueError(f"its RandomState state is invalid; got {str(scalars)[:200]}")
+    if not isinstance(key, np.ndarray) or key.shape != (624,) or key.dtype != np.uint32:
+        raise ValueError("training.random_state must be 624 uint32 words (an MT19937 key)")
+    random_state = np.random.RandomState()
+    random_state.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": key.copy(), "pos": scalars["pos"]},
+            "has_gauss": scalars["has_gauss"],
+            "gauss": float(scalars["gauss"]),
+        }
+    )
+    return random_state
 
 
 def _check_rng_state(state: Any) -> dict[str, Any]:
