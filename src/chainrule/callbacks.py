@@ -509,11 +509,14 @@ class EpochBar(Callback):
     epochs : int
     metric : str
         The metric shown beside the loss (``"accuracy"``, ``"r2"``).
+    initial : int, default=0
+        Epochs already done (a resumed run).
     """
 
-    def __init__(self, epochs: int, metric: str) -> None:
+    def __init__(self, epochs: int, metric: str, initial: int = 0) -> None:
         self.epochs = epochs
         self.metric = metric
+        self.initial = initial
 
     def on_train_begin(self, logs):
         from tqdm import tqdm
@@ -521,6 +524,7 @@ class EpochBar(Callback):
         columns, lines = shutil.get_terminal_size()  # 80x24 where the terminal says 0x0
         self.bar = tqdm(
             total=self.epochs,
+            initial=self.initial,
             desc="",
             file=sys.stderr,
             leave=True,

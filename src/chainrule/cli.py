@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import math
 import os
+import tempfile
 import sys
 import time
 import traceback
@@ -173,6 +174,17 @@ def _check_output(
             f"{option} {path}: cannot write there, the folder does not exist ({folder}); "
             "create it first"
         )
+    try:  # a read-only folder (or a full disk) found now, not after hours of training
+        fd, probe = tempfile.mkstemp(
+            dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".probe"
+        )
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(
+            f"{option} {path}: cannot write there ({exc.strerror or exc}); choose a folder "
+            "you can write to"
+        ) from None
 
 
 def _plotting():
@@ -289,12 +301,70 @@ def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     return config
 
 
+#: ``train`` options a resumed run takes from its file (they must not change).
+_RUN_OPTIONS = (
+    "target",
+    "task",
+    "hidden",
+    "activation",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "validation_fraction",
+    "patience",
+    "l2",
+    "seed",
+    "impute",
+    "ignore",
+)
+
+
+def _resumed(path: str, given: dict[str, Any]) -> tuple[TabularModel, dict[str, Any]]:
+    """The model to resume and its run's settings; refuse options that differ from them."""
+    model = _load_tabular(path, "train --resume")
+    if model.network_.optimizer.iterations == 0 and model.network_.epoch == 0:
+        raise UserError(
+            f"--resume {path}: the file holds no training state to resume (it was written "
+            "by an older chainrule); train anew without --resume"
+        )
+    saved = model.get_config()
+    run = {k: saved[k] for k in _RUN_OPTIONS}
+    run["hidden"] = tuple(run["hidden"])
+    run["patience"] = run["patience"] or 0
+    for key, value in given.items():
+        if key not in run:
+            continue
+        mine = tuple(value) if key == "hidden" else value
+        if key == "ignore":
+            mine, theirs = sorted(value), sorted(run[key])
+        else:
+            theirs = run[key]
+        if key == "patience":
+            mine = mine or 0
+        if mine != theirs:
+            option = "--" + key.replace("_", "-")
+            shown = ",".join(map(str, theirs)) if key == "hidden" else theirs
+            value = ",".join(map(str, value)) or "none" if key == "hidden" else value
+            raise UserError(
+                f"{option} {_one_line(value)} differs from the run in {path} ({shown}); a "
+                "resumed run keeps its settings: leave the option out or give the same value"
+            )
+    run["epochs"] = saved["epochs"]
+    return model, run
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     parser = args.subparser
     settings = dict(TRAIN_DEFAULTS)
+    given: dict[str, Any] = {}
     if args.config:
-        settings.update(_read_config(args.config, parser))
-    settings.update({k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None})
+        given.update(_read_config(args.config, parser))
+    given.update({k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None})
+    resumed = None
+    if args.resume:
+        resumed, run = _resumed(args.resume, given)
+        settings.update(run)
+    settings.update(given)
     for required in ("target", "out"):
         if not settings[required]:
             parser.error(
@@ -320,7 +390,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     if settings["task"] is None:
         say(f"task: {explain_task_guess(frame[target])}; use --task to choose")
-    model = TabularModel(
+    if resumed is not None and resumed.network_.epoch >= settings["epochs"]:
+        raise UserError(
+            f"--resume {args.resume}: the run has trained {resumed.network_.epoch} epochs "
+            f"already; --epochs is the total to reach (not more epochs): give more than "
+            f"{resumed.network_.epoch}"
+        )
+    model = resumed or TabularModel(
         target,
         task=settings["task"],
         hidden=settings["hidden"],
@@ -348,13 +424,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
         try:
             import tqdm  # noqa: F401
 
-            callbacks.append(EpochBar(settings["epochs"], metric))
+            start = 0 if resumed is None else resumed.network_.epoch
+            callbacks.append(EpochBar(settings["epochs"], metric, initial=start))
         except ImportError:
             pass
     started = time.perf_counter()
     try:
         with _about(args.data):
-            model.fit(frame, callbacks=callbacks)
+            if resumed is None:
+                model.fit(frame, callbacks=callbacks)
+            else:
+                say(f"resuming {args.resume} at epoch {resumed.network_.epoch + 1}")
+                model.resume(frame, epochs=settings["epochs"], callbacks=callbacks)
     except TrainingDivergedError as exc:
         rate = settings["learning_rate"]
         what = str(exc).split(";")[0]  # "the loss became nan at optimizer step 3"
@@ -370,9 +451,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
             else 0
         )
         if checkpoint is not None and checkpoint.saved_epoch is not None:
+            which = (
+                "the best model so far"
+                if checkpoint.saved_epoch == checkpoint.best_epoch
+                else "the model"
+            )
             kept = (
-                f"the best model so far (epoch {checkpoint.saved_epoch + 1}) is in "
-                f"{settings['checkpoint']}"
+                f"{which} (epoch {checkpoint.saved_epoch + 1}) is in "
+                f"{settings['checkpoint']}; --resume {settings['checkpoint']} continues"
             )
         else:
             kept = "no model was saved" + ("" if checkpoint else " (--checkpoint keeps one)")
@@ -635,6 +721,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="save the best model so far here after each improving epoch "
         "(kept if training is interrupted)",
+    )
+    train.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="continue the run saved in this checkpoint or model file (from chainrule "
+        "train) on the same data, exactly where it stopped; its settings are kept and "
+        "--epochs is the total to reach",
     )
     train.add_argument(
         "--quiet", action="store_true", default=None, help="print nothing but errors and warnings"
