@@ -18,8 +18,8 @@ import argparse
 import contextlib
 import math
 import os
-import tempfile
 import sys
+import tempfile
 import time
 import traceback
 import warnings
