@@ -382,7 +382,7 @@ def test_a_failed_best_only_save_is_tried_again_at_the_next_epoch(tmp_path, monk
         return real_save(model, path)
 
     monkeypatch.setattr(callbacks_module, "save", full_once)
-    net, X, y, _ = _overfitting_problem()
+    net, X, _, _ = _overfitting_problem()
     net.build(X.shape[1])
     checkpoint = Checkpoint(tmp_path / "ck.npz", monitor="loss")
     # a checkpoint whose loss only rises after epoch 0: the retry must not wait for a

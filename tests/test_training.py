@@ -571,9 +571,9 @@ def test_interrupted_and_resumed_equals_uninterrupted(name, tmp_path):
     assert 5 < len(whole_history.epoch) < 30  # early stopping ended both, after the cut
     assert len(set(whole_history.history["lr"])) > 2  # the schedule or the plateaus acted
     assert history.epoch == whole_history.epoch  # the history continues
-    assert history.history == {
-        k: v for k, v in whole_history.history.items() if k != "seconds"
-    } | {"seconds": history.history["seconds"]}
+    assert history.history == {k: v for k, v in whole_history.history.items() if k != "seconds"} | {
+        "seconds": history.history["seconds"]
+    }
     np.testing.assert_array_equal(resumed.params, whole.params)
     assert resumed.optimizer.iterations == whole.optimizer.iterations
 
