@@ -393,3 +393,12 @@ def test_a_failed_best_only_save_is_tried_again_at_the_next_epoch(tmp_path, monk
             checkpoint.network = net
             checkpoint.on_epoch_end(epoch, {"loss": next(losses)})
     assert checkpoint.saved_epoch == 1 and checkpoint.best_epoch == 0 and len(calls) == 2
+
+
+def test_epoch_bar_ends_cleanly_when_training_never_began():
+    """Ctrl-C before on_train_begin: on_train_end still runs (in the loop's finally)."""
+    from chainrule.callbacks import EpochBar
+
+    bar = EpochBar(10, "accuracy", initial=4)
+    bar.on_train_end({})  # AttributeError: 'EpochBar' object has no attribute 'bar', before
+    assert bar.bar is None

@@ -866,3 +866,37 @@ def test_forged_training_arrays_are_refused(tmp_path):
         _with_member("optimizer.v", nan_v),
     )
     _refused(bad, "optimizer's v holds values that are not finite")
+
+
+def test_forged_order_and_callback_arrays_are_refused_without_allocating(tmp_path):
+    good = tmp_path / "good.npz"
+    net = _trained(good)
+    n = net._batch_order.size
+    huge = np.arange(n, dtype=np.int64)
+    huge[-1] = 2**60  # np.bincount would allocate 8 EiB
+    bad = _rewrite(
+        good,
+        tmp_path / "o.npz",
+        lambda header: _with_array(header, "training.order", huge),
+        _with_member("training.order", huge),
+    )
+    _refused(bad, "training.order is not an order of the rows")
+
+    weights = np.zeros(3, dtype=np.float32)
+
+    def callback_state(header):
+        header["training_state"]["callbacks"] = [{"key": "EarlyStopping", "state": {}}]
+        _with_array(header, "callbacks.0.best_weights", weights)
+
+    bad = _rewrite(
+        good, tmp_path / "c.npz", callback_state, _with_member("callbacks.0.best_weights", weights)
+    )
+    _refused(bad, f"callbacks.0.best_weights must be like the parameters ({net.n_params} float32)")
+
+    def no_state(header):
+        del header["training_state"]
+
+    _refused(
+        _rewrite(good, tmp_path / "n.npz", no_state),
+        "belong to a training state, but the header has no training_state",
+    )

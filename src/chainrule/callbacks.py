@@ -349,7 +349,12 @@ class Checkpoint(Monitor):
     ``monitor`` improves (every epoch with ``save_best_only=False``).
 
     Each save is atomic, so stopping training at any moment (Ctrl-C included)
-    leaves the last complete checkpoint in ``path``.
+    leaves the last complete checkpoint in ``path``. The file holds the training state
+    too (:mod:`chainrule.resume`): ``load(path)`` then ``fit(..., initial_epoch=net.epoch)``
+    (or ``chainrule train --resume``) goes on exactly where it stopped. The training
+    loop calls checkpoints after the other callbacks, so the file holds what each of them
+    made of the epoch. A save that fails (a full disk, a folder made read-only) is a
+    warning naming ``path``; training goes on and the next epoch saves again.
 
     Parameters
     ----------
@@ -517,6 +522,7 @@ class EpochBar(Callback):
         self.epochs = epochs
         self.metric = metric
         self.initial = initial
+        self.bar = None  # made in on_train_begin; Ctrl-C may come before
 
     def on_train_begin(self, logs):
         from tqdm import tqdm
@@ -545,4 +551,5 @@ class EpochBar(Callback):
         self.bar.update(1)
 
     def on_train_end(self, logs):
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()

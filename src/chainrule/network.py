@@ -43,7 +43,7 @@ from chainrule.metrics import Metric, get_metric
 from chainrule.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from chainrule.progress import check_verbose, progress_bar
 from chainrule.resume import HEADER_KEY as RESUME_KEY
-from chainrule.resume import restore_training_state, training_state
+from chainrule.resume import array_names, restore_training_state, training_state
 from chainrule.training import ArrayBatches, fit, n_batches
 
 __all__ = ["LOSS_BLOCK_ROWS", "Network"]
@@ -754,6 +754,11 @@ class Network:
         """Put back what :meth:`_add_training_state` saved, if the file has it."""
         if header.get(RESUME_KEY) is not None:
             restore_training_state(self, header[RESUME_KEY], arrays)
+        elif array_names(arrays):
+            raise ValueError(
+                f"its arrays {sorted(array_names(arrays))} belong to a training state, but "
+                f"the header has no {RESUME_KEY}"
+            )
 
     @classmethod
     def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Network:

@@ -131,10 +131,9 @@ def restore_training_state(
             raise ValueError(
                 f"training.order must be a 1-D integer array; got {order.dtype} {order.shape}"
             )
-        counts = (
-            np.bincount(order, minlength=order.size) if order.size and order.min() >= 0 else None
-        )
-        if counts is None or counts.size != order.size or not (counts == 1).all():
+        # in range first: bincount allocates up to the largest value
+        in_range = order.size == 0 or (order.min() >= 0 and order.max() < order.size)
+        if not in_range or not (np.bincount(order, minlength=order.size) == 1).all():
             raise ValueError("training.order is not an order of the rows (a permutation)")
         order = order.astype(np.intp)
     network._batch_order = order
@@ -157,6 +156,15 @@ def restore_training_state(
                 state[match.group(2)] = value.copy()
         states.append((entry["key"], state))
     taken = {name for name in arrays if _CALLBACK_ARRAY.match(name)}
+    for name in sorted(taken):  # early stopping's best weights: like the parameters
+        value, params = arrays[name], network.params
+        if value.shape != params.shape or value.dtype != params.dtype:
+            raise ValueError(
+                f"{name} must be like the parameters ({params.size} {params.dtype}); got "
+                f"shape {value.shape} and dtype {value.dtype}"
+            )
+        if not np.isfinite(value).all():
+            raise ValueError(f"{name} holds values that are not finite")
     stray = sorted(n for n in taken if int(_CALLBACK_ARRAY.match(n).group(1)) >= len(callbacks))
     if stray:
         raise ValueError(f"the arrays {stray} belong to no saved callback")
