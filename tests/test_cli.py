@@ -1115,3 +1115,29 @@ def test_ctrl_c_then_resume_equals_one_run(files, tmp_path):
     whole, resumed = (chainrule.load(tmp_path / name) for name in ("whole.npz", "resumed.npz"))
     np.testing.assert_array_equal(resumed.network_.params, whole.network_.params)
     assert resumed.network_.history.epoch == list(range(60))
+
+
+def test_ctrl_c_inside_a_checkpoint_save_reports_the_saved_file(
+    files, tmp_path, capsys, monkeypatch
+):
+    """The signal may land after the file was replaced but before the checkpoint noted it:
+    the message reads the epoch from the file, so --resume is offered."""
+    from chainrule import io as chainrule_io
+
+    real, calls = chainrule_io._fsync_folder, []
+
+    def interrupted(folder):
+        calls.append(folder)
+        real(folder)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(chainrule_io, "_fsync_folder", interrupted)
+    ck = tmp_path / "ck.npz"
+    args = ["--epochs", "5", "--checkpoint", ck, "--patience", "0", "--validation-fraction", "0"]
+    assert main(_train(files / "mixed.csv", tmp_path / "m.npz", *args)) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        "chainrule train: interrupted after 2 epoch(s); the best model so far (epoch 2) is "
+        f"in {ck}; --resume {ck} continues\n"
+    )

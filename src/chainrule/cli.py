@@ -353,6 +353,29 @@ def _resumed(path: str, given: dict[str, Any]) -> tuple[TabularModel, dict[str, 
     return model, run
 
 
+def _stat(path: str) -> tuple | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _saved_epoch(checkpoint: Checkpoint, before: tuple | None) -> int | None:
+    """The epoch (0-based) the checkpoint file holds after an interrupt: read from the file
+    when this run replaced it (Ctrl-C may land inside a save, after the file was
+    replaced but before the checkpoint noted it), else the checkpoint's own record."""
+    now = _stat(checkpoint.path)
+    if now is None:
+        return None
+    if now == before:  # not saved in this run: what a resumed run's checkpoint recorded
+        return checkpoint.saved_epoch
+    try:
+        return int(io.read_header(checkpoint.path)["training_state"]["epoch"]) - 1
+    except (OSError, ValueError, KeyError, TypeError):
+        return checkpoint.saved_epoch
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     parser = args.subparser
     settings = dict(TRAIN_DEFAULTS)
@@ -428,6 +451,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             callbacks.append(EpochBar(settings["epochs"], metric, initial=start))
         except ImportError:
             pass
+    before = _stat(settings["checkpoint"]) if checkpoint is not None else None
     started = time.perf_counter()
     try:
         with _about(args.data):
@@ -450,14 +474,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if hasattr(model, "network_") and model.network_.history
             else 0
         )
-        if checkpoint is not None and checkpoint.saved_epoch is not None:
-            which = (
-                "the best model so far"
-                if checkpoint.saved_epoch == checkpoint.best_epoch
-                else "the model"
-            )
+        saved = None if checkpoint is None else _saved_epoch(checkpoint, before)
+        if saved is not None:
+            which = "the best model so far" if saved == checkpoint.best_epoch else "the model"
             kept = (
-                f"{which} (epoch {checkpoint.saved_epoch + 1}) is in "
+                f"{which} (epoch {saved + 1}) is in "
                 f"{settings['checkpoint']}; --resume {settings['checkpoint']} continues"
             )
         else:
