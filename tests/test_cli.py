@@ -907,10 +907,22 @@ def test_resume_a_checkpoint_equals_one_run(files, tmp_path, capsys):
             )
             == 0
         )
-        # the run's settings come from the file; giving the same ones again is fine
+        # the run's settings come from the file; giving the same ones again (or naming
+        # the task it guessed) is fine
         assert (
             main(
-                _train(data, tmp_path / "res.npz", "--epochs", "10", "--resume", ck, "--seed", "4")
+                _train(
+                    data,
+                    tmp_path / "res.npz",
+                    "--epochs",
+                    "10",
+                    "--resume",
+                    ck,
+                    "--seed",
+                    "4",
+                    "--task",
+                    "classify",
+                )
             )
             == 0
         )

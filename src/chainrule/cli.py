@@ -331,6 +331,7 @@ def _resumed(path: str, given: dict[str, Any]) -> tuple[TabularModel, dict[str, 
     run = {k: saved[k] for k in _RUN_OPTIONS}
     run["hidden"] = tuple(run["hidden"])
     run["patience"] = run["patience"] or 0
+    run["task"] = run["task"] or model.task_  # a guessed task may be named now
     for key, value in given.items():
         if key not in run:
             continue
