@@ -142,7 +142,7 @@ class Network:
         self.stop_training = False
         self.epoch = 0
         self._batch_order: np.ndarray | None = None  # the rows' order in the last epoch
-        self._callbacks: list[Callback] = []  # the last training's, whose state a save keeps
+        self._callbacks: list[Callback] = []  # the running training's, whose state a save keeps
         self._saved_callback_states: list[tuple[str, dict]] | None = None  # from a file
 
     def _check_output_layer(self) -> bool:

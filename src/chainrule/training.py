@@ -247,6 +247,9 @@ def train(
     finally:
         for callback in callbacks:
             callback.on_train_end({})
+        # the callbacks' final state, kept with the network (the objects may train others)
+        network._saved_callback_states = network._callback_states()
+        network._callbacks = []
     return history
 
 
