@@ -1153,3 +1153,26 @@ def test_ctrl_c_inside_a_checkpoint_save_reports_the_saved_file(
         "chainrule train: interrupted after 2 epoch(s); the best model so far (epoch 2) is "
         f"in {ck}; --resume {ck} continues\n"
     )
+
+
+def test_ctrl_c_swallowed_by_the_csv_reader_still_exits_130(files, tmp_path, capsys, monkeypatch):
+    """Regression: Ctrl-C while pandas' C reader reads the file became its ParserError
+    ("Calling read(nbytes) on source failed"), reported as an internal error."""
+    import chainrule.cli as cli
+
+    def reading(path):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, while the file is read
+            time.sleep(1)
+        except KeyboardInterrupt:  # what pandas' tokenizer does with it
+            raise pd.errors.ParserError(
+                "Calling read(nbytes) on source failed. Try engine='python'."
+            ) from None
+        pytest.fail("no KeyboardInterrupt")
+
+    monkeypatch.setattr(cli, "read_csv", reading)
+    args = ["train", str(files / "mixed.csv"), "--target", "fruit", "--out", str(tmp_path / "m")]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert err == "interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

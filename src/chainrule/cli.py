@@ -18,8 +18,10 @@ import argparse
 import contextlib
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -389,6 +391,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resumed, run = _resumed(args.resume, given)
         settings.update(run)
     settings.update(given)
+    if resumed is not None and resumed.network_.epoch >= settings["epochs"]:
+        raise UserError(
+            f"--resume {args.resume}: the run has trained {resumed.network_.epoch} epochs "
+            f"already; --epochs is the total to reach (not more epochs): give more than "
+            f"{resumed.network_.epoch}"
+        )
     for required in ("target", "out"):
         if not settings[required]:
             parser.error(
@@ -414,12 +422,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     if settings["task"] is None:
         say(f"task: {explain_task_guess(frame[target])}; use --task to choose")
-    if resumed is not None and resumed.network_.epoch >= settings["epochs"]:
-        raise UserError(
-            f"--resume {args.resume}: the run has trained {resumed.network_.epoch} epochs "
-            f"already; --epochs is the total to reach (not more epochs): give more than "
-            f"{resumed.network_.epoch}"
-        )
     model = resumed or TabularModel(
         target,
         task=settings["task"],
@@ -821,6 +823,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _noting_ctrl_c() -> Iterator[list[bool]]:
+    """Raise KeyboardInterrupt on Ctrl-C as Python does, and note that it came: pandas'
+    C reader catches the KeyboardInterrupt and raises a ParserError ("Calling
+    read(nbytes) on source failed") instead. Only where Python's own handler is in place
+    (the main thread, SIGINT not ignored)."""
+    seen: list[bool] = []
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield seen
+        return
+
+    def on_ctrl_c(signum, frame):
+        seen.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``chainrule`` command; returns the exit code.
 
@@ -837,7 +864,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def show_warning(message, category, filename, lineno, file=None, line=None):
         print(f"{prefix}: warning: {_one_line(message)}", file=sys.stderr)
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _noting_ctrl_c() as ctrl_c:
         warnings.simplefilter("always", UserWarning)
         warnings.showwarning = show_warning
         try:
@@ -857,6 +884,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("interrupted", file=sys.stderr)
             return 130
         except Exception:
+            if ctrl_c:  # a library turned Ctrl-C into another error (pandas' C reader does)
+                print("interrupted", file=sys.stderr)
+                return 130
             if args.debug:
                 raise
             traceback.print_exc()
