@@ -1176,3 +1176,27 @@ def test_ctrl_c_swallowed_by_the_csv_reader_still_exits_130(files, tmp_path, cap
     err = capsys.readouterr().err
     assert err == "interrupted\n"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_failed_final_save_names_the_model_file(files, tmp_path, capsys, monkeypatch):
+    """Disk full at the end: the message names --out (not a temporary file) and the
+    checkpoint that is left."""
+    from chainrule import io as chainrule_io
+
+    real = chainrule_io._atomic_write
+    ck, out = tmp_path / "ck.npz", tmp_path / "m.npz"
+
+    def full(target, write):
+        if target == out:
+            raise OSError(28, "No space left on device")
+        return real(target, write)
+
+    monkeypatch.setattr(chainrule_io, "_atomic_write", full)
+    args = ["--epochs", "2", "--checkpoint", ck, "--patience", "0", "--validation-fraction", "0"]
+    assert main(_train(files / "mixed.csv", out, *args)) == 1
+    assert_one_line_error(
+        capsys.readouterr().err,
+        f"--out {out}: could not save the model (No space left on device); the checkpoint "
+        f"of epoch 2 is in {ck}",
+    )
+    assert not out.exists() and chainrule.load(ck).network_.epoch == 2

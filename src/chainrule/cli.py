@@ -489,7 +489,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"chainrule train: interrupted after {runs} epoch(s); {kept}", file=sys.stderr)
         return 130
     seconds = time.perf_counter() - started
-    model.save(out)
+    try:
+        model.save(out)
+    except OSError as exc:  # a full disk: name the model file, not the temporary one
+        kept = ""
+        if checkpoint is not None and checkpoint.saved_epoch is not None:
+            epoch, path = checkpoint.saved_epoch + 1, settings["checkpoint"]
+            kept = f"; the checkpoint of epoch {epoch} is in {path}"
+        raise UserError(
+            f"--out {out}: could not save the model ({exc.strerror or exc}){kept}"
+        ) from exc
     for line in describe_training(model, settings, seconds):
         say(line)
     return 0
