@@ -478,10 +478,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             else 0
         )
         saved = None if checkpoint is None else _saved_epoch(checkpoint, before)
-        if saved is not None:
-            which = "the best model so far" if saved == checkpoint.best_epoch else "the model"
+        if saved is not None:  # (Ctrl-C may land between finding a better epoch and saving it)
             kept = (
-                f"{which} (epoch {saved + 1}) is in "
+                f"the best model so far (epoch {saved + 1}) is in "
                 f"{settings['checkpoint']}; --resume {settings['checkpoint']} continues"
             )
         else:
