@@ -262,8 +262,8 @@ def test_checkpoint_survives_an_interrupted_fit(tmp_path):
     net, X, y, _ = _overfitting_problem()
     checkpoint = Checkpoint(tmp_path / "best.npz", monitor="loss")
 
-    def interrupt(epoch, logs):
-        if epoch == 2:
+    def interrupt(epoch):
+        if epoch == 3:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -272,7 +272,7 @@ def test_checkpoint_survives_an_interrupted_fit(tmp_path):
             y,
             epochs=10,
             batch_size=16,
-            callbacks=[checkpoint, LambdaCallback(on_epoch_end=interrupt)],
+            callbacks=[checkpoint, LambdaCallback(on_epoch_begin=interrupt)],
         )
     saved = chainrule.load(tmp_path / "best.npz")
     assert saved.history.epoch == [0, 1, 2]
@@ -300,3 +300,105 @@ def test_checkpoint_saves_a_usable_tabular_model(tmp_path):
     assert isinstance(saved, TabularModel)
     assert len(saved.history_.history["loss"]) == 5
     np.testing.assert_array_equal(saved.predict_proba(frame), model.predict_proba(frame))
+
+
+# ---------------------------------------------------------------- state for resuming
+
+
+def test_state_is_there_before_training_and_round_trips():
+    """Every attribute a caller reads exists from the constructor on (Ctrl-C can land
+    before on_train_begin), and get_state / set_state carry the state over."""
+    stop = EarlyStopping(patience=2, restore_best_weights=True)
+    assert stop.stopped_epoch is None and stop.best_epoch is None and stop.wait == 0
+    assert Checkpoint("ck.npz").saved_epoch is None
+    net, X, y, val = _overfitting_problem()
+    plateau = ReduceLROnPlateau(patience=1, factor=0.5)
+    net.fit(X, y, epochs=4, batch_size=16, validation_data=val, callbacks=[stop, plateau])
+    assert stop.state_key == 'EarlyStopping{"mode": "min", "monitor": "val_loss"}'
+    state = stop.get_state()
+    assert set(state) == {"best", "best_epoch", "wait", "best_weights"}
+    assert state["best"] == stop.best and state["wait"] == stop.wait
+    again = EarlyStopping(patience=2, restore_best_weights=True)
+    again.network = net
+    again.set_state(state)
+    assert (again.best, again.best_epoch, again.wait) == (stop.best, stop.best_epoch, stop.wait)
+    np.testing.assert_array_equal(again.best_weights, stop.best_weights)
+    fresh = ReduceLROnPlateau()
+    fresh.set_state(EarlyStopping().get_state())  # before any epoch: best is null (infinite)
+    assert fresh.best == np.inf and fresh.best_epoch is None
+
+
+@pytest.mark.parametrize(
+    "state, needle",
+    [
+        ({"best": "x", "best_epoch": 0, "wait": 0}, "best must be a number or null"),
+        ({"best": 1.0, "best_epoch": -1, "wait": 0}, "best_epoch must be an integer >= 0"),
+        ({"best": 1.0, "best_epoch": 0, "wait": True}, "wait must be an integer >= 0"),
+        ({"best": 1.0, "best_epoch": 0, "wait": 0, "saved_epoch": "1"}, "saved_epoch must be"),
+    ],
+)
+def test_set_state_checks_what_a_file_says(state, needle):
+    with pytest.raises(ValueError, match=needle):
+        Checkpoint("ck.npz").set_state(state)
+
+
+def test_a_failed_checkpoint_save_warns_and_is_tried_again(tmp_path, monkeypatch):
+    """Disk full during training: warn naming the checkpoint, train on, save next epoch."""
+    from chainrule import callbacks as callbacks_module
+
+    real_save, calls = callbacks_module.save, []
+
+    def full_once(model, path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return real_save(model, path)
+
+    monkeypatch.setattr(callbacks_module, "save", full_once)
+    net, X, y, _ = _overfitting_problem()
+    path = tmp_path / "ck.npz"
+    checkpoint = Checkpoint(path, monitor="loss", save_best_only=False)
+    with pytest.warns(UserWarning) as caught:
+        history = net.fit(X, y, epochs=3, batch_size=16, callbacks=[checkpoint])
+    assert history.epoch == [0, 1, 2]  # training went on
+    (warning,) = caught
+    assert str(warning.message) == (
+        f"could not save the checkpoint {str(path)!r} after epoch 1 (No space left on "
+        "device); training goes on and the next epoch tries again"
+    )
+    assert len(calls) == 3 and checkpoint.saved_epoch == 2
+    assert chainrule.load(path).history.epoch == [0, 1, 2]
+
+
+def test_a_failed_best_only_save_is_tried_again_at_the_next_epoch(tmp_path, monkeypatch):
+    from chainrule import callbacks as callbacks_module
+
+    real_save, calls = callbacks_module.save, []
+
+    def full_once(model, path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise PermissionError(13, "Permission denied")
+        return real_save(model, path)
+
+    monkeypatch.setattr(callbacks_module, "save", full_once)
+    net, X, _, _ = _overfitting_problem()
+    net.build(X.shape[1])
+    checkpoint = Checkpoint(tmp_path / "ck.npz", monitor="loss")
+    # a checkpoint whose loss only rises after epoch 0: the retry must not wait for a
+    # better epoch that never comes
+    losses = iter([1.0, 2.0, 3.0])
+    with pytest.warns(UserWarning, match="Permission denied"):
+        for epoch in range(3):
+            checkpoint.network = net
+            checkpoint.on_epoch_end(epoch, {"loss": next(losses)})
+    assert checkpoint.saved_epoch == 1 and checkpoint.best_epoch == 0 and len(calls) == 2
+
+
+def test_epoch_bar_ends_cleanly_when_training_never_began():
+    """Ctrl-C before on_train_begin: on_train_end still runs (in the loop's finally)."""
+    from chainrule.callbacks import EpochBar
+
+    bar = EpochBar(10, "accuracy", initial=4)
+    bar.on_train_end({})  # AttributeError: 'EpochBar' object has no attribute 'bar', before
+    assert bar.bar is None

@@ -7,11 +7,13 @@ interrupted) and that error messages are one line naming the file, column or row
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -232,7 +234,10 @@ def test_predict_with_missing_or_extra_columns(files, fruit_model):
 
 def test_tampered_model_file_is_refused(files, fruit_model):
     data = bytearray(fruit_model.read_bytes())
-    data[-200] ^= 0xFF  # a byte of the parameters
+    with zipfile.ZipFile(fruit_model) as zf:  # a byte of the parameters
+        info = zf.getinfo("params.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + info.file_size - 8] ^= 0xFF
     bad = files / "tampered.npz"
     bad.write_bytes(bytes(data))
     code, _, err = run("predict", bad, files / "mixed.csv")
@@ -980,3 +985,320 @@ def test_a_fifo_as_the_model_is_one_line_error_not_a_hang(tmp_path):
     code, _, err = run("inspect", fifo, timeout=60)  # a hang fails with TimeoutExpired
     assert code == 1
     assert_one_line_error(err, str(fifo), "named pipe (FIFO)", "regular file")
+
+
+# ---------------------------------------------------------------- resuming, interruptions
+
+
+def _train(data, out, *extra):
+    return ["train", str(data), "--target", "fruit", "--out", str(out), "--quiet", *map(str, extra)]
+
+
+def test_resume_a_checkpoint_equals_one_run(files, tmp_path, capsys):
+    """10 epochs at once, or 4 with --checkpoint and then --resume up to 10: the same
+    model file contents (weights, history, what the summary reports)."""
+    from threadpoolctl import threadpool_limits
+
+    data, ck = files / "mixed.csv", tmp_path / "ck.npz"
+    settings = ["--hidden", "16", "--patience", "3", "--seed", "4"]
+    with threadpool_limits(1):
+        assert main(_train(data, tmp_path / "whole.npz", "--epochs", "10", *settings)) == 0
+        assert (
+            main(
+                _train(data, tmp_path / "part.npz", "--epochs", "4", "--checkpoint", ck, *settings)
+            )
+            == 0
+        )
+        # the run's settings come from the file; giving the same ones again (or naming
+        # the task it guessed) is fine
+        assert (
+            main(
+                _train(
+                    data,
+                    tmp_path / "res.npz",
+                    "--epochs",
+                    "10",
+                    "--resume",
+                    ck,
+                    "--seed",
+                    "4",
+                    "--task",
+                    "classify",
+                )
+            )
+            == 0
+        )
+    whole, resumed = chainrule.load(tmp_path / "whole.npz"), chainrule.load(tmp_path / "res.npz")
+    np.testing.assert_array_equal(resumed.network_.params, whole.network_.params)
+    assert (
+        resumed.network_.history.history["val_loss"] == whole.network_.history.history["val_loss"]
+    )
+    assert resumed.training_["best_epoch"] == whole.training_["best_epoch"]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--hidden", "8"], "--hidden 8 differs from the run in {ck} (16); a resumed run keeps"),
+        (["--target", "size"], "--target size differs from the run in {ck} (fruit)"),
+        (
+            ["--epochs", "3"],
+            "--resume {ck}: the run has trained 3 epochs already; --epochs is the total",
+        ),
+    ],
+)
+def test_resume_refuses_changed_settings(files, tmp_path, capsys, extra, needle):
+    ck = tmp_path / "ck.npz"
+    args = ["--epochs", "3", "--hidden", "16", "--checkpoint", ck, "--patience", "0"]
+    assert main(_train(files / "mixed.csv", tmp_path / "m.npz", *args)) == 0
+    capsys.readouterr()
+    assert main(_train(files / "mixed.csv", tmp_path / "r.npz", "--resume", ck, *extra)) == 1
+    assert_one_line_error(capsys.readouterr().err, needle.format(ck=ck))
+    assert not (tmp_path / "r.npz").exists()
+
+
+def test_resume_refuses_other_data_and_files_without_state(files, tmp_path, capsys):
+    ck = tmp_path / "ck.npz"
+    assert (
+        main(_train(files / "mixed.csv", tmp_path / "m.npz", "--epochs", "3", "--checkpoint", ck))
+        == 0
+    )
+    _mixed(160, seed=9).to_csv(tmp_path / "other.csv", index=False)
+    capsys.readouterr()
+    assert (
+        main(_train(tmp_path / "other.csv", tmp_path / "r.npz", "--resume", ck, "--epochs", "6"))
+        == 1
+    )
+    assert_one_line_error(
+        capsys.readouterr().err, "other.csv: the data differ from those the run being resumed"
+    )
+    untrained = TabularModel("fruit", epochs=1).fit(_mixed())
+    untrained.network_.optimizer.iterations = untrained.network_.epoch = 0
+    untrained.save(tmp_path / "old.npz")
+    assert (
+        main(_train(files / "mixed.csv", tmp_path / "r.npz", "--resume", tmp_path / "old.npz")) == 1
+    )
+    assert_one_line_error(capsys.readouterr().err, "holds no training state to resume")
+
+
+def test_unwritable_outputs_are_refused_before_training(files, tmp_path, capsys, monkeypatch):
+    """A read-only folder is found before the data are read, naming the file."""
+    import tempfile
+
+    real = tempfile.mkstemp
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if os.path.samefile(dir, readonly):
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(TabularModel, "fit", lambda *a, **k: pytest.fail("training started"))
+    for option, extra in [("--out", []), ("--checkpoint", ["--out", str(tmp_path / "m.npz")])]:
+        path = readonly / "m2.npz"
+        args = ["train", str(files / "mixed.csv"), "--target", "fruit", *extra, option, str(path)]
+        assert main(args) == 1
+        assert_one_line_error(
+            capsys.readouterr().err,
+            f"{option} {path}: cannot write there (Permission denied); choose a folder",
+        )
+    assert sorted(os.listdir(readonly)) == []
+
+
+def test_a_failed_checkpoint_save_warns_and_training_goes_on(files, tmp_path, capsys, monkeypatch):
+    from chainrule import callbacks as callbacks_module
+
+    real_save, calls = callbacks_module.save, []
+
+    def full_once(model, path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return real_save(model, path)
+
+    monkeypatch.setattr(callbacks_module, "save", full_once)
+    ck = tmp_path / "ck.npz"
+    args = ["--epochs", "4", "--checkpoint", ck, "--patience", "0"]
+    assert main(_train(files / "mixed.csv", tmp_path / "m.npz", *args)) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"chainrule train: warning: could not save the checkpoint {str(ck)!r} after epoch 1 "
+        "(No space left on device); training goes on and the next epoch tries again"
+    ) in err
+    assert len(calls) >= 2 and chainrule.load(ck).network_.epoch >= 2
+    assert (tmp_path / "m.npz").exists()
+
+
+def _interrupt_at(monkeypatch, moment):
+    """Raise KeyboardInterrupt, as Ctrl-C would, at one moment of training."""
+    from chainrule.callbacks import Callback, Monitor
+    from chainrule.network import Network
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if moment == "before on_train_begin":  # the first callback's: the checkpoint's never ran
+        monkeypatch.setattr(Monitor, "on_train_begin", interrupt)
+    elif moment == "inside the first batch":
+        monkeypatch.setattr(Network, "train_step", interrupt)
+    else:  # at the start of the third epoch
+        real = Callback.on_epoch_begin
+
+        def third(self, epoch):
+            if epoch == 2:
+                raise KeyboardInterrupt
+            return real(self, epoch)
+
+        monkeypatch.setattr(Callback, "on_epoch_begin", third)
+
+
+@pytest.mark.parametrize(
+    "moment", ["before on_train_begin", "inside the first batch", "between epochs"]
+)
+def test_ctrl_c_at_any_moment(files, tmp_path, capsys, monkeypatch, moment):
+    """Regression: Ctrl-C in the first second crashed with AttributeError ('Checkpoint'
+    object has no attribute 'saved_epoch'); now exit 130 and a one-line account."""
+    _interrupt_at(monkeypatch, moment)
+    ck, out = tmp_path / "ck.npz", tmp_path / "m.npz"
+    args = ["--epochs", "5", "--checkpoint", ck, "--patience", "0", "--validation-fraction", "0"]
+    assert main(_train(files / "mixed.csv", out, *args)) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    assert not out.exists()
+    if moment == "between epochs":
+        assert err == (
+            "chainrule train: interrupted after 2 epoch(s); the best model so far (epoch 2) is "
+            f"in {ck}; --resume {ck} continues\n"
+        )
+        assert chainrule.load(ck).network_.epoch == 2
+    else:
+        assert err == "chainrule train: interrupted after 0 epoch(s); no model was saved\n"
+        assert not ck.exists()
+
+
+def test_ctrl_c_then_resume_equals_one_run(files, tmp_path):
+    """A real SIGINT to `chainrule train` after a checkpoint, then --resume: the model of
+    one uninterrupted run (one BLAS thread in both processes)."""
+    frame = pd.concat([_mixed(400, seed=s) for s in range(3)])
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    ck = tmp_path / "ck.npz"
+    settings = ["--epochs", "60", "--patience", "0", "--hidden", "64,64", "--quiet"]
+    common = [
+        sys.executable,
+        "-m",
+        "chainrule.cli",
+        "train",
+        str(tmp_path / "big.csv"),
+        "--target",
+        "fruit",
+    ]
+    proc = subprocess.Popen(
+        [*common, "--out", str(tmp_path / "cut.npz"), "--checkpoint", str(ck), *settings],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ck.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    if proc.returncode == 0:
+        pytest.fail("training finished before the interrupt; make the run longer")
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert f"--resume {ck} continues" in err
+    done = chainrule.load(ck).network_.epoch
+    assert 0 < done < 60
+    for out, extra in [("whole.npz", []), ("resumed.npz", ["--resume", str(ck)])]:
+        subprocess.run(
+            [*common, "--out", str(tmp_path / out), *settings, *extra], env=env, check=True
+        )
+    whole, resumed = (chainrule.load(tmp_path / name) for name in ("whole.npz", "resumed.npz"))
+    np.testing.assert_array_equal(resumed.network_.params, whole.network_.params)
+    assert resumed.network_.history.epoch == list(range(60))
+
+
+def test_ctrl_c_inside_a_checkpoint_save_reports_the_saved_file(
+    files, tmp_path, capsys, monkeypatch
+):
+    """The signal may land after the file was replaced but before the checkpoint noted it:
+    the message reads the epoch from the file, so --resume is offered."""
+    from chainrule import io as chainrule_io
+
+    real, calls = chainrule_io._fsync_folder, []
+
+    def interrupted(folder):
+        calls.append(folder)
+        real(folder)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(chainrule_io, "_fsync_folder", interrupted)
+    ck = tmp_path / "ck.npz"
+    args = ["--epochs", "5", "--checkpoint", ck, "--patience", "0", "--validation-fraction", "0"]
+    assert main(_train(files / "mixed.csv", tmp_path / "m.npz", *args)) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        "chainrule train: interrupted after 2 epoch(s); the best model so far (epoch 2) is "
+        f"in {ck}; --resume {ck} continues\n"
+    )
+
+
+def test_ctrl_c_swallowed_by_the_csv_reader_still_exits_130(files, tmp_path, capsys, monkeypatch):
+    """Regression: Ctrl-C while pandas' C reader reads the file became its ParserError
+    ("Calling read(nbytes) on source failed"), reported as an internal error."""
+    import chainrule.cli as cli
+
+    def reading(path):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, while the file is read
+            time.sleep(1)
+        except KeyboardInterrupt:  # what pandas' tokenizer does with it
+            raise pd.errors.ParserError(
+                "Calling read(nbytes) on source failed. Try engine='python'."
+            ) from None
+        pytest.fail("no KeyboardInterrupt")
+
+    monkeypatch.setattr(cli, "read_csv", reading)
+    args = ["train", str(files / "mixed.csv"), "--target", "fruit", "--out", str(tmp_path / "m")]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert err == "interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_failed_final_save_names_the_model_file(files, tmp_path, capsys, monkeypatch):
+    """Disk full at the end: the message names --out (not a temporary file) and the
+    checkpoint that is left."""
+    from chainrule import io as chainrule_io
+
+    real = chainrule_io._atomic_write
+    ck, out = tmp_path / "ck.npz", tmp_path / "m.npz"
+
+    def full(target, write):
+        if target == out:
+            raise OSError(28, "No space left on device")
+        return real(target, write)
+
+    monkeypatch.setattr(chainrule_io, "_atomic_write", full)
+    args = ["--epochs", "2", "--checkpoint", ck, "--patience", "0", "--validation-fraction", "0"]
+    assert main(_train(files / "mixed.csv", out, *args)) == 1
+    assert_one_line_error(
+        capsys.readouterr().err,
+        f"--out {out}: could not save the model (No space left on device); the checkpoint "
+        f"of epoch 2 is in {ck}",
+    )
+    assert not out.exists() and chainrule.load(ck).network_.epoch == 2

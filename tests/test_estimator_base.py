@@ -240,3 +240,50 @@ def test_partial_fit_after_lbfgs_takes_the_new_solvers_optimizer():
     clf.set_params(solver="sgd")
     clf.partial_fit(X, y)
     assert type(clf._optimizer) is SGD
+
+
+# ---------------------------------------------------------------- warm starts resume
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="adam"),
+        dict(solver="adam", dropout=0.2),
+        dict(solver="sgd", momentum=0.9, learning_rate="adaptive"),
+        dict(solver="sgd", learning_rate="invscaling"),
+    ],
+)
+@pytest.mark.parametrize("through_file", [False, True])
+def test_warm_start_with_max_iter_split_equals_one_fit(params, through_file, tmp_path):
+    """max_iter=4 then, warm, 6 more: the weights of one fit with max_iter=10 (the
+    optimizer's state, the RandomState stream and the rows' order carry on; scikit-learn
+    itself starts a new optimizer and stream at every warm start)."""
+    X, y = toy_data(120)
+    settings = dict(hidden_layer_sizes=(8,), batch_size=32, random_state=0, tol=1e-6, **params)
+    whole = MLPClassifier(max_iter=10, **settings).fit(X, y)
+    split = MLPClassifier(max_iter=4, warm_start=True, **settings).fit(X, y)
+    if through_file:
+        split = chainrule.load(split.save(tmp_path / "half.npz"))
+    split.set_params(max_iter=6).fit(X, y)
+    assert split.loss_curve_ == whole.loss_curve_ and len(whole.loss_curve_) == 10
+    assert split.t_ == whole.t_
+    for a, b in zip(
+        whole.coefs_ + whole.intercepts_, split.coefs_ + split.intercepts_, strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_warm_start_with_weights_set_by_hand_or_new_settings_starts_a_new_optimizer():
+    X, y = toy_data()
+    clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=3, warm_start=True, random_state=0)
+    clf.fit(X, y)
+    kept = clf._optimizer
+    clf.fit(X, y)
+    assert clf._optimizer is kept and kept.iterations == 2 * 3 * 1  # 60 rows: 1 batch
+    clf.set_params(learning_rate_init=0.01).fit(X, y)
+    assert clf._optimizer is not kept and clf._optimizer.iterations == 3
+    kept = clf._optimizer
+    clf.coefs_ = [c.copy() for c in clf.coefs_]  # weights set by hand
+    clf.fit(X, y)
+    assert clf._optimizer is not kept and clf._optimizer.iterations == 3

@@ -3,6 +3,7 @@ atomic saves, and a file written by an earlier version."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -254,7 +255,15 @@ def test_file_is_an_npz_numpy_reads_without_pickles(tmp_path):
     with np.load(path, allow_pickle=False) as npz:
         np.testing.assert_array_equal(npz["params"], in_file)
     with zipfile.ZipFile(path) as zf:
-        assert zf.namelist() == ["header.json", "params.npy"]
+        # the training state of an Adam network (chainrule.resume): its two moments and
+        # the rows' order
+        assert zf.namelist() == [
+            "header.json",
+            "params.npy",
+            "optimizer.m.npy",
+            "optimizer.v.npy",
+            "training.order.npy",
+        ]
 
 
 def test_same_model_same_bytes(tmp_path):
@@ -1310,3 +1319,157 @@ def test_overlapping_members_are_refused_before_reading(tmp_path, monkeypatch):
     _refused(bad, "'header.json' overlaps what follows it", "forged or damaged")
     monkeypatch.undo()
     chainrule.load(good)
+
+
+# ---------------------------------------------------------------- the training state
+
+
+def _with_member(name, arr):
+    def change(members):
+        members[f"{name}.npy"] = _npy_bytes(arr)
+
+    return change
+
+
+def _with_array(header, name, arr):
+    """Describe ``arr`` as array ``name`` in the header (a forger recomputes the hash)."""
+    header["arrays"][name] = {
+        "dtype": arr.dtype.str,
+        "shape": list(arr.shape),
+        "sha256": hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest(),
+    }
+
+
+def test_the_file_keeps_the_training_state(tmp_path):
+    path = tmp_path / "m.npz"
+    net = _trained(path, epochs=3)
+    header = cio.read_header(path)
+    state = header["training_state"]
+    assert state["epoch"] == 3
+    assert state["optimizer"] == {
+        "iterations": net.optimizer.iterations,
+        "learning_rate": net.optimizer.learning_rate,
+    }
+    assert state["rng"] == net.rng.bit_generator.state
+    assert state["callbacks"] == []
+    loaded = chainrule.load(path)
+    np.testing.assert_array_equal(loaded.optimizer.m, net.optimizer.m)
+    np.testing.assert_array_equal(loaded.optimizer.v, net.optimizer.v)
+    np.testing.assert_array_equal(loaded._batch_order, net._batch_order)
+    assert loaded.optimizer.iterations == net.optimizer.iterations and loaded.epoch == 3
+    assert loaded.rng.bit_generator.state == net.rng.bit_generator.state
+    # a network that never trained has none: its file is the weights alone
+    fresh = Network([Dense(2)], loss="mse", optimizer="adam").build(3)
+    fresh.save(tmp_path / "fresh.npz")
+    assert "training_state" not in cio.read_header(tmp_path / "fresh.npz")
+    with zipfile.ZipFile(tmp_path / "fresh.npz") as zf:
+        assert zf.namelist() == ["header.json", "params.npy"]
+
+
+def _set_state(**changes):
+    def change(header):
+        header["training_state"].update(changes)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (_set_state(epoch=-1), "training_state epoch must be an integer >= 0"),
+        (_set_state(extra=1), "training_state has unknown entries ['extra']"),
+        (_set_state(optimizer={"iterations": "7", "learning_rate": 0.1}), "iterations must be"),
+        (_set_state(rng={"bit_generator": "MT19937"}), "random generator state is not a PCG64"),
+        (
+            _set_state(
+                rng={
+                    "bit_generator": "PCG64",
+                    "state": {"state": 2**200, "inc": 1},
+                    "has_uint32": 0,
+                    "uinteger": 0,
+                }
+            ),
+            "not a PCG64 state",
+        ),
+        (_set_state(callbacks=[{"key": 3}]), "callback state 0 must be a table"),
+        (
+            _set_state(callbacks=[{"key": "Monitor", "state": {}}], epoch=[1]),
+            "epoch must be an integer",
+        ),
+    ],
+)
+def test_a_forged_training_state_is_refused(tmp_path, change, needle):
+    good = tmp_path / "good.npz"
+    _trained(good)
+    _refused(_rewrite(good, tmp_path / "bad.npz", change), "cannot be rebuilt", needle)
+
+
+def test_forged_training_arrays_are_refused(tmp_path):
+    good = tmp_path / "good.npz"
+    net = _trained(good)
+    n = net._batch_order.size
+
+    def order(arr):
+        return lambda header: _with_array(header, "training.order", arr)
+
+    repeated = np.zeros(n, dtype=np.int32)
+    bad = _rewrite(
+        good, tmp_path / "o.npz", order(repeated), _with_member("training.order", repeated)
+    )
+    _refused(bad, "training.order is not an order of the rows")
+    short_m = np.zeros(3, dtype=np.float32)
+    bad = _rewrite(
+        good,
+        tmp_path / "m.npz",
+        lambda header: _with_array(header, "optimizer.m", short_m),
+        _with_member("optimizer.m", short_m),
+    )
+    _refused(
+        bad, f"its array 'optimizer.m' has shape (3,); its architecture needs ({net.n_params},)"
+    )
+    nan_v = np.full(net.n_params, np.nan, dtype=np.float32)
+    bad = _rewrite(
+        good,
+        tmp_path / "v.npz",
+        lambda header: _with_array(header, "optimizer.v", nan_v),
+        _with_member("optimizer.v", nan_v),
+    )
+    _refused(bad, f"its array 'optimizer.v' holds {net.n_params} NaN or infinite values")
+
+
+def test_forged_order_and_callback_arrays_are_refused_without_allocating(tmp_path):
+    good = tmp_path / "good.npz"
+    net = _trained(good)
+    n = net._batch_order.size
+    huge = np.arange(n, dtype=np.int64)
+    huge[-1] = 2**60  # np.bincount would allocate 8 EiB
+    bad = _rewrite(
+        good,
+        tmp_path / "o.npz",
+        lambda header: _with_array(header, "training.order", huge),
+        _with_member("training.order", huge),
+    )
+    _refused(bad, "training.order is not an order of the rows")
+
+    weights = np.zeros(3, dtype=np.float32)
+
+    def callback_state(header):
+        header["training_state"]["callbacks"] = [{"key": "EarlyStopping", "state": {}}]
+        _with_array(header, "callbacks.0.best_weights", weights)
+
+    bad = _rewrite(
+        good, tmp_path / "c.npz", callback_state, _with_member("callbacks.0.best_weights", weights)
+    )
+    _refused(
+        bad,
+        f"its array 'callbacks.0.best_weights' has shape (3,); its architecture needs "
+        f"({net.n_params},)",
+    )
+
+    def no_state(header):
+        del header["training_state"]
+
+    _refused(
+        _rewrite(good, tmp_path / "n.npz", no_state),
+        "belong to a training state, but the header has no training_state",
+    )

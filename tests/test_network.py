@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+import chainrule
 from chainrule import (
     SGD,
     Dense,
@@ -697,3 +698,45 @@ def test_a_pickle_from_the_development_layouts_is_refused():
     state = dict(small_net().build(3).__dict__, _params_layout=2)
     with pytest.raises(ValueError, match="development version of chainrule"):
         Network.__new__(Network).__setstate__(state)
+
+
+# ---------------------------------------------------------------- resuming
+
+
+@pytest.mark.parametrize("how", ["save", "pickle"])
+def test_a_saved_or_copied_network_trains_on_exactly(tmp_path, how):
+    """As Keras's model.save: chainrule.save keeps the optimizer's state (and the rest of
+    the training state), so load + fit continues the run it came from."""
+    import pickle
+
+    from chainrule import Checkpoint, EarlyStopping
+
+    X, y = classification_data()
+
+    def make():
+        return Network(
+            [Dense(8), ReLU(), Dense(3), Softmax()],
+            loss="categorical_crossentropy",
+            optimizer=Adam(0.01),
+            seed=1,
+            dtype="float64",
+        )
+
+    def callbacks():
+        return [EarlyStopping("loss", patience=50), Checkpoint(tmp_path / "ck.npz", "loss")]
+
+    whole = make()
+    whole.fit(X, y, epochs=7, batch_size=8, callbacks=callbacks())
+    part = make()
+    part.fit(X, y, epochs=3, batch_size=8, callbacks=callbacks())
+    if how == "save":
+        chainrule.save(part, tmp_path / "part.npz")
+        again = chainrule.load(tmp_path / "part.npz")
+    else:
+        again = pickle.loads(pickle.dumps(part))
+    assert again.epoch == 3 and [key for key, _ in again._callback_states()] == [
+        'EarlyStopping{"mode": "min", "monitor": "loss"}',
+        'Checkpoint{"mode": "min", "monitor": "loss"}',
+    ]
+    again.fit(X, y, epochs=7, batch_size=8, initial_epoch=again.epoch, callbacks=callbacks())
+    np.testing.assert_array_equal(again.params, whole.params)

@@ -286,3 +286,56 @@ def test_learning_rate_of_the_wrong_type():
         match="learning_rate must be a positive number; received learning_rate='fast' of type str",
     ):
         SGD("fast")
+
+
+# ---------------------------------------------------------------- state (resuming)
+
+
+@pytest.mark.parametrize(
+    "make, arrays",
+    [
+        (lambda: SGD(0.1), []),
+        (lambda: SGD(0.1, momentum=0.9), ["velocity"]),
+        (lambda: RMSprop(0.01), ["mean_square"]),
+        (lambda: Adam(0.01), ["m", "v"]),
+        (lambda: AdamW(0.01), ["m", "v"]),
+    ],
+)
+def test_state_round_trip_continues_the_steps_exactly(make, arrays):
+    """As PyTorch's state_dict: a new optimizer given the state takes the same steps."""
+    first = make()
+    params = P0.copy()
+    first.build(params)
+    grads = [G, -0.5 * G, 2.0 * G, 0.1 * G]
+    for g in grads[:2]:
+        first.step(params, g)
+    first.learning_rate = 0.05  # as ReduceLROnPlateau leaves it
+    scalars, state_arrays = first.get_state()
+    assert scalars == {"iterations": 2, "learning_rate": 0.05}
+    assert sorted(state_arrays) == sorted(arrays)
+    second = make()
+    copy = params.copy()
+    second.build(copy)
+    second.set_state(scalars, {k: v.copy() for k, v in state_arrays.items()})
+    for g in grads[2:]:
+        first.step(params, g)
+        second.step(copy, g)
+    np.testing.assert_array_equal(copy, params)
+    assert second.iterations == 4
+
+
+def test_set_state_refuses_what_does_not_fit():
+    adam = Adam()
+    adam.build(np.zeros(3))
+    good = {"m": np.zeros(3), "v": np.ones(3)}
+    with pytest.raises(ValueError, match="iterations must be an integer >= 0; got -1"):
+        adam.set_state({"iterations": -1, "learning_rate": 0.1}, good)
+    with pytest.raises(ValueError, match="learning_rate must be a positive number; got nan"):
+        adam.set_state({"iterations": 1, "learning_rate": float("nan")}, good)
+    with pytest.raises(ValueError, match=r"keeps the arrays \['m', 'v'\]; the state holds \['m'\]"):
+        adam.set_state({"iterations": 1, "learning_rate": 0.1}, {"m": np.zeros(3)})
+    with pytest.raises(ValueError, match=r"m must have shape \(3,\) and dtype float64; got shape"):
+        adam.set_state({"iterations": 1, "learning_rate": 0.1}, {**good, "m": np.zeros(4)})
+    with pytest.raises(ValueError, match="v holds values that are not finite"):
+        adam.set_state({"iterations": 1, "learning_rate": 0.1}, {**good, "v": np.full(3, np.inf)})
+    assert adam.iterations == 0 and not adam.v.any()  # nothing was changed

@@ -53,7 +53,11 @@ def test_a_pipeline_round_trips_exactly_without_pickle(tmp_path):
     with np.load(path, allow_pickle=False) as npz:  # numbers and text only
         assert sorted(set(npz.files) - {"header.json"}) == [
             "estimator.classes",
+            "estimator.optimizer.m",  # the estimator's training state: warm_start goes on
+            "estimator.optimizer.v",
             "estimator.params",
+            "estimator.training.order",
+            "estimator.training.random_state",
             "steps.0.0.mean_",
             "steps.0.0.scale_",
             "steps.0.0.var_",

@@ -124,3 +124,45 @@ def test_evaluate_loss_is_the_networks_and_scikit_learns_log_loss():
     X = model.preprocessor_.transform(frame)
     y = model.preprocessor_.encode_target(frame)
     assert scores["loss"] == model.network_.evaluate(X, y)["loss"]
+
+
+# ---------------------------------------------------------------- resume
+
+
+def test_resume_from_a_checkpoint_equals_one_run(tmp_path):
+    from threadpoolctl import threadpool_limits
+
+    from chainrule import Checkpoint
+
+    frame = tabular_frame(300)
+    with threadpool_limits(1):
+        whole = TabularModel("label", epochs=12, patience=3, seed=1).fit(frame)
+        part = TabularModel("label", epochs=5, patience=3, seed=1)
+        part.fit(
+            frame, callbacks=[Checkpoint(tmp_path / "ck.npz", save_best_only=False, model=part)]
+        )
+        resumed = chainrule.load(tmp_path / "ck.npz").resume(frame, epochs=12)
+    np.testing.assert_array_equal(resumed.network_.params, whole.network_.params)
+    assert resumed.history_.history["val_loss"] == whole.history_.history["val_loss"]
+    assert resumed.training_["resumed_at_epoch"] == 5
+    for key in ("epochs_run", "best_epoch", "best", "early_stopped", "data_sha256"):
+        assert resumed.training_[key] == whole.training_[key]
+
+
+def test_resume_refuses_other_data_naming_what_differs(tmp_path):
+    frame = tabular_frame(200)
+    model = TabularModel("label", epochs=3, seed=1).fit(frame)
+    model.save(tmp_path / "m.npz")
+
+    def refused(data, needle):
+        with pytest.raises(chainrule.DataError, match=needle):
+            chainrule.load(tmp_path / "m.npz").resume(data, epochs=6)
+
+    refused(frame.head(150), "trained on 200 rows; this data has 150")
+    shifted = frame.assign(b=frame["b"] + 1.0)
+    refused(shifted, r"column 'b' differs \(.*mean")
+    swapped = frame.copy()
+    swapped.loc[[0, 1], "a"] = frame.loc[[1, 0], "a"].to_numpy()
+    refused(swapped, "the rows differ from those the run trained on")
+    with pytest.raises(ValueError, match="has trained 3 epochs already; epochs is the total"):
+        chainrule.load(tmp_path / "m.npz").resume(frame, epochs=3)

@@ -113,7 +113,7 @@ def test_initial_epoch_continues_the_schedule():
 
     X, y = regression_data()
     net = Network([Dense(1)], loss="mse", optimizer=SGD(StepDecay(0.1, 1, 0.5)), seed=0)
-    history = net.fit(X, y, epochs=2, initial_epoch=3)
+    history = net.fit(X, y, epochs=5, initial_epoch=3)  # as Keras: epochs 3 and 4
     assert history.epoch == [3, 4]
     assert history.history["lr"] == pytest.approx([0.0125, 0.00625])
 
@@ -506,3 +506,107 @@ def test_array_batches_that_shuffle_need_a_generator():
     with pytest.raises(ValueError, match=r"ArrayBatches\(shuffle=True\) needs rng"):
         ArrayBatches(np.ones((4, 2)), np.ones(4))
     assert len(ArrayBatches(np.ones((4, 2)), np.ones(4), batch_size=3, shuffle=False)) == 2
+
+
+# ---------------------------------------------------------------- resuming
+
+
+def _resumable(optimizer):
+    """A classifier with dropout (the generator matters) on data it does not fit at once."""
+    return Network(
+        [Dense(16), ReLU(), Dropout(0.2), Dense(3), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer=optimizer,
+        metrics=["accuracy"],
+        seed=3,
+        dtype="float64",
+    )
+
+
+RUNS = {
+    # Adam, early stopping that restores the best weights, a rate lowered on plateaus
+    "adam": (
+        lambda: Adam(0.02),
+        lambda: [
+            EarlyStopping(patience=3, restore_best_weights=True),
+            chainrule.ReduceLROnPlateau(patience=1, factor=0.5),
+        ],
+    ),
+    # SGD with momentum on a step schedule, early stopping on the training loss
+    "sgd-momentum": (
+        lambda: SGD(chainrule.StepDecay(0.05, 3, 0.5), momentum=0.9),
+        lambda: [EarlyStopping("loss", patience=2)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_interrupted_and_resumed_equals_uninterrupted(name, tmp_path):
+    """Ctrl-C after epoch 5, then load the checkpoint and fit on: the weights, the
+    history, the learning rates and the stopping epoch of one uninterrupted run, bit for
+    bit (one BLAS thread: the products are then computed the same way every time)."""
+    from threadpoolctl import threadpool_limits
+
+    make_optimizer, make_callbacks = RUNS[name]
+    X, y = classification_data(n=200)
+    kwargs = dict(batch_size=16, validation_split=0.25)
+    with threadpool_limits(1):
+        whole = _resumable(make_optimizer())
+        whole_history = whole.fit(X, y, epochs=30, callbacks=make_callbacks(), **kwargs)
+
+        def interrupt(epoch):
+            if epoch == 5:
+                raise KeyboardInterrupt
+
+        cut = _resumable(make_optimizer())
+        checkpoint = chainrule.Checkpoint(tmp_path / "ck.npz", save_best_only=False)
+        stop = chainrule.LambdaCallback(on_epoch_begin=interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            cut.fit(X, y, epochs=30, callbacks=[*make_callbacks(), checkpoint, stop], **kwargs)
+        resumed = chainrule.load(tmp_path / "ck.npz")
+        assert resumed.epoch == 5 and resumed.history.epoch == [0, 1, 2, 3, 4]
+        history = resumed.fit(
+            X, y, epochs=30, initial_epoch=resumed.epoch, callbacks=make_callbacks(), **kwargs
+        )
+    assert 5 < len(whole_history.epoch) < 30  # early stopping ended both, after the cut
+    assert len(set(whole_history.history["lr"])) > 2  # the schedule or the plateaus acted
+    assert history.epoch == whole_history.epoch  # the history continues
+    assert history.history == {k: v for k, v in whole_history.history.items() if k != "seconds"} | {
+        "seconds": history.history["seconds"]
+    }
+    np.testing.assert_array_equal(resumed.params, whole.params)
+    assert resumed.optimizer.iterations == whole.optimizer.iterations
+
+
+def test_fit_again_with_initial_epoch_continues_in_memory():
+    """No file: a second fit from where the first stopped equals one longer fit."""
+    X, y = classification_data()
+    whole = _resumable(Adam(0.01))
+    whole.fit(X, y, epochs=6, batch_size=8)
+    split = _resumable(Adam(0.01))
+    split.fit(X, y, epochs=2, batch_size=8)
+    assert split.epoch == 2
+    history = split.fit(X, y, epochs=6, batch_size=8, initial_epoch=split.epoch)
+    assert history.epoch == [0, 1, 2, 3, 4, 5]
+    np.testing.assert_array_equal(split.params, whole.params)
+    # without initial_epoch, a fit is a new run of the same network (epochs from 0)
+    assert split.fit(X, y, epochs=1).epoch == [0]
+
+
+def test_epochs_is_the_epoch_to_stop_at_as_in_keras():
+    X, y = regression_data()
+    model = linear_net()
+    assert model.fit(X, y, epochs=4, initial_epoch=1).epoch == [1, 2, 3]
+    with pytest.raises(ValueError, match=r"initial_epoch=4 leaves nothing to train with epochs=4"):
+        model.fit(X, y, epochs=4, initial_epoch=4)
+    with pytest.raises(ValueError, match="initial_epoch must be an integer >= 0; received -1"):
+        model.fit(X, y, epochs=4, initial_epoch=-1)
+
+
+def test_resuming_on_other_rows_starts_a_new_row_order():
+    """The saved order fits only the same number of rows; other data start afresh."""
+    X, y = classification_data()
+    model = _resumable(Adam(0.01))
+    model.fit(X, y, epochs=2)
+    model.fit(X[:50], y[:50], epochs=3, initial_epoch=2)
+    assert sorted(model._batch_order) == list(range(50))

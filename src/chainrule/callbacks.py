@@ -16,12 +16,16 @@ logged value with :class:`Monitor`, so that "improved" means the same everywhere
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from chainrule._validation import check_fraction, check_positive_int
 from chainrule.io import save
@@ -50,10 +54,29 @@ class Callback:
     ``on_epoch_end`` receives ``logs``: the epoch's ``loss``, the metrics, the
     ``val_*`` scores with validation data, ``lr`` and ``seconds``. ``on_batch_end``
     receives the batch's ``loss``.
+
+    A callback with state that must survive an interrupted run (a best value, a count
+    of epochs without improvement) returns it from :meth:`get_state` and takes it back
+    in :meth:`set_state`; model files keep it under :attr:`state_key` (as PyTorch
+    Lightning's callbacks do), and a resumed ``fit`` gives it back to the callback with
+    the same key after ``on_train_begin``.
     """
 
     network: Network
     params: dict[str, Any]
+
+    @property
+    def state_key(self) -> str:
+        """Which callback of a resumed run takes this one's state: the class name and the
+        settings that make its state meaningful."""
+        return type(self).__name__
+
+    def get_state(self) -> dict[str, Any]:
+        """State that resuming needs: JSON-safe values, or NumPy arrays. Empty by default."""
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`get_state` returned (from a model file: check it)."""
 
     def on_train_begin(self, logs: dict[str, Any]) -> None: ...
 
@@ -153,6 +176,32 @@ class Monitor(Callback):
     def on_epoch_end(self, epoch, logs):
         self.improved(epoch, logs)
 
+    @property
+    def state_key(self) -> str:
+        settings = {"monitor": self.monitor, "mode": self.mode}
+        return f"{type(self).__name__}{json.dumps(settings, sort_keys=True)}"
+
+    def get_state(self) -> dict[str, Any]:
+        best = self.best if math.isfinite(self.best) else None  # JSON has no infinity
+        return {"best": best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        best, best_epoch = state.get("best"), state.get("best_epoch")
+        if best is not None and not _is_number(best):
+            raise ValueError(f"{self.state_key}: best must be a number or null; got {best!r}")
+        if best_epoch is not None and not _is_count(best_epoch):
+            raise ValueError(
+                f"{self.state_key}: best_epoch must be an integer >= 0 or null; got {best_epoch!r}"
+            )
+        if not _is_count(state.get("wait")):
+            raise ValueError(
+                f"{self.state_key}: wait must be an integer >= 0; got {state.get('wait')!r}"
+            )
+        self._reset()
+        if best is not None:
+            self.best = float(best)
+        self.best_epoch, self.wait = best_epoch, state["wait"]
+
     def improved(self, epoch: int, logs: dict[str, Any]) -> bool:
         """Whether ``logs[monitor]`` improved on the best; updates ``best`` and ``wait``."""
         if self.monitor not in logs:
@@ -218,6 +267,29 @@ class EarlyStopping(Monitor):
             self.stopped_epoch = epoch
             self.network.stop_training = True
 
+    def get_state(self):
+        state = super().get_state()
+        if self.best_weights is not None:
+            state["best_weights"] = self.best_weights
+        return state
+
+    def set_state(self, state):
+        best_weights = state.get("best_weights")
+        if best_weights is not None:
+            params = self.network.params
+            best_weights = np.asarray(best_weights)
+            if best_weights.shape != params.shape or best_weights.dtype != params.dtype:
+                raise ValueError(
+                    f"{self.state_key}: best_weights must be like the network's parameters "
+                    f"({params.size} {params.dtype}); got shape {best_weights.shape} and "
+                    f"dtype {best_weights.dtype}"
+                )
+            if not np.isfinite(best_weights).all():
+                raise ValueError(f"{self.state_key}: best_weights holds non-finite values")
+        super().set_state(state)
+        if self.restore_best_weights and best_weights is not None:
+            self.best_weights = best_weights.copy()
+
     def on_train_end(self, logs):
         if self.restore_best_weights and self.best_weights is not None:
             self.network.params[...] = self.best_weights
@@ -277,7 +349,12 @@ class Checkpoint(Monitor):
     ``monitor`` improves (every epoch with ``save_best_only=False``).
 
     Each save is atomic, so stopping training at any moment (Ctrl-C included)
-    leaves the last complete checkpoint in ``path``.
+    leaves the last complete checkpoint in ``path``. The file holds the training state
+    too (:mod:`chainrule.resume`): ``load(path)`` then ``fit(..., initial_epoch=net.epoch)``
+    (or ``chainrule train --resume``) goes on exactly where it stopped. The training
+    loop calls checkpoints after the other callbacks, so the file holds what each of them
+    made of the epoch. A save that fails (a full disk, a folder made read-only) is a
+    warning naming ``path``; training goes on and the next epoch saves again.
 
     Parameters
     ----------
@@ -329,11 +406,43 @@ class Checkpoint(Monitor):
     def _reset(self):
         super()._reset()
         self.saved_epoch: int | None = None
+        self._failed = False
 
     def on_epoch_end(self, epoch, logs):
-        if self.improved(epoch, logs) or not self.save_best_only:
-            save(self.network if self.model is None else self.model, self.path)
+        if self.improved(epoch, logs) or not self.save_best_only or self._failed:
+            try:
+                save(self.network if self.model is None else self.model, self.path)
+            except OSError as exc:  # disk full, folder made read-only: keep training
+                self._failed = True
+                reason = exc.strerror or str(exc)
+                warnings.warn(
+                    f"could not save the checkpoint {str(self.path)!r} after epoch "
+                    f"{epoch + 1} ({reason}); training goes on and the next epoch tries again",
+                    stacklevel=2,
+                )
+                return
+            self._failed = False
             self.saved_epoch = epoch
+
+    def get_state(self):
+        return {**super().get_state(), "saved_epoch": self.saved_epoch}
+
+    def set_state(self, state):
+        saved = state.get("saved_epoch")
+        if saved is not None and not _is_count(saved):
+            raise ValueError(
+                f"{self.state_key}: saved_epoch must be an integer >= 0 or null; got {saved!r}"
+            )
+        super().set_state(state)
+        self.saved_epoch = saved
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class LambdaCallback(Callback):
@@ -405,11 +514,15 @@ class EpochBar(Callback):
     epochs : int
     metric : str
         The metric shown beside the loss (``"accuracy"``, ``"r2"``).
+    initial : int, default=0
+        Epochs already done (a resumed run).
     """
 
-    def __init__(self, epochs: int, metric: str) -> None:
+    def __init__(self, epochs: int, metric: str, initial: int = 0) -> None:
         self.epochs = epochs
         self.metric = metric
+        self.initial = initial
+        self.bar = None  # made in on_train_begin; Ctrl-C may come before
 
     def on_train_begin(self, logs):
         from tqdm import tqdm
@@ -417,6 +530,7 @@ class EpochBar(Callback):
         columns, lines = shutil.get_terminal_size()  # 80x24 where the terminal says 0x0
         self.bar = tqdm(
             total=self.epochs,
+            initial=self.initial,
             desc="",
             file=sys.stderr,
             leave=True,
@@ -437,4 +551,5 @@ class EpochBar(Callback):
         self.bar.update(1)
 
     def on_train_end(self, logs):
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()

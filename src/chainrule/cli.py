@@ -18,7 +18,10 @@ import argparse
 import contextlib
 import math
 import os
+import signal
 import sys
+import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -184,6 +187,17 @@ def _check_output(
             f"{option} {path}: cannot write there, the folder does not exist ({folder}); "
             "create it first"
         )
+    try:  # a read-only folder (or a full disk) found now, not after hours of training
+        fd, probe = tempfile.mkstemp(
+            dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".probe"
+        )
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(
+            f"{option} {path}: cannot write there ({exc.strerror or exc}); choose a folder "
+            "you can write to"
+        ) from None
 
 
 def _plotting():
@@ -300,12 +314,100 @@ def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     return config
 
 
+#: ``train`` options a resumed run takes from its file (they must not change).
+_RUN_OPTIONS = (
+    "target",
+    "task",
+    "hidden",
+    "activation",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "validation_fraction",
+    "patience",
+    "l2",
+    "seed",
+    "impute",
+    "ignore",
+)
+
+
+def _resumed(path: str, given: dict[str, Any]) -> tuple[TabularModel, dict[str, Any]]:
+    """The model to resume and its run's settings; refuse options that differ from them."""
+    model = _load_tabular(path, "train --resume")
+    if model.network_.optimizer.iterations == 0 and model.network_.epoch == 0:
+        raise UserError(
+            f"--resume {path}: the file holds no training state to resume (it was written "
+            "by an older chainrule); train anew without --resume"
+        )
+    saved = model.get_config()
+    run = {k: saved[k] for k in _RUN_OPTIONS}
+    run["hidden"] = tuple(run["hidden"])
+    run["patience"] = run["patience"] or 0
+    run["task"] = run["task"] or model.task_  # a guessed task may be named now
+    for key, value in given.items():
+        if key not in run:
+            continue
+        mine = tuple(value) if key == "hidden" else value
+        if key == "ignore":
+            mine, theirs = sorted(value), sorted(run[key])
+        else:
+            theirs = run[key]
+        if key == "patience":
+            mine = mine or 0
+        if mine != theirs:
+            option = "--" + key.replace("_", "-")
+            shown = ",".join(map(str, theirs)) if key == "hidden" else theirs
+            value = ",".join(map(str, value)) or "none" if key == "hidden" else value
+            raise UserError(
+                f"{option} {_one_line(value)} differs from the run in {path} ({shown}); a "
+                "resumed run keeps its settings: leave the option out or give the same value"
+            )
+    run["epochs"] = saved["epochs"]
+    return model, run
+
+
+def _stat(path: str) -> tuple | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _saved_epoch(checkpoint: Checkpoint, before: tuple | None) -> int | None:
+    """The epoch (0-based) the checkpoint file holds after an interrupt: read from the file
+    when this run replaced it (Ctrl-C may land inside a save, after the file was
+    replaced but before the checkpoint noted it), else the checkpoint's own record."""
+    now = _stat(checkpoint.path)
+    if now is None:
+        return None
+    if now == before:  # not saved in this run: what a resumed run's checkpoint recorded
+        return checkpoint.saved_epoch
+    try:
+        return int(io.read_header(checkpoint.path)["training_state"]["epoch"]) - 1
+    except (OSError, ValueError, KeyError, TypeError):
+        return checkpoint.saved_epoch
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     parser = args.subparser
     settings = dict(TRAIN_DEFAULTS)
+    given: dict[str, Any] = {}
     if args.config:
-        settings.update(_read_config(args.config, parser))
-    settings.update({k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None})
+        given.update(_read_config(args.config, parser))
+    given.update({k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None})
+    resumed = None
+    if args.resume:
+        resumed, run = _resumed(args.resume, given)
+        settings.update(run)
+    settings.update(given)
+    if resumed is not None and resumed.network_.epoch >= settings["epochs"]:
+        raise UserError(
+            f"--resume {args.resume}: the run has trained {resumed.network_.epoch} epochs "
+            f"already; --epochs is the total to reach (not more epochs): give more than "
+            f"{resumed.network_.epoch}"
+        )
     for required in ("target", "out"):
         if not settings[required]:
             parser.error(
@@ -331,7 +433,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     if settings["task"] is None:
         say(printable(f"task: {explain_task_guess(frame[target])}; use --task to choose"))
-    model = TabularModel(
+    model = resumed or TabularModel(
         target,
         task=settings["task"],
         hidden=settings["hidden"],
@@ -360,13 +462,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
         try:
             import tqdm  # noqa: F401
 
-            callbacks.append(EpochBar(settings["epochs"], metric))
+            start = 0 if resumed is None else resumed.network_.epoch
+            callbacks.append(EpochBar(settings["epochs"], metric, initial=start))
         except ImportError:
             pass
+    before = _stat(settings["checkpoint"]) if checkpoint is not None else None
     started = time.perf_counter()
     try:
         with _about(args.data):
-            model.fit(frame, callbacks=callbacks)
+            if resumed is None:
+                model.fit(frame, callbacks=callbacks)
+            else:
+                say(f"resuming {args.resume} at epoch {resumed.network_.epoch + 1}")
+                model.resume(frame, epochs=settings["epochs"], callbacks=callbacks)
     except TrainingDivergedError as exc:
         rate = settings["learning_rate"]
         what = str(exc).split(";")[0]  # "the loss became nan at optimizer step 3"
@@ -381,17 +489,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if hasattr(model, "network_") and model.network_.history
             else 0
         )
-        if checkpoint is not None and checkpoint.saved_epoch is not None:
+        saved = None if checkpoint is None else _saved_epoch(checkpoint, before)
+        if saved is not None:  # (Ctrl-C may land between finding a better epoch and saving it)
             kept = (
-                f"the best model so far (epoch {checkpoint.saved_epoch + 1}) is in "
-                f"{settings['checkpoint']}"
+                f"the best model so far (epoch {saved + 1}) is in "
+                f"{settings['checkpoint']}; --resume {settings['checkpoint']} continues"
             )
         else:
             kept = "no model was saved" + ("" if checkpoint else " (--checkpoint keeps one)")
         print(f"chainrule train: interrupted after {runs} epoch(s); {kept}", file=sys.stderr)
         return 130
     seconds = time.perf_counter() - started
-    model.save(out)
+    try:
+        model.save(out)
+    except OSError as exc:  # a full disk: name the model file, not the temporary one
+        kept = ""
+        if checkpoint is not None and checkpoint.saved_epoch is not None:
+            epoch, path = checkpoint.saved_epoch + 1, settings["checkpoint"]
+            kept = f"; the checkpoint of epoch {epoch} is in {path}"
+        raise UserError(
+            f"--out {out}: could not save the model ({exc.strerror or exc}){kept}"
+        ) from exc
     for line in describe_training(model, settings, seconds):
         say(line)
     return 0
@@ -701,6 +819,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(kept if training is interrupted)",
     )
     train.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="continue the run saved in this checkpoint or model file (from chainrule "
+        "train) on the same data, exactly where it stopped; its settings are kept and "
+        "--epochs is the total to reach",
+    )
+    train.add_argument(
         "--quiet", action="store_true", default=None, help="print nothing but errors and warnings"
     )
     train.set_defaults(handler=_cmd_train, subparser=train)
@@ -790,6 +915,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _noting_ctrl_c() -> Iterator[list[bool]]:
+    """Raise KeyboardInterrupt on Ctrl-C as Python does, and note that it came: pandas'
+    C reader catches the KeyboardInterrupt and raises a ParserError ("Calling
+    read(nbytes) on source failed") instead. Only where Python's own handler is in place
+    (the main thread, SIGINT not ignored)."""
+    seen: list[bool] = []
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield seen
+        return
+
+    def on_ctrl_c(signum, frame):
+        seen.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``chainrule`` command; returns the exit code.
 
@@ -806,7 +956,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def show_warning(message, category, filename, lineno, file=None, line=None):
         print(f"{prefix}: warning: {_one_line(message)}", file=sys.stderr)
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _noting_ctrl_c() as ctrl_c:
         warnings.simplefilter("always", UserWarning)
         warnings.showwarning = show_warning
         try:
@@ -826,6 +976,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("interrupted", file=sys.stderr)
             return 130
         except Exception:
+            if ctrl_c:  # a library turned Ctrl-C into another error (pandas' C reader does)
+                print("interrupted", file=sys.stderr)
+                return 130
             if args.debug:
                 raise
             traceback.print_exc()

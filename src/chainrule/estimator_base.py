@@ -37,6 +37,8 @@ from chainrule.io import save
 from chainrule.layers import ACTIVATIONS, HIDDEN_ACTIVATIONS, Dense, Dropout
 from chainrule.network import Network
 from chainrule.optimizers import SGD, Adam
+from chainrule.resume import HEADER_KEY as RESUME_KEY
+from chainrule.resume import random_state_from_file, random_state_to_file
 from chainrule.sklearn_rules import OUTPUTS, InverseScaling, SklearnEpochs
 from chainrule.training import ArrayBatches, train
 
@@ -116,6 +118,12 @@ class _BaseMLP(BaseEstimator):
         # sgd (and a placeholder for lbfgs, which steps through scipy instead)
         return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
 
+    def _optimizer_settings(self) -> tuple:
+        """What the optimizer is made from: a warm start with other values starts a new one."""
+        if self.solver == "adam":
+            return ("adam", self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        return ("sgd", self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+
     def _build_network(self, layer_units: list[int], dtype, seed) -> Network:
         """``Dense -> activation [-> Dropout]`` per hidden layer, then the output layer."""
         hidden = ACTIVATIONS[self.activation]
@@ -181,13 +189,15 @@ class _BaseMLP(BaseEstimator):
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
 
-    def _continue_with(self, layer_units: list[int]) -> None:
+    def _continue_with(self, layer_units: list[int]) -> bool:
         """Warm start / partial_fit: keep the weights, follow changed hyperparameters.
 
         A changed ``activation`` or ``dropout`` rebuilds the network around the current
-        weights; changed layer sizes cannot reuse them and are refused.
+        weights; changed layer sizes cannot reuse them and are refused. Returns whether
+        training goes on from where the last fit stopped: False when weights were set by
+        hand or the network was rebuilt (then the optimizer starts afresh).
         """
-        self._sync_network()
+        set_by_hand = self._sync_network()
         shapes = [c.shape for c in self.coefs_]
         wanted = list(pairwise(layer_units))
         if shapes != wanted:
@@ -197,7 +207,7 @@ class _BaseMLP(BaseEstimator):
                 "hidden_layer_sizes, or set warm_start=False to start afresh."
             )
         if self._architecture == (self.activation, self.dropout):
-            return
+            return not set_by_hand
         coefs = [np.array(c) for c in self.coefs_]
         intercepts = [np.array(b) for b in self.intercepts_]
         seed = int(self._random_state.randint(np.iinfo(np.int32).max)) if self.dropout else None
@@ -205,16 +215,19 @@ class _BaseMLP(BaseEstimator):
         self._optimizer = self.network_.optimizer
         self.coefs_, self.intercepts_ = coefs, intercepts
         self._sync_network()
+        return False
 
     def _dense_layers(self) -> list[Dense]:
         return [layer for layer in self.network_.layers if isinstance(layer, Dense)]
 
-    def _sync_network(self) -> None:
+    def _sync_network(self) -> bool:
         """Make ``coefs_`` / ``intercepts_`` views of the network's parameters.
 
         Arrays the user assigned (``est.coefs_ = [...]`` or ``est.coefs_[0] = W``) are
-        copied into the network first, so a warm-started fit starts from them.
+        copied into the network first, so a warm-started fit starts from them. Returns
+        whether there were such arrays.
         """
+        set_by_hand = False
         dense = self._dense_layers()
         for name in ("coefs_", "intercepts_"):
             arrays = getattr(self, name)
@@ -236,7 +249,9 @@ class _BaseMLP(BaseEstimator):
                         f"{name}[{i}] must have shape {view.shape}; received shape {a.shape}"
                     )
                 view[...] = a
+                set_by_hand = True
             setattr(self, name, [getattr(layer, attr) for layer in dense])
+        return set_by_hand
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -306,19 +321,28 @@ class _BaseMLP(BaseEstimator):
             Y = Y.reshape((-1, 1))
         self.n_outputs_ = Y.shape[1]
         layer_units = [X.shape[1], *hidden_layer_sizes, self.n_outputs_]
-        self._random_state = check_random_state(self.random_state)
+        resume = False
         if first_pass or user_weights:
+            self._random_state = check_random_state(self.random_state)
             initial = (list(self.coefs_), list(self.intercepts_)) if user_weights else None
             self._initialize(Y, layer_units, dtype, initial)
         else:
-            self._continue_with(layer_units)
+            resume = (
+                self._continue_with(layer_units)
+                and not incremental
+                and self.solver in _STOCHASTIC_SOLVERS
+                and getattr(self, "_optimizer_made_with", None) == self._optimizer_settings()
+            )
+            if not resume or not hasattr(self, "_random_state"):
+                # scikit-learn's partial_fit (and its warm start) seeds a new RandomState
+                self._random_state = check_random_state(self.random_state)
         net = self.network_
         net.l2 = self.alpha  # it may have changed since the last fit (warm start)
         target = self._target(Y, net)
         callbacks = check_callbacks(self.callbacks or [])
         try:
             if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(X, Y, target, sample_weight, incremental, callbacks)
+                self._fit_stochastic(X, Y, target, sample_weight, incremental, callbacks, resume)
             else:
                 self._fit_lbfgs(X, target, sample_weight, callbacks)
         except TrainingDivergedError as exc:
@@ -385,15 +409,28 @@ class _BaseMLP(BaseEstimator):
             self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
 
-    def _fit_stochastic(self, X, Y, target, sample_weight, incremental, callbacks) -> None:
-        """sgd and adam: scikit-learn's settings translated onto the training loop."""
+    def _fit_stochastic(
+        self, X, Y, target, sample_weight, incremental, callbacks, resume=False
+    ) -> None:
+        """sgd and adam: scikit-learn's settings translated onto the training loop.
+
+        ``resume``: a warm start that goes on from where the last fit stopped (same
+        weights, solver and optimizer settings): the optimizer's state, the RandomState
+        stream and the rows' order carry on, so ``max_iter`` split over several warm
+        fits gives the weights of one fit.
+        """
         net = self.network_
         solver_optimizer = Adam if self.solver == "adam" else SGD
-        if not incremental or type(getattr(self, "_optimizer", None)) is not solver_optimizer:
+        current = getattr(self, "_optimizer", None)
+        keep = (incremental or resume) and type(current) is solver_optimizer
+        if not keep:
             # a new optimizer, as scikit-learn's: partial_fit keeps its state from call to
-            # call unless the solver changed (or the last fit was lbfgs's)
+            # call unless the solver changed (or the last fit was lbfgs's); a warm start
+            # keeps it unless the weights or the optimizer's settings changed
             net.optimizer = self._optimizer = self._make_optimizer()
             net.optimizer.build(net.params)
+            self._optimizer_made_with = self._optimizer_settings()
+            resume = False
         if not hasattr(self, "loss_curve_"):  # warm start after an lbfgs fit
             self._reset_curves()
         if self.early_stopping and incremental:
@@ -438,6 +475,10 @@ class _BaseMLP(BaseEstimator):
             shuffle=self.shuffle,
             rng=self._random_state,
         )
+        order = getattr(self, "_batch_order", None)
+        if resume and order is not None and order.shape == batches.order.shape:
+            batches.order = order  # shuffled in place from epoch to epoch, as scikit-learn's
+        self._batch_order = net._batch_order = batches.order
         optimizer = net.optimizer
         if self.solver == "sgd" and self.learning_rate == "invscaling":
             optimizer.schedule = InverseScaling(
@@ -586,6 +627,15 @@ class _BaseMLP(BaseEstimator):
             "history": None,
         }
         arrays = {"params": net.params}
+        if getattr(self, "_optimizer_made_with", None) is not None:
+            # a warm start from the file goes on as the fit would have (chainrule.resume)
+            net._add_training_state(header, arrays)
+            if RESUME_KEY in header and isinstance(
+                getattr(self, "_random_state", None), np.random.RandomState
+            ):
+                scalars, key = random_state_to_file(self._random_state)
+                header[RESUME_KEY]["random_state"] = scalars
+                arrays["training.random_state"] = key
         if hasattr(self, "_label_binarizer"):
             header["label_type"] = self._label_binarizer.y_type_
             classes = np.asarray(self.classes_)
@@ -604,7 +654,10 @@ class _BaseMLP(BaseEstimator):
         than it says.
         """
         est = cls._checked_estimator(header)
-        net = Network._from_model_state(header, {"params": arrays["params"]})
+        net = Network._from_model_state(
+            header,
+            {k: v for k, v in arrays.items() if k not in ("classes", "training.random_state")},
+        )
         for name, value in header["fitted"].items():
             if name == "feature_names_in_":
                 value = np.asarray(value, dtype=object)
@@ -622,6 +675,14 @@ class _BaseMLP(BaseEstimator):
         est.intercepts_ = [layer.bias for layer in dense]
         est._best_params = net.params.copy()
         est._random_state = check_random_state(est.random_state)
+        state = header.get(RESUME_KEY)
+        if state is not None and est.solver in _STOCHASTIC_SOLVERS:
+            est._optimizer_made_with = est._optimizer_settings()
+            est._batch_order = net._batch_order
+            if "random_state" in state:
+                est._random_state = random_state_from_file(
+                    state["random_state"], arrays.get("training.random_state")
+                )
         return est
 
     @classmethod

@@ -98,6 +98,11 @@ $loss_param    hidden_layer_sizes : array-like of shape (n_layers - 2,), default
     verbose : bool, default=False
     warm_start : bool, default=False
         Start from the current ``coefs_`` and ``intercepts_`` (including ones you set).
+        sgd and adam go on where the last fit stopped: the optimizer's state (moments,
+        step count, current rate), the RandomState stream and the rows' order carry on
+        (also from a model file), so ``max_iter`` split over warm fits gives the weights
+        of one fit. scikit-learn starts a new optimizer every time; so does this after
+        ``coefs_`` set by hand or a change to the optimizer's settings.
     momentum : float, default=0.9
         For sgd, in [0, 1).
     nesterovs_momentum : bool, default=True

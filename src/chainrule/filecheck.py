@@ -44,12 +44,19 @@ HEADER_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("training_state",),
     ),
 }
-#: ``kind`` -> (required arrays, optional arrays).
+#: The rest of the training state (:mod:`chainrule.resume`): the rows' order, and the
+#: scikit-learn estimators' RandomState (624 words of Mersenne Twister).
+_ORDER, _RANDOM_STATE = "training.order", "training.random_state"
+#: a callback's weights (early stopping's best), numbered as the callbacks were
+_CALLBACK_WEIGHTS = re.compile(r"^callbacks\.\d{1,3}\.best_weights$")
+_RESUME = (*OPTIMIZER_ARRAYS, _ORDER)
+#: ``kind`` -> (required arrays, optional arrays); any kind may also hold callbacks'
+#: weights (``callbacks.<i>.best_weights``).
 ARRAYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "Network": (("params",), OPTIMIZER_ARRAYS),
-    "MLPClassifier": (("params", "classes"), OPTIMIZER_ARRAYS),
-    "MLPRegressor": (("params",), OPTIMIZER_ARRAYS),
-    "TabularModel": (("params",), OPTIMIZER_ARRAYS),
+    "Network": (("params",), _RESUME),
+    "MLPClassifier": (("params", "classes"), (*_RESUME, _RANDOM_STATE)),
+    "MLPRegressor": (("params",), (*_RESUME, _RANDOM_STATE)),
+    "TabularModel": (("params",), _RESUME),
 }
 _FORMAT_KEYS = ("format", "format_version", "library_version", "kind", "arrays")
 _LABEL_TYPES = ("binary", "multiclass", "multilabel-indicator")
@@ -146,10 +153,18 @@ def check_header(header: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], tup
         expected["classes"] = (_classes_shape(header, n_outputs), ())
     declared = header["arrays"]
     req_arrays, opt_arrays = ARRAYS[kind]
-    for name in opt_arrays:
-        if name in declared and name.startswith("optimizer."):
+    for name in declared:
+        if name.startswith("optimizer.") or _CALLBACK_WEIGHTS.match(name):
             expected[name] = ((n_params,), ("<f4", "<f8"))
-    unexpected = sorted(set(declared) - set(req_arrays) - set(opt_arrays))
+        elif name == _ORDER:  # its length is the training rows': resume checks it
+            expected[name] = (None, ("<i4", "<i8"))
+        elif name == _RANDOM_STATE:
+            expected[name] = ((624,), ("<u4",))
+    unexpected = sorted(
+        name
+        for name in set(declared) - set(req_arrays) - set(opt_arrays)
+        if not _CALLBACK_WEIGHTS.match(name)
+    )
     absent = sorted(set(req_arrays) - set(declared))
     if unexpected or absent:
         raise ValueError(
@@ -313,7 +328,9 @@ def _check_architecture(header: dict[str, Any]) -> tuple[int, int, int]:
             n_params += sum(math.prod(shape) for _, shape in layer.param_shapes())
         except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"its architecture is invalid: layer {i}: {exc}") from None
-    declared = sum(math.prod(spec["shape"]) for spec in header["arrays"].values())
+    # the weights are the params array (the optimizer's moments are not weights)
+    params = header["arrays"].get("params")
+    declared = math.prod(params["shape"]) if isinstance(params, dict) else 0
     if n_params > declared:
         raise ValueError(
             f"its architecture needs {n_params:,} parameters for {n_features} input features, "

@@ -42,6 +42,8 @@ from chainrule.losses import LOSSES, Loss, get_loss
 from chainrule.metrics import Metric, get_metric
 from chainrule.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from chainrule.progress import check_verbose, progress_bar
+from chainrule.resume import HEADER_KEY as RESUME_KEY
+from chainrule.resume import array_names, restore_training_state, training_state
 from chainrule.training import ArrayBatches, fit, n_batches
 
 __all__ = ["LOSS_BLOCK_ROWS", "Network"]
@@ -84,6 +86,10 @@ class Network:
         The flat parameter and gradient vectors (after :meth:`build`).
     history : History or None
         What the last :meth:`fit` recorded.
+    epoch : int
+        Epochs trained: where the last :meth:`fit` stopped (0 before any). A model file
+        keeps it with the rest of the training state; ``fit(X, y, epochs=N,
+        initial_epoch=net.epoch)`` resumes exactly (:mod:`chainrule.resume`).
 
     Examples
     --------
@@ -134,6 +140,10 @@ class Network:
         self.built = False
         self.history = None
         self.stop_training = False
+        self.epoch = 0
+        self._batch_order: np.ndarray | None = None  # the rows' order in the last epoch
+        self._callbacks: list[Callback] = []  # the running training's, whose state a save keeps
+        self._saved_callback_states: list[tuple[str, dict]] | None = None  # from a file
 
     def _check_output_layer(self) -> bool:
         """Whether the loss is fused with the last layer; refuse mismatched pairs."""
@@ -225,9 +235,18 @@ class Network:
         # The layers' arrays are views of params and grads: copies and pickles leave
         # them out, and __setstate__ makes them views again.
         state = dict(self.__dict__)
+        # callbacks may hold what cannot be copied (progress bars): keep their state only
+        state["_saved_callback_states"] = self._callback_states()
+        state["_callbacks"] = []
         if self.built:
             state["layers"] = [_unbound(layer, self.params, self.grads) for layer in self.layers]
         return state
+
+    def _callback_states(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(state_key, state)`` of the last training's callbacks (or those loaded)."""
+        if self._callbacks:
+            return [(c.state_key, c.get_state()) for c in self._callbacks if c.get_state()]
+        return list(self._saved_callback_states or [])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "_params_layout" in state:
@@ -568,7 +587,13 @@ class Network:
         sample_weight : array-like of shape (n_samples,), optional
             Weight of each sample in the loss.
         initial_epoch : int, default=0
-            Epoch number to start counting from (for schedules, when resuming).
+            The epoch to start at, as Keras's: epochs ``initial_epoch`` to ``epochs - 1``
+            run, so ``epochs`` is the epoch to stop at, not a number of more epochs.
+            Given ``self.epoch`` (where the last fit stopped, also after :func:`load`),
+            training resumes exactly: the optimizer's moments and step count, the random
+            generator, the rows' order and the callbacks' state (best value, patience
+            count) carry on, and the history continues; with the same data the weights
+            equal those of one uninterrupted run, bit for bit on one thread.
 
         Returns
         -------
@@ -694,7 +719,9 @@ class Network:
         """Write the network to one model file, atomically; ``chainrule.load(path)`` reads it.
 
         The file holds :meth:`get_config` (layers, loss, optimizer settings), the flat
-        parameter vector and the training history; see :mod:`chainrule.io`.
+        parameter vector, the training history and, once trained, the training state
+        that resuming needs (:mod:`chainrule.resume`: the optimizer's moments, so an
+        Adam network's file holds three times its parameters); see :mod:`chainrule.io`.
         """
         return save(self, path)
 
@@ -712,7 +739,26 @@ class Network:
             "dtype": self.dtype.name,
             "history": history,
         }
-        return "Network", header, {"params": self.params}
+        arrays = {"params": self.params}
+        self._add_training_state(header, arrays)
+        return "Network", header, arrays
+
+    def _add_training_state(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Add the training state (:mod:`chainrule.resume`) to a model file's contents."""
+        state, state_arrays = training_state(self)
+        if state is not None:
+            header[RESUME_KEY] = state
+            arrays.update(state_arrays)
+
+    def _restore_training_state(self, header: dict[str, Any], arrays: dict[str, np.ndarray]):
+        """Put back what :meth:`_add_training_state` saved, if the file has it."""
+        if header.get(RESUME_KEY) is not None:
+            restore_training_state(self, header[RESUME_KEY], arrays)
+        elif array_names(arrays):
+            raise ValueError(
+                f"its arrays {sorted(array_names(arrays))} belong to a training state, but "
+                f"the header has no {RESUME_KEY}"
+            )
 
     @classmethod
     def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Network:
@@ -728,6 +774,7 @@ class Network:
                 f"{None if params is None else params.dtype}"
             )
         net.params[...] = params
+        net._restore_training_state(header, arrays)
         if header.get("history") is not None:
             net.history = History()
             net.history.epoch = [int(e) for e in header["history"]["epoch"]]

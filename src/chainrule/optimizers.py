@@ -171,6 +171,9 @@ class Optimizer:
 
     name = ""
     _config_keys: tuple[str, ...] = ()
+    #: the names of the state arrays ``build`` allocates (model files store them as
+    #: ``optimizer.<name>``)
+    _state_arrays: tuple[str, ...] = ()
 
     def __init__(self, learning_rate: float | Schedule) -> None:
         if isinstance(learning_rate, Schedule):
@@ -203,6 +206,51 @@ class Optimizer:
     def _update(self, params, grads):  # pragma: no cover
         """The update, as the formula reads (the reference a kernel is tested against)."""
         raise NotImplementedError
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """What resuming needs, as PyTorch's ``optimizer.state_dict()``: the step count and
+        the current rate (JSON-safe), and the state arrays by name (the moments)."""
+        arrays = {name: getattr(self, name) for name in self._state_arrays}
+        scalars = {"iterations": int(self.iterations), "learning_rate": float(self.learning_rate)}
+        return scalars, {k: v for k, v in arrays.items() if v is not None}
+
+    def set_state(self, scalars: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Put back what :meth:`get_state` returned, after :meth:`build`; checks every value
+        (a ``ValueError`` names what does not fit)."""
+        iterations = scalars.get("iterations") if isinstance(scalars, dict) else None
+        rate = scalars.get("learning_rate") if isinstance(scalars, dict) else None
+        if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 0:
+            raise ValueError(
+                f"the optimizer's iterations must be an integer >= 0; got {iterations!r}"
+            )
+        if (
+            not isinstance(rate, (int, float))
+            or isinstance(rate, bool)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise ValueError(
+                f"the optimizer's learning_rate must be a positive number; got {rate!r}"
+            )
+        wanted = {name for name in self._state_arrays if getattr(self, name) is not None}
+        if set(arrays) != wanted:
+            raise ValueError(
+                f"{type(self).__name__} keeps the arrays {sorted(wanted)}; the state holds "
+                f"{sorted(arrays)}"
+            )
+        for name in sorted(wanted):
+            mine, theirs = getattr(self, name), np.asarray(arrays[name])
+            if theirs.shape != mine.shape or theirs.dtype != mine.dtype:
+                raise ValueError(
+                    f"the optimizer's {name} must have shape {mine.shape} and dtype "
+                    f"{mine.dtype}; got shape {theirs.shape} and dtype {theirs.dtype}"
+                )
+            if not np.isfinite(theirs).all():
+                raise ValueError(f"the optimizer's {name} holds values that are not finite")
+        for name in wanted:
+            getattr(self, name)[...] = arrays[name]
+        self.iterations = iterations
+        self.learning_rate = float(rate)
 
     def __getstate__(self) -> dict[str, Any]:
         # a kernel's scratch vector is made again when needed
@@ -248,6 +296,7 @@ class SGD(Optimizer):
 
     name = "sgd"
     _config_keys = ("momentum", "nesterov")
+    _state_arrays = ("velocity",)
 
     def __init__(
         self, learning_rate: float | Schedule = 0.01, momentum: float = 0.0, nesterov: bool = False
@@ -285,6 +334,7 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
     _config_keys = ("rho", "epsilon")
+    _state_arrays = ("mean_square",)
 
     def __init__(
         self, learning_rate: float | Schedule = 0.001, rho: float = 0.9, epsilon: float = 1e-7
@@ -328,6 +378,7 @@ class Adam(Optimizer):
 
     name = "adam"
     _config_keys = ("beta_1", "beta_2", "epsilon")
+    _state_arrays = ("m", "v")
 
     def __init__(
         self,

@@ -8,10 +8,13 @@ on DataFrames, raw rows in, labels in their original values out. It is what the
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import math
 import numbers
 import os
+import re
 import time
 import warnings
 from collections.abc import Sequence
@@ -96,6 +99,8 @@ _TRAINING = {
     "best_epoch": lambda v: is_int(v) and v >= 1,
     "monitor": lambda v: isinstance(v, str),
     "best": lambda v: isinstance(v, dict) and all(is_number(x) for x in v.values()),
+    "data_sha256": lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) is not None,
+    "resumed_at_epoch": lambda v: is_int(v) and v >= 0,
 }
 
 
@@ -186,6 +191,42 @@ def read_csv(path: str) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- model
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's column names and values (pandas' row hashes): resuming checks
+    that the data are those the run trained on."""
+    pd = _pandas()
+    digest = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode("utf-8"))
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _difference(saved: dict[str, Any], new: dict[str, Any]) -> str:
+    """What differs between two fitted Preprocessor configs, in words ("" if nothing)."""
+    old_state, new_state = saved.get("fitted", {}), new.get("fitted", {})
+    if old_state.get("task") != new_state.get("task"):
+        return f"the task was {old_state.get('task')}, it is now {new_state.get('task')}"
+    old_cols = {c.get("name"): c for c in old_state.get("columns", []) if isinstance(c, dict)}
+    new_cols = {c.get("name"): c for c in new_state.get("columns", []) if isinstance(c, dict)}
+    if list(old_cols) != list(new_cols):
+        return f"the columns were {list(old_cols)}, they are now {list(new_cols)}"
+    for name, column in old_cols.items():
+        if column != new_cols[name]:
+            keys = sorted(
+                k
+                for k in set(column) | set(new_cols[name])
+                if column.get(k) != new_cols[name].get(k)
+            )
+            return f"column {name!r} differs ({', '.join(keys)})"
+    if old_state.get("classes") != new_state.get("classes"):
+        return (
+            f"the classes were {old_state.get('classes')}, they are now {new_state.get('classes')}"
+        )
+    for key in ("target_mean", "target_scale"):
+        if old_state.get(key) != new_state.get(key):
+            return "the target's mean or scale differs"
+    return ""
 
 
 class TabularModel:
@@ -343,13 +384,71 @@ class TabularModel:
         The validation rows (``validation_fraction``) are held out before anything is
         learned, so their scores are what new data would see. Returns ``self``.
         """
+        X, y, validation_data = self._prepare(frame)
+        n_outputs = len(self.classes_) if self.task_ == "classify" else 1
+        self.network_ = self._build_network(X.shape[1], n_outputs)
+        return self._train(X, y, validation_data, callbacks, verbose)
+
+    def resume(
+        self,
+        frame: pd.DataFrame,
+        *,
+        epochs: int | None = None,
+        callbacks: Sequence[Callback] = (),
+        verbose: int = 0,
+    ) -> TabularModel:
+        """Continue the training this model's file stopped (a checkpoint or a model file),
+        on the same data, up to ``epochs`` in all (default: the ``epochs`` it was made
+        with).
+
+        The optimizer's moments, the random generator, the rows' order, early
+        stopping's state and the history carry on, so an interrupted run resumed from its
+        last checkpoint ends with the weights of the run never interrupted (bit for bit
+        on one thread). The data must be the rows the run trained on: anything else
+        raises :class:`DataError` naming what differs. Returns ``self``.
+        """
+        self._require_fitted()
+        net = self.network_
+        if net.optimizer.iterations == 0 and net.epoch == 0:
+            raise ValueError(
+                "this model holds no training state to resume (it never trained, or its "
+                "file was written by a chainrule without resuming); train it anew with fit()"
+            )
+        epochs = check_positive_int(self.epochs if epochs is None else epochs, "epochs")
+        if net.epoch >= epochs:
+            raise ValueError(
+                f"this model has trained {net.epoch} epochs already; epochs is the total to "
+                f"reach, not a number of more epochs: give more than {net.epoch}"
+            )
+        saved_digest = self.training_.get("data_sha256")
+        saved_preprocessor = self.preprocessor_
+        X, y, validation_data = self._prepare(frame, check_against=saved_preprocessor)
+        if saved_digest is not None and saved_digest != self.training_["data_sha256"]:
+            raise DataError(
+                f"the rows differ from those the run trained on ({self.training_['rows']} "
+                "rows, the same columns and statistics, but other values): resume with "
+                "the same file"
+            )
+        self.epochs = epochs
+        return self._train(X, y, validation_data, callbacks, verbose, initial_epoch=net.epoch)
+
+    def _prepare(self, frame: pd.DataFrame, check_against: Preprocessor | None = None):
+        """Check the settings, split the rows, learn the preprocessing on the training
+        rows: ``(X, y, validation_data)``. With ``check_against`` (resuming), refuse
+        data whose preprocessing differs from it."""
         frame = _check_frame(frame)
-        epochs = check_positive_int(self.epochs, "epochs")
-        batch_size = check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
         check_seed(self.seed, "seed")
         parse_hidden(self.hidden)
+        rows_before = None if check_against is None else self.training_.get("rows")
+        if rows_before is not None and rows_before != len(frame):
+            raise DataError(
+                f"the run being resumed trained on {rows_before} rows; this data has "
+                f"{len(frame)}: resume with the same file"
+            )
         # The task and classes from every row, so the split can be stratified.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the real fit below warns
@@ -374,6 +473,13 @@ class TabularModel:
             ignore=self.ignore,
             scale_target=self.scale_target,
         ).fit(train)
+        if check_against is not None:
+            difference = _difference(check_against.get_config(), self.preprocessor_.get_config())
+            if difference:
+                raise DataError(
+                    f"the data differ from those the run being resumed trained on: "
+                    f"{difference}; resume with the same file"
+                )
         X = self.preprocessor_.transform(train)
         y = self.preprocessor_.encode_target(train)
         validation_data = None
@@ -386,31 +492,36 @@ class TabularModel:
                     self.preprocessor_.transform(val),
                     self.preprocessor_.encode_target(val),
                 )
-        n_outputs = len(self.classes_) if self.task_ == "classify" else 1
-        self.network_ = self._build_network(X.shape[1], n_outputs)
+        self.training_ = {
+            "rows": len(frame),
+            "train_rows": int(train_rows.size),
+            "validation_rows": int(val_rows.size),
+            "data_sha256": _frame_digest(frame),
+            "epochs_run": 0,
+            "interrupted": False,
+        }
+        return X, y, validation_data
+
+    def _train(self, X, y, validation_data, callbacks, verbose, initial_epoch: int = 0):
         # the best epoch: early stopping keeps its weights; without it, still reported
         monitor = "val_loss" if validation_data is not None else "loss"
         if self.patience is not None:
             best = EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
         else:
             best = Monitor(monitor)
-        self.training_ = {
-            "rows": len(frame),
-            "train_rows": int(train_rows.size),
-            "validation_rows": int(val_rows.size),
-            "epochs_run": 0,
-            "interrupted": False,
-        }
+        if initial_epoch:
+            self.training_["resumed_at_epoch"] = initial_epoch
         started = time.perf_counter()
         try:
             self.network_.fit(
                 X,
                 y,
-                epochs=epochs,
-                batch_size=batch_size,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
                 validation_data=validation_data,
                 callbacks=[best, *callbacks],
                 verbose=verbose,
+                initial_epoch=initial_epoch,
             )
         except KeyboardInterrupt:
             self.training_["interrupted"] = True
@@ -541,7 +652,9 @@ class TabularModel:
                 "history": {k: [float(v) for v in values] for k, values in history.items()},
             },
         }
-        return "TabularModel", header, {"params": net.params}
+        arrays = {"params": net.params}
+        net._add_training_state(header, arrays)
+        return "TabularModel", header, arrays
 
     @classmethod
     def _from_model_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]):

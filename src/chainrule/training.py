@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from chainrule._validation import check_fraction, check_positive_int, check_sample_weight
-from chainrule.callbacks import Callback, History, ProgressLogger, check_callbacks
+from chainrule.callbacks import Callback, Checkpoint, History, ProgressLogger, check_callbacks
 from chainrule.errors import TrainingDivergedError
 from chainrule.progress import check_verbose
 
@@ -147,13 +147,19 @@ def train(
     batches : batch source
         Every iteration over it is one epoch of ``(X, y, sample_weight)`` batches.
     epochs : int
+        The epoch to stop at, as Keras's: epochs ``initial_epoch`` to ``epochs - 1``
+        (0-based) run, ``epochs - initial_epoch`` of them.
     initial_epoch : int, default=0
-        The first epoch's number (for the schedule and the logs, when resuming).
+        The first epoch's number (for the schedule and the logs). When it is where the
+        network's last training stopped (``network.epoch``), the run resumes: the
+        callbacks take back their state (:meth:`Callback.set_state`) and the history
+        continues.
     validation : batch source, optional
         Scored after every epoch; adds ``val_loss`` and ``val_<metric>`` to the logs.
     callbacks : sequence of Callback
-        Called in order, after the :class:`History` the loop returns (so a checkpoint
-        saves the history of the epoch it saves).
+        Called in order, after the :class:`History` the loop returns and before any
+        :class:`Checkpoint` (so a checkpoint saves the history and every callback's
+        state of the epoch it saves).
 
     Returns
     -------
@@ -168,22 +174,34 @@ def train(
     spoil the weights; weights that became non-finite in an epoch are set back to
     those at its start. Every callback's ``on_train_end`` runs, however training ends.
     """
-    epochs = check_positive_int(epochs, "epochs")
+    epochs, initial_epoch = check_epochs(epochs, initial_epoch)
+    resuming = initial_epoch > 0 and initial_epoch == network.epoch
+    saved_states = network._callback_states() if resuming else []
     history = History()
-    callbacks = [history, *callbacks]  # first: a Checkpoint saves the epoch's history too
-    params = {"epochs": initial_epoch + epochs, "batches": n_batches(batches)}
+    if resuming and network.history is not None:  # the history continues
+        kept = [i for i, e in enumerate(network.history.epoch) if e < initial_epoch]
+        history.epoch = [network.history.epoch[i] for i in kept]
+        history.history = {k: [v[i] for i in kept] for k, v in network.history.history.items()}
+    # the History first and checkpoints last: a checkpoint saves the epoch's history
+    # and what every other callback made of the epoch
+    checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
+    callbacks = [history, *(c for c in callbacks if not isinstance(c, Checkpoint)), *checkpoints]
+    params = {"epochs": epochs, "batches": n_batches(batches)}
     for callback in callbacks:
         callback.network, callback.params = network, params
     network.history = history
     network.stop_training = False
+    network._callbacks = callbacks[1:]
+    network._saved_callback_states = None
     optimizer = network.optimizer
     optimizer.set_epoch(initial_epoch)
     try:
         for callback in callbacks:
             callback.on_train_begin({})
+        _restore_callbacks(callbacks[1:], saved_states)
         # overflow in a diverging step is reported as TrainingDivergedError, not warnings
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            for epoch in range(initial_epoch, initial_epoch + epochs):
+            for epoch in range(initial_epoch, epochs):
                 started = time.perf_counter()
                 for callback in callbacks:
                     callback.on_epoch_begin(epoch)
@@ -220,6 +238,7 @@ def train(
                     logs.update({f"val_{name}": value for name, value in scores.items()})
                 logs["lr"] = optimizer.learning_rate
                 logs["seconds"] = time.perf_counter() - started
+                network.epoch = epoch + 1  # what a checkpoint of this epoch resumes from
                 for callback in callbacks:
                     callback.on_epoch_end(epoch, logs)
                 optimizer.set_epoch(epoch + 1)
@@ -228,7 +247,41 @@ def train(
     finally:
         for callback in callbacks:
             callback.on_train_end({})
+        # the callbacks' final state, kept with the network (the objects may train others)
+        network._saved_callback_states = network._callback_states()
+        network._callbacks = []
     return history
+
+
+def check_epochs(epochs: Any, initial_epoch: Any) -> tuple[int, int]:
+    """``epochs`` and ``initial_epoch`` checked: Keras's meaning, ``epochs`` the epoch to
+    stop at, so ``0 <= initial_epoch < epochs``."""
+    epochs = check_positive_int(epochs, "epochs")
+    if (
+        not isinstance(initial_epoch, (int, np.integer))
+        or isinstance(initial_epoch, bool)
+        or initial_epoch < 0
+    ):
+        raise ValueError(f"initial_epoch must be an integer >= 0; received {initial_epoch!r}")
+    initial_epoch = int(initial_epoch)
+    if initial_epoch >= epochs:
+        raise ValueError(
+            f"initial_epoch={initial_epoch} leaves nothing to train with epochs={epochs}: as "
+            "in Keras, epochs is the epoch to stop at, not a number of more epochs; pass "
+            f"epochs greater than {initial_epoch} (e.g. epochs={initial_epoch + epochs})"
+        )
+    return epochs, initial_epoch
+
+
+def _restore_callbacks(callbacks: Sequence[Callback], saved: list[tuple[str, dict]]) -> None:
+    """Give each callback the saved state with its key (in order, when keys repeat)."""
+    remaining = list(saved)
+    for callback in callbacks:
+        for i, (key, state) in enumerate(remaining):
+            if key == callback.state_key:
+                callback.set_state(state)
+                del remaining[i]
+                break
 
 
 def n_batches(batches) -> int | None:
@@ -256,7 +309,7 @@ def fit(
 ) -> History:
     """``Network.fit``: check the arrays, hold out validation rows, make the batch
     sources, then :func:`train`. The arguments are ``Network.fit``'s."""
-    epochs = check_positive_int(epochs, "epochs")
+    epochs, initial_epoch = check_epochs(epochs, initial_epoch)
     batch_size = check_positive_int(batch_size, "batch_size")
     verbose = check_verbose(verbose)
     callbacks = check_callbacks(callbacks)
@@ -296,6 +349,12 @@ def fit(
     batches = ArrayBatches(
         X, target, sample_weight, batch_size=batch_size, shuffle=shuffle, rng=network.rng
     )
+    # resuming: the row order carries on from the last epoch (it is shuffled in place)
+    order = network._batch_order
+    resuming = initial_epoch > 0 and initial_epoch == network.epoch
+    if shuffle and resuming and order is not None and order.shape == batches.order.shape:
+        batches.order = order
+    network._batch_order = batches.order if shuffle else None
     if verbose:
         callbacks.append(ProgressLogger(verbose))
     return train(
