@@ -450,8 +450,12 @@ def test_data_errors_name_file_column_and_row(files, tmp_path, capsys):
     assert main(["train", str(tmp_path / "latin1.csv"), "--target", "b", *args]) == 1
     assert "not UTF-8 text" in capsys.readouterr().err
     (tmp_path / "semicolons.csv").write_text("a;b\n1;2\n3;4\n")
-    assert main(["train", str(tmp_path / "semicolons.csv"), "--target", "b", *args]) == 1
-    assert "the header 'a;b' looks separated by semicolons" in capsys.readouterr().err
+    semicolons = ["train", str(tmp_path / "semicolons.csv"), "--target", "b", *args]
+    assert main([*semicolons, "--sep", ","]) == 1
+    assert (
+        "the header 'a;b' looks semicolon-separated, but the file was read as comma-separated; "
+        "leave --sep out to sniff the delimiter, or give --sep ';'" in capsys.readouterr().err
+    )
     (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3,4,5,6\n")
     assert main(["train", str(tmp_path / "ragged.csv"), "--target", "b", *args]) == 1
     assert "not a well-formed CSV file" in capsys.readouterr().err

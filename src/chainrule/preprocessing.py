@@ -14,6 +14,7 @@ row; wrong settings raise plain ValueError / TypeError. pandas is needed here (t
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,31 @@ MAX_DISTINCT_CLASS_SHARE = 0.5
 #: numbers beyond this magnitude (or below its inverse) are rescaled before their squares
 #: are summed, so the mean and standard deviation never overflow (or underflow)
 _SAFE_MAGNITUDE = 1e100
+#: a number more than this many standard deviations from its training mean is refused
+#: at transform: nothing can be predicted from it, and it would overflow float32
+MAX_STANDARD_SCORE = 1e6
+#: a numeric or date column with a different value in each of at least this many rows
+#: draws the identifier warning (a text column: ``MANY_CATEGORIES``)
+MIN_ID_ROWS = 20
+#: a text column whose values are numbers (or dates) but for at least this share is
+#: read as "numbers with a few stray values" and draws a warning naming them
+MOSTLY = 0.8
+#: what a date or datetime column becomes, in this order: the year as a number, the
+#: month (of 12), the day of the month as a number, the day of the week (Monday 0, of 7)
+#: and, for times, the hour of the day (with minutes, of 24) as points on a circle
+#: (sin and cos); a part that does not vary in training is left out
+DATE_PARTS = (
+    "year",
+    "month_sin",
+    "month_cos",
+    "day",
+    "weekday_sin",
+    "weekday_cos",
+    "hour_sin",
+    "hour_cos",
+)
+#: numbers written with thousands separators or a decimal comma: "1,037", "1.037,5", "2,5"
+_COMMA_NUMBER = r"^[-+]?(\d{1,3}([,.' ]\d{3})+([.,]\d+)?|\d+,\d+)$"
 
 
 def _pandas():
@@ -123,6 +149,154 @@ def _standardise(values: np.ndarray, mean: float, scale: float) -> np.ndarray:
         if overflowed.any():
             result[overflowed] = values[overflowed] / scale - mean / scale
     return result
+
+
+def _guess_date_format(text: pd.Series) -> tuple[str | None, int, list[str]]:
+    """The date format most of ``text`` (non-missing strings) parses with, how many
+    values parse with it, and the other formats under which every value parses.
+
+    Candidates come from pandas' ``guess_datetime_format`` on up to 20 distinct values,
+    month first and day first; ties go to the first found (month first, as pandas).
+    """
+    try:
+        from pandas.tseries.api import guess_datetime_format
+    except ImportError:  # pragma: no cover - pandas < 2.2
+        from pandas._libs.tslibs.parsing import guess_datetime_format
+    formats: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for dayfirst in (False, True):
+            for value in text.drop_duplicates().head(20):
+                found = guess_datetime_format(value, dayfirst=dayfirst)
+                if found and found not in formats:
+                    formats.append(found)
+    counts = [int(_parse_dates(text, f).notna().sum()) for f in formats]
+    if not counts or max(counts) == 0:
+        return None, 0, []
+    best = int(np.argmax(counts))
+    full = [
+        f for f, c in zip(formats, counts, strict=True) if c == len(text) and f != formats[best]
+    ]
+    return formats[best], counts[best], full
+
+
+def _parse_dates(series: pd.Series, fmt: str | None) -> pd.Series:
+    """Dates and times, naive (wall-clock time; UTC when offsets differ); NaT where a
+    value is missing or does not read with ``fmt``."""
+    pd = _pandas()
+    if pd.api.types.is_datetime64_any_dtype(series):
+        values = series
+    else:
+        if fmt is None:
+            fmt = _guess_date_format(series.dropna().astype(str))[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                values = pd.to_datetime(series, format=fmt, errors="coerce")
+            except (ValueError, TypeError):  # several UTC offsets
+                values = pd.to_datetime(series, format=fmt, errors="coerce", utc=True)
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_localize(None)
+    return values
+
+
+def _date_parts(dates: pd.Series) -> dict[str, np.ndarray]:
+    """Every part of :data:`DATE_PARTS` of parsed dates (nan where missing)."""
+    dt = dates.dt
+
+    def number(values) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64)
+
+    month = 2 * np.pi * (number(dt.month) - 1) / 12
+    weekday = 2 * np.pi * number(dt.weekday) / 7
+    hour = 2 * np.pi * (number(dt.hour) + number(dt.minute) / 60 + number(dt.second) / 3600) / 24
+    return {
+        "year": number(dt.year),
+        "month_sin": np.sin(month),
+        "month_cos": np.cos(month),
+        "day": number(dt.day),
+        "weekday_sin": np.sin(weekday),
+        "weekday_cos": np.cos(weekday),
+        "hour_sin": np.sin(hour),
+        "hour_cos": np.cos(hour),
+    }
+
+
+def _warn_if_row_numbers(name: str, observed: np.ndarray) -> None:
+    """Warn when a number column holds a different whole number in every row, densely
+    (such as 1..n, in any order): a row number or identifier, not a measurement."""
+    n = observed.size
+    if n < MIN_ID_ROWS or not np.all(np.mod(observed, 1) == 0):
+        return
+    low, high = float(observed.min()), float(observed.max())
+    if high - low + 1 <= 2 * n and np.unique(observed).size == n:
+        warnings.warn(
+            f"column {name!r} holds a different whole number in every row ({low:.0f} to "
+            f"{high:.0f}): it looks like a row number or identifier, and is used as a "
+            f"number feature. Ignore it (--ignore {name}) unless its value matters.",
+            UserWarning,
+            stacklevel=5,
+        )
+
+
+def _warn_stray(name: str, what: str, stray: pd.Series, commas: pd.Series) -> None:
+    """Warn that a column of ``what`` (numbers, dates) holds a few other values (``stray``)
+    or numbers written with commas (``commas``), naming up to three with their rows, and
+    say what would read them."""
+    shown = stray if len(stray) else commas
+    values = list(dict.fromkeys(shown.tolist()))
+    listed = ", ".join(repr(v) for v in values[:3]) + (" ..." if len(values) > 3 else "")
+    fixes = []
+    if len(stray):
+        fixes.append(
+            "add values that mean 'missing' to the missing-value markers "
+            f"(--na-values {values[0]!r}; read_csv's na_values)"
+        )
+    if len(commas):
+        fixes.append(
+            f"numbers written with a thousands separator or a decimal comma (such as "
+            f"{commas.iloc[0]!r}) need --thousands or --decimal (read_csv's thousands, "
+            "decimal)"
+        )
+    warnings.warn(
+        f"column {name!r} holds {what} except {len(shown)} value(s): {listed} "
+        f"({_rows_text(shown.index, limit=3)}), so it is used as text categories, not as "
+        f"{what}. Fix the file, or {'; '.join(fixes) or 'leave it out (--ignore)'}",
+        UserWarning,
+        stacklevel=5,
+    )
+
+
+def _warn_if_mostly_numbers(name: str, text: pd.Series) -> bool:
+    """Warn (and return True) when a text column's values are numbers but for a few, or
+    numbers written with thousands separators or decimal commas."""
+    pd = _pandas()
+    if text.empty:
+        return False
+    stripped = text.str.strip()
+    plain = pd.to_numeric(stripped, errors="coerce").notna().to_numpy()
+    commas = stripped.str.match(_COMMA_NUMBER).to_numpy() & ~plain
+    numberish = plain | commas
+    if numberish.mean() < MOSTLY or plain.all():
+        return False
+    _warn_stray(name, "numbers", text[~numberish], text[commas])
+    return True
+
+
+def _scaled(name: str, index: Any, values: np.ndarray, col: dict[str, Any]) -> np.ndarray:
+    """``(values - mean) / scale`` of a number column; refuse values more than
+    ``MAX_STANDARD_SCORE`` standard deviations from the mean, naming the rows."""
+    scaled = _standardise(values, col["mean"], col["scale"])
+    too_large = ~(np.abs(scaled) <= MAX_STANDARD_SCORE)
+    if too_large.any():
+        first = values[too_large][0]
+        raise DataError(
+            f"column {name!r}: {_rows_verb(index[too_large], 'holds', 'hold')} a value too "
+            f"large for the scaling learned in training ({first:.4g}, more than "
+            f"{MAX_STANDARD_SCORE:.0e} standard deviations from the mean {col['mean']:.4g}, "
+            f"standard deviation {col['scale']:.4g}); check it"
+        )
+    return scaled
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -258,38 +432,16 @@ class Preprocessor:
 
         columns = []
         for name in features:
-            series = frame[name]
-            if _is_numeric(series):
-                values = series.to_numpy(dtype=np.float64)
-                observed = values[~np.isnan(values)]
-                if observed.size == 0:
-                    raise DataError(
-                        f"column {name!r} has no values at all; ignore it (--ignore {name})"
-                    )
-                if not np.all(np.isfinite(observed)):
-                    raise DataError(f"column {name!r} holds infinite values; fix or ignore it")
-                mean, scale = _mean_and_scale(observed)
-                columns.append(
-                    {"name": name, "kind": "numeric", "mean": mean, "scale": scale, "fill": mean}
-                )
+            column = self._fit_column(name, frame[name])
+            if column is None:
+                ignore.append(name)
             else:
-                text = series.dropna().astype(str)
-                counts = text.value_counts()
-                categories = sorted(counts.index)
-                # most frequent, ties broken by the sorted order
-                top = min(categories, key=lambda c: (-counts[c], c))
-                if len(categories) > MANY_CATEGORIES and len(categories) > 0.5 * len(text):
-                    warnings.warn(
-                        f"column {name!r} has {len(categories)} distinct values in "
-                        f"{len(text)} rows; it looks like an identifier or free text and "
-                        f"becomes {len(categories)} one-hot features. Ignore it "
-                        f"(--ignore {name}) unless it is a category.",
-                        UserWarning,
-                        stacklevel=2,
-                    )
-                columns.append(
-                    {"name": name, "kind": "category", "categories": categories, "fill": top}
-                )
+                columns.append(column)
+        if not columns:
+            raise DataError(
+                f"no feature columns left: the data has only {known}, minus the target "
+                f"{self.target!r} and the columns left out {ignore}"
+            )
         self.columns_ = columns
         self.ignore_ = ignore
 
@@ -298,6 +450,88 @@ class Preprocessor:
         else:
             self._fit_regression_target(target)
         return self
+
+    def _fit_column(self, name: str, series: pd.Series) -> dict[str, Any] | None:
+        """One column's entry of ``columns_`` (None: a date column that cannot be used)."""
+        pd = _pandas()
+        if _is_numeric(series):
+            values = series.to_numpy(dtype=np.float64)
+            observed = values[~np.isnan(values)]
+            if observed.size == 0:
+                raise DataError(
+                    f"column {name!r} has no values at all; ignore it (--ignore {name})"
+                )
+            if not np.all(np.isfinite(observed)):
+                raise DataError(f"column {name!r} holds infinite values; fix or ignore it")
+            _warn_if_row_numbers(name, observed)
+            mean, scale = _mean_and_scale(observed)
+            return {"name": name, "kind": "numeric", "mean": mean, "scale": scale, "fill": mean}
+        if pd.api.types.is_datetime64_any_dtype(series):
+            return self._fit_dates(name, series, None)
+        text = series.dropna().astype(str)
+        if not _warn_if_mostly_numbers(name, text):
+            fmt, parsed, also = _guess_date_format(text)
+            if fmt is not None and parsed == len(text):
+                if also:
+                    warnings.warn(
+                        f"column {name!r}: every date reads both as {fmt} and as "
+                        f"{' and as '.join(also)}; read as {fmt}. Write dates as "
+                        "YYYY-MM-DD to be sure",
+                        UserWarning,
+                        stacklevel=4,
+                    )
+                return self._fit_dates(name, series, fmt)
+            if fmt is not None and parsed >= MOSTLY * len(text):
+                bad = _parse_dates(text, fmt).isna().to_numpy()
+                _warn_stray(name, f"dates ({fmt})", text[bad], text[:0])
+        counts = text.value_counts()
+        categories = sorted(counts.index)
+        # most frequent, ties broken by the sorted order
+        top = min(categories, key=lambda c: (-counts[c], c))
+        if len(categories) > MANY_CATEGORIES and len(categories) > 0.5 * len(text):
+            warnings.warn(
+                f"column {name!r} has {len(categories)} distinct values in "
+                f"{len(text)} rows; it looks like an identifier or free text and "
+                f"becomes {len(categories)} one-hot features. Ignore it "
+                f"(--ignore {name}) unless it is a category.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return {"name": name, "kind": "category", "categories": categories, "fill": top}
+
+    def _fit_dates(self, name: str, series: pd.Series, fmt: str | None) -> dict[str, Any] | None:
+        """A date column's entry: its format and the scaling of the parts that vary."""
+        dates = _parse_dates(series, fmt)
+        observed = dates.dropna()
+        values = _date_parts(observed)
+        # a point on a circle varies when either of its coordinates does
+        varies = {part for part, v in values.items() if v.size and np.ptp(v) > 0}
+        for base in ("month", "weekday", "hour"):
+            if varies & {f"{base}_sin", f"{base}_cos"}:
+                varies |= {f"{base}_sin", f"{base}_cos"}
+        parts = []
+        for part in DATE_PARTS:
+            if part in varies:
+                mean, scale = _mean_and_scale(values[part])
+                parts.append({"part": part, "mean": mean, "scale": scale})
+        if not parts:
+            warnings.warn(
+                f"column {name!r} holds the same date in every row; it tells the rows "
+                "nothing and is left out",
+                UserWarning,
+                stacklevel=4,
+            )
+            return None
+        if observed.size >= MIN_ID_ROWS and observed.nunique() == observed.size:
+            warnings.warn(
+                f"column {name!r} holds a different date in every row: it looks like a "
+                "time stamp or identifier of each row and becomes the features "
+                f"{', '.join(p['part'] for p in parts)}. Ignore it (--ignore {name}) "
+                "unless the date matters.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return {"name": name, "kind": "datetime", "format": fmt, "parts": parts}
 
     def _fit_classes(self, target: pd.Series) -> None:
         """The sorted class labels; refuse one class, or numbers too many to be classes."""
@@ -357,13 +591,14 @@ class Preprocessor:
         if target_missing.any():
             raise DataError(
                 f"target column {self.target!r} has {int(target_missing.sum())} missing "
-                f"value(s) ({_rows_text(frame.index[target_missing])}); remove those rows"
+                f"value(s) ({_rows_text(frame.index[target_missing])}); remove those rows "
+                "(--drop-missing-target drops them)"
             )
         if not self.impute:
-            self._refuse_missing(frame, features)
+            self._refuse_missing(frame, features, fitting=True)
 
     @staticmethod
-    def _refuse_missing(frame: pd.DataFrame, features: list[str]) -> None:
+    def _refuse_missing(frame: pd.DataFrame, features: list[str], fitting: bool) -> None:
         missing = frame[features].isna()
         per_column = missing.sum()
         bad = [c for c in features if per_column[c]]
@@ -374,11 +609,18 @@ class Preprocessor:
             f"{c!r}: {int(per_column[c])} ({_rows_text(frame.index[missing[c].to_numpy()])})"
             for c in bad
         )
-        raise DataError(
-            f"missing values in {n_rows} row(s), in column(s) {details}. Fill them "
-            "(impute=True, --impute: the column mean for numbers, the most frequent "
-            "value for text), remove those rows, or ignore the columns (--ignore)"
-        )
+        if fitting:
+            fix = (
+                "Fill them (impute=True, --impute: the column mean for numbers, the most "
+                "frequent value for text), remove those rows, or ignore the columns (--ignore)"
+            )
+        else:
+            fix = (
+                "The model was trained without imputation, so it cannot fill them: fill "
+                "them in the file, remove those rows, or train again with imputation "
+                "(chainrule train ... --impute; impute=True)"
+            )
+        raise DataError(f"missing values in {n_rows} row(s), in column(s) {details}. {fix}")
 
     # ------------------------------------------------------------ transform
 
@@ -393,6 +635,8 @@ class Preprocessor:
         for col in self.columns_:
             if col["kind"] == "numeric":
                 names.append(col["name"])
+            elif col["kind"] == "datetime":
+                names.extend(f"{col['name']}:{p['part']}" for p in col["parts"])
             else:
                 names.extend(f"{col['name']}={c}" for c in col["categories"])
         return names
@@ -424,7 +668,7 @@ class Preprocessor:
                 stacklevel=2,
             )
         if not self.impute:
-            self._refuse_missing(frame, expected)
+            self._refuse_missing(frame, expected, fitting=False)
         pd = _pandas()
         blocks = []
         for col in self.columns_:
@@ -434,10 +678,13 @@ class Preprocessor:
                 text = series.notna().to_numpy() & np.isnan(values)
                 if text.any():
                     first = series[text].iloc[0]
+                    hint = ""
+                    if re.match(_COMMA_NUMBER, str(first).strip()):
+                        hint = " (a thousands separator or decimal comma: --thousands, --decimal)"
                     raise DataError(
                         f"column {col['name']!r} must hold numbers, as in training; "
                         f"{_rows_verb(series.index[text], 'holds', 'hold')} text such as "
-                        f"{first!r}"
+                        f"{first!r}{hint}"
                     )
                 infinite = np.isinf(values)
                 if infinite.any():
@@ -446,16 +693,22 @@ class Preprocessor:
                         f"({_rows_text(series.index[infinite])})"
                     )
                 values = np.where(np.isnan(values), col["fill"], values)
-                scaled = _standardise(values, col["mean"], col["scale"])
-                too_large = ~np.isfinite(scaled)
-                if too_large.any():
+                blocks.append(_scaled(col["name"], series.index, values, col)[:, None])
+            elif col["kind"] == "datetime":
+                dates = _parse_dates(series, col["format"])
+                bad = series.notna().to_numpy() & dates.isna().to_numpy()
+                if bad.any():
                     raise DataError(
-                        f"column {col['name']!r}: "
-                        f"{_rows_verb(series.index[too_large], 'holds', 'hold')} a value too "
-                        "large for the scaling learned in training (mean "
-                        f"{col['mean']:.4g}, standard deviation {col['scale']:.4g}); check it"
+                        f"column {col['name']!r} must hold dates, as in training "
+                        f"({col['format'] or 'typed dates'}); "
+                        f"{_rows_verb(series.index[bad], 'holds', 'hold')} "
+                        f"{series[bad].iloc[0]!r}"
                     )
-                blocks.append(scaled[:, None])
+                parts = _date_parts(dates)
+                for part in col["parts"]:
+                    values = parts[part["part"]]
+                    values = np.where(np.isnan(values), part["mean"], values)
+                    blocks.append(_standardise(values, part["mean"], part["scale"])[:, None])
             else:
                 text = series.astype(object).where(series.notna(), col["fill"]).astype(str)
                 categories = col["categories"]
@@ -610,6 +863,20 @@ def _checked_column(col: Any) -> dict[str, Any]:
         if not all(math.isfinite(v) for v in values.values()) or values["scale"] <= 0:
             raise ValueError(f"column {col['name']!r} has an invalid scaling: {values}")
         return {"name": col["name"], "kind": "numeric", **values}
+    if col.get("kind") == "datetime":
+        fmt = col.get("format")
+        parts = col.get("parts")
+        if (fmt is not None and not isinstance(fmt, str)) or not isinstance(parts, list):
+            raise ValueError(f"column {col['name']!r} has a malformed date entry")
+        checked = []
+        for part in parts:
+            if not isinstance(part, dict) or part.get("part") not in DATE_PARTS:
+                raise ValueError(f"column {col['name']!r} has an unknown date part: {part!r}")
+            values = {k: float(part[k]) for k in ("mean", "scale")}
+            if not all(math.isfinite(v) for v in values.values()) or values["scale"] <= 0:
+                raise ValueError(f"column {col['name']!r} has an invalid scaling: {part!r}")
+            checked.append({"part": part["part"], **values})
+        return {"name": col["name"], "kind": "datetime", "format": fmt, "parts": checked}
     if col.get("kind") == "category":
         categories = col.get("categories")
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
