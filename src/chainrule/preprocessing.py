@@ -208,7 +208,7 @@ def _date_parts(dates: pd.Series) -> dict[str, np.ndarray]:
         return np.asarray(values, dtype=np.float64)
 
     month = 2 * np.pi * (number(dt.month) - 1) / 12
-    weekday = 2 * np.pi * number(dt.weekday) / 7
+    weekday = 2 * np.pi * number(dt.day_of_week) / 7
     hour = 2 * np.pi * (number(dt.hour) + number(dt.minute) / 60 + number(dt.second) / 3600) / 24
     return {
         "year": number(dt.year),
