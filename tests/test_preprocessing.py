@@ -357,7 +357,7 @@ def test_missing_values_at_transform_say_what_helps():
     # predict has no --impute: the fix is in the file or in training
     assert "trained without imputation" in message
     assert "chainrule train ... --impute" in message and "(impute=True, --impute:" not in message
-    target = frame.assign(label=[None] + list(frame["label"][1:]))
+    target = frame.assign(label=[None, *frame["label"][1:]])
     with pytest.raises(DataError, match=r"missing value\(s\) \(row 0\).*--drop-missing-target"):
         Preprocessor("label").fit(target)
 

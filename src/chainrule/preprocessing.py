@@ -168,7 +168,11 @@ def _guess_date_format(text: pd.Series) -> tuple[str | None, int, list[str]]:
         for dayfirst in (False, True):
             for value in text.drop_duplicates().head(20):
                 found = guess_datetime_format(value, dayfirst=dayfirst)
-                if found and found not in formats:
+                # year-day-month is what a day-first guess makes of ISO dates: nobody's
+                year_day_month = found and -1 < found.find("%Y") < found.find("%d") < found.find(
+                    "%m"
+                )
+                if found and found not in formats and not year_day_month:
                     formats.append(found)
     counts = [int(_parse_dates(text, f).notna().sum()) for f in formats]
     if not counts or max(counts) == 0:
