@@ -951,11 +951,15 @@ def test_a_messy_european_file_trains_and_predicts_with_ids_kept(tmp_path, capsy
         "dropped 2 of 120 rows with no 'rain' value (--drop-missing-target): rows 9, 32"
         in captured.out
     )
-    assert "data: 118 rows, 3 input columns (0 text)" in captured.out
+    assert "data: 118 rows, 3 input columns (0 text, 1 date) -> 8 features" in captured.out
     loaded = chainrule.load(model)
     kinds = {c["name"]: c["kind"] for c in loaded.preprocessor_.columns_}
     assert kinds == {"day": "datetime", "temp": "numeric", "wind": "numeric"}
     assert loaded.preprocessor_.columns_[0]["format"] == "%d/%m/%Y"
+    assert main(["inspect", model]) == 0
+    described = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["day", "date", "%d/%m/%Y", "->", "year,", "month_sin,", "month_cos,", "day,",
+            "weekday_sin,", "weekday_cos", "each", "part's", "mean"] in described  # fmt: skip
 
     out = tmp_path / "pred.csv"
     assert main(["predict", model, data, "--decimal", ",", "--na-values", "n/a (sensor off)",

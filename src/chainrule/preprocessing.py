@@ -531,7 +531,7 @@ class Preprocessor:
                 f"column {name!r} holds a different date in every row: it looks like a "
                 "time stamp or identifier of each row and becomes the features "
                 f"{', '.join(p['part'] for p in parts)}. Ignore it (--ignore {name}) "
-                "unless the date matters.",
+                "unless the date matters (as a season, a weekday, a trend).",
                 UserWarning,
                 stacklevel=4,
             )
