@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from chainrule.dates import DATE_PARTS
 from chainrule.errors import DataError
-from chainrule.preprocessing import DATE_PARTS, Preprocessor, guess_task
+from chainrule.preprocessing import Preprocessor, guess_task
 from helpers import tabular_frame
 
 # ---------------------------------------------------------------- Preprocessor

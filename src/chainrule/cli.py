@@ -35,13 +35,15 @@ from chainrule._validation import (
 )
 from chainrule._version import __version__
 from chainrule.callbacks import Callback, Checkpoint, EpochBar
+from chainrule.dates import DATE_PARTS
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import HIDDEN_ACTIVATIONS
 from chainrule.onnx_export import to_onnx
 from chainrule.optimizers import OPTIMIZERS
-from chainrule.preprocessing import DATE_PARTS, explain_task_guess, guess_task
+from chainrule.preprocessing import explain_task_guess, guess_task
+from chainrule.readers import delimiter_name
 from chainrule.report import describe_model, describe_training, fmt, history_of, kept_epoch, table
-from chainrule.tabular import TabularModel, delimiter_name, parse_hidden, read_csv
+from chainrule.tabular import TabularModel, parse_hidden, read_csv
 from chainrule.tutorial import walkthrough
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule.dates import DATE_PARTS, date_parts, guess_date_format, parse_dates
 from chainrule.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,20 +49,6 @@ MIN_ID_ROWS = 20
 #: a text column whose values are numbers (or dates) but for at least this share is
 #: read as "numbers with a few stray values" and draws a warning naming them
 MOSTLY = 0.8
-#: what a date or datetime column becomes, in this order: the year as a number, the
-#: month (of 12), the day of the month as a number, the day of the week (Monday 0, of 7)
-#: and, for times, the hour of the day (with minutes, of 24) as points on a circle
-#: (sin and cos); a part that does not vary in training is left out
-DATE_PARTS = (
-    "year",
-    "month_sin",
-    "month_cos",
-    "day",
-    "weekday_sin",
-    "weekday_cos",
-    "hour_sin",
-    "hour_cos",
-)
 #: numbers written with thousands separators or a decimal comma: "1,037", "1.037,5", "2,5"
 _COMMA_NUMBER = r"^[-+]?(\d{1,3}([,.' ]\d{3})+([.,]\d+)?|\d+,\d+)$"
 
@@ -149,81 +136,6 @@ def _standardise(values: np.ndarray, mean: float, scale: float) -> np.ndarray:
         if overflowed.any():
             result[overflowed] = values[overflowed] / scale - mean / scale
     return result
-
-
-def _guess_date_format(text: pd.Series) -> tuple[str | None, int, list[str]]:
-    """The date format most of ``text`` (non-missing strings) parses with, how many
-    values parse with it, and the other formats under which every value parses.
-
-    Candidates come from pandas' ``guess_datetime_format`` on up to 20 distinct values,
-    month first and day first; ties go to the first found (month first, as pandas).
-    """
-    try:
-        from pandas.tseries.api import guess_datetime_format
-    except ImportError:  # pragma: no cover - pandas < 2.2
-        from pandas._libs.tslibs.parsing import guess_datetime_format
-    formats: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for dayfirst in (False, True):
-            for value in text.drop_duplicates().head(20):
-                found = guess_datetime_format(value, dayfirst=dayfirst)
-                # year-day-month is what a day-first guess makes of ISO dates: nobody's
-                year_day_month = found and -1 < found.find("%Y") < found.find("%d") < found.find(
-                    "%m"
-                )
-                if found and found not in formats and not year_day_month:
-                    formats.append(found)
-    counts = [int(_parse_dates(text, f).notna().sum()) for f in formats]
-    if not counts or max(counts) == 0:
-        return None, 0, []
-    best = int(np.argmax(counts))
-    full = [
-        f for f, c in zip(formats, counts, strict=True) if c == len(text) and f != formats[best]
-    ]
-    return formats[best], counts[best], full
-
-
-def _parse_dates(series: pd.Series, fmt: str | None) -> pd.Series:
-    """Dates and times, naive (wall-clock time; UTC when offsets differ); NaT where a
-    value is missing or does not read with ``fmt``."""
-    pd = _pandas()
-    if pd.api.types.is_datetime64_any_dtype(series):
-        values = series
-    else:
-        if fmt is None:
-            fmt = _guess_date_format(series.dropna().astype(str))[0]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                values = pd.to_datetime(series, format=fmt, errors="coerce")
-            except (ValueError, TypeError):  # several UTC offsets
-                values = pd.to_datetime(series, format=fmt, errors="coerce", utc=True)
-    if getattr(values.dt, "tz", None) is not None:
-        values = values.dt.tz_localize(None)
-    return values
-
-
-def _date_parts(dates: pd.Series) -> dict[str, np.ndarray]:
-    """Every part of :data:`DATE_PARTS` of parsed dates (nan where missing)."""
-    dt = dates.dt
-
-    def number(values) -> np.ndarray:
-        return np.asarray(values, dtype=np.float64)
-
-    month = 2 * np.pi * (number(dt.month) - 1) / 12
-    weekday = 2 * np.pi * number(dt.day_of_week) / 7
-    hour = 2 * np.pi * (number(dt.hour) + number(dt.minute) / 60 + number(dt.second) / 3600) / 24
-    return {
-        "year": number(dt.year),
-        "month_sin": np.sin(month),
-        "month_cos": np.cos(month),
-        "day": number(dt.day),
-        "weekday_sin": np.sin(weekday),
-        "weekday_cos": np.cos(weekday),
-        "hour_sin": np.sin(hour),
-        "hour_cos": np.cos(hour),
-    }
 
 
 def _warn_if_row_numbers(name: str, observed: np.ndarray) -> None:
@@ -474,7 +386,7 @@ class Preprocessor:
             return self._fit_dates(name, series, None)
         text = series.dropna().astype(str)
         if not _warn_if_mostly_numbers(name, text):
-            fmt, parsed, also = _guess_date_format(text)
+            fmt, parsed, also = guess_date_format(text)
             if fmt is not None and parsed == len(text):
                 if also:
                     warnings.warn(
@@ -486,7 +398,7 @@ class Preprocessor:
                     )
                 return self._fit_dates(name, series, fmt)
             if fmt is not None and parsed >= MOSTLY * len(text):
-                bad = _parse_dates(text, fmt).isna().to_numpy()
+                bad = parse_dates(text, fmt).isna().to_numpy()
                 _warn_stray(name, f"dates ({fmt})", text[bad], text[:0])
         counts = text.value_counts()
         categories = sorted(counts.index)
@@ -505,9 +417,9 @@ class Preprocessor:
 
     def _fit_dates(self, name: str, series: pd.Series, fmt: str | None) -> dict[str, Any] | None:
         """A date column's entry: its format and the scaling of the parts that vary."""
-        dates = _parse_dates(series, fmt)
+        dates = parse_dates(series, fmt)
         observed = dates.dropna()
-        values = _date_parts(observed)
+        values = date_parts(observed)
         # a point on a circle varies when either of its coordinates does
         varies = {part for part, v in values.items() if v.size and np.ptp(v) > 0}
         for base in ("month", "weekday", "hour"):
@@ -699,7 +611,7 @@ class Preprocessor:
                 values = np.where(np.isnan(values), col["fill"], values)
                 blocks.append(_scaled(col["name"], series.index, values, col)[:, None])
             elif col["kind"] == "datetime":
-                dates = _parse_dates(series, col["format"])
+                dates = parse_dates(series, col["format"])
                 bad = series.notna().to_numpy() & dates.isna().to_numpy()
                 if bad.any():
                     raise DataError(
@@ -708,7 +620,7 @@ class Preprocessor:
                         f"{_rows_verb(series.index[bad], 'holds', 'hold')} "
                         f"{series[bad].iloc[0]!r}"
                     )
-                parts = _date_parts(dates)
+                parts = date_parts(dates)
                 for part in col["parts"]:
                     values = parts[part["part"]]
                     values = np.where(np.isnan(values), part["mean"], values)
