@@ -975,6 +975,8 @@ def test_a_messy_european_file_trains_and_predicts_with_ids_kept(tmp_path, capsy
     captured = capsys.readouterr()
     assert captured.out.splitlines()[0] == "id,rain"
     assert "read as semicolon-separated" in captured.err  # stdout holds the predictions
+    assert main(["predict", model, data, "--keep", "rain", "--decimal", ","]) == 1
+    assert_one_line_error(capsys.readouterr().err, "--keep 'rain': the predictions have a column")
     assert main(["predict", model, data, "--keep", "ID", "--decimal", ","]) == 1
     assert_one_line_error(
         capsys.readouterr().err, "weather.csv: --keep 'ID': no such column; the columns are id,"
@@ -998,7 +1000,8 @@ def test_compressed_and_parquet_files(files, tmp_path, capsys, suffix):
 def test_parquet_without_pyarrow_names_the_extra(files, tmp_path, capsys, monkeypatch):
     pd.read_csv(files / "mixed.csv").to_parquet(tmp_path / "t.parquet")
     monkeypatch.setitem(sys.modules, "pyarrow", None)
-    argv = ["train", str(tmp_path / "t.parquet"), "--target", "fruit", "--out", "m.npz"]
+    out = str(tmp_path / "m.npz")
+    argv = ["train", str(tmp_path / "t.parquet"), "--target", "fruit", "--out", out]
     assert main(argv) == 1
     assert_one_line_error(capsys.readouterr().err, "pip install 'chainrule[parquet]'")
 
@@ -1027,11 +1030,13 @@ def test_a_row_longer_than_the_header_is_refused(tmp_path, capsys):
     # pandas made the first field of every row the index and trained on shifted columns
     rows = "".join(f"{i},{i % 3},{i * 0.5},{'ab'[i % 2]}\n" for i in range(40))
     (tmp_path / "shifted.csv").write_text("a,b,y\n" + rows)
-    argv = ["train", str(tmp_path / "shifted.csv"), "--target", "y", "--out", "m.npz", *QUICK]
+    out = tmp_path / "m.npz"
+    argv = ["train", str(tmp_path / "shifted.csv"), "--target", "y", "--out", str(out), *QUICK]
     assert main(argv) == 1
     assert_one_line_error(
         capsys.readouterr().err, "shifted.csv: line 2 has 4 fields but the header names 3"
     )
+    assert not out.exists()
 
 
 def test_missing_values_at_predict_do_not_suggest_a_predict_option(files, fruit_model, capsys):
@@ -1091,7 +1096,7 @@ def test_reading_options_in_the_config_file_and_usage_errors(files, tmp_path, ca
     frame.to_csv(tmp_path / "eu.csv", sep="|", index=False)
     (tmp_path / "c.toml").write_text(
         'target = "fruit"\nsep = "|"\ndecimal = ","\nthousands = "none"\nna-values = ["?"]\n'
-        "impute = true\nepochs = 2\nquiet = true\n"
+        "impute = true\ndrop-missing-target = true\nepochs = 2\nquiet = true\n"
     )
     out = tmp_path / "m.npz"
     assert main(["train", str(tmp_path / "eu.csv"), "--config", str(tmp_path / "c.toml"),
