@@ -976,6 +976,12 @@ def test_a_messy_european_file_trains_and_predicts_with_ids_kept(tmp_path, capsy
     assert captured.out.splitlines()[0] == "id,rain"
     assert "read as semicolon-separated" in captured.err  # stdout holds the predictions
     assert main(["predict", model, data, "--keep", "rain", "--decimal", ","]) == 1
+    assert_one_line_error(  # the stray value, not the decimal commas, is what to fix
+        capsys.readouterr().err, "'temp' must hold numbers, as in training; row 6 holds text "
+        "such as 'n/a (sensor off)' (if it means 'missing': --na-values 'n/a (sensor off)')",
+    )  # fmt: skip
+    assert main(["predict", model, data, "--keep", "rain", "--decimal", ",",
+                 "--na-values", "n/a (sensor off)"]) == 1  # fmt: skip
     assert_one_line_error(capsys.readouterr().err, "--keep 'rain': the predictions have a column")
     assert main(["predict", model, data, "--keep", "ID", "--decimal", ","]) == 1
     assert_one_line_error(

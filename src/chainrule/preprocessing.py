@@ -14,7 +14,6 @@ row; wrong settings raise plain ValueError / TypeError. pandas is needed here (t
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -197,6 +196,21 @@ def _warn_if_mostly_numbers(name: str, text: pd.Series) -> bool:
         return False
     _warn_stray(name, "numbers", text[~numberish], text[commas])
     return True
+
+
+def _not_numbers(name: str, text: pd.Series) -> str:
+    """The message for text in a number column: values that are not numbers at all
+    first (with a hint at missing-value markers), else numbers written with commas."""
+    commas = text.astype(str).str.strip().str.match(_COMMA_NUMBER).to_numpy()
+    if commas.all():
+        hint = " (a thousands separator or decimal comma: --thousands, --decimal)"
+    else:
+        text = text[~commas]
+        hint = f" (if it means 'missing': --na-values {str(text.iloc[0])!r})"
+    return (
+        f"column {name!r} must hold numbers, as in training; "
+        f"{_rows_verb(text.index, 'holds', 'hold')} text such as {text.iloc[0]!r}{hint}"
+    )
 
 
 def _scaled(name: str, index: Any, values: np.ndarray, col: dict[str, Any]) -> np.ndarray:
@@ -593,15 +607,7 @@ class Preprocessor:
                 values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
                 text = series.notna().to_numpy() & np.isnan(values)
                 if text.any():
-                    first = series[text].iloc[0]
-                    hint = ""
-                    if re.match(_COMMA_NUMBER, str(first).strip()):
-                        hint = " (a thousands separator or decimal comma: --thousands, --decimal)"
-                    raise DataError(
-                        f"column {col['name']!r} must hold numbers, as in training; "
-                        f"{_rows_verb(series.index[text], 'holds', 'hold')} text such as "
-                        f"{first!r}{hint}"
-                    )
+                    raise DataError(_not_numbers(col["name"], series[text]))
                 infinite = np.isinf(values)
                 if infinite.any():
                     raise DataError(
