@@ -295,9 +295,12 @@ class Preprocessor:
     ----------
     columns_ : list of dict
         One entry per input column in order: ``{"name", "kind": "numeric", "mean",
-        "scale", "fill"}`` or ``{"name", "kind": "category", "categories", "fill"}``.
+        "scale", "fill"}``, ``{"name", "kind": "category", "categories", "fill"}`` or
+        ``{"name", "kind": "datetime", "format", "parts": [{"part", "mean", "scale"},
+        ...]}`` (``format`` a ``strftime`` format, None for typed dates).
     feature_names_ : list of str
-        The names of the output features (``"island=Dream"`` for one-hot columns).
+        The names of the output features (``"island=Dream"`` for one-hot columns,
+        ``"day:month_sin"`` for date parts).
     task_ : str
     classes_ : list
         Class labels in their original values, sorted (classification only).
@@ -309,9 +312,19 @@ class Preprocessor:
     Numbers are standardised with the mean and the population standard deviation
     (a constant column gets scale 1). Text columns are one-hot encoded over the values
     seen in ``fit``, sorted; a value not seen in ``fit`` becomes an all-zero one-hot
-    block, with a warning. At transform time, a missing column is an error naming
+    block, with a warning. A text column whose every value reads as a date with one
+    format (:func:`chainrule.dates.guess_date_format`) is a date column: it becomes
+    the parts of :data:`chainrule.dates.DATE_PARTS` that vary in ``fit`` (the hour only
+    for times), each standardised; one that never varies is left out (``ignore_``),
+    with a warning. At transform time, a missing column is an error naming
     it; an extra column is ignored with a warning; the target column and ignored
     columns may be present or not.
+
+    ``fit`` warns (UserWarning) about columns that look like identifiers (a
+    different whole number in every row, densely, such as 1..n; a different date in
+    every row; more than 50 distinct texts, and in more than half the rows) and about
+    text columns that hold numbers (or dates) but for a few values, naming them and
+    their rows: they are one-hot encoded as categories, which is rarely what was meant.
     """
 
     def __init__(
