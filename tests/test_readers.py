@@ -66,12 +66,24 @@ def test_read_csv_bom_crlf_decimal_commas_and_thousands(tmp_path):
     assert frame["price"].tolist() == [1037.5, 2.25, -0.5]
     # without a thousands separator "1.037,5" is not a number: the column stays text
     assert read_csv(path, decimal=",", thousands=None)["price"].tolist()[0] == "1.037,5"
-    assert read_csv(path)["price"].tolist() == ["1.037,5", "2,25", "-0,5"]  # text as written
+    with pytest.warns(UserWarning, match="decimal commas"):
+        assert read_csv(path)["price"].tolist() == ["1.037,5", "2,25", "-0,5"]  # as written
     us = _write(tmp_path / "us.csv", 'n,y\n"1,037",a\n12,b\n')
     assert read_csv(us, thousands=",")["n"].tolist() == [1037, 12]
     assert read_csv(_write(tmp_path / "u16.csv", "\ufeffa\tb\r\n1\t2\r\n", "utf-16-le"))[
         "b"
     ].tolist() == [2]
+
+
+def test_decimal_commas_read_without_decimal_are_pointed_out(tmp_path):
+    # "1.173" would be read as 1.173 where the file means 1173: say how to read it
+    path = _write(tmp_path / "eu.csv", "t;n\n12,5;1.173\n-3,25;882\n0,5;2.004\n")
+    with pytest.warns(UserWarning, match=r"column\(s\) 't' hold numbers with decimal commas"):
+        frame = read_csv(path)
+    assert frame["n"].tolist() == [1.173, 882, 2.004]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_csv(path, decimal=",")["n"].tolist() == [1173, 882, 2004]
 
 
 @pytest.mark.parametrize("method", ["gzip", "bz2", "xz", "zip"])

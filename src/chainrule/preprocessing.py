@@ -169,14 +169,18 @@ def _warn_stray(name: str, what: str, stray: pd.Series, commas: pd.Series) -> No
         )
     if len(commas):
         fixes.append(
-            f"numbers written with a thousands separator or a decimal comma (such as "
-            f"{commas.iloc[0]!r}) need --thousands or --decimal (read_csv's thousands, "
-            "decimal)"
+            "read numbers written with a decimal comma or a thousands separator (such as "
+            f"{commas.iloc[0]!r}) with --decimal , or --thousands , (read_csv's decimal, "
+            "thousands)"
         )
+    if len(stray):
+        found = f"{what} except {len(shown)} value(s): {listed}"
+    else:
+        found = f"numbers written with commas, such as {listed}"
     warnings.warn(
-        f"column {name!r} holds {what} except {len(shown)} value(s): {listed} "
-        f"({_rows_text(shown.index, limit=3)}), so it is used as text categories, not as "
-        f"{what}. Fix the file, or {'; '.join(fixes) or 'leave it out (--ignore)'}",
+        f"column {name!r} holds {found} ({_rows_text(shown.index, limit=3)}), so it is "
+        f"used as text categories, not as {what}. Fix the file, or "
+        f"{'; or '.join(fixes) or 'leave it out (--ignore)'}",
         UserWarning,
         stacklevel=5,
     )

@@ -139,6 +139,33 @@ def _first_long_line(text: str, sep: str) -> tuple[int, int, int]:
     return 0, 0, header or 0
 
 
+#: a number written with a decimal comma, perhaps with dots between thousands: 1.037,5
+_DECIMAL_COMMA = r"^[-+]?(\d{1,3}(\.\d{3})+|\d+),\d+$"
+
+
+def _hint_decimal_commas(path: str, frame: pd.DataFrame) -> None:
+    """Warn when text columns hold numbers with decimal commas (``12,5``), read without
+    ``decimal=","``: the file's numbers with thousands dots (``1.173``) were then read
+    as decimals, silently wrong."""
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind in "biufcmM":
+            continue
+        text = column.dropna().astype(str).str.strip()
+        if len(text) and text.str.match(_DECIMAL_COMMA).mean() >= 0.8:
+            columns.append(name)
+    if columns:
+        example = frame[columns[0]].dropna().iloc[0]
+        warnings.warn(
+            f"{path}: column(s) {', '.join(map(repr, columns[:5]))} hold numbers with "
+            f"decimal commas (such as {example!r}); read the file with --decimal , "
+            "(decimal=','), which also reads '.' as the thousands separator (1.037,5)",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def read_csv(
     path: str,
     *,
@@ -347,6 +374,8 @@ def _parse_csv(path, data, sep, decimal, thousands, na_values, text_columns):
                     f"but the file was read as {delimiter_name(sep)}-separated; leave --sep "
                     f"out to sniff the delimiter, or give --sep '{other}'"
                 )
+    if decimal == ".":
+        _hint_decimal_commas(path, frame)
     if also and sep != ",":
         warnings.warn(
             f"{path}: the rows split evenly on {delimiter_name(sep)} and on "
