@@ -41,7 +41,7 @@ from chainrule.layers import HIDDEN_ACTIVATIONS
 from chainrule.onnx_export import to_onnx
 from chainrule.optimizers import OPTIMIZERS
 from chainrule.preprocessing import explain_task_guess, guess_task
-from chainrule.readers import delimiter_name
+from chainrule.readers import check_marks, delimiter_name
 from chainrule.report import describe_model, describe_training, fmt, history_of, kept_epoch, table
 from chainrule.tabular import TabularModel, parse_hidden, read_csv
 from chainrule.tutorial import walkthrough
@@ -311,23 +311,25 @@ def _read_csv(
     if options is not None and not isinstance(options, dict):
         options = vars(options)
     options = options or {}
+    sep, decimal = options.get("sep"), options.get("decimal") or "."
     thousands = options.get("thousands") or "auto"
+    thousands = None if thousands == "none" else thousands
+    try:
+        check_marks(sep, decimal, thousands)
+    except ValueError as exc:  # --sep, --decimal, --thousands contradict each other
+        raise UserError(str(exc)) from None
     try:
         frame = read_csv(
             path,
-            sep=options.get("sep"),
-            decimal=options.get("decimal") or ".",
-            thousands=None if thousands == "none" else thousands,
+            sep=sep,
+            decimal=decimal,
+            thousands=thousands,
             na_values=options.get("na_values") or (),
             text_columns=text_columns,
         )
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted while reading {path}; {undone}") from None
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise UserError(str(exc)) from None
-    except ValueError as exc:  # the marks (--sep, --decimal, --thousands) contradict
-        if isinstance(exc, DataError):
-            raise
         raise UserError(str(exc)) from None
     if note is not None and frame.attrs.get("sep_sniffed") and frame.attrs["sep"] != ",":
         note(f"{path}: read as {delimiter_name(frame.attrs['sep'])}-separated (--sep to choose)")
@@ -775,7 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a network on a CSV file and save it",
         description="Train a network to predict one column of a CSV file from the others. "
         "Numbers are standardised and text columns one-hot encoded; a column of dates or "
-        "times (nearly every value read as one date format) becomes the numbers "
+        "times (every value read by one date format) becomes the numbers "
         f"{', '.join(DATE_PARTS)}: the year and the day of the month as numbers, the "
         "month, the weekday and (for times) the hour of the day as points on a circle "
         "(sin, cos); parts that do not vary are left out. All of it is kept in the model "

@@ -28,7 +28,7 @@ from chainrule.preprocessing import _pandas
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["DELIMITERS", "delimiter_name", "read_csv"]
+__all__ = ["DELIMITERS", "check_marks", "delimiter_name", "read_csv"]
 
 #: the delimiters :func:`read_csv` tries, in order of preference when several fit
 DELIMITERS = (",", ";", "\t", "|")
@@ -228,7 +228,15 @@ def read_csv(
         raise
 
 
-def _check_marks(sep: str | None, decimal: str, thousands: str | None) -> str | None:
+def check_marks(sep: str | None, decimal: str, thousands: str | None) -> str | None:
+    """The thousands separator :func:`read_csv` uses ("auto" resolved), after checking
+    that ``sep``, ``decimal`` and ``thousands`` are single characters that differ.
+
+    Raises
+    ------
+    ValueError
+        Naming the setting, what was expected and what was received.
+    """
     if thousands == "auto":
         thousands = "." if decimal == "," else None
     for name, mark in (("sep", sep), ("decimal", decimal), ("thousands", thousands)):
@@ -249,7 +257,7 @@ def _check_marks(sep: str | None, decimal: str, thousands: str | None) -> str | 
 
 def _read_table(path, *, sep, decimal, thousands, na_values, text_columns) -> pd.DataFrame:
     pd = _pandas()
-    thousands = _check_marks(sep, decimal, thousands)
+    thousands = check_marks(sep, decimal, thousands)
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file")
     if os.path.isdir(path):
