@@ -345,8 +345,10 @@ def _parse_csv(path, data, sep, decimal, thousands, na_values, text_columns):
         raise DataError(
             f"{path}: no columns found; expected a CSV file with a header row and data rows"
         ) from None
-    except pd.errors.ParserWarning:
+    except pd.errors.ParserWarning as exc:
         line, fields, names = _first_long_line(text, sep)
+        if not line:  # pandas warned of something else: as it said
+            raise DataError(f"{path}: not a well-formed CSV file ({_one_line(exc)})") from None
         raise DataError(
             f"{path}: line {line} has {fields} fields but the header names {names} columns; "
             "every row needs one value per column (a trailing delimiter, or a column name "
