@@ -1121,3 +1121,32 @@ def test_reading_options_in_the_config_file_and_usage_errors(files, tmp_path, ca
     argv = ["train", str(files / "mixed.csv"), "--target", "fruit", "--out", str(out)]
     assert main([*argv, "--decimal", ",", "--thousands", ","]) == 1
     assert "decimal and thousands must differ" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a named pipe and SIGINT are POSIX")
+def test_a_real_ctrl_c_while_reading_from_a_pipe(tmp_path):
+    import os
+
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule.cli", "train", str(fifo), "--target", "y",
+         "--out", str(tmp_path / "m.npz")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        with open(fifo, "w") as writer:  # returns once the command has opened the pipe
+            writer.write("x,y\n1,a\n")
+            writer.flush()
+            time.sleep(0.5)  # the command waits in read() for the rest
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == (
+        f"chainrule train: interrupted while reading {fifo}; nothing was trained or saved"
+    )
