@@ -273,6 +273,18 @@ def test_date_parts_are_the_documented_numbers():
     # stored as JSON, applied the same way after loading
     again = Preprocessor.from_config(json.loads(json.dumps(pre.get_config())))
     np.testing.assert_array_equal(again.transform(frame), X)
+    # an edited file's date entry is checked
+    for edit, needle in [
+        (lambda c: c.update(parts=[]), "no date parts"),
+        (lambda c: c["parts"].append(dict(c["parts"][0])), "one twice"),
+        (lambda c: c["parts"][0].update(part="century"), "unknown date part"),
+        (lambda c: c["parts"][0].update(scale=0.0), "invalid scaling"),
+        (lambda c: c.update(format=3), "malformed date entry"),
+    ]:
+        config = json.loads(json.dumps(pre.get_config()))
+        edit(config["fitted"]["columns"][0])
+        with pytest.raises(ValueError, match=needle):
+            Preprocessor.from_config(config)
 
 
 def test_dates_day_first_constant_parts_and_unusable_columns():

@@ -815,6 +815,9 @@ def _checked_column(col: Any) -> dict[str, Any]:
             if not all(math.isfinite(v) for v in values.values()) or values["scale"] <= 0:
                 raise ValueError(f"column {col['name']!r} has an invalid scaling: {part!r}")
             checked.append({"part": part["part"], **values})
+        names = [part["part"] for part in checked]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"column {col['name']!r} has no date parts, or one twice: {names}")
         return {"name": col["name"], "kind": "datetime", "format": fmt, "parts": checked}
     if col.get("kind") == "category":
         categories = col.get("categories")
