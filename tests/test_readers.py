@@ -164,3 +164,55 @@ def test_ctrl_c_inside_pandas_reader_is_a_keyboard_interrupt(tmp_path, monkeypat
     monkeypatch.setattr(pd, "read_csv", chained)
     with pytest.raises(KeyboardInterrupt):
         read_csv(path)
+
+
+@pytest.mark.parametrize("kind", ["csv", "gzip", "zip", "parquet"])
+def test_damaged_files_are_data_errors_never_crashes(tmp_path, kind):
+    # zlib.error (a damaged deflate stream), pyarrow's KeyError on damaged metadata and
+    # csv.Error on a bare carriage return escaped as internal errors
+    import gzip
+    import io
+    import zipfile
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=200),
+            "d": pd.date_range("2020-01-01", periods=200).strftime("%Y-%m-%d"),
+            "y": rng.choice(["p", "q"], 200),
+        }
+    )
+    text = frame.to_csv(index=False).encode()
+    if kind == "gzip":
+        blob = gzip.compress(text)
+    elif kind == "zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("t.csv", text)
+        blob = buffer.getvalue()
+    elif kind == "parquet":
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer)
+        blob = buffer.getvalue()
+    else:
+        blob = text
+    path = tmp_path / "damaged"
+    for trial in range(150):
+        data = bytearray(blob)
+        if trial % 3 == 0:  # bytes changed
+            for i in rng.integers(0, len(data), 3):
+                data[i] = rng.integers(0, 256)
+        elif trial % 3 == 1:  # cut short
+            data = data[: rng.integers(1, len(data))]
+        else:  # bytes inserted
+            i = rng.integers(0, len(data))
+            data[i:i] = bytes(rng.integers(0, 256, 20).astype(np.uint8))
+        path.write_bytes(bytes(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                read_csv(str(path))
+            except DataError:
+                pass

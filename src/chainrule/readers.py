@@ -19,6 +19,7 @@ import lzma
 import os
 import warnings
 import zipfile
+import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -74,8 +75,11 @@ def _sniff(text: str) -> tuple[str, list[str]]:
         sample = sample[: sample.rindex("\n")]
     scores = []
     for rank, sep in enumerate(DELIMITERS):
-        reader = csv.reader(io.StringIO(sample), delimiter=sep, skipinitialspace=True)
-        counts = [len(record) for record in itertools.islice(reader, 100) if record]
+        reader = csv.reader(io.StringIO(sample, newline=""), delimiter=sep, skipinitialspace=True)
+        try:
+            counts = [len(record) for record in itertools.islice(reader, 100) if record]
+        except csv.Error:  # not this delimiter's dialect (a stray quote): pandas will say
+            continue
         if not counts or counts[0] < 2:
             continue
         share = sum(count == counts[0] for count in counts) / len(counts)
@@ -117,7 +121,9 @@ def _read_parquet(path: str, data: bytes) -> pd.DataFrame:
         ) from None
     try:
         return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # pyarrow on a damaged file: ArrowInvalid, KeyError, ...
+        if _interrupted(exc):
+            raise KeyboardInterrupt from exc
         raise DataError(f"{path}: not a readable Parquet file ({_one_line(exc)})") from None
 
 
@@ -127,15 +133,18 @@ def _one_line(text: Any) -> str:
 
 def _first_long_line(text: str, sep: str) -> tuple[int, int, int]:
     """``(line, fields, header_fields)`` of the first record with more fields than the header."""
-    reader = csv.reader(io.StringIO(text), delimiter=sep, skipinitialspace=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
     header = None
-    for record in reader:
-        if not record:
-            continue
-        if header is None:
-            header = len(record)
-        elif len(record) > header:
-            return reader.line_num, len(record), header
+    try:
+        for record in reader:
+            if not record:
+                continue
+            if header is None:
+                header = len(record)
+            elif len(record) > header:
+                return reader.line_num, len(record), header
+    except csv.Error:
+        pass
     return 0, 0, header or 0
 
 
@@ -276,7 +285,15 @@ def _read_table(path, *, sep, decimal, thousands, na_values, text_columns) -> pd
         if method is not None:
             try:
                 data = _decompress(path, data, method)
-            except (OSError, EOFError, ValueError, lzma.LZMAError, zipfile.BadZipFile) as exc:
+            except (
+                OSError,
+                EOFError,
+                ValueError,
+                NotImplementedError,
+                lzma.LZMAError,
+                zipfile.BadZipFile,
+                zlib.error,
+            ) as exc:
                 raise DataError(
                     f"{path}: a damaged {method} file ({_one_line(exc)}); compress it again"
                 ) from None
