@@ -58,6 +58,12 @@ def test_read_csv_forced_and_ambiguous_delimiters(tmp_path):
         read_csv(both, decimal=",", thousands=",")
 
 
+def test_excel_sep_line_names_the_delimiter(tmp_path):
+    frame = read_csv(_write(tmp_path / "x.csv", "\ufeffsep=;\r\na;b,c\r\n1;2.5\r\n", "utf-8"))
+    assert list(frame.columns) == ["a", "b,c"] and list(frame.index) == [2]
+    assert frame.attrs["sep"] == ";" and frame.attrs["sep_sniffed"]
+
+
 def test_read_csv_bom_crlf_decimal_commas_and_thousands(tmp_path):
     text = "id;price;y\r\n1;1.037,5;a\r\n2;2,25;b\r\n3;-0,5;a\r\n"
     path = _write(tmp_path / "eu.csv", "\ufeff" + text)

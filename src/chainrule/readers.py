@@ -17,6 +17,7 @@ import io
 import itertools
 import lzma
 import os
+import re
 import warnings
 import zipfile
 import zlib
@@ -334,7 +335,11 @@ def _parse_csv(path, data, sep, decimal, thousands, na_values, text_columns):
         )
     forced = sep is not None
     also: list[str] = []
-    if not forced:
+    declared = re.match(r"sep=(.)\r?\n", text)
+    if declared:  # Excel's first line "sep=;" names the delimiter (and Excel hides it)
+        text = text[declared.end() :]
+        sep = sep or declared.group(1)
+    elif not forced:
         sep, also = _sniff(text)
     options = {
         "sep": sep,
