@@ -198,7 +198,8 @@ def read_csv(
     path : str
     sep : str or None, default=None
         The delimiter; None sniffs it among comma, semicolon, tab and pipe (the one
-        every record of the first 100 splits into as many fields as the header).
+        every record of the first 100 splits into as many fields as the header), unless
+        the first line is Excel's ``sep=;``, which names it.
         What was used is in ``frame.attrs["sep"]``.
     decimal : str, default="."
         The decimal mark of numbers, "." or "," (``3,14``).
