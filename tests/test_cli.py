@@ -455,8 +455,12 @@ def test_data_errors_name_file_column_and_row(files, tmp_path, capsys):
     assert main(["train", str(tmp_path / "latin1.csv"), "--target", "b", *args]) == 1
     assert "not UTF-8 text" in capsys.readouterr().err
     (tmp_path / "semicolons.csv").write_text("a;b\n1;2\n3;4\n")
-    assert main(["train", str(tmp_path / "semicolons.csv"), "--target", "b", *args]) == 1
-    assert "the header 'a;b' looks separated by semicolons" in capsys.readouterr().err
+    semicolons = ["train", str(tmp_path / "semicolons.csv"), "--target", "b", *args]
+    assert main([*semicolons, "--sep", ","]) == 1
+    assert (
+        "the header 'a;b' looks semicolon-separated, but the file was read as comma-separated; "
+        "leave --sep out to sniff the delimiter, or give --sep ';'" in capsys.readouterr().err
+    )
     (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3,4,5,6\n")
     assert main(["train", str(tmp_path / "ragged.csv"), "--target", "b", *args]) == 1
     assert "not a well-formed CSV file" in capsys.readouterr().err
@@ -1262,7 +1266,7 @@ def test_ctrl_c_swallowed_by_the_csv_reader_still_exits_130(files, tmp_path, cap
     ("Calling read(nbytes) on source failed"), reported as an internal error."""
     import chainrule.cli as cli
 
-    def reading(path):
+    def reading(path, **options):
         try:
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, while the file is read
             time.sleep(1)
@@ -1302,3 +1306,258 @@ def test_a_failed_final_save_names_the_model_file(files, tmp_path, capsys, monke
         f"of epoch 2 is in {ck}",
     )
     assert not out.exists() and chainrule.load(ck).network_.epoch == 2
+
+
+# ---------------------------------------------------------------- files as they come (issue 11)
+
+
+def _messy(n=120, seed=0):
+    """A European export: an ID, day-first dates, decimal commas, a sensor gap, holes."""
+    rng = np.random.default_rng(seed)
+    day = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    temp = rng.normal(15, 8, n).round(1)
+    wind = rng.gamma(2, 800, n).round(1)
+    rain = np.where(temp + 4 * np.sin(2 * np.pi * day.month / 12) > 15, "dry", "wet")
+    frame = pd.DataFrame(
+        {
+            "id": [f"{i:05d}" for i in range(1, n + 1)],
+            "day": day.strftime("%d/%m/%Y"),
+            "temp": [f"{t:.1f}".replace(".", ",") for t in temp],
+            "wind": [
+                f"{w:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".") for w in wind
+            ],
+            "rain": rain,
+        }
+    )
+    frame.loc[4, "temp"] = "n/a (sensor off)"
+    frame.loc[[7, 30], "rain"] = ""
+    return frame
+
+
+def _write_messy(path, frame):
+    text = frame.to_csv(sep=";", index=False, lineterminator="\r\n")
+    path.write_bytes("\ufeff".encode() + text.encode())
+    return str(path)
+
+
+def test_a_messy_european_file_trains_and_predicts_with_ids_kept(tmp_path, capsys):
+    data = _write_messy(tmp_path / "weather.csv", _messy())
+    model = str(tmp_path / "m.npz")
+    argv = ["train", data, "--target", "rain", "--out", model, "--epochs", "30"]
+    assert main([*argv, "--ignore", "id", "--decimal", ","]) == 1
+    captured = capsys.readouterr()
+    assert "weather.csv: read as semicolon-separated (--sep to choose)" in captured.out
+    assert_one_line_error(
+        captured.err, "target column 'rain' has 2 missing value(s) (rows 9, 32)",
+        "--drop-missing-target",
+    )  # fmt: skip
+    assert main([*argv, "--ignore", "id", "--decimal", ",", "--drop-missing-target"]) == 0
+    assert "warning: column 'temp' holds numbers except 1 value(s): 'n/a (sensor off)' (row 6)" in (
+        capsys.readouterr().err
+    )
+    full = [*argv, "--ignore", "id", "--decimal", ",", "--na-values", "n/a (sensor off)"]
+    assert main([*full, "--drop-missing-target", "--impute"]) == 0
+    captured = capsys.readouterr()
+    assert (
+        "dropped 2 of 120 rows with no 'rain' value (--drop-missing-target): rows 9, 32"
+        in captured.out
+    )
+    assert "data: 118 rows, 3 input columns (0 text, 1 date) -> 8 features" in captured.out
+    loaded = chainrule.load(model)
+    kinds = {c["name"]: c["kind"] for c in loaded.preprocessor_.columns_}
+    assert kinds == {"day": "datetime", "temp": "numeric", "wind": "numeric"}
+    assert loaded.preprocessor_.columns_[0]["format"] == "%d/%m/%Y"
+    assert main(["inspect", model]) == 0
+    described = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["day", "date", "%d/%m/%Y", "->", "year,", "month_sin,", "month_cos,", "day,",
+            "weekday_sin,", "weekday_cos", "each", "part's", "mean"] in described  # fmt: skip
+
+    out = tmp_path / "pred.csv"
+    assert main(["predict", model, data, "--decimal", ",", "--na-values", "n/a (sensor off)",
+                 "--keep", "id", "day", "--out", str(out)]) == 0  # fmt: skip
+    assert "wrote 120 predictions of 'rain'" in capsys.readouterr().out
+    pred = pd.read_csv(out, dtype=str)
+    assert list(pred.columns) == ["id", "day", "rain"]
+    assert pred["id"].tolist()[:3] == ["00001", "00002", "00003"]  # as written, zeros kept
+    assert pred["day"].tolist() == _messy()["day"].tolist()
+    # the natural order: --keep before the files
+    assert main(["predict", "--keep", "id", model, data, "--decimal", ",",
+                 "--na-values", "n/a (sensor off)"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == "id,rain"
+    assert "read as semicolon-separated" in captured.err  # stdout holds the predictions
+    assert main(["predict", model, data, "--keep", "rain", "--decimal", ","]) == 1
+    assert_one_line_error(  # the stray value, not the decimal commas, is what to fix
+        capsys.readouterr().err, "'temp' must hold numbers, as in training; row 6 holds text "
+        "such as 'n/a (sensor off)' (if it means 'missing': --na-values 'n/a (sensor off)')",
+    )  # fmt: skip
+    assert main(["predict", model, data, "--keep", "rain", "--decimal", ",",
+                 "--na-values", "n/a (sensor off)"]) == 1  # fmt: skip
+    assert_one_line_error(capsys.readouterr().err, "--keep 'rain': the predictions have a column")
+    assert main(["predict", model, data, "--keep", "ID", "--decimal", ","]) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, "weather.csv: --keep 'ID': no such column; the columns are id,"
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".zip", ".parquet"])
+def test_compressed_and_parquet_files(files, tmp_path, capsys, suffix):
+    frame = pd.read_csv(files / "mixed.csv")
+    path = tmp_path / f"mixed{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False)  # pandas compresses by the suffix
+    model = str(tmp_path / "m.npz")
+    assert main(["train", str(path), "--target", "fruit", "--out", model, *QUICK]) == 0
+    assert main(["evaluate", model, str(path)]) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_parquet_without_pyarrow_names_the_extra(files, tmp_path, capsys, monkeypatch):
+    pd.read_csv(files / "mixed.csv").to_parquet(tmp_path / "t.parquet")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    out = str(tmp_path / "m.npz")
+    argv = ["train", str(tmp_path / "t.parquet"), "--target", "fruit", "--out", out]
+    assert main(argv) == 1
+    assert_one_line_error(capsys.readouterr().err, "pip install 'chainrule[parquet]'")
+
+
+def test_ignore_before_the_data_file(files, tmp_path, capsys):
+    # --ignore takes one or more values: it swallowed DATA.csv ("required: DATA.csv")
+    out = tmp_path / "m.npz"
+    for argv in (
+        ["train", "--ignore", "colour", str(files / "mixed.csv"), "--target", "fruit"],
+        ["train", str(files / "mixed.csv"), "--ignore", "colour", "--target", "fruit"],
+        ["train", "--ignore", "colour", "weight", str(files / "mixed.csv"), "--target", "fruit"],
+        ["train", "--target", "fruit", "--ign", "weight", str(files / "mixed.csv")],
+    ):
+        assert main([*argv, "--out", str(out), *QUICK]) == 0, capsys.readouterr().err
+        assert "colour" not in {c["name"] for c in chainrule.load(out).preprocessor_.columns_} or (
+            "--ign" in argv
+        )
+    assert chainrule.load(out).preprocessor_.ignore_ == ["weight"]
+    with pytest.raises(SystemExit) as info:  # one value: it is a column, DATA is missing
+        main(["train", "--ignore", str(files / "mixed.csv"), "--target", "fruit", "--out", "m"])
+    assert info.value.code == 2
+    assert "required: DATA.csv" in capsys.readouterr().err
+
+
+def test_a_row_longer_than_the_header_is_refused(tmp_path, capsys):
+    # pandas made the first field of every row the index and trained on shifted columns
+    rows = "".join(f"{i},{i % 3},{i * 0.5},{'ab'[i % 2]}\n" for i in range(40))
+    (tmp_path / "shifted.csv").write_text("a,b,y\n" + rows)
+    out = tmp_path / "m.npz"
+    argv = ["train", str(tmp_path / "shifted.csv"), "--target", "y", "--out", str(out), *QUICK]
+    assert main(argv) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, "shifted.csv: line 2 has 4 fields but the header names 3"
+    )
+    assert not out.exists()
+
+
+def test_missing_values_at_predict_do_not_suggest_a_predict_option(files, fruit_model, capsys):
+    # predict has no --impute; the message said "--impute"
+    assert main(["predict", str(fruit_model), str(files / "holes.csv")]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(
+        err, "holes.csv: missing values in 2 row(s)", "trained without imputation"
+    )
+    assert "train again with imputation (chainrule train ... --impute" in err
+
+
+def test_a_huge_value_at_predict_is_a_data_error(files, fruit_model, tmp_path, capsys):
+    # 1e308 overflowed float32 after scaling: "internal error"
+    frame = pd.read_csv(files / "mixed.csv").head(5)
+    frame.loc[3, "size"] = 1e308
+    frame.to_csv(tmp_path / "huge.csv", index=False)
+    assert main(["predict", str(fruit_model), str(tmp_path / "huge.csv")]) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, "huge.csv: column 'size': row 5 holds a value too large",
+        "1e+308",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("chained", [False, True])
+def test_ctrl_c_while_reading_the_csv(files, fruit_model, tmp_path, capsys, monkeypatch, chained):
+    def interrupted(*args, **kwargs):
+        if not chained:
+            raise KeyboardInterrupt
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:  # what pandas' C reader makes of it
+            raise pd.errors.ParserError(
+                "Error tokenizing data. C error: Calling read(nbytes) on source failed. "
+                "Try engine='python'."
+            ) from None
+
+    monkeypatch.setattr(pd, "read_csv", interrupted)
+    out = tmp_path / "m.npz"
+    argv = ["train", str(files / "mixed.csv"), "--target", "fruit", "--out", str(out)]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"chainrule train: interrupted while reading {files / 'mixed.csv'}; nothing was "
+        "trained or saved"
+    )
+    assert not out.exists()
+    assert main(["predict", str(fruit_model), str(files / "mixed.csv")]) == 130
+    assert "nothing was predicted or written" in capsys.readouterr().err
+
+
+def test_reading_options_in_the_config_file_and_usage_errors(files, tmp_path, capsys):
+    frame = pd.read_csv(files / "mixed.csv")
+    frame["size"] = frame["size"].astype(str).str.replace(".", ",")
+    frame["weight"] = frame["weight"].astype(str).str.replace(".", ",")
+    frame.loc[3, "weight"] = "?"
+    frame.to_csv(tmp_path / "eu.csv", sep="|", index=False)
+    (tmp_path / "c.toml").write_text(
+        'target = "fruit"\nsep = "|"\ndecimal = ","\nthousands = "none"\nna-values = ["?"]\n'
+        "impute = true\ndrop-missing-target = true\nepochs = 2\nquiet = true\n"
+    )
+    out = tmp_path / "m.npz"
+    assert main(["train", str(tmp_path / "eu.csv"), "--config", str(tmp_path / "c.toml"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    kinds = [c["kind"] for c in chainrule.load(out).preprocessor_.columns_]
+    assert kinds == ["numeric", "numeric", "category"]
+    for option, value, needle in [
+        ("--sep", "ab", "argument --sep: expected one character"),
+        ("--decimal", ";", "argument --decimal: invalid choice"),
+        ("--thousands", "xy", "argument --thousands: expected one character"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            main(["train", str(files / "mixed.csv"), "--target", "fruit", option, value])
+        assert info.value.code == 2
+        assert needle in capsys.readouterr().err
+    argv = ["train", str(files / "mixed.csv"), "--target", "fruit", "--out", str(out)]
+    assert main([*argv, "--decimal", ",", "--thousands", ","]) == 1
+    assert "decimal and thousands must differ" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a named pipe and SIGINT are POSIX")
+def test_a_real_ctrl_c_while_reading_from_a_pipe(tmp_path):
+    import os
+
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule.cli", "train", str(fifo), "--target", "y",
+         "--out", str(tmp_path / "m.npz")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        with open(fifo, "w") as writer:  # returns once the command has opened the pipe
+            writer.write("x,y\n1,a\n")
+            writer.flush()
+            time.sleep(0.5)  # the command waits in read() for the rest
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == (
+        f"chainrule train: interrupted while reading {fifo}; nothing was trained or saved"
+    )

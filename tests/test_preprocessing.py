@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from chainrule.dates import DATE_PARTS
 from chainrule.errors import DataError
 from chainrule.preprocessing import Preprocessor, guess_task
 from helpers import tabular_frame
@@ -177,7 +178,7 @@ def test_identifier_like_text_column_draws_a_warning():
         {"id": [f"row{i}" for i in range(80)], "x": np.arange(80.0), "y": [0, 1] * 40}
     )
     with pytest.warns(UserWarning, match=r"'id' has 80 distinct values.*--ignore id"):
-        Preprocessor("y").fit(frame)
+        Preprocessor("y").fit(frame.assign(x=np.arange(80.0) / 3))
 
 
 def test_edited_model_file_state_is_checked():
@@ -240,3 +241,148 @@ def test_data_errors_are_value_errors_naming_the_problem():
         Preprocessor("label", task="regress").fit(
             frame.assign(label=[0.0, 1.0, 2.0, np.inf] + [1.0] * 36)
         )
+
+
+# ---------------------------------------------------------------- dates
+
+
+def test_date_parts_are_the_documented_numbers():
+    when = ["2021-03-04 10:30", "2022-07-15 00:00", "2021-12-31 23:15", "2022-01-01 06:00"]
+    frame = pd.DataFrame({"when": when, "y": ["a", "b", "a", "b"]})
+    pre = Preprocessor("y").fit(frame)
+    (col,) = pre.columns_
+    assert col["kind"] == "datetime" and col["format"] == "%Y-%m-%d %H:%M"
+    assert pre.feature_names_ == [f"when:{part}" for part in DATE_PARTS]
+    # 2021-03-04 10:30 is a Thursday (weekday 3 of 0..6), month 3 (2 of 0..11), hour 10.5
+    raw = {
+        "year": [2021, 2022, 2021, 2022],
+        "month": [2, 6, 11, 0],
+        "day": [4, 15, 31, 1],
+        "weekday": [3, 4, 4, 5],
+        "hour": [10.5, 0, 23.25, 6],
+    }
+    period = {"month": 12, "weekday": 7, "hour": 24}
+    expected = {"year": raw["year"], "day": raw["day"]}
+    for base, n in period.items():
+        angle = 2 * np.pi * np.array(raw[base], dtype=float) / n
+        expected[f"{base}_sin"], expected[f"{base}_cos"] = np.sin(angle), np.cos(angle)
+    X = pre.transform(frame)
+    for k, part in enumerate(DATE_PARTS):
+        values = np.asarray(expected[part], dtype=float)
+        np.testing.assert_allclose(X[:, k], (values - values.mean()) / values.std(), atol=1e-12)
+    # stored as JSON, applied the same way after loading
+    again = Preprocessor.from_config(json.loads(json.dumps(pre.get_config())))
+    np.testing.assert_array_equal(again.transform(frame), X)
+    # an edited file's date entry is checked
+    for edit, needle in [
+        (lambda c: c.update(parts=[]), "no date parts"),
+        (lambda c: c["parts"].append(dict(c["parts"][0])), "one twice"),
+        (lambda c: c["parts"][0].update(part="century"), "unknown date part"),
+        (lambda c: c["parts"][0].update(scale=0.0), "invalid scaling"),
+        (lambda c: c.update(format=3), "malformed date entry"),
+    ]:
+        config = json.loads(json.dumps(pre.get_config()))
+        edit(config["fitted"]["columns"][0])
+        with pytest.raises(ValueError, match=needle):
+            Preprocessor.from_config(config)
+
+
+def test_dates_day_first_constant_parts_and_unusable_columns():
+    frame = pd.DataFrame(
+        {"d": ["03/04/2021", "25/04/2021", "13/04/2021"], "same": ["2021-01-01"] * 3}
+    ).assign(y=["a", "b", "a"])
+    with pytest.warns(UserWarning, match="'same' holds the same date in every row"):
+        pre = Preprocessor("y").fit(frame)
+    (col,) = pre.columns_  # 'same' is left out, as if ignored
+    assert pre.ignore_ == ["same"]
+    assert col["format"] == "%d/%m/%Y"  # 25/04 reads only day first
+    # one year, one month: only the day and the weekday vary
+    assert [p["part"] for p in col["parts"]] == ["day", "weekday_sin", "weekday_cos"]
+    with pytest.raises(DataError, match=r"'d' must hold dates, as in training \(%d/%m/%Y\); row 9"):
+        pre.transform(pd.DataFrame({"d": ["04/13/2021"]}, index=[9]))
+    # month first and day first both read every value: the reading is said
+    with pytest.warns(UserWarning, match=r"both as %m/%d/%Y and as %d/%m/%Y.*YYYY-MM-DD"):
+        Preprocessor("y").fit(pd.DataFrame({"d": ["03/04/2021", "05/06/2021"], "y": [0, 1]}))
+
+
+def test_unique_dates_and_row_numbers_warn_like_text_identifiers():
+    n = 40
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "id": rng.permutation(np.arange(1, n + 1)),
+            "day": pd.date_range("2024-01-01", periods=n).strftime("%Y-%m-%d"),
+            "x": rng.normal(size=n),
+            "count": rng.integers(0, 5, n),
+            "y": [0, 1] * (n // 2),
+        }
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Preprocessor("y").fit(frame)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2, messages
+    assert "'id' holds a different whole number in every row (1 to 40)" in messages[0]
+    assert "--ignore id" in messages[0]
+    assert "'day' holds a different date in every row" in messages[1]
+    assert "--ignore day" in messages[1]
+    # sparse unique whole numbers (prices, counts) are measurements: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Preprocessor("y").fit(frame.assign(id=np.arange(n) * 1000 + 7, day="x"))
+
+
+# ---------------------------------------------------------------- stray values
+
+
+def test_a_few_stray_values_in_a_number_column_are_named():
+    values = [str(v) for v in np.arange(20) / 4]
+    values[3], values[11] = "n/a (sensor off)", "1,037"
+    frame = pd.DataFrame({"t": values, "y": [0, 1] * 10}, index=range(2, 22))
+    with pytest.warns(UserWarning) as caught:
+        pre = Preprocessor("y").fit(frame)
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith(
+        "column 't' holds numbers except 1 value(s): 'n/a (sensor off)' (row 5), so it is "
+        "used as text categories, not as numbers."
+    )
+    assert "--na-values 'n/a (sensor off)'" in message
+    assert (
+        "; or read numbers written with a decimal comma or a thousands separator (such as "
+        "'1,037') with --decimal , or --thousands ," in message
+    )
+    assert pre.columns_[0]["kind"] == "category"
+    # numbers with decimal commas only: the same warning, naming them
+    commas = pd.DataFrame({"t": ["1,5", "2,5", "3,25", "4"], "y": [0, 1, 0, 1]})
+    with pytest.warns(
+        UserWarning, match=r"numbers written with commas, such as '1,5', '2,5', '3,25'"
+    ):
+        Preprocessor("y").fit(commas)
+
+
+# ---------------------------------------------------------------- review fixes (issue 11)
+
+
+def test_missing_values_at_transform_say_what_helps():
+    frame = tabular_frame(40)
+    pre = Preprocessor("label").fit(frame)
+    holes = frame.head(3).copy()
+    holes.loc[1, "a"] = np.nan
+    with pytest.raises(DataError) as info:
+        pre.transform(holes)
+    message = str(info.value)
+    assert "'a': 1 (row 1)" in message
+    # predict has no --impute: the fix is in the file or in training
+    assert "trained without imputation" in message
+    assert "chainrule train ... --impute" in message and "(impute=True, --impute:" not in message
+    target = frame.assign(label=[None, *frame["label"][1:]])
+    with pytest.raises(DataError, match=r"missing value\(s\) \(row 0\).*--drop-missing-target"):
+        Preprocessor("label").fit(target)
+
+
+def test_values_too_far_from_the_training_mean_are_refused():
+    pre = Preprocessor("y").fit(pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "y": [0, 1, 0, 1]}))
+    ok = pre.transform(pd.DataFrame({"a": [1e5]}))
+    assert ok[0, 0] == pytest.approx((1e5 - 1.5) / np.sqrt(1.25))
+    with pytest.raises(DataError, match=r"'a': row 8 holds a value too large.*1e\+308"):
+        pre.transform(pd.DataFrame({"a": [1.0, 1e308]}, index=[7, 8]))

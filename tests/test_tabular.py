@@ -11,6 +11,9 @@ import pytest
 from sklearn.metrics import mean_squared_error
 
 import chainrule
+import chainrule.io
+from chainrule.dates import DATE_PARTS
+from chainrule.errors import DataError
 from chainrule.tabular import TabularModel, parse_hidden
 from helpers import tabular_frame
 
@@ -166,3 +169,42 @@ def test_resume_refuses_other_data_naming_what_differs(tmp_path):
     refused(swapped, "the rows differ from those the run trained on")
     with pytest.raises(ValueError, match="has trained 3 epochs already; epochs is the total"):
         chainrule.load(tmp_path / "m.npz").resume(frame, epochs=3)
+
+
+# ---------------------------------------------------------------- dates, extreme values
+
+
+def _dated(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    when = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 730, n), unit="D")
+    when += pd.to_timedelta(rng.integers(0, 24 * 60, n), unit="min")
+    x = rng.normal(size=n)
+    label = np.where(x + (when.month > 6) > 0.5, "yes", "no")
+    return pd.DataFrame({"when": when.strftime("%Y-%m-%d %H:%M"), "x": x, "label": label})
+
+
+def test_date_columns_round_trip_through_the_model_file(tmp_path):
+    frame = _dated()
+    with pytest.warns(UserWarning, match="'when' holds a different date in every row"):
+        model = TabularModel("label", epochs=5, seed=0).fit(frame)
+    (col, _) = model.preprocessor_.columns_
+    assert col["kind"] == "datetime" and col["format"] == "%Y-%m-%d %H:%M"
+    assert [p["part"] for p in col["parts"]] == list(DATE_PARTS)
+    model.save(tmp_path / "m.npz")
+    loaded = chainrule.load(tmp_path / "m.npz")
+    assert loaded.preprocessor_.columns_ == model.preprocessor_.columns_
+    np.testing.assert_array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
+    header = chainrule.io.read_header(tmp_path / "m.npz")
+    assert header["preprocessing"]["fitted"]["columns"][0]["kind"] == "datetime"
+
+
+def test_a_value_beyond_float32_after_scaling_is_a_data_error_naming_column_and_row():
+    frame = tabular_frame(100)
+    model = TabularModel("label", epochs=2, seed=0).fit(frame)
+    new = frame.head(3).copy()
+    new.index = [2, 3, 4]
+    new.loc[3, "a"] = 1e308  # overflowed float32 into an internal error
+    with pytest.raises(DataError, match=r"column 'a': row 3 holds a value too large.*1e\+308"):
+        model.predict(new)
+    new.loc[3, "a"] = 50.0  # far outside the training range, still a prediction
+    assert len(model.predict(new)) == 3

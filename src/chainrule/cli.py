@@ -38,11 +38,13 @@ from chainrule._validation import (
 )
 from chainrule._version import __version__
 from chainrule.callbacks import Callback, Checkpoint, EpochBar, LambdaCallback
+from chainrule.dates import DATE_PARTS
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import HIDDEN_ACTIVATIONS
 from chainrule.onnx_export import to_onnx
 from chainrule.optimizers import OPTIMIZERS
 from chainrule.preprocessing import explain_task_guess, guess_task
+from chainrule.readers import check_marks, delimiter_name
 from chainrule.report import (
     describe_model,
     describe_training,
@@ -55,6 +57,10 @@ from chainrule.report import (
 )
 from chainrule.tabular import TabularModel, parse_hidden, read_csv
 from chainrule.tutorial import walkthrough
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C at a moment the command can describe: its message says what was left undone."""
 
 
 class UserError(Exception):
@@ -87,6 +93,11 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "impute": False,
     "ignore": [],
+    "sep": None,
+    "decimal": ".",
+    "thousands": "auto",
+    "na_values": [],
+    "drop_missing_target": False,
     "checkpoint": None,
     "quiet": False,
 }
@@ -134,6 +145,89 @@ def _hidden(text: str) -> tuple[int, ...]:
             "expected positive layer sizes separated by commas such as 64,32 (or 'none' "
             f"for no hidden layer), got {text!r}"
         ) from None
+
+
+def _sep(text: str) -> str:
+    """``--sep``: one character; ``tab`` or ``\\t`` for a tab."""
+    if text.lower() in ("tab", "\\t", "\t"):
+        return "\t"
+    if len(text) != 1 or text in '\r\n"':
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as ';' (or 'tab'), got {text!r}"
+        )
+    return text
+
+
+def _thousands(text: str) -> str:
+    """``--thousands``: one character, ``none``, or ``auto``."""
+    if text.lower() in ("none", "auto"):
+        return text.lower()
+    if len(text) != 1 or text in '\r\n"':
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as '.' or ',', 'none' or 'auto', got {text!r}"
+        )
+    return text
+
+
+class _Columns(argparse.Action):
+    """``--ignore a b``: the values of every use, in order, in one list."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), *values])
+
+
+def _positionals_after_lists(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``argv`` with the positional arguments a list option swallowed given back.
+
+    ``chainrule train --ignore Name data.csv --target y`` would give ``data.csv`` to
+    ``--ignore`` (it takes one or more values). When a sub-command's positional
+    arguments are missing, the last values of its list options are taken as them (a
+    value naming an existing file first): ``--ignore Name data.csv`` becomes
+    ``--ignore=Name data.csv``.
+    """
+    try:
+        at = next(i for i, t in enumerate(argv) if not t.startswith("-"))
+    except StopIteration:
+        return argv
+    sub_action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = sub_action.choices.get(argv[at])
+    if sub is None:
+        return argv
+    tokens = argv[at + 1 :]
+    options = sub._option_string_actions
+    free, groups = 0, []  # groups: (option index, first value, end)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "--":
+            free += len(tokens) - i - 1
+            break
+        if not token.startswith("-") or token == "-":
+            free, i = free + 1, i + 1
+            continue
+        name = token.split("=", 1)[0]
+        matches = [o for o in options if o == name] or [o for o in options if o.startswith(name)]
+        action = options[matches[0]] if len(matches) == 1 else None
+        if action is None or "=" in token or action.nargs == 0:
+            i += 1
+        elif action.nargs == "+":
+            end = i + 1
+            while end < len(tokens) and not tokens[end].startswith("-"):
+                end += 1
+            groups.append((i, i + 1, end))
+            i = end
+        else:
+            i += 2
+    needed = sum(a.nargs is None for a in sub._get_positional_actions()) - free
+    spare = [g for g in groups if g[2] - g[1] > needed]
+    if needed <= 0 or not spare:
+        return argv
+    existing = [g for g in spare if os.path.exists(tokens[g[2] - 1])]
+    option, first, end = (existing or spare)[-1]
+    name = tokens[option]
+    rewritten = [f"{name}={value}" for value in tokens[first : end - needed]]
+    tokens = [*tokens[:option], *rewritten, *tokens[end - needed :]]
+    return [*argv[: at + 1], *tokens]
 
 
 def _one_line(text: Any) -> str:
@@ -225,12 +319,45 @@ def _check_picture(parser: argparse.ArgumentParser, option: str, path: str, inpu
     _check_output(parser, option, path, inputs)
 
 
-def _read_csv(path: str):
-    """:func:`chainrule.tabular.read_csv`, with pandas' absence a one-line error."""
+def _read_csv(
+    path: str,
+    options: Any = None,
+    *,
+    undone: str = "nothing was done",
+    text_columns: Sequence[str] = (),
+    note: Callable[[str], Any] | None = None,
+):
+    """:func:`chainrule.tabular.read_csv` with the reading options (``--sep``,
+    ``--decimal``, ``--thousands``, ``--na-values``) of ``options`` (a dict or the parsed
+    arguments); pandas' absence is a one-line error, Ctrl-C an :class:`Interrupted`
+    saying what was ``undone``. ``note`` hears which delimiter was sniffed, if not a comma.
+    """
+    if options is not None and not isinstance(options, dict):
+        options = vars(options)
+    options = options or {}
+    sep, decimal = options.get("sep"), options.get("decimal") or "."
+    thousands = options.get("thousands") or "auto"
+    thousands = None if thousands == "none" else thousands
     try:
-        return read_csv(path)
+        check_marks(sep, decimal, thousands)
+    except ValueError as exc:  # --sep, --decimal, --thousands contradict each other
+        raise UserError(str(exc)) from None
+    try:
+        frame = read_csv(
+            path,
+            sep=sep,
+            decimal=decimal,
+            thousands=thousands,
+            na_values=options.get("na_values") or (),
+            text_columns=text_columns,
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted while reading {path}; {undone}") from None
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise UserError(str(exc)) from None
+    if note is not None and frame.attrs.get("sep_sniffed") and frame.attrs["sep"] != ",":
+        note(f"{path}: read as {delimiter_name(frame.attrs['sep'])}-separated (--sep to choose)")
+    return frame
 
 
 def _load(path: str) -> Any:
@@ -292,10 +419,11 @@ def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
                 parser.error(f"{problem} must be true or false; received {value!r}")
             config[dest] = value
             continue
-        if dest == "ignore":
+        if dest in ("ignore", "na_values"):
             value = [value] if isinstance(value, str) else value
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                parser.error(f"{problem} must be a list of column names; received {value!r}")
+                what = "column names" if dest == "ignore" else "values"
+                parser.error(f"{problem} must be a list of {what}; received {value!r}")
             config[dest] = value
             continue
         if dest == "hidden" and isinstance(value, list):
@@ -425,12 +553,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if settings["checkpoint"]:
         _check_output(parser, "--checkpoint", settings["checkpoint"], {**inputs, "--out file": out})
     say = (lambda *a, **k: None) if settings["quiet"] else print
-    frame = _read_csv(args.data)
+    frame = _read_csv(
+        args.data, settings, undone="nothing was trained or saved", note=lambda t: say(t)
+    )
     if target not in frame.columns:
         raise UserError(
             f"{args.data}: no column {target!r} to use as the target; the columns are "
             f"{', '.join(map(str, frame.columns))}"
         )
+    if settings["drop_missing_target"]:
+        frame = _drop_missing_target(frame, target, args.data, say)
     if settings["task"] is None:
         say(printable(f"task: {explain_task_guess(frame[target])}; use --task to choose"))
     model = resumed or TabularModel(
@@ -538,6 +670,23 @@ def _check_savable(model: TabularModel, args: argparse.Namespace) -> None:
 _HISTORY_BYTES_PER_EPOCH = 512  # what an epoch adds to the header's history, at most
 
 
+def _drop_missing_target(frame, target: str, path: str, say: Callable[..., Any]):
+    """The rows that hold a target value; says how many (and which) were dropped."""
+    missing = frame[target].isna().to_numpy()
+    if not missing.any():
+        return frame
+    rows = [str(r) for r in frame.index[missing][:5]]
+    more = f" and {int(missing.sum()) - 5} more" if missing.sum() > 5 else ""
+    say(
+        f"dropped {int(missing.sum())} of {len(frame)} rows with no {target!r} value "
+        f"(--drop-missing-target): row{'s' if missing.sum() > 1 else ''} "
+        f"{', '.join(rows)}{more}"
+    )
+    if missing.all():
+        raise UserError(f"{path}: every row's target {target!r} is missing; nothing to train on")
+    return frame[~missing]
+
+
 # ---------------------------------------------------------------- predict, evaluate
 
 
@@ -549,15 +698,37 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     model = _load_tabular(args.model, "predict")
     if args.proba and model.task_ != "classify":
         raise UserError(f"{args.model}: --proba needs a classifier; this model is a regressor")
-    frame = _read_csv(args.data)
+    keep = list(dict.fromkeys(args.keep or []))
+    inputs = {c["name"] for c in model.preprocessor_.columns_}
+    frame = _read_csv(
+        args.data,
+        args,
+        undone="nothing was predicted or written",
+        text_columns=[c for c in keep if c not in inputs],
+        note=lambda t: print(t, file=sys.stdout if args.out else sys.stderr),
+    )
     import pandas as pd  # _read_csv checked it is there
 
+    absent = [c for c in keep if c not in frame.columns]
+    if absent:
+        raise UserError(
+            f"{args.data}: --keep {absent[0]!r}: no such column; the columns are "
+            f"{', '.join(map(str, frame.columns))}"
+        )
     with _about(args.data):
         result = pd.DataFrame({model.target: model.predict(frame)})
         if args.proba:
             proba = model.predict_proba(frame)
             for k, label in enumerate(model.classes_):
                 result[f"proba_{label}"] = proba[:, k].round(6)
+    clash = [c for c in keep if c in result.columns]
+    if clash:
+        raise UserError(
+            f"--keep {clash[0]!r}: the predictions have a column of that name; compare "
+            f"predictions with the true values with chainrule evaluate"
+        )
+    if keep:
+        result = pd.concat([frame[keep].reset_index(drop=True), result], axis=1)
     # labels and names from files: no cell may start a spreadsheet formula (see README)
     result = result.rename(columns=spreadsheet_safe)
     for column in result.columns:
@@ -577,7 +748,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             args.subparser, "--plot", args.plot, {"model file": args.model, "data file": args.data}
         )
     model = _load_tabular(args.model, "evaluate")
-    frame = _read_csv(args.data)
+    frame = _read_csv(args.data, args, undone="nothing was evaluated", note=print)
     if model.target not in frame.columns:
         raise UserError(
             f"{args.data}: no column {model.target!r} (the target) to compare the predictions with"
@@ -706,6 +877,41 @@ def _cmd_export(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- parser
 
 
+def _add_reading_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """``--sep``, ``--decimal``, ``--thousands``, ``--na-values``: how DATA is read."""
+    d = TRAIN_DEFAULTS
+    p.add_argument(
+        "--sep",
+        type=_sep,
+        metavar="C",
+        help="the delimiter, one character ('tab' for a tab); default: sniffed among comma, "
+        "semicolon, tab and pipe (said when not a comma)",
+    )
+    p.add_argument(
+        "--decimal",
+        choices=[".", ","],
+        metavar="C",
+        default=d["decimal"] if defaults else None,
+        help="the decimal mark of numbers (default '.'; ',' for 3,14)",
+    )
+    p.add_argument(
+        "--thousands",
+        type=_thousands,
+        metavar="C",
+        default=d["thousands"] if defaults else None,
+        help="the thousands separator in numbers; default 'auto': '.' with --decimal , "
+        "(1.037,5), none otherwise; 'none' for none",
+    )
+    p.add_argument(
+        "--na-values",
+        action=_Columns,
+        nargs="+",
+        metavar="TEXT",
+        help="values that mean missing, besides empty, NA, n/a, NaN, null ... "
+        "(e.g. --na-values '?' 'n/a (sensor off)')",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
     parser = argparse.ArgumentParser(
@@ -727,13 +933,23 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="train a network on a CSV file and save it",
         description="Train a network to predict one column of a CSV file from the others. "
-        "Numbers are standardised and text columns one-hot encoded; all of it is kept in "
-        "the model file, so predict and evaluate take raw rows.",
+        "Numbers are standardised and text columns one-hot encoded; a column of dates or "
+        "times (every value read by one date format) becomes the numbers "
+        f"{', '.join(DATE_PARTS)}: the year and the day of the month as numbers, the "
+        "month, the weekday and (for times) the hour of the day as points on a circle "
+        "(sin, cos); parts that do not vary are left out. All of it is kept in the model "
+        "file, so predict and evaluate take raw rows. DATA may be CSV (delimiter sniffed; "
+        "UTF-8, with or without BOM), compressed CSV (.gz, .bz2, .xz, .zip) or Parquet "
+        "(needs the parquet extra).",
         epilog="Options may also come from a TOML file (--config): the same names, e.g. "
         'hidden = "64,32" or [64, 32], learning-rate = 0.01, impute = true, ignore = ["id"]. '
         "The command line wins over the file.",
     )
-    train.add_argument("data", metavar="DATA.csv", help="training rows, with a header row")
+    train.add_argument(
+        "data",
+        metavar="DATA.csv",
+        help="training rows, with a header row (before or after the options)",
+    )
     train.add_argument("--target", metavar="COLUMN", help="the column to predict (required)")
     train.add_argument(
         "--out", metavar="MODEL", help="where to save the model (required), e.g. model.npz"
@@ -811,7 +1027,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="fill missing values (column mean for numbers, most frequent "
         "value for text) instead of stopping with an error",
     )
-    train.add_argument("--ignore", nargs="+", metavar="COL", help="columns to leave out")
+    train.add_argument(
+        "--ignore",
+        action=_Columns,
+        nargs="+",
+        metavar="COL",
+        help="columns to leave out (identifiers, free text, leaks): --ignore a b; "
+        "DATA.csv may follow",
+    )
+    train.add_argument(
+        "--drop-missing-target",
+        action="store_true",
+        default=None,
+        help="drop the rows whose target is missing (says how many) instead of stopping "
+        "with an error",
+    )
+    _add_reading_options(train, defaults=False)
     train.add_argument(
         "--checkpoint",
         metavar="FILE",
@@ -843,6 +1074,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--proba", action="store_true", help="add one probability column per class (classifiers)"
     )
+    predict.add_argument(
+        "--keep",
+        action=_Columns,
+        nargs="+",
+        metavar="COL",
+        help="copy these columns of DATA (as written) into the output, first, in this "
+        "order: --keep id name",
+    )
+    _add_reading_options(predict)
     predict.set_defaults(handler=_cmd_predict, subparser=predict)
 
     evaluate = sub.add_parser(
@@ -857,6 +1097,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--plot", metavar="FILE.png", help="draw the confusion matrix (or predicted vs true values)"
     )
+    _add_reading_options(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate, subparser=evaluate)
 
     inspect = sub.add_parser(
@@ -950,7 +1191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     its traceback is shown with a request to report it (exit code 1).
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_positionals_after_lists(parser, argv))
     prefix = f"chainrule {args.command}"
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
@@ -972,8 +1214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
+        except KeyboardInterrupt as exc:
+            what = f"{prefix}: {exc}" if isinstance(exc, Interrupted) else "interrupted"
+            print(what, file=sys.stderr)
             return 130
         except Exception:
             if ctrl_c:  # a library turned Ctrl-C into another error (pandas' C reader does)

@@ -13,12 +13,14 @@ row; wrong settings raise plain ValueError / TypeError. pandas is needed here (t
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule.dates import DATE_PARTS, date_parts, guess_date_format, parse_dates
 from chainrule.errors import DataError
 from chainrule.filecheck import finite_number, unique_strings
 
@@ -38,6 +40,17 @@ MAX_DISTINCT_CLASS_SHARE = 0.5
 #: numbers beyond this magnitude (or below its inverse) are rescaled before their squares
 #: are summed, so the mean and standard deviation never overflow (or underflow)
 _SAFE_MAGNITUDE = 1e100
+#: a number more than this many standard deviations from its training mean is refused
+#: at transform: nothing can be predicted from it, and it would overflow float32
+MAX_STANDARD_SCORE = 1e6
+#: a numeric or date column with a different value in each of at least this many rows
+#: draws the identifier warning (a text column: ``MANY_CATEGORIES``)
+MIN_ID_ROWS = 20
+#: a text column whose values are numbers (or dates) but for at least this share is
+#: read as "numbers with a few stray values" and draws a warning naming them
+MOSTLY = 0.8
+#: numbers written with thousands separators or a decimal comma: "1,037", "1.037,5", "2,5"
+_COMMA_NUMBER = r"^[-+]?(\d{1,3}([,.' ]\d{3})+([.,]\d+)?|\d+,\d+)$"
 
 
 def _pandas():
@@ -125,6 +138,102 @@ def _standardise(values: np.ndarray, mean: float, scale: float) -> np.ndarray:
     return result
 
 
+def _warn_if_row_numbers(name: str, observed: np.ndarray) -> None:
+    """Warn when a number column holds a different whole number in every row, densely
+    (such as 1..n, in any order): a row number or identifier, not a measurement."""
+    n = observed.size
+    if n < MIN_ID_ROWS or not np.all(np.mod(observed, 1) == 0):
+        return
+    low, high = float(observed.min()), float(observed.max())
+    if high - low + 1 <= 2 * n and np.unique(observed).size == n:
+        warnings.warn(
+            f"column {name!r} holds a different whole number in every row ({low:.0f} to "
+            f"{high:.0f}): it looks like a row number or identifier, and is used as a "
+            f"number feature. Ignore it (--ignore {name}) unless its value matters.",
+            UserWarning,
+            stacklevel=5,
+        )
+
+
+def _warn_stray(name: str, what: str, stray: pd.Series, commas: pd.Series) -> None:
+    """Warn that a column of ``what`` (numbers, dates) holds a few other values (``stray``)
+    or numbers written with commas (``commas``), naming up to three with their rows, and
+    say what would read them."""
+    shown = stray if len(stray) else commas
+    values = list(dict.fromkeys(shown.tolist()))
+    listed = ", ".join(repr(v) for v in values[:3]) + (" ..." if len(values) > 3 else "")
+    fixes = []
+    if len(stray):
+        fixes.append(
+            "add values that mean 'missing' to the missing-value markers "
+            f"(--na-values {values[0]!r}; read_csv's na_values)"
+        )
+    if len(commas):
+        fixes.append(
+            "read numbers written with a decimal comma or a thousands separator (such as "
+            f"{commas.iloc[0]!r}) with --decimal , or --thousands , (read_csv's decimal, "
+            "thousands)"
+        )
+    if len(stray):
+        found = f"{what} except {len(shown)} value(s): {listed}"
+    else:
+        found = f"numbers written with commas, such as {listed}"
+    warnings.warn(
+        f"column {name!r} holds {found} ({_rows_text(shown.index, limit=3)}), so it is "
+        f"used as text categories, not as {what}. Fix the file, or "
+        f"{'; or '.join(fixes) or 'leave it out (--ignore)'}",
+        UserWarning,
+        stacklevel=5,
+    )
+
+
+def _warn_if_mostly_numbers(name: str, text: pd.Series) -> bool:
+    """Warn (and return True) when a text column's values are numbers but for a few, or
+    numbers written with thousands separators or decimal commas."""
+    pd = _pandas()
+    if text.empty:
+        return False
+    stripped = text.str.strip()
+    plain = pd.to_numeric(stripped, errors="coerce").notna().to_numpy()
+    commas = stripped.str.match(_COMMA_NUMBER).to_numpy() & ~plain
+    numberish = plain | commas
+    if numberish.mean() < MOSTLY or plain.all():
+        return False
+    _warn_stray(name, "numbers", text[~numberish], text[commas])
+    return True
+
+
+def _not_numbers(name: str, text: pd.Series) -> str:
+    """The message for text in a number column: values that are not numbers at all
+    first (with a hint at missing-value markers), else numbers written with commas."""
+    commas = text.astype(str).str.strip().str.match(_COMMA_NUMBER).to_numpy()
+    if commas.all():
+        hint = " (a thousands separator or decimal comma: --thousands, --decimal)"
+    else:
+        text = text[~commas]
+        hint = f" (if it means 'missing': --na-values {str(text.iloc[0])!r})"
+    return (
+        f"column {name!r} must hold numbers, as in training; "
+        f"{_rows_verb(text.index, 'holds', 'hold')} text such as {text.iloc[0]!r}{hint}"
+    )
+
+
+def _scaled(name: str, index: Any, values: np.ndarray, col: dict[str, Any]) -> np.ndarray:
+    """``(values - mean) / scale`` of a number column; refuse values more than
+    ``MAX_STANDARD_SCORE`` standard deviations from the mean, naming the rows."""
+    scaled = _standardise(values, col["mean"], col["scale"])
+    too_large = ~(np.abs(scaled) <= MAX_STANDARD_SCORE)
+    if too_large.any():
+        first = values[too_large][0]
+        raise DataError(
+            f"column {name!r}: {_rows_verb(index[too_large], 'holds', 'hold')} a value too "
+            f"large for the scaling learned in training ({first:.4g}, more than "
+            f"{MAX_STANDARD_SCORE:.0e} standard deviations from the mean {col['mean']:.4g}, "
+            f"standard deviation {col['scale']:.4g}); check it"
+        )
+    return scaled
+
+
 def _is_numeric(series: pd.Series) -> bool:
     pd = _pandas()
     return bool(pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
@@ -191,9 +300,12 @@ class Preprocessor:
     ----------
     columns_ : list of dict
         One entry per input column in order: ``{"name", "kind": "numeric", "mean",
-        "scale", "fill"}`` or ``{"name", "kind": "category", "categories", "fill"}``.
+        "scale", "fill"}``, ``{"name", "kind": "category", "categories", "fill"}`` or
+        ``{"name", "kind": "datetime", "format", "parts": [{"part", "mean", "scale"},
+        ...]}`` (``format`` a ``strftime`` format, None for typed dates).
     feature_names_ : list of str
-        The names of the output features (``"island=Dream"`` for one-hot columns).
+        The names of the output features (``"island=Dream"`` for one-hot columns,
+        ``"day:month_sin"`` for date parts).
     task_ : str
     classes_ : list
         Class labels in their original values, sorted (classification only).
@@ -205,9 +317,19 @@ class Preprocessor:
     Numbers are standardised with the mean and the population standard deviation
     (a constant column gets scale 1). Text columns are one-hot encoded over the values
     seen in ``fit``, sorted; a value not seen in ``fit`` becomes an all-zero one-hot
-    block, with a warning. At transform time, a missing column is an error naming
+    block, with a warning. A text column whose every value reads as a date with one
+    format (:func:`chainrule.dates.guess_date_format`) is a date column: it becomes
+    the parts of :data:`chainrule.dates.DATE_PARTS` that vary in ``fit`` (the hour only
+    for times), each standardised; one that never varies is left out (``ignore_``),
+    with a warning. At transform time, a missing column is an error naming
     it; an extra column is ignored with a warning; the target column and ignored
     columns may be present or not.
+
+    ``fit`` warns (UserWarning) about columns that look like identifiers (a
+    different whole number in every row, densely, such as 1..n; a different date in
+    every row; more than 50 distinct texts, and in more than half the rows) and about
+    text columns that hold numbers (or dates) but for a few values, naming them and
+    their rows: they are one-hot encoded as categories, which is rarely what was meant.
     """
 
     def __init__(
@@ -258,38 +380,16 @@ class Preprocessor:
 
         columns = []
         for name in features:
-            series = frame[name]
-            if _is_numeric(series):
-                values = series.to_numpy(dtype=np.float64)
-                observed = values[~np.isnan(values)]
-                if observed.size == 0:
-                    raise DataError(
-                        f"column {name!r} has no values at all; ignore it (--ignore {name})"
-                    )
-                if not np.all(np.isfinite(observed)):
-                    raise DataError(f"column {name!r} holds infinite values; fix or ignore it")
-                mean, scale = _mean_and_scale(observed)
-                columns.append(
-                    {"name": name, "kind": "numeric", "mean": mean, "scale": scale, "fill": mean}
-                )
+            column = self._fit_column(name, frame[name])
+            if column is None:
+                ignore.append(name)
             else:
-                text = series.dropna().astype(str)
-                counts = text.value_counts()
-                categories = sorted(counts.index)
-                # most frequent, ties broken by the sorted order
-                top = min(categories, key=lambda c: (-counts[c], c))
-                if len(categories) > MANY_CATEGORIES and len(categories) > 0.5 * len(text):
-                    warnings.warn(
-                        f"column {name!r} has {len(categories)} distinct values in "
-                        f"{len(text)} rows; it looks like an identifier or free text and "
-                        f"becomes {len(categories)} one-hot features. Ignore it "
-                        f"(--ignore {name}) unless it is a category.",
-                        UserWarning,
-                        stacklevel=2,
-                    )
-                columns.append(
-                    {"name": name, "kind": "category", "categories": categories, "fill": top}
-                )
+                columns.append(column)
+        if not columns:
+            raise DataError(
+                f"no feature columns left: the data has only {known}, minus the target "
+                f"{self.target!r} and the columns left out {ignore}"
+            )
         self.columns_ = columns
         self.ignore_ = ignore
 
@@ -298,6 +398,88 @@ class Preprocessor:
         else:
             self._fit_regression_target(target)
         return self
+
+    def _fit_column(self, name: str, series: pd.Series) -> dict[str, Any] | None:
+        """One column's entry of ``columns_`` (None: a date column that cannot be used)."""
+        pd = _pandas()
+        if _is_numeric(series):
+            values = series.to_numpy(dtype=np.float64)
+            observed = values[~np.isnan(values)]
+            if observed.size == 0:
+                raise DataError(
+                    f"column {name!r} has no values at all; ignore it (--ignore {name})"
+                )
+            if not np.all(np.isfinite(observed)):
+                raise DataError(f"column {name!r} holds infinite values; fix or ignore it")
+            _warn_if_row_numbers(name, observed)
+            mean, scale = _mean_and_scale(observed)
+            return {"name": name, "kind": "numeric", "mean": mean, "scale": scale, "fill": mean}
+        if pd.api.types.is_datetime64_any_dtype(series):
+            return self._fit_dates(name, series, None)
+        text = series.dropna().astype(str)
+        if not _warn_if_mostly_numbers(name, text):
+            fmt, parsed, also = guess_date_format(text)
+            if fmt is not None and parsed == len(text):
+                if also:
+                    warnings.warn(
+                        f"column {name!r}: every date reads both as {fmt} and as "
+                        f"{' and as '.join(also)}; read as {fmt}. Write dates as "
+                        "YYYY-MM-DD to be sure",
+                        UserWarning,
+                        stacklevel=4,
+                    )
+                return self._fit_dates(name, series, fmt)
+            if fmt is not None and parsed >= MOSTLY * len(text):
+                bad = parse_dates(text, fmt).isna().to_numpy()
+                _warn_stray(name, f"dates ({fmt})", text[bad], text[:0])
+        counts = text.value_counts()
+        categories = sorted(counts.index)
+        # most frequent, ties broken by the sorted order
+        top = min(categories, key=lambda c: (-counts[c], c))
+        if len(categories) > MANY_CATEGORIES and len(categories) > 0.5 * len(text):
+            warnings.warn(
+                f"column {name!r} has {len(categories)} distinct values in "
+                f"{len(text)} rows; it looks like an identifier or free text and "
+                f"becomes {len(categories)} one-hot features. Ignore it "
+                f"(--ignore {name}) unless it is a category.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return {"name": name, "kind": "category", "categories": categories, "fill": top}
+
+    def _fit_dates(self, name: str, series: pd.Series, fmt: str | None) -> dict[str, Any] | None:
+        """A date column's entry: its format and the scaling of the parts that vary."""
+        dates = parse_dates(series, fmt)
+        observed = dates.dropna()
+        values = date_parts(observed)
+        # a point on a circle varies when either of its coordinates does
+        varies = {part for part, v in values.items() if v.size and np.ptp(v) > 0}
+        for base in ("month", "weekday", "hour"):
+            if varies & {f"{base}_sin", f"{base}_cos"}:
+                varies |= {f"{base}_sin", f"{base}_cos"}
+        parts = []
+        for part in DATE_PARTS:
+            if part in varies:
+                mean, scale = _mean_and_scale(values[part])
+                parts.append({"part": part, "mean": mean, "scale": scale})
+        if not parts:
+            warnings.warn(
+                f"column {name!r} holds the same date in every row; it tells the rows "
+                "nothing and is left out",
+                UserWarning,
+                stacklevel=4,
+            )
+            return None
+        if observed.size >= MIN_ID_ROWS and observed.nunique() == observed.size:
+            warnings.warn(
+                f"column {name!r} holds a different date in every row: it looks like a "
+                "time stamp or identifier of each row and becomes the features "
+                f"{', '.join(p['part'] for p in parts)}. Ignore it (--ignore {name}) "
+                "unless the date matters (as a season, a weekday, a trend).",
+                UserWarning,
+                stacklevel=4,
+            )
+        return {"name": name, "kind": "datetime", "format": fmt, "parts": parts}
 
     def _fit_classes(self, target: pd.Series) -> None:
         """The sorted class labels; refuse one class, or numbers too many to be classes."""
@@ -357,13 +539,14 @@ class Preprocessor:
         if target_missing.any():
             raise DataError(
                 f"target column {self.target!r} has {int(target_missing.sum())} missing "
-                f"value(s) ({_rows_text(frame.index[target_missing])}); remove those rows"
+                f"value(s) ({_rows_text(frame.index[target_missing])}); remove those rows "
+                "(--drop-missing-target drops them)"
             )
         if not self.impute:
-            self._refuse_missing(frame, features)
+            self._refuse_missing(frame, features, fitting=True)
 
     @staticmethod
-    def _refuse_missing(frame: pd.DataFrame, features: list[str]) -> None:
+    def _refuse_missing(frame: pd.DataFrame, features: list[str], fitting: bool) -> None:
         missing = frame[features].isna()
         per_column = missing.sum()
         bad = [c for c in features if per_column[c]]
@@ -374,11 +557,18 @@ class Preprocessor:
             f"{c!r}: {int(per_column[c])} ({_rows_text(frame.index[missing[c].to_numpy()])})"
             for c in bad
         )
-        raise DataError(
-            f"missing values in {n_rows} row(s), in column(s) {details}. Fill them "
-            "(impute=True, --impute: the column mean for numbers, the most frequent "
-            "value for text), remove those rows, or ignore the columns (--ignore)"
-        )
+        if fitting:
+            fix = (
+                "Fill them (impute=True, --impute: the column mean for numbers, the most "
+                "frequent value for text), remove those rows, or ignore the columns (--ignore)"
+            )
+        else:
+            fix = (
+                "The model was trained without imputation, so it cannot fill them: fill "
+                "them in the file, remove those rows, or train again with imputation "
+                "(chainrule train ... --impute; impute=True)"
+            )
+        raise DataError(f"missing values in {n_rows} row(s), in column(s) {details}. {fix}")
 
     # ------------------------------------------------------------ transform
 
@@ -393,6 +583,8 @@ class Preprocessor:
         for col in self.columns_:
             if col["kind"] == "numeric":
                 names.append(col["name"])
+            elif col["kind"] == "datetime":
+                names.extend(f"{col['name']}:{p['part']}" for p in col["parts"])
             else:
                 names.extend(f"{col['name']}={c}" for c in col["categories"])
         return names
@@ -424,7 +616,7 @@ class Preprocessor:
                 stacklevel=2,
             )
         if not self.impute:
-            self._refuse_missing(frame, expected)
+            self._refuse_missing(frame, expected, fitting=False)
         pd = _pandas()
         blocks = []
         for col in self.columns_:
@@ -433,12 +625,7 @@ class Preprocessor:
                 values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
                 text = series.notna().to_numpy() & np.isnan(values)
                 if text.any():
-                    first = series[text].iloc[0]
-                    raise DataError(
-                        f"column {col['name']!r} must hold numbers, as in training; "
-                        f"{_rows_verb(series.index[text], 'holds', 'hold')} text such as "
-                        f"{first!r}"
-                    )
+                    raise DataError(_not_numbers(col["name"], series[text]))
                 infinite = np.isinf(values)
                 if infinite.any():
                     raise DataError(
@@ -446,16 +633,22 @@ class Preprocessor:
                         f"({_rows_text(series.index[infinite])})"
                     )
                 values = np.where(np.isnan(values), col["fill"], values)
-                scaled = _standardise(values, col["mean"], col["scale"])
-                too_large = ~np.isfinite(scaled)
-                if too_large.any():
+                blocks.append(_scaled(col["name"], series.index, values, col)[:, None])
+            elif col["kind"] == "datetime":
+                dates = parse_dates(series, col["format"])
+                bad = series.notna().to_numpy() & dates.isna().to_numpy()
+                if bad.any():
                     raise DataError(
-                        f"column {col['name']!r}: "
-                        f"{_rows_verb(series.index[too_large], 'holds', 'hold')} a value too "
-                        "large for the scaling learned in training (mean "
-                        f"{col['mean']:.4g}, standard deviation {col['scale']:.4g}); check it"
+                        f"column {col['name']!r} must hold dates, as in training "
+                        f"({col['format'] or 'typed dates'}); "
+                        f"{_rows_verb(series.index[bad], 'holds', 'hold')} "
+                        f"{series[bad].iloc[0]!r}"
                     )
-                blocks.append(scaled[:, None])
+                parts = date_parts(dates)
+                for part in col["parts"]:
+                    values = parts[part["part"]]
+                    values = np.where(np.isnan(values), part["mean"], values)
+                    blocks.append(_standardise(values, part["mean"], part["scale"])[:, None])
             else:
                 text = series.astype(object).where(series.notna(), col["fill"]).astype(str)
                 categories = col["categories"]
@@ -620,6 +813,23 @@ def _checked_column(col: Any) -> dict[str, Any]:
         if values["scale"] <= 0:
             raise ValueError(f"column {col['name']!r} has an invalid scaling: {values}")
         return {"name": col["name"], "kind": "numeric", **values}
+    if col.get("kind") == "datetime":
+        fmt = col.get("format")
+        parts = col.get("parts")
+        if (fmt is not None and not isinstance(fmt, str)) or not isinstance(parts, list):
+            raise ValueError(f"column {col['name']!r} has a malformed date entry")
+        checked = []
+        for part in parts:
+            if not isinstance(part, dict) or part.get("part") not in DATE_PARTS:
+                raise ValueError(f"column {col['name']!r} has an unknown date part: {part!r}")
+            values = {k: float(part[k]) for k in ("mean", "scale")}
+            if not all(math.isfinite(v) for v in values.values()) or values["scale"] <= 0:
+                raise ValueError(f"column {col['name']!r} has an invalid scaling: {part!r}")
+            checked.append({"part": part["part"], **values})
+        names = [part["part"] for part in checked]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"column {col['name']!r} has no date parts, or one twice: {names}")
+        return {"name": col["name"], "kind": "datetime", "format": fmt, "parts": checked}
     if col.get("kind") == "category":
         categories = col.get("categories")
         unique_strings(categories, f"column {col['name']!r}'s categories")

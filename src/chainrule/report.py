@@ -86,6 +86,16 @@ def _describe_columns(pre) -> list[str]:
                     f"{fmt(col['fill'])} (mean)" if pre.impute else "error",
                 ]
             )
+        elif col["kind"] == "datetime":
+            rows.append(
+                [
+                    col["name"],
+                    "date",
+                    f"{col['format'] or 'typed dates'} -> "
+                    + ", ".join(p["part"] for p in col["parts"]),
+                    "each part's mean" if pre.impute else "error",
+                ]
+            )
         else:
             cats = col["categories"]
             shown = ", ".join(cats[:6]) + (f", ... ({len(cats)} values)" if len(cats) > 6 else "")
@@ -283,8 +293,10 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
     net = model.network_
     pre = model.preprocessor_
     n_text = sum(c["kind"] == "category" for c in pre.columns_)
+    n_dates = sum(c["kind"] == "datetime" for c in pre.columns_)
+    kinds = f"{n_text} text" + (f", {n_dates} date{'s' * (n_dates > 1)}" if n_dates else "")
     say(
-        f"data: {info['rows']} rows, {len(pre.columns_)} input columns ({n_text} text) -> "
+        f"data: {info['rows']} rows, {len(pre.columns_)} input columns ({kinds}) -> "
         f"{net.n_features} features; {info['train_rows']} rows to train, "
         f"{info['validation_rows']} to validate"
     )

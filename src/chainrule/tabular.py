@@ -13,12 +13,10 @@ import inspect
 import json
 import math
 import numbers
-import os
 import re
 import time
 import warnings
 from collections.abc import Sequence
-from io import StringIO
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,6 +37,7 @@ from chainrule.metrics import classification_scores, regression_scores
 from chainrule.network import Network
 from chainrule.optimizers import OPTIMIZERS
 from chainrule.preprocessing import TASKS, Preprocessor, _check_frame, _pandas
+from chainrule.readers import read_csv
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -117,77 +116,6 @@ def _check_training(training: Any) -> None:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def read_csv(path: str) -> pd.DataFrame:
-    """The rows of a CSV file as a DataFrame (index = row numbers, the header is row 1).
-
-    The file is read once (so a pipe such as ``<(command)`` works) and parsed by pandas.
-
-    Raises
-    ------
-    DataError
-        For a file that is missing, empty, binary, not UTF-8, not well-formed CSV,
-        with a repeated column name or no data rows; the message starts with the path.
-    """
-    pd = _pandas()
-    if not os.path.exists(path):
-        raise DataError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise DataError(f"{path}: is a folder, not a CSV file")
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data.strip():
-        raise DataError(
-            f"{path}: the file is empty; expected a CSV file with a header row and data rows"
-        )
-    start = data[:8192]
-    if b"\x00" in start or start.startswith(b"PK\x03\x04"):
-        raise DataError(
-            f"{path}: this is not a CSV text file (it holds binary data, such as a model "
-            "file or a spreadsheet); export the table as CSV"
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV"
-        ) from None
-    del data
-    try:
-        frame = pd.read_csv(StringIO(text), skipinitialspace=True)
-        # the header as written: pandas renames a second 'a' to 'a.1'
-        header = pd.read_csv(
-            StringIO(text), header=None, nrows=1, dtype=str, skipinitialspace=True
-        ).iloc[0]
-    except pd.errors.EmptyDataError:
-        raise DataError(
-            f"{path}: no columns found; expected a CSV file with a header row and data rows"
-        ) from None
-    except pd.errors.ParserError as exc:
-        problem = " ".join(str(exc).split())
-        raise DataError(f"{path}: not a well-formed CSV file ({problem})") from None
-    names = [str(name) for name in header if isinstance(name, str)]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise DataError(
-            f"{path}: the header names the column {', '.join(map(repr, repeated))} more than "
-            "once; give each column its own name"
-        )
-    if frame.shape[1] == 1:
-        name = str(frame.columns[0])
-        for sep, what in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
-            if sep in name:
-                raise DataError(
-                    f"{path}: the header {name!r} looks separated by {what}; chainrule reads "
-                    "comma-separated files: save the table as CSV with commas"
-                )
-    if frame.shape[0] == 0:
-        raise DataError(
-            f"{path}: the file has a header ({', '.join(map(str, frame.columns))}) but no data rows"
-        )
-    frame.index = pd.RangeIndex(2, frame.shape[0] + 2)
-    return frame
 
 
 # ---------------------------------------------------------------- model
