@@ -324,7 +324,7 @@ def test_files_the_readme_commands_write_are_ignored_by_git():
         if line.startswith("$ chainrule ") or line.startswith("chainrule "):
             words = shlex.split(line.removeprefix("$ "))
             pairs = itertools.pairwise(words)
-            written |= {b for a, b in pairs if a in ("--out", "--checkpoint")}
+            written |= {b for a, b in pairs if a in ("--out", "--checkpoint", "--onnx")}
     assert {"predictions.csv", "penguins.npz"} <= written
     written.add("cumulative_error.png")  # chainrule tutorial's picture
     proc = subprocess.run(
