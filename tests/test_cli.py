@@ -1400,6 +1400,30 @@ def test_a_messy_european_file_trains_and_predicts_with_ids_kept(tmp_path, capsy
     )
 
 
+def test_evaluate_drops_missing_targets_when_asked(tmp_path, capsys):
+    # bikes.csv-like files have rows without a target: evaluate said "remove those rows"
+    # and had no --drop-missing-target to leave them out as train does
+    data = _write_messy(tmp_path / "weather.csv", _messy())
+    model = str(tmp_path / "m.npz")
+    assert main(["train", data, "--target", "rain", "--out", model, "--epochs", "3", "--quiet",
+                 "--ignore", "id", "--decimal", ",", "--na-values", "n/a (sensor off)",
+                 "--drop-missing-target", "--impute"]) == 0  # fmt: skip
+    reading = ["--decimal", ",", "--na-values", "n/a (sensor off)"]
+    assert main(["evaluate", model, data, *reading]) == 1
+    assert_one_line_error(
+        capsys.readouterr().err,
+        "weather.csv: target column 'rain' has 2 missing value(s) (rows 9, 32); remove those "
+        "rows (--drop-missing-target leaves them out)",
+    )
+    assert main(["evaluate", model, data, *reading, "--drop-missing-target"]) == 0
+    out = capsys.readouterr().out
+    assert "dropped 2 of 120 rows with no 'rain' value (--drop-missing-target): rows 9, 32" in out
+    assert "weather.csv: 118 rows; target 'rain'" in out
+    frame = chainrule.tabular.read_csv(data, decimal=",", na_values=["n/a (sensor off)"])
+    scores = chainrule.load(model).evaluate(frame.dropna(subset=["rain"]))
+    assert f"accuracy  {scores['accuracy']:.4f}" in out
+
+
 @pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".zip", ".parquet"])
 def test_compressed_and_parquet_files(files, tmp_path, capsys, suffix):
     frame = pd.read_csv(files / "mixed.csv")

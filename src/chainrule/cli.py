@@ -43,7 +43,7 @@ from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import HIDDEN_ACTIVATIONS
 from chainrule.onnx_export import to_onnx
 from chainrule.optimizers import OPTIMIZERS
-from chainrule.preprocessing import explain_task_guess, guess_task
+from chainrule.preprocessing import _rows_text, explain_task_guess, guess_task
 from chainrule.readers import check_marks, delimiter_name
 from chainrule.report import (
     describe_model,
@@ -670,7 +670,9 @@ def _check_savable(model: TabularModel, args: argparse.Namespace) -> None:
 _HISTORY_BYTES_PER_EPOCH = 512  # what an epoch adds to the header's history, at most
 
 
-def _drop_missing_target(frame, target: str, path: str, say: Callable[..., Any]):
+def _drop_missing_target(
+    frame, target: str, path: str, say: Callable[..., Any], verb: str = "train on"
+):
     """The rows that hold a target value; says how many (and which) were dropped."""
     missing = frame[target].isna().to_numpy()
     if not missing.any():
@@ -683,7 +685,7 @@ def _drop_missing_target(frame, target: str, path: str, say: Callable[..., Any])
         f"{', '.join(rows)}{more}"
     )
     if missing.all():
-        raise UserError(f"{path}: every row's target {target!r} is missing; nothing to train on")
+        raise UserError(f"{path}: every row's target {target!r} is missing; nothing to {verb}")
     return frame[~missing]
 
 
@@ -752,6 +754,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if model.target not in frame.columns:
         raise UserError(
             f"{args.data}: no column {model.target!r} (the target) to compare the predictions with"
+        )
+    if args.drop_missing_target:
+        frame = _drop_missing_target(frame, model.target, args.data, print, "score")
+    elif frame[model.target].isna().any():
+        missing = frame.index[frame[model.target].isna().to_numpy()]
+        raise UserError(
+            f"{args.data}: target column {model.target!r} has {len(missing)} missing "
+            f"value(s) ({_rows_text(missing)}); remove those rows (--drop-missing-target "
+            "leaves them out)"
         )
     with _about(args.data):
         scores = model.evaluate(frame)
@@ -1096,6 +1107,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", metavar="DATA.csv")
     evaluate.add_argument(
         "--plot", metavar="FILE.png", help="draw the confusion matrix (or predicted vs true values)"
+    )
+    evaluate.add_argument(
+        "--drop-missing-target",
+        action="store_true",
+        help="leave out the rows whose target is missing (says how many) instead of "
+        "stopping with an error",
     )
     _add_reading_options(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate, subparser=evaluate)
