@@ -1086,6 +1086,29 @@ def test_resume_refuses_other_data_and_files_without_state(files, tmp_path, caps
     assert_one_line_error(capsys.readouterr().err, "holds no training state to resume")
 
 
+def test_resume_names_the_reading_options_it_does_not_keep(tmp_path, capsys):
+    # bikes.csv trained with --decimal , --drop-missing-target, resumed without them:
+    # the refusal said only "resume with the same file", and it was the same file
+    data = _write_messy(tmp_path / "weather.csv", _messy())
+    ck = tmp_path / "ck.npz"
+    reading = ["--decimal", ",", "--na-values", "n/a (sensor off)", "--drop-missing-target"]
+    first = ["--ignore", "id", "--impute", "--epochs", "3", "--quiet"]
+    assert main(["train", data, "--target", "rain", "--out", str(tmp_path / "m.npz"),
+                 "--checkpoint", str(ck), *first, *reading]) == 0  # fmt: skip
+    again = ["train", data, "--target", "rain", "--out", str(tmp_path / "r.npz"),
+             "--resume", str(ck), "--epochs", "5", "--quiet"]  # fmt: skip
+    assert main(again) == 1
+    assert_one_line_error(
+        capsys.readouterr().err,
+        "weather.csv: the run being resumed trained on 118 rows; this data has 120: resume "
+        "with the same file, read with the reading options of the first run (--sep, "
+        "--decimal, --thousands, --na-values, --drop-missing-target: a resumed run does not "
+        "keep them)",
+    )
+    assert main([*again, *reading]) == 0
+    assert chainrule.load(tmp_path / "r.npz").network_.epoch == 5
+
+
 def test_unwritable_outputs_are_refused_before_training(files, tmp_path, capsys, monkeypatch):
     """A read-only folder is found before the data are read, naming the file."""
     import tempfile

@@ -442,6 +442,10 @@ def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     return config
 
 
+#: ``train`` options that say how DATA is read: not kept in the model file, so a resumed
+#: run needs them again.
+_READING_OPTIONS = "--sep, --decimal, --thousands, --na-values, --drop-missing-target"
+
 #: ``train`` options a resumed run takes from its file (they must not change).
 _RUN_OPTIONS = (
     "target",
@@ -606,7 +610,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 model.fit(frame, callbacks=callbacks)
             else:
                 say(f"resuming {args.resume} at epoch {resumed.network_.epoch + 1}")
-                model.resume(frame, epochs=settings["epochs"], callbacks=callbacks)
+                try:
+                    model.resume(frame, epochs=settings["epochs"], callbacks=callbacks)
+                except DataError as exc:
+                    if not str(exc).endswith("resume with the same file"):
+                        raise
+                    raise DataError(
+                        f"{exc}, read with the reading options of the first run "
+                        f"({_READING_OPTIONS}: a resumed run does not keep them)"
+                    ) from exc
     except TrainingDivergedError as exc:
         rate = settings["learning_rate"]
         what = str(exc).split(";")[0]  # "the loss became nan at optimizer step 3"
@@ -1064,8 +1076,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         metavar="FILE",
         help="continue the run saved in this checkpoint or model file (from chainrule "
-        "train) on the same data, exactly where it stopped; its settings are kept and "
-        "--epochs is the total to reach",
+        "train) on the same data, exactly where it stopped; its training settings are "
+        "kept (give the reading options --sep, --decimal, --thousands, --na-values, "
+        "--drop-missing-target again) and --epochs is the total to reach",
     )
     train.add_argument(
         "--quiet", action="store_true", default=None, help="print nothing but errors and warnings"
