@@ -1096,7 +1096,7 @@ def test_resume_names_the_reading_options_it_does_not_keep(tmp_path, capsys):
     assert main(["train", data, "--target", "rain", "--out", str(tmp_path / "m.npz"),
                  "--checkpoint", str(ck), *first, *reading]) == 0  # fmt: skip
     again = ["train", data, "--target", "rain", "--out", str(tmp_path / "r.npz"),
-             "--resume", str(ck), "--epochs", "5", "--quiet"]  # fmt: skip
+             "--resume", str(ck), "--epochs", "5"]  # fmt: skip
     assert main(again) == 1
     assert_one_line_error(
         capsys.readouterr().err,
@@ -1107,6 +1107,9 @@ def test_resume_names_the_reading_options_it_does_not_keep(tmp_path, capsys):
     )
     assert main([*again, *reading]) == 0
     assert chainrule.load(tmp_path / "r.npz").network_.epoch == 5
+    out = capsys.readouterr().out
+    assert "resuming " + str(ck) + " at epoch 4\n" in out
+    assert "trained 5 of 5 epochs (epochs 4 to 5 in this run, " in out
 
 
 def test_unwritable_outputs_are_refused_before_training(files, tmp_path, capsys, monkeypatch):

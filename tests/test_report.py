@@ -154,6 +154,20 @@ def test_describe_training_of_a_fitted_tabular_model():
     ]
 
 
+def test_describe_training_of_a_resumed_run_says_which_epochs_it_ran():
+    # the defect: resumed at epoch 5 of 300, the summary read "trained 300 of 300 epochs
+    # in 11.07 s", the seconds being those of epochs 5 to 300 only
+    frame = tabular_frame(100)
+    model = TabularModel("label", hidden=(8,), epochs=4, patience=None, seed=0).fit(frame)
+    model.resume(frame, epochs=7)
+    settings = {"activation": "relu", "epochs": 7, "patience": None, "out": "m.npz"}
+    lines = describe_training(model, {**settings, "resumed_at": 4}, 0.5)
+    assert lines[2] == "trained 7 of 7 epochs (epochs 5 to 7 in this run, 0.50 s)"
+    lines = describe_training(model, {**settings, "resumed_at": 6}, 0.5)
+    assert lines[2] == "trained 7 of 7 epochs (epoch 7 in this run, 0.50 s)"
+    assert describe_training(model, settings, 0.5)[2] == "trained 7 of 7 epochs in 0.50 s"
+
+
 def test_describe_training_names_the_metric_that_chose_the_epoch():
     # the defect: "best validation accuracy 0.8033 at epoch 80" was the accuracy at the
     # lowest-loss epoch, while the history's best accuracy was 0.8361 at epoch 89

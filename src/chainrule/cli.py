@@ -533,6 +533,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         resumed, run = _resumed(args.resume, given)
         settings.update(run)
+        settings["resumed_at"] = resumed.network_.epoch
     settings.update(given)
     if resumed is not None and resumed.network_.epoch >= settings["epochs"]:
         raise UserError(

@@ -285,7 +285,7 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
     the data, the network, the epochs run, the best epoch, where the model went.
 
     ``settings`` are the command's options (``activation``, ``epochs``, ``patience``,
-    ``out``).
+    ``out``), and for a resumed run ``resumed_at``, the epochs trained before it.
     """
     lines: list[str] = []
     say = lines.append
@@ -306,7 +306,15 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
     stop = ""
     if info.get("early_stopped"):
         stop = f" (early stopping after {settings['patience']} epochs without improvement)"
-    say(f"trained {info['epochs_run']} of {settings['epochs']} epochs in {seconds:.2f} s{stop}")
+    done, first = info["epochs_run"], settings.get("resumed_at", 0) + 1
+    if first > 1:  # a resumed run: the seconds are this run's
+        these = f"epoch {done}" if first == done else f"epochs {first} to {done}"
+        say(
+            f"trained {done} of {settings['epochs']} epochs ({these} in this run, "
+            f"{seconds:.2f} s){stop}"
+        )
+    else:
+        say(f"trained {done} of {settings['epochs']} epochs in {seconds:.2f} s{stop}")
     best = info.get("best", {})
     metric = "accuracy" if model.task_ == "classify" else "r2"
     prefix = "val_" if "val_loss" in best else ""
