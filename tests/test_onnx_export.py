@@ -516,7 +516,7 @@ def test_date_parts_match_pandas():
         np.testing.assert_allclose(out[:, i], (filled - mean) / scale, atol=1e-9, err_msg=name)
 
 
-def test_a_command_line_model_with_dates_exports(tmp_path):
+def test_a_command_line_model_with_dates_exports(tmp_path, capsys):
     # the CSV-reading work's date columns, end to end: a day-first date read from a
     # semicolon file, fed to the graph as seconds since 1970 (NaN when missing)
     pd = pytest.importorskip("pandas", reason="the command line needs the tabular extra")
@@ -535,6 +535,11 @@ def test_a_command_line_model_with_dates_exports(tmp_path):
         warnings.simplefilter("ignore")  # a different date in every row
         assert main([*argv, "--epochs", "5", "--quiet"]) == 0
     assert main(["export", str(model), "--onnx", str(out)]) == 0
+    # what a date input takes was said nowhere on the command line (help, output)
+    assert capsys.readouterr().out == (
+        f"ONNX model saved to {out} (inputs 'when', 'x'; outputs 'label', 'probabilities'); "
+        "date input 'when': float64 seconds since 1970-01-01 (NaN when missing)\n"
+    )
     fitted = chainrule.load(model)
     assert fitted.preprocessor_.columns_[0]["format"] == "%d/%m/%Y %H:%M"
     sess = session(onnx.load(out))

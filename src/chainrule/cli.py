@@ -894,7 +894,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
     inputs = [repr(v.name) for v in proto.graph.input]
     shown = ", ".join(inputs[:8]) + (f" and {len(inputs) - 8} more" if len(inputs) > 8 else "")
     outputs = ", ".join(repr(v.name) for v in proto.graph.output)
-    print(f"ONNX model saved to {args.onnx} (inputs {shown}; outputs {outputs})")
+    dates = [
+        repr(c["name"])
+        for c in getattr(getattr(model, "preprocessor_", None), "columns_", [])
+        if c["kind"] == "datetime"
+    ]
+    when = (
+        f"; date input{'s' * (len(dates) > 1)} {', '.join(dates)}: float64 seconds since "
+        "1970-01-01 (NaN when missing)"
+        if dates
+        else ""
+    )
+    print(f"ONNX model saved to {args.onnx} (inputs {shown}; outputs {outputs}){when}")
     return 0
 
 
@@ -1162,7 +1173,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write MODEL as an ONNX graph (needs the onnx extra: pip install "
         "'chainrule[onnx]'). A model from chainrule train takes the raw columns, one input "
         "per column, named as the column, shape (n, 1): numbers as float64 (NaN when "
-        "missing), text as strings; its outputs are label and probabilities (classifiers) "
+        "missing), dates as float64 seconds since 1970-01-01 (NaN when missing), text as "
+        "strings; its outputs are label and probabilities (classifiers) "
         "or variable (regressors, in the target's units).",
     )
     export.add_argument("model", metavar="MODEL", help="any chainrule model file")
