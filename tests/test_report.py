@@ -166,6 +166,12 @@ def test_describe_training_of_a_resumed_run_says_which_epochs_it_ran():
     lines = describe_training(model, {**settings, "resumed_at": 6}, 0.5)
     assert lines[2] == "trained 7 of 7 epochs (epoch 7 in this run, 0.50 s)"
     assert describe_training(model, settings, 0.5)[2] == "trained 7 of 7 epochs in 0.50 s"
+    model.training_["early_stopped"] = True
+    lines = describe_training(model, {**settings, "patience": 2, "resumed_at": 4}, 0.5)
+    assert lines[2] == (
+        "trained 7 of 7 epochs (epochs 5 to 7 in this run, 0.50 s; early stopping after 2 "
+        "epochs without improvement)"
+    )
 
 
 def test_describe_training_names_the_metric_that_chose_the_epoch():

@@ -305,15 +305,16 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
     say(f"network: {' -> '.join(widths)} ({kind}), {net.n_params:,} parameters")
     stop = ""
     if info.get("early_stopped"):
-        stop = f" (early stopping after {settings['patience']} epochs without improvement)"
+        stop = f"early stopping after {settings['patience']} epochs without improvement"
     done, first = info["epochs_run"], settings.get("resumed_at", 0) + 1
     if first > 1:  # a resumed run: the seconds are this run's
         these = f"epoch {done}" if first == done else f"epochs {first} to {done}"
         say(
             f"trained {done} of {settings['epochs']} epochs ({these} in this run, "
-            f"{seconds:.2f} s){stop}"
+            f"{seconds:.2f} s{'; ' + stop if stop else ''})"
         )
     else:
+        stop = f" ({stop})" if stop else ""
         say(f"trained {done} of {settings['epochs']} epochs in {seconds:.2f} s{stop}")
     best = info.get("best", {})
     metric = "accuracy" if model.task_ == "classify" else "r2"
