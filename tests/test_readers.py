@@ -123,6 +123,19 @@ def test_read_csv_refuses_damaged_archives_and_model_files(tmp_path):
     TabularModel("label", epochs=1).fit(tabular_frame(30)).save(tmp_path / "m.npz")
     with pytest.raises(DataError, match="not a CSV text file"):
         read_csv(str(tmp_path / "m.npz"))
+    # a sound zip of two CSV files was called "a damaged zip file (...); compress it again"
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.writestr("a.csv", "x,y\n1,2\n")
+        archive.writestr("b.csv", "x,y\n1,2\n")
+    with pytest.raises(DataError) as caught:
+        read_csv(str(tmp_path / "two.zip"))
+    assert str(caught.value) == (
+        f"{tmp_path / 'two.zip'}: this is not a CSV text file (it is a zip archive of 2 "
+        "files, such as a model file or a spreadsheet); export the table as CSV (a zip "
+        "holding one CSV file is read too)"
+    )
 
 
 def test_read_csv_reads_parquet_and_names_the_extra_without_pyarrow(tmp_path, monkeypatch):

@@ -287,6 +287,8 @@ def _read_table(path, *, sep, decimal, thousands, na_values, text_columns) -> pd
         if method is not None:
             try:
                 data = _decompress(path, data, method)
+            except DataError:  # a sound zip of several files: said as it is
+                raise
             except (
                 OSError,
                 EOFError,
