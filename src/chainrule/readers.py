@@ -370,16 +370,18 @@ def _parse_csv(path, data, sep, decimal, thousands, na_values, text_columns):
         raise DataError(
             f"{path}: no columns found; expected a CSV file with a header row and data rows"
         ) from None
-    except pd.errors.ParserWarning as exc:
+    except (pd.errors.ParserWarning, pd.errors.ParserError) as exc:
+        # every record longer than the header (a warning), or some (an error)
         line, fields, names = _first_long_line(text, sep)
-        if not line:  # pandas warned of something else: as it said
+        if line:
+            raise DataError(
+                f"{path}: line {line} has {fields} fields but the header names {names} "
+                f"columns ({delimiter_name(sep)}-separated); every row needs one value per "
+                "column (a trailing delimiter, a delimiter inside a value without quotes, "
+                "or a column name missing from the header?): fix the file"
+            ) from None
+        if isinstance(exc, pd.errors.ParserWarning):  # something else: as pandas said
             raise DataError(f"{path}: not a well-formed CSV file ({_one_line(exc)})") from None
-        raise DataError(
-            f"{path}: line {line} has {fields} fields but the header names {names} columns; "
-            "every row needs one value per column (a trailing delimiter, or a column name "
-            "missing from the header?): fix the file"
-        ) from None
-    except pd.errors.ParserError as exc:
         problem = _one_line(exc)
         raise DataError(
             f"{path}: not a well-formed CSV file ({problem}; read as "
