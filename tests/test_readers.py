@@ -92,6 +92,24 @@ def test_decimal_commas_read_without_decimal_are_pointed_out(tmp_path):
         assert read_csv(path, decimal=",")["n"].tolist() == [1173, 882, 2004]
 
 
+def test_decimal_points_read_with_thousands_dots_are_pointed_out(tmp_path):
+    # the mirror mistake: --decimal , on a file written 0.346 read it as 346, silently
+    path = _write(tmp_path / "us.csv", "a,b,n\n0.346,2.02,1\n-1.5,12.25,2\n3.75,0.5,3\n")
+    with pytest.warns(UserWarning) as caught:
+        frame = read_csv(path, decimal=",")
+    assert frame["a"].tolist() == [346, -15, 375]
+    assert [str(w.message) for w in caught] == [
+        f"{path}: column(s) 'a', 'b' hold numbers with decimal points (such as '0.346'), but "
+        "'.' was read as the thousands separator (0.346 as 346); leave --decimal , out if the "
+        "file's decimal mark is '.', or give --thousands none"
+    ]
+    # thousands dots as they are meant (1.173, 12.500), and decimal commas: no warning
+    eu = _write(tmp_path / "eu.csv", "n;t\n1.173;0,5\n882;12,25\n12.500;1.037,5\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_csv(eu, decimal=",")["n"].tolist() == [1173, 882, 12500]
+
+
 @pytest.mark.parametrize("method", ["gzip", "bz2", "xz", "zip"])
 def test_read_csv_reads_compressed_files(tmp_path, method):
     import bz2
