@@ -383,6 +383,22 @@ def test_export_errors_are_one_line(tmp_path, capsys, monkeypatch):
         main(["export", model])
     assert exc.value.code == 2 and "--onnx" in capsys.readouterr().err
 
+    # a pipeline file (chainrule.save) was an internal error: to_onnx's TypeError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = data(n=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged in 5 iterations
+        pipe = make_pipeline(StandardScaler(), chainrule.MLPRegressor(max_iter=5, random_state=0))
+        pipe.fit(X, X[:, 0])
+    chainrule.save(pipe, tmp_path / "pipe.npz")
+    assert error(["export", str(tmp_path / "pipe.npz"), "--onnx", out]) == (
+        f"chainrule export: error: {tmp_path / 'pipe.npz'}: holds a scikit-learn Pipeline, "
+        "which chainrule export does not write; in Python, call "
+        "chainrule.onnx_export.register_skl2onnx() and then skl2onnx.to_onnx(pipeline, X[:1]) "
+        "(README, 'Export to ONNX')\n"
+    )
     monkeypatch.delitem(onnx_export.LAYER_CONVERTERS, Dense)
     assert "cannot export layer 0 (Dense) to ONNX yet" in error(["export", model, "--onnx", out])
     monkeypatch.setitem(sys.modules, "onnx", None)

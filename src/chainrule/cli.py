@@ -886,6 +886,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
             'ONNX export needs the onnx package; install it with pip install "chainrule[onnx]"'
         ) from None
     model = _load(args.model)
+    if type(model).__name__ == "Pipeline":  # scikit-learn's: skl2onnx converts it
+        raise UserError(
+            f"{args.model}: holds a scikit-learn Pipeline, which chainrule export does not "
+            "write; in Python, call chainrule.onnx_export.register_skl2onnx() and then "
+            "skl2onnx.to_onnx(pipeline, X[:1]) (README, 'Export to ONNX')"
+        )
     try:
         proto = to_onnx(model, args.onnx, number_dtype=args.number_dtype)
     except ValueError as exc:  # a layer or a preprocessing step it cannot export yet
@@ -1177,7 +1183,12 @@ def build_parser() -> argparse.ArgumentParser:
         "strings; its outputs are label and probabilities (classifiers) "
         "or variable (regressors, in the target's units).",
     )
-    export.add_argument("model", metavar="MODEL", help="any chainrule model file")
+    export.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a model file of a Network, an MLPClassifier or MLPRegressor, or from chainrule "
+        "train (a pipeline: see the README)",
+    )
     export.add_argument("--onnx", metavar="OUT.onnx", required=True, help="the file to write")
     export.add_argument(
         "--number-dtype",
