@@ -1203,7 +1203,7 @@ def test_ctrl_c_at_any_moment(files, tmp_path, capsys, monkeypatch, moment):
     if moment == "between epochs":
         assert err == (
             "chainrule train: interrupted after 2 epoch(s); the best model so far (epoch 2) is "
-            f"in {ck}; --resume {ck} continues\n"
+            f"in {ck}; --resume {ck} continues from epoch 3\n"
         )
         assert chainrule.load(ck).network_.epoch == 2
     else:
@@ -1251,9 +1251,10 @@ def test_ctrl_c_then_resume_equals_one_run(files, tmp_path):
     if proc.returncode == 0:
         pytest.fail("training finished before the interrupt; make the run longer")
     assert proc.returncode == 130 and "Traceback" not in err
-    assert f"--resume {ck} continues" in err
     done = chainrule.load(ck).network_.epoch
     assert 0 < done < 60
+    # where the checkpoint's run goes on (the epochs after the best one run again)
+    assert f"--resume {ck} continues from epoch {done + 1}\n" in err
     for out, extra in [("whole.npz", []), ("resumed.npz", ["--resume", str(ck)])]:
         subprocess.run(
             [*common, "--out", str(tmp_path / out), *settings, *extra], env=env, check=True
@@ -1285,7 +1286,7 @@ def test_ctrl_c_inside_a_checkpoint_save_reports_the_saved_file(
     err = capsys.readouterr().err
     assert err == (
         "chainrule train: interrupted after 2 epoch(s); the best model so far (epoch 2) is "
-        f"in {ck}; --resume {ck} continues\n"
+        f"in {ck}; --resume {ck} continues from epoch 3\n"
     )
 
 

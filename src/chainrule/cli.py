@@ -638,7 +638,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if saved is not None:  # (Ctrl-C may land between finding a better epoch and saving it)
             kept = (
                 f"the best model so far (epoch {saved + 1}) is in "
-                f"{settings['checkpoint']}; --resume {settings['checkpoint']} continues"
+                f"{settings['checkpoint']}; --resume {settings['checkpoint']} continues "
+                f"from epoch {saved + 2}"
             )
         else:
             kept = "no model was saved" + ("" if checkpoint else " (--checkpoint keeps one)")
