@@ -196,6 +196,21 @@ def test_describe_training_names_the_metric_that_chose_the_epoch():
     )
 
 
+def test_describe_training_scores_the_last_epoch_it_keeps():
+    # without early stopping the last epoch's weights are saved, but only the
+    # lowest-loss epoch's scores were said, which the saved model does not have
+    model = TabularModel(
+        "label", hidden=(8,), epochs=40, patience=None, learning_rate=0.1, seed=0
+    ).fit(tabular_frame(100))
+    history = model.network_.history.history
+    assert model.training_["best_epoch"] == 30  # not the last
+    settings = {"activation": "relu", "epochs": 40, "patience": None, "out": "m.npz"}
+    assert describe_training(model, settings, 1.0)[3].endswith(
+        "; the last epoch's are kept (epoch 40: validation loss "
+        f"{history['val_loss'][-1]:.4f}, accuracy {history['val_accuracy'][-1]:.4f})"
+    )
+
+
 def test_regression_losses_are_given_in_the_targets_units_too():
     rng = np.random.default_rng(0)
     frame = tabular_frame(200)

@@ -322,6 +322,14 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
     if best:
         where = "validation" if prefix else "training"
         kept = "those weights are kept" if settings["patience"] else "the last epoch's are kept"
+        history = history_of(model) or {}
+        last = history.get(prefix + "loss", [])
+        if not settings["patience"] and len(last) > info["best_epoch"]:
+            # the saved model is not the one scored above: score it too
+            kept += (
+                f" (epoch {len(last)}: {where} loss {last[-1]:.4f}, {metric} "
+                f"{history[prefix + metric][-1]:.4f})"
+            )
         if not prefix:
             kept = "no validation rows"
         say(
@@ -330,7 +338,7 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
         )
         if model.task_ == "regress":
             say(_regression_loss_units(model, best[prefix + "loss"]))
-        scores = (history_of(model) or {}).get(prefix + metric, [])
+        scores = history.get(prefix + metric, [])
         top = max(range(len(scores)), key=scores.__getitem__) if scores else None
         if top is not None and scores[top] > best[prefix + metric]:
             say(f"highest {where} {metric} {scores[top]:.4f} at epoch {top + 1}")
