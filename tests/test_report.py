@@ -134,6 +134,16 @@ def test_describe_model_of_an_lbfgs_regressor_without_a_curve(tmp_path):
     ]
 
 
+def test_describe_model_says_patience_as_the_command_line_takes_it(tmp_path):
+    # "--patience 0" (off) was shown as "patience None"
+    model = TabularModel("label", hidden=(4,), epochs=2, patience=None, seed=0)
+    lines = _report(model.fit(tabular_frame(60)), tmp_path / "m.npz")
+    assert _after(lines, "training settings:")[1] == (
+        "  epochs 2, batch size 32, validation fraction 0.2, patience 0 (no early stopping), "
+        "seed 0, impute no"
+    )
+
+
 # ---------------------------------------------------------------- describe_training
 
 

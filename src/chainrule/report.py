@@ -232,7 +232,8 @@ def describe_model(model: Any, header: dict[str, Any], path: str) -> str:
         )
         say(
             f"  epochs {s['epochs']}, batch size {s['batch_size']}, validation fraction "
-            f"{s['validation_fraction']:g}, patience {s['patience']}, seed {s['seed']}, "
+            f"{s['validation_fraction']:g}, patience {s['patience'] or '0 (no early stopping)'}, "
+            f"seed {s['seed']}, "
             f"impute {'yes' if s['impute'] else 'no'}"
         )
     elif hasattr(model, "get_params"):
