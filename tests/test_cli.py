@@ -463,7 +463,9 @@ def test_data_errors_name_file_column_and_row(files, tmp_path, capsys):
     )
     (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3,4,5,6\n")
     assert main(["train", str(tmp_path / "ragged.csv"), "--target", "b", *args]) == 1
-    assert "not a well-formed CSV file" in capsys.readouterr().err
+    assert "ragged.csv: line 3 has 4 fields but the header names 2 columns" in (
+        capsys.readouterr().err
+    )
     assert main(["train", str(tmp_path / "nothere.csv"), "--target", "b", *args]) == 1
     assert "nothere.csv: no such file" in capsys.readouterr().err
     assert (
@@ -1086,6 +1088,32 @@ def test_resume_refuses_other_data_and_files_without_state(files, tmp_path, caps
     assert_one_line_error(capsys.readouterr().err, "holds no training state to resume")
 
 
+def test_resume_names_the_reading_options_it_does_not_keep(tmp_path, capsys):
+    # bikes.csv trained with --decimal , --drop-missing-target, resumed without them:
+    # the refusal said only "resume with the same file", and it was the same file
+    data = _write_messy(tmp_path / "weather.csv", _messy())
+    ck = tmp_path / "ck.npz"
+    reading = ["--decimal", ",", "--na-values", "n/a (sensor off)", "--drop-missing-target"]
+    first = ["--ignore", "id", "--impute", "--epochs", "3", "--quiet"]
+    assert main(["train", data, "--target", "rain", "--out", str(tmp_path / "m.npz"),
+                 "--checkpoint", str(ck), *first, *reading]) == 0  # fmt: skip
+    again = ["train", data, "--target", "rain", "--out", str(tmp_path / "r.npz"),
+             "--resume", str(ck), "--epochs", "5"]  # fmt: skip
+    assert main(again) == 1
+    assert_one_line_error(
+        capsys.readouterr().err,
+        "weather.csv: the run being resumed trained on 118 rows; this data has 120: resume "
+        "with the same file, read with the reading options of the first run (--sep, "
+        "--decimal, --thousands, --na-values, --drop-missing-target: a resumed run does not "
+        "keep them)",
+    )
+    assert main([*again, *reading]) == 0
+    assert chainrule.load(tmp_path / "r.npz").network_.epoch == 5
+    out = capsys.readouterr().out
+    assert "resuming " + str(ck) + " at epoch 4\n" in out
+    assert "trained 5 of 5 epochs (epochs 4 to 5 in this run, " in out
+
+
 def test_unwritable_outputs_are_refused_before_training(files, tmp_path, capsys, monkeypatch):
     """A read-only folder is found before the data are read, naming the file."""
     import tempfile
@@ -1175,7 +1203,7 @@ def test_ctrl_c_at_any_moment(files, tmp_path, capsys, monkeypatch, moment):
     if moment == "between epochs":
         assert err == (
             "chainrule train: interrupted after 2 epoch(s); the best model so far (epoch 2) is "
-            f"in {ck}; --resume {ck} continues\n"
+            f"in {ck}; --resume {ck} continues from epoch 3\n"
         )
         assert chainrule.load(ck).network_.epoch == 2
     else:
@@ -1223,9 +1251,10 @@ def test_ctrl_c_then_resume_equals_one_run(files, tmp_path):
     if proc.returncode == 0:
         pytest.fail("training finished before the interrupt; make the run longer")
     assert proc.returncode == 130 and "Traceback" not in err
-    assert f"--resume {ck} continues" in err
     done = chainrule.load(ck).network_.epoch
     assert 0 < done < 60
+    # where the checkpoint's run goes on (the epochs after the best one run again)
+    assert f"--resume {ck} continues from epoch {done + 1}\n" in err
     for out, extra in [("whole.npz", []), ("resumed.npz", ["--resume", str(ck)])]:
         subprocess.run(
             [*common, "--out", str(tmp_path / out), *settings, *extra], env=env, check=True
@@ -1257,7 +1286,7 @@ def test_ctrl_c_inside_a_checkpoint_save_reports_the_saved_file(
     err = capsys.readouterr().err
     assert err == (
         "chainrule train: interrupted after 2 epoch(s); the best model so far (epoch 2) is "
-        f"in {ck}; --resume {ck} continues\n"
+        f"in {ck}; --resume {ck} continues from epoch 3\n"
     )
 
 
@@ -1398,6 +1427,30 @@ def test_a_messy_european_file_trains_and_predicts_with_ids_kept(tmp_path, capsy
     assert_one_line_error(
         capsys.readouterr().err, "weather.csv: --keep 'ID': no such column; the columns are id,"
     )
+
+
+def test_evaluate_drops_missing_targets_when_asked(tmp_path, capsys):
+    # bikes.csv-like files have rows without a target: evaluate said "remove those rows"
+    # and had no --drop-missing-target to leave them out as train does
+    data = _write_messy(tmp_path / "weather.csv", _messy())
+    model = str(tmp_path / "m.npz")
+    assert main(["train", data, "--target", "rain", "--out", model, "--epochs", "3", "--quiet",
+                 "--ignore", "id", "--decimal", ",", "--na-values", "n/a (sensor off)",
+                 "--drop-missing-target", "--impute"]) == 0  # fmt: skip
+    reading = ["--decimal", ",", "--na-values", "n/a (sensor off)"]
+    assert main(["evaluate", model, data, *reading]) == 1
+    assert_one_line_error(
+        capsys.readouterr().err,
+        "weather.csv: target column 'rain' has 2 missing value(s) (rows 9, 32); remove those "
+        "rows (--drop-missing-target leaves them out)",
+    )
+    assert main(["evaluate", model, data, *reading, "--drop-missing-target"]) == 0
+    out = capsys.readouterr().out
+    assert "dropped 2 of 120 rows with no 'rain' value (--drop-missing-target): rows 9, 32" in out
+    assert "weather.csv: 118 rows; target 'rain'" in out
+    frame = chainrule.tabular.read_csv(data, decimal=",", na_values=["n/a (sensor off)"])
+    scores = chainrule.load(model).evaluate(frame.dropna(subset=["rain"]))
+    assert f"accuracy  {scores['accuracy']:.4f}" in out
 
 
 @pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".zip", ".parquet"])

@@ -324,8 +324,9 @@ def test_files_the_readme_commands_write_are_ignored_by_git():
         if line.startswith("$ chainrule ") or line.startswith("chainrule "):
             words = shlex.split(line.removeprefix("$ "))
             pairs = itertools.pairwise(words)
-            written |= {b for a, b in pairs if a in ("--out", "--checkpoint", "--onnx")}
-    assert {"predictions.csv", "penguins.npz"} <= written
+            written |= {b for a, b in pairs if a in ("--out", "--checkpoint", "--onnx", "--plot")}
+    # penguins.onnx was not ignored
+    assert {"predictions.csv", "penguins.npz", "penguins.onnx", "confusion.png"} <= written
     written.add("cumulative_error.png")  # chainrule tutorial's picture
     proc = subprocess.run(
         ["git", "check-ignore", "--no-index", *sorted(written)],

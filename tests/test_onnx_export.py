@@ -383,6 +383,22 @@ def test_export_errors_are_one_line(tmp_path, capsys, monkeypatch):
         main(["export", model])
     assert exc.value.code == 2 and "--onnx" in capsys.readouterr().err
 
+    # a pipeline file (chainrule.save) was an internal error: to_onnx's TypeError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = data(n=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged in 5 iterations
+        pipe = make_pipeline(StandardScaler(), chainrule.MLPRegressor(max_iter=5, random_state=0))
+        pipe.fit(X, X[:, 0])
+    chainrule.save(pipe, tmp_path / "pipe.npz")
+    assert error(["export", str(tmp_path / "pipe.npz"), "--onnx", out]) == (
+        f"chainrule export: error: {tmp_path / 'pipe.npz'}: holds a scikit-learn Pipeline, "
+        "which chainrule export does not write; in Python, call "
+        "chainrule.onnx_export.register_skl2onnx() and then skl2onnx.to_onnx(pipeline, X[:1]) "
+        "(README, 'Export to ONNX')\n"
+    )
     monkeypatch.delitem(onnx_export.LAYER_CONVERTERS, Dense)
     assert "cannot export layer 0 (Dense) to ONNX yet" in error(["export", model, "--onnx", out])
     monkeypatch.setitem(sys.modules, "onnx", None)
@@ -516,7 +532,7 @@ def test_date_parts_match_pandas():
         np.testing.assert_allclose(out[:, i], (filled - mean) / scale, atol=1e-9, err_msg=name)
 
 
-def test_a_command_line_model_with_dates_exports(tmp_path):
+def test_a_command_line_model_with_dates_exports(tmp_path, capsys):
     # the CSV-reading work's date columns, end to end: a day-first date read from a
     # semicolon file, fed to the graph as seconds since 1970 (NaN when missing)
     pd = pytest.importorskip("pandas", reason="the command line needs the tabular extra")
@@ -535,6 +551,11 @@ def test_a_command_line_model_with_dates_exports(tmp_path):
         warnings.simplefilter("ignore")  # a different date in every row
         assert main([*argv, "--epochs", "5", "--quiet"]) == 0
     assert main(["export", str(model), "--onnx", str(out)]) == 0
+    # what a date input takes was said nowhere on the command line (help, output)
+    assert capsys.readouterr().out == (
+        f"ONNX model saved to {out} (inputs 'when', 'x'; outputs 'label', 'probabilities'); "
+        "date input 'when': float64 seconds since 1970-01-01 (NaN when missing)\n"
+    )
     fitted = chainrule.load(model)
     assert fitted.preprocessor_.columns_[0]["format"] == "%d/%m/%Y %H:%M"
     sess = session(onnx.load(out))

@@ -92,6 +92,24 @@ def test_decimal_commas_read_without_decimal_are_pointed_out(tmp_path):
         assert read_csv(path, decimal=",")["n"].tolist() == [1173, 882, 2004]
 
 
+def test_decimal_points_read_with_thousands_dots_are_pointed_out(tmp_path):
+    # the mirror mistake: --decimal , on a file written 0.346 read it as 346, silently
+    path = _write(tmp_path / "us.csv", "a,b,n\n0.346,2.02,1\n-1.5,12.25,2\n3.75,0.5,3\n")
+    with pytest.warns(UserWarning) as caught:
+        frame = read_csv(path, decimal=",")
+    assert frame["a"].tolist() == [346, -15, 375]
+    assert [str(w.message) for w in caught] == [
+        f"{path}: column(s) 'a', 'b' hold numbers with decimal points (such as '0.346'), but "
+        "'.' was read as the thousands separator (0.346 as 346); leave --decimal , out if the "
+        "file's decimal mark is '.', or give --thousands none"
+    ]
+    # thousands dots as they are meant (1.173, 12.500), and decimal commas: no warning
+    eu = _write(tmp_path / "eu.csv", "n;t\n1.173;0,5\n882;12,25\n12.500;1.037,5\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_csv(eu, decimal=",")["n"].tolist() == [1173, 882, 12500]
+
+
 @pytest.mark.parametrize("method", ["gzip", "bz2", "xz", "zip"])
 def test_read_csv_reads_compressed_files(tmp_path, method):
     import bz2
@@ -123,6 +141,19 @@ def test_read_csv_refuses_damaged_archives_and_model_files(tmp_path):
     TabularModel("label", epochs=1).fit(tabular_frame(30)).save(tmp_path / "m.npz")
     with pytest.raises(DataError, match="not a CSV text file"):
         read_csv(str(tmp_path / "m.npz"))
+    # a sound zip of two CSV files was called "a damaged zip file (...); compress it again"
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.writestr("a.csv", "x,y\n1,2\n")
+        archive.writestr("b.csv", "x,y\n1,2\n")
+    with pytest.raises(DataError) as caught:
+        read_csv(str(tmp_path / "two.zip"))
+    assert str(caught.value) == (
+        f"{tmp_path / 'two.zip'}: this is not a CSV text file (it is a zip archive of 2 "
+        "files, such as a model file or a spreadsheet); export the table as CSV (a zip "
+        "holding one CSV file is read too)"
+    )
 
 
 def test_read_csv_reads_parquet_and_names_the_extra_without_pyarrow(tmp_path, monkeypatch):
@@ -144,7 +175,13 @@ def test_a_row_longer_than_the_header_is_refused_not_shifted(tmp_path):
     with pytest.raises(DataError, match=r"line 2 has 4 fields but the header names 3 columns"):
         read_csv(path)
     path = _write(tmp_path / "late.csv", "a,b,y\n1,2,x\n4,5,6,z\n")
-    with pytest.raises(DataError, match=r"line 3"):
+    # one row longer (pandas' ParserError) was "not a well-formed CSV file (Error
+    # tokenizing data. C error: Expected 3 fields in line 3, saw 4; ..., --sep to choose)"
+    with pytest.raises(
+        DataError,
+        match=r"late\.csv: line 3 has 4 fields but the header names 3 columns "
+        r"\(comma-separated\); every row needs one value per column",
+    ):
         read_csv(path)
     # a delimiter closing every line, the header's too: no extra column, nothing refused
     frame = read_csv(_write(tmp_path / "closed.csv", "a;b;\n1;2;\n3;4;\n"))

@@ -134,6 +134,16 @@ def test_describe_model_of_an_lbfgs_regressor_without_a_curve(tmp_path):
     ]
 
 
+def test_describe_model_says_patience_as_the_command_line_takes_it(tmp_path):
+    # "--patience 0" (off) was shown as "patience None"
+    model = TabularModel("label", hidden=(4,), epochs=2, patience=None, seed=0)
+    lines = _report(model.fit(tabular_frame(60)), tmp_path / "m.npz")
+    assert _after(lines, "training settings:")[1] == (
+        "  epochs 2, batch size 32, validation fraction 0.2, patience 0 (no early stopping), "
+        "seed 0, impute no"
+    )
+
+
 # ---------------------------------------------------------------- describe_training
 
 
@@ -152,6 +162,26 @@ def test_describe_training_of_a_fitted_tabular_model():
         "the last epoch's are kept",
         "model saved to fruit.npz",
     ]
+
+
+def test_describe_training_of_a_resumed_run_says_which_epochs_it_ran():
+    # the defect: resumed at epoch 5 of 300, the summary read "trained 300 of 300 epochs
+    # in 11.07 s", the seconds being those of epochs 5 to 300 only
+    frame = tabular_frame(100)
+    model = TabularModel("label", hidden=(8,), epochs=4, patience=None, seed=0).fit(frame)
+    model.resume(frame, epochs=7)
+    settings = {"activation": "relu", "epochs": 7, "patience": None, "out": "m.npz"}
+    lines = describe_training(model, {**settings, "resumed_at": 4}, 0.5)
+    assert lines[2] == "trained 7 of 7 epochs (epochs 5 to 7 in this run, 0.50 s)"
+    lines = describe_training(model, {**settings, "resumed_at": 6}, 0.5)
+    assert lines[2] == "trained 7 of 7 epochs (epoch 7 in this run, 0.50 s)"
+    assert describe_training(model, settings, 0.5)[2] == "trained 7 of 7 epochs in 0.50 s"
+    model.training_["early_stopped"] = True
+    lines = describe_training(model, {**settings, "patience": 2, "resumed_at": 4}, 0.5)
+    assert lines[2] == (
+        "trained 7 of 7 epochs (epochs 5 to 7 in this run, 0.50 s; early stopping after 2 "
+        "epochs without improvement)"
+    )
 
 
 def test_describe_training_names_the_metric_that_chose_the_epoch():
@@ -173,6 +203,21 @@ def test_describe_training_names_the_metric_that_chose_the_epoch():
     )
     assert lines[4] == (
         f"highest validation accuracy {history['val_accuracy'][highest]:.4f} at epoch {highest + 1}"
+    )
+
+
+def test_describe_training_scores_the_last_epoch_it_keeps():
+    # without early stopping the last epoch's weights are saved, but only the
+    # lowest-loss epoch's scores were said, which the saved model does not have
+    model = TabularModel(
+        "label", hidden=(8,), epochs=40, patience=None, learning_rate=0.1, seed=0
+    ).fit(tabular_frame(100))
+    history = model.network_.history.history
+    assert model.training_["best_epoch"] == 30  # not the last
+    settings = {"activation": "relu", "epochs": 40, "patience": None, "out": "m.npz"}
+    assert describe_training(model, settings, 1.0)[3].endswith(
+        "; the last epoch's are kept (epoch 40: validation loss "
+        f"{history['val_loss'][-1]:.4f}, accuracy {history['val_accuracy'][-1]:.4f})"
     )
 
 

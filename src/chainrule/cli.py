@@ -43,7 +43,7 @@ from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.layers import HIDDEN_ACTIVATIONS
 from chainrule.onnx_export import to_onnx
 from chainrule.optimizers import OPTIMIZERS
-from chainrule.preprocessing import explain_task_guess, guess_task
+from chainrule.preprocessing import _rows_text, explain_task_guess, guess_task
 from chainrule.readers import check_marks, delimiter_name
 from chainrule.report import (
     describe_model,
@@ -442,6 +442,10 @@ def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     return config
 
 
+#: ``train`` options that say how DATA is read: not kept in the model file, so a resumed
+#: run needs them again.
+_READING_OPTIONS = "--sep, --decimal, --thousands, --na-values, --drop-missing-target"
+
 #: ``train`` options a resumed run takes from its file (they must not change).
 _RUN_OPTIONS = (
     "target",
@@ -529,6 +533,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         resumed, run = _resumed(args.resume, given)
         settings.update(run)
+        settings["resumed_at"] = resumed.network_.epoch
     settings.update(given)
     if resumed is not None and resumed.network_.epoch >= settings["epochs"]:
         raise UserError(
@@ -606,7 +611,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 model.fit(frame, callbacks=callbacks)
             else:
                 say(f"resuming {args.resume} at epoch {resumed.network_.epoch + 1}")
-                model.resume(frame, epochs=settings["epochs"], callbacks=callbacks)
+                try:
+                    model.resume(frame, epochs=settings["epochs"], callbacks=callbacks)
+                except DataError as exc:
+                    if not str(exc).endswith("resume with the same file"):
+                        raise
+                    raise DataError(
+                        f"{exc}, read with the reading options of the first run "
+                        f"({_READING_OPTIONS}: a resumed run does not keep them)"
+                    ) from exc
     except TrainingDivergedError as exc:
         rate = settings["learning_rate"]
         what = str(exc).split(";")[0]  # "the loss became nan at optimizer step 3"
@@ -625,7 +638,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if saved is not None:  # (Ctrl-C may land between finding a better epoch and saving it)
             kept = (
                 f"the best model so far (epoch {saved + 1}) is in "
-                f"{settings['checkpoint']}; --resume {settings['checkpoint']} continues"
+                f"{settings['checkpoint']}; --resume {settings['checkpoint']} continues "
+                f"from epoch {saved + 2}"
             )
         else:
             kept = "no model was saved" + ("" if checkpoint else " (--checkpoint keeps one)")
@@ -670,7 +684,9 @@ def _check_savable(model: TabularModel, args: argparse.Namespace) -> None:
 _HISTORY_BYTES_PER_EPOCH = 512  # what an epoch adds to the header's history, at most
 
 
-def _drop_missing_target(frame, target: str, path: str, say: Callable[..., Any]):
+def _drop_missing_target(
+    frame, target: str, path: str, say: Callable[..., Any], verb: str = "train on"
+):
     """The rows that hold a target value; says how many (and which) were dropped."""
     missing = frame[target].isna().to_numpy()
     if not missing.any():
@@ -683,7 +699,7 @@ def _drop_missing_target(frame, target: str, path: str, say: Callable[..., Any])
         f"{', '.join(rows)}{more}"
     )
     if missing.all():
-        raise UserError(f"{path}: every row's target {target!r} is missing; nothing to train on")
+        raise UserError(f"{path}: every row's target {target!r} is missing; nothing to {verb}")
     return frame[~missing]
 
 
@@ -752,6 +768,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if model.target not in frame.columns:
         raise UserError(
             f"{args.data}: no column {model.target!r} (the target) to compare the predictions with"
+        )
+    if args.drop_missing_target:
+        frame = _drop_missing_target(frame, model.target, args.data, print, "score")
+    elif frame[model.target].isna().any():
+        missing = frame.index[frame[model.target].isna().to_numpy()]
+        raise UserError(
+            f"{args.data}: target column {model.target!r} has {len(missing)} missing "
+            f"value(s) ({_rows_text(missing)}); remove those rows (--drop-missing-target "
+            "leaves them out)"
         )
     with _about(args.data):
         scores = model.evaluate(frame)
@@ -862,6 +887,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
             'ONNX export needs the onnx package; install it with pip install "chainrule[onnx]"'
         ) from None
     model = _load(args.model)
+    if type(model).__name__ == "Pipeline":  # scikit-learn's: skl2onnx converts it
+        raise UserError(
+            f"{args.model}: holds a scikit-learn Pipeline, which chainrule export does not "
+            "write; in Python, call chainrule.onnx_export.register_skl2onnx() and then "
+            "skl2onnx.to_onnx(pipeline, X[:1]) (README, 'Export to ONNX')"
+        )
     try:
         proto = to_onnx(model, args.onnx, number_dtype=args.number_dtype)
     except ValueError as exc:  # a layer or a preprocessing step it cannot export yet
@@ -870,7 +901,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
     inputs = [repr(v.name) for v in proto.graph.input]
     shown = ", ".join(inputs[:8]) + (f" and {len(inputs) - 8} more" if len(inputs) > 8 else "")
     outputs = ", ".join(repr(v.name) for v in proto.graph.output)
-    print(f"ONNX model saved to {args.onnx} (inputs {shown}; outputs {outputs})")
+    dates = [
+        repr(c["name"])
+        for c in getattr(getattr(model, "preprocessor_", None), "columns_", [])
+        if c["kind"] == "datetime"
+    ]
+    when = (
+        f"; date input{'s' * (len(dates) > 1)} {', '.join(dates)}: float64 seconds since "
+        "1970-01-01 (NaN when missing)"
+        if dates
+        else ""
+    )
+    print(f"ONNX model saved to {args.onnx} (inputs {shown}; outputs {outputs}){when}")
     return 0
 
 
@@ -1053,8 +1095,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         metavar="FILE",
         help="continue the run saved in this checkpoint or model file (from chainrule "
-        "train) on the same data, exactly where it stopped; its settings are kept and "
-        "--epochs is the total to reach",
+        "train) on the same data, exactly where it stopped; its training settings are "
+        "kept (give the reading options --sep, --decimal, --thousands, --na-values, "
+        "--drop-missing-target again) and --epochs is the total to reach",
     )
     train.add_argument(
         "--quiet", action="store_true", default=None, help="print nothing but errors and warnings"
@@ -1097,6 +1140,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--plot", metavar="FILE.png", help="draw the confusion matrix (or predicted vs true values)"
     )
+    evaluate.add_argument(
+        "--drop-missing-target",
+        action="store_true",
+        help="leave out the rows whose target is missing (says how many) instead of "
+        "stopping with an error",
+    )
     _add_reading_options(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate, subparser=evaluate)
 
@@ -1131,10 +1180,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write MODEL as an ONNX graph (needs the onnx extra: pip install "
         "'chainrule[onnx]'). A model from chainrule train takes the raw columns, one input "
         "per column, named as the column, shape (n, 1): numbers as float64 (NaN when "
-        "missing), text as strings; its outputs are label and probabilities (classifiers) "
+        "missing), dates as float64 seconds since 1970-01-01 (NaN when missing), text as "
+        "strings; its outputs are label and probabilities (classifiers) "
         "or variable (regressors, in the target's units).",
     )
-    export.add_argument("model", metavar="MODEL", help="any chainrule model file")
+    export.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a model file of a Network, an MLPClassifier or MLPRegressor, or from chainrule "
+        "train (a pipeline: see the README)",
+    )
     export.add_argument("--onnx", metavar="OUT.onnx", required=True, help="the file to write")
     export.add_argument(
         "--number-dtype",

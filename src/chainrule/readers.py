@@ -176,6 +176,45 @@ def _hint_decimal_commas(path: str, frame: pd.DataFrame) -> None:
         )
 
 
+#: a number whose dot cannot separate thousands (2.02, 0.346, 1234.5): a decimal point
+_DECIMAL_POINT = r"^[-+]?\d+\.\d+$"
+_THOUSANDS_DOTS = r"^[-+]?[1-9]\d{0,2}(\.\d{3})+$"
+
+
+def _hint_decimal_points(path: str, text: str, sep: str, frame: pd.DataFrame, decimal: str):
+    """Warn when the numbers of a column were read with "." as the thousands separator
+    (``--decimal ,`` makes it so) but are written with decimal points (``2.02``,
+    ``0.346``): pandas then reads ``0.346`` as 346, silently wrong."""
+    pd = _pandas()
+    numeric = [name for name in frame.columns if frame[name].dtype.kind in "iuf"]
+    if not numeric:
+        return
+    try:  # the first rows as written
+        raw = pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, nrows=1000, index_col=False,
+            skipinitialspace=True, usecols=numeric,
+        )  # fmt: skip
+    except Exception:  # only a hint: the table itself was read
+        return
+    columns = []
+    for name in numeric:
+        values = raw[name].dropna().str.strip()
+        dotted = values[values.str.match(_DECIMAL_POINT)]
+        if len(dotted) and (~dotted.str.match(_THOUSANDS_DOTS)).sum() >= 0.5 * len(values):
+            columns.append((name, dotted[~dotted.str.match(_THOUSANDS_DOTS)].iloc[0]))
+    if columns:
+        names = ", ".join(repr(name) for name, _ in columns[:5])
+        example = columns[0][1]
+        warnings.warn(
+            f"{path}: column(s) {names} hold numbers with decimal points (such as "
+            f"{example!r}), but '.' was read as the thousands separator ({example} as "
+            f"{float(example.replace('.', '')):g}); leave --decimal {decimal} out if the "
+            "file's decimal mark is '.', or give --thousands none",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def read_csv(
     path: str,
     *,
@@ -287,6 +326,8 @@ def _read_table(path, *, sep, decimal, thousands, na_values, text_columns) -> pd
         if method is not None:
             try:
                 data = _decompress(path, data, method)
+            except DataError:  # a sound zip of several files: said as it is
+                raise
             except (
                 OSError,
                 EOFError,
@@ -368,16 +409,18 @@ def _parse_csv(path, data, sep, decimal, thousands, na_values, text_columns):
         raise DataError(
             f"{path}: no columns found; expected a CSV file with a header row and data rows"
         ) from None
-    except pd.errors.ParserWarning as exc:
+    except (pd.errors.ParserWarning, pd.errors.ParserError) as exc:
+        # every record longer than the header (a warning), or some (an error)
         line, fields, names = _first_long_line(text, sep)
-        if not line:  # pandas warned of something else: as it said
+        if line:
+            raise DataError(
+                f"{path}: line {line} has {fields} fields but the header names {names} "
+                f"columns ({delimiter_name(sep)}-separated); every row needs one value per "
+                "column (a trailing delimiter, a delimiter inside a value without quotes, "
+                "or a column name missing from the header?): fix the file"
+            ) from None
+        if isinstance(exc, pd.errors.ParserWarning):  # something else: as pandas said
             raise DataError(f"{path}: not a well-formed CSV file ({_one_line(exc)})") from None
-        raise DataError(
-            f"{path}: line {line} has {fields} fields but the header names {names} columns; "
-            "every row needs one value per column (a trailing delimiter, or a column name "
-            "missing from the header?): fix the file"
-        ) from None
-    except pd.errors.ParserError as exc:
         problem = _one_line(exc)
         raise DataError(
             f"{path}: not a well-formed CSV file ({problem}; read as "
@@ -409,6 +452,8 @@ def _parse_csv(path, data, sep, decimal, thousands, na_values, text_columns):
                 )
     if decimal == ".":
         _hint_decimal_commas(path, frame)
+    if thousands == ".":
+        _hint_decimal_points(path, text, sep, frame, decimal)
     if also and sep != ",":
         warnings.warn(
             f"{path}: the rows split evenly on {delimiter_name(sep)} and on "

@@ -232,7 +232,8 @@ def describe_model(model: Any, header: dict[str, Any], path: str) -> str:
         )
         say(
             f"  epochs {s['epochs']}, batch size {s['batch_size']}, validation fraction "
-            f"{s['validation_fraction']:g}, patience {s['patience']}, seed {s['seed']}, "
+            f"{s['validation_fraction']:g}, patience {s['patience'] or '0 (no early stopping)'}, "
+            f"seed {s['seed']}, "
             f"impute {'yes' if s['impute'] else 'no'}"
         )
     elif hasattr(model, "get_params"):
@@ -285,7 +286,7 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
     the data, the network, the epochs run, the best epoch, where the model went.
 
     ``settings`` are the command's options (``activation``, ``epochs``, ``patience``,
-    ``out``).
+    ``out``), and for a resumed run ``resumed_at``, the epochs trained before it.
     """
     lines: list[str] = []
     say = lines.append
@@ -305,14 +306,31 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
     say(f"network: {' -> '.join(widths)} ({kind}), {net.n_params:,} parameters")
     stop = ""
     if info.get("early_stopped"):
-        stop = f" (early stopping after {settings['patience']} epochs without improvement)"
-    say(f"trained {info['epochs_run']} of {settings['epochs']} epochs in {seconds:.2f} s{stop}")
+        stop = f"early stopping after {settings['patience']} epochs without improvement"
+    done, first = info["epochs_run"], settings.get("resumed_at", 0) + 1
+    if first > 1:  # a resumed run: the seconds are this run's
+        these = f"epoch {done}" if first == done else f"epochs {first} to {done}"
+        say(
+            f"trained {done} of {settings['epochs']} epochs ({these} in this run, "
+            f"{seconds:.2f} s{'; ' + stop if stop else ''})"
+        )
+    else:
+        stop = f" ({stop})" if stop else ""
+        say(f"trained {done} of {settings['epochs']} epochs in {seconds:.2f} s{stop}")
     best = info.get("best", {})
     metric = "accuracy" if model.task_ == "classify" else "r2"
     prefix = "val_" if "val_loss" in best else ""
     if best:
         where = "validation" if prefix else "training"
         kept = "those weights are kept" if settings["patience"] else "the last epoch's are kept"
+        history = history_of(model) or {}
+        last = history.get(prefix + "loss", [])
+        if not settings["patience"] and len(last) > info["best_epoch"]:
+            # the saved model is not the one scored above: score it too
+            kept += (
+                f" (epoch {len(last)}: {where} loss {last[-1]:.4f}, {metric} "
+                f"{history[prefix + metric][-1]:.4f})"
+            )
         if not prefix:
             kept = "no validation rows"
         say(
@@ -321,7 +339,7 @@ def describe_training(model: TabularModel, settings: dict[str, Any], seconds: fl
         )
         if model.task_ == "regress":
             say(_regression_loss_units(model, best[prefix + "loss"]))
-        scores = (history_of(model) or {}).get(prefix + metric, [])
+        scores = history.get(prefix + metric, [])
         top = max(range(len(scores)), key=scores.__getitem__) if scores else None
         if top is not None and scores[top] > best[prefix + metric]:
             say(f"highest {where} {metric} {scores[top]:.4f} at epoch {top + 1}")
