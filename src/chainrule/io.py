@@ -154,16 +154,11 @@ def save(model: Any, path: str | os.PathLike) -> Path:
 
 @contextlib.contextmanager
 def _ctrl_c_held() -> Iterator[None]:
-    """Hold a Ctrl-C that comes during a save until the save is over, then deliver it.
+    """Hold a Ctrl-C that comes during a save; the SIGINT handler in place runs after it.
 
-    KeyboardInterrupt raised inside :mod:`zipfile`'s own code leaves its objects half
-    made (a ZipFile whose ``__init__`` stopped midway, a member opened for writing but
-    never returned): closing them raises ValueError or AttributeError in place of the
-    KeyboardInterrupt, and their ``__del__`` prints a traceback ("Exception ignored
-    in ... ZipFile.__del__"). So the SIGINT handler in place (Python's, or the
-    ``chainrule`` command's) runs once the file is written and moved, or the save has
-    failed. Only in the main thread (where Python runs signal handlers) and when that
-    handler is a Python function (not SIG_IGN or SIG_DFL).
+    KeyboardInterrupt inside :mod:`zipfile`'s code leaves half-made objects: closing
+    them raises ValueError in its place, and their ``__del__`` prints a traceback. Only
+    in the main thread, and when the handler is a Python function (not SIG_IGN/SIG_DFL).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
