@@ -1158,6 +1158,7 @@ def test_ctrl_c_inside_a_checkpoint_save_reports_the_saved_file(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT to itself, which is POSIX")
+@pytest.mark.usefixtures("python_sigint")
 def test_a_real_ctrl_c_inside_zipfile_during_a_checkpoint_save(
     files, tmp_path, capsys, monkeypatch
 ):
@@ -1189,6 +1190,7 @@ def test_a_real_ctrl_c_inside_zipfile_during_a_checkpoint_save(
     assert sorted(os.listdir(tmp_path)) == ["ck.npz"]
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_swallowed_by_the_csv_reader_still_exits_130(files, tmp_path, capsys, monkeypatch):
     """Regression: Ctrl-C while pandas' C reader reads the file became its ParserError
     ("Calling read(nbytes) on source failed"), reported as an internal error."""

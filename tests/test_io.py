@@ -717,6 +717,7 @@ def test_failure_at_fsync_or_replace_cleans_up(tmp_path, monkeypatch, step):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT to itself, which is POSIX")
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_inside_zipfile_is_held_until_the_save_is_over(tmp_path, monkeypatch):
     """Regression: a real SIGINT inside zipfile's code (here: as a member is opened for
     writing) left a half-made ZipFile whose close raised ValueError in place of the
