@@ -1,5 +1,7 @@
 """Shared fixtures."""
 
+import signal
+
 import pytest
 
 
@@ -13,3 +15,13 @@ def one_blas_thread():
 
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler (KeyboardInterrupt) during the test, then the one before:
+    a shell starts background jobs with SIGINT ignored, and a test that sends itself
+    SIGINT must see it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

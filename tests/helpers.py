@@ -60,6 +60,20 @@ def tabular_frame(n=200, seed=0):
 # ---------------------------------------------------------------- small networks
 
 
+def mixed_frame(n=160, seed=0):
+    """A DataFrame of numbers, a text column and a text target (``fruit``): what the
+    ``chainrule`` command's tests train on."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    size = rng.normal(10, 2, n).round(2)
+    weight = rng.normal(50, 10, n).round(1)
+    colour = rng.choice(["red", "green", "blue"], n)
+    score = (size - 10) / 2 + np.where(colour == "red", 1.2, -0.4)
+    fruit = np.where(score > 0.3, "apple", np.where(score > -0.8, "pear", "plum"))
+    return pd.DataFrame({"size": size, "weight": weight, "colour": colour, "fruit": fruit})
+
+
 def regressor(seed=0, lr=0.05, **kwargs):
     """A 3-8-1 tanh network with MSE and plain SGD."""
     return Network([Dense(8), Tanh(), Dense(1)], loss="mse", optimizer=SGD(lr), seed=seed, **kwargs)

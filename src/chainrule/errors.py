@@ -45,3 +45,10 @@ class DataError(ValueError):
     A ValueError, so ``except ValueError`` catches it; the ``chainrule`` command reports
     it in one line naming the file, and reports other errors as bugs.
     """
+
+
+class UserError(Exception):
+    """The ``chainrule`` command's own find of an error in the user's data, files or
+    options: reported in one line, exit code 1, no traceback (see :func:`chainrule.cli.main`).
+    Not raised by the library. (The library's finds in the rows are :class:`DataError`,
+    which the command turns into a UserError naming the file.)"""

@@ -47,8 +47,10 @@ import math
 import os
 import re
 import secrets
+import signal
 import socket
 import stat
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -145,8 +147,34 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     """
     header_bytes, prepared = _encode(model, path)
     target = Path(path)
-    _atomic_write(target, lambda f: _write_archive(f, header_bytes, prepared))
+    with _ctrl_c_held():
+        _atomic_write(target, lambda f: _write_archive(f, header_bytes, prepared))
     return target
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold a Ctrl-C that comes during a save; the SIGINT handler in place runs after it.
+
+    KeyboardInterrupt inside :mod:`zipfile`'s code leaves half-made objects: closing
+    them raises ValueError in its place, and their ``__del__`` prints a traceback. Only
+    in the main thread, and when the handler is a Python function (not SIG_IGN/SIG_DFL).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler):
+        yield
+        return
+    held: list[Any] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        if held:
+            handler(signal.SIGINT, held[0])
 
 
 def check_savable(model: Any, growth: int = 0) -> int:

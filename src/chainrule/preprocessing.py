@@ -7,8 +7,10 @@ into the model file and ``predict`` takes raw rows.
 
 Problems with the rows (missing values, text in a number column, unknown columns,
 ...) raise :class:`~chainrule.errors.DataError`, a ValueError naming the column and
-row; wrong settings raise plain ValueError / TypeError. pandas is needed here (the
-``tabular`` extra) and imported only when used.
+row; wrong settings raise plain ValueError / TypeError. Columns that look wrong (an
+identifier, a few stray values among numbers) draw the warnings of
+:mod:`chainrule.column_warnings`. pandas is needed here (the ``tabular`` extra) and
+imported only when used.
 """
 
 from __future__ import annotations
@@ -20,6 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule.column_warnings import (
+    MOSTLY,
+    not_numbers,
+    rows_text,
+    rows_verb,
+    warn_if_identifier_dates,
+    warn_if_identifier_text,
+    warn_if_mostly_numbers,
+    warn_if_row_numbers,
+    warn_stray,
+)
 from chainrule.dates import DATE_PARTS, date_parts, guess_date_format, parse_dates
 from chainrule.errors import DataError
 from chainrule.filecheck import finite_number, unique_strings
@@ -32,8 +45,6 @@ __all__ = ["Preprocessor", "explain_task_guess", "guess_task"]
 TASKS = ("classify", "regress")
 #: a numeric target with at most this many distinct whole-number values is a class label
 MAX_INTEGER_CLASSES = 10
-#: more distinct values than this (and than half the rows) in a text column draws a warning
-MANY_CATEGORIES = 50
 #: a numeric target with more distinct values than this share of the rows (and than
 #: ``MAX_INTEGER_CLASSES``) is refused as classes: it is a quantity, to regress
 MAX_DISTINCT_CLASS_SHARE = 0.5
@@ -43,14 +54,6 @@ _SAFE_MAGNITUDE = 1e100
 #: a number more than this many standard deviations from its training mean is refused
 #: at transform: nothing can be predicted from it, and it would overflow float32
 MAX_STANDARD_SCORE = 1e6
-#: a numeric or date column with a different value in each of at least this many rows
-#: draws the identifier warning (a text column: ``MANY_CATEGORIES``)
-MIN_ID_ROWS = 20
-#: a text column whose values are numbers (or dates) but for at least this share is
-#: read as "numbers with a few stray values" and draws a warning naming them
-MOSTLY = 0.8
-#: numbers written with thousands separators or a decimal comma: "1,037", "1.037,5", "2,5"
-_COMMA_NUMBER = r"^[-+]?(\d{1,3}([,.' ]\d{3})+([.,]\d+)?|\d+,\d+)$"
 
 
 def _pandas():
@@ -91,19 +94,6 @@ def _json_scalar(value: Any) -> Any:
     return str(value)
 
 
-def _rows_text(labels: Sequence[Any], limit: int = 5) -> str:
-    """``"row 3"`` or ``"rows 3, 8, 9 and 12 more"``."""
-    labels = list(labels)
-    shown = ", ".join(str(r) for r in labels[:limit])
-    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
-    return f"{'row' if len(labels) == 1 else 'rows'} {shown}{more}"
-
-
-def _rows_verb(labels: Sequence[Any], singular: str, plural: str) -> str:
-    """``"row 3 holds"`` or ``"rows 3, 8 hold"``: :func:`_rows_text` and a verb that agrees."""
-    return f"{_rows_text(labels)} {singular if len(list(labels)) == 1 else plural}"
-
-
 def _mean_and_scale(values: np.ndarray) -> tuple[float, float]:
     """``mean(x)`` and ``std(x)`` (population) of finite values, without overflow.
 
@@ -138,86 +128,6 @@ def _standardise(values: np.ndarray, mean: float, scale: float) -> np.ndarray:
     return result
 
 
-def _warn_if_row_numbers(name: str, observed: np.ndarray) -> None:
-    """Warn when a number column holds a different whole number in every row, densely
-    (such as 1..n, in any order): a row number or identifier, not a measurement."""
-    n = observed.size
-    if n < MIN_ID_ROWS or not np.all(np.mod(observed, 1) == 0):
-        return
-    low, high = float(observed.min()), float(observed.max())
-    if high - low + 1 <= 2 * n and np.unique(observed).size == n:
-        warnings.warn(
-            f"column {name!r} holds a different whole number in every row ({low:.0f} to "
-            f"{high:.0f}): it looks like a row number or identifier, and is used as a "
-            f"number feature. Ignore it (--ignore {name}) unless its value matters.",
-            UserWarning,
-            stacklevel=5,
-        )
-
-
-def _warn_stray(name: str, what: str, stray: pd.Series, commas: pd.Series) -> None:
-    """Warn that a column of ``what`` (numbers, dates) holds a few other values (``stray``)
-    or numbers written with commas (``commas``), naming up to three with their rows, and
-    say what would read them."""
-    shown = stray if len(stray) else commas
-    values = list(dict.fromkeys(shown.tolist()))
-    listed = ", ".join(repr(v) for v in values[:3]) + (" ..." if len(values) > 3 else "")
-    fixes = []
-    if len(stray):
-        fixes.append(
-            "add values that mean 'missing' to the missing-value markers "
-            f"(--na-values {values[0]!r}; read_csv's na_values)"
-        )
-    if len(commas):
-        fixes.append(
-            "read numbers written with a decimal comma or a thousands separator (such as "
-            f"{commas.iloc[0]!r}) with --decimal , or --thousands , (read_csv's decimal, "
-            "thousands)"
-        )
-    if len(stray):
-        found = f"{what} except {len(shown)} value(s): {listed}"
-    else:
-        found = f"numbers written with commas, such as {listed}"
-    warnings.warn(
-        f"column {name!r} holds {found} ({_rows_text(shown.index, limit=3)}), so it is "
-        f"used as text categories, not as {what}. Fix the file, or "
-        f"{'; or '.join(fixes) or 'leave it out (--ignore)'}",
-        UserWarning,
-        stacklevel=5,
-    )
-
-
-def _warn_if_mostly_numbers(name: str, text: pd.Series) -> bool:
-    """Warn (and return True) when a text column's values are numbers but for a few, or
-    numbers written with thousands separators or decimal commas."""
-    pd = _pandas()
-    if text.empty:
-        return False
-    stripped = text.str.strip()
-    plain = pd.to_numeric(stripped, errors="coerce").notna().to_numpy()
-    commas = stripped.str.match(_COMMA_NUMBER).to_numpy() & ~plain
-    numberish = plain | commas
-    if numberish.mean() < MOSTLY or plain.all():
-        return False
-    _warn_stray(name, "numbers", text[~numberish], text[commas])
-    return True
-
-
-def _not_numbers(name: str, text: pd.Series) -> str:
-    """The message for text in a number column: values that are not numbers at all
-    first (with a hint at missing-value markers), else numbers written with commas."""
-    commas = text.astype(str).str.strip().str.match(_COMMA_NUMBER).to_numpy()
-    if commas.all():
-        hint = " (a thousands separator or decimal comma: --thousands, --decimal)"
-    else:
-        text = text[~commas]
-        hint = f" (if it means 'missing': --na-values {str(text.iloc[0])!r})"
-    return (
-        f"column {name!r} must hold numbers, as in training; "
-        f"{_rows_verb(text.index, 'holds', 'hold')} text such as {text.iloc[0]!r}{hint}"
-    )
-
-
 def _scaled(name: str, index: Any, values: np.ndarray, col: dict[str, Any]) -> np.ndarray:
     """``(values - mean) / scale`` of a number column; refuse values more than
     ``MAX_STANDARD_SCORE`` standard deviations from the mean, naming the rows."""
@@ -226,7 +136,7 @@ def _scaled(name: str, index: Any, values: np.ndarray, col: dict[str, Any]) -> n
     if too_large.any():
         first = values[too_large][0]
         raise DataError(
-            f"column {name!r}: {_rows_verb(index[too_large], 'holds', 'hold')} a value too "
+            f"column {name!r}: {rows_verb(index[too_large], 'holds', 'hold')} a value too "
             f"large for the scaling learned in training ({first:.4g}, more than "
             f"{MAX_STANDARD_SCORE:.0e} standard deviations from the mean {col['mean']:.4g}, "
             f"standard deviation {col['scale']:.4g}); check it"
@@ -411,13 +321,13 @@ class Preprocessor:
                 )
             if not np.all(np.isfinite(observed)):
                 raise DataError(f"column {name!r} holds infinite values; fix or ignore it")
-            _warn_if_row_numbers(name, observed)
+            warn_if_row_numbers(name, observed)
             mean, scale = _mean_and_scale(observed)
             return {"name": name, "kind": "numeric", "mean": mean, "scale": scale, "fill": mean}
         if pd.api.types.is_datetime64_any_dtype(series):
             return self._fit_dates(name, series, None)
         text = series.dropna().astype(str)
-        if not _warn_if_mostly_numbers(name, text):
+        if not warn_if_mostly_numbers(name, text):
             fmt, parsed, also = guess_date_format(text)
             if fmt is not None and parsed == len(text):
                 if also:
@@ -431,20 +341,12 @@ class Preprocessor:
                 return self._fit_dates(name, series, fmt)
             if fmt is not None and parsed >= MOSTLY * len(text):
                 bad = parse_dates(text, fmt).isna().to_numpy()
-                _warn_stray(name, f"dates ({fmt})", text[bad], text[:0])
+                warn_stray(name, f"dates ({fmt})", text[bad], text[:0])
         counts = text.value_counts()
         categories = sorted(counts.index)
         # most frequent, ties broken by the sorted order
         top = min(categories, key=lambda c: (-counts[c], c))
-        if len(categories) > MANY_CATEGORIES and len(categories) > 0.5 * len(text):
-            warnings.warn(
-                f"column {name!r} has {len(categories)} distinct values in "
-                f"{len(text)} rows; it looks like an identifier or free text and "
-                f"becomes {len(categories)} one-hot features. Ignore it "
-                f"(--ignore {name}) unless it is a category.",
-                UserWarning,
-                stacklevel=4,
-            )
+        warn_if_identifier_text(name, len(categories), len(text))
         return {"name": name, "kind": "category", "categories": categories, "fill": top}
 
     def _fit_dates(self, name: str, series: pd.Series, fmt: str | None) -> dict[str, Any] | None:
@@ -470,15 +372,7 @@ class Preprocessor:
                 stacklevel=4,
             )
             return None
-        if observed.size >= MIN_ID_ROWS and observed.nunique() == observed.size:
-            warnings.warn(
-                f"column {name!r} holds a different date in every row: it looks like a "
-                "time stamp or identifier of each row and becomes the features "
-                f"{', '.join(p['part'] for p in parts)}. Ignore it (--ignore {name}) "
-                "unless the date matters (as a season, a weekday, a trend).",
-                UserWarning,
-                stacklevel=4,
-            )
+        warn_if_identifier_dates(name, observed, [p["part"] for p in parts])
         return {"name": name, "kind": "datetime", "format": fmt, "parts": parts}
 
     def _fit_classes(self, target: pd.Series) -> None:
@@ -518,7 +412,7 @@ class Preprocessor:
             example = bad.iloc[0] if len(bad) else target.iloc[0]
             raise DataError(
                 f"target column {self.target!r} holds text ({example!r} in "
-                f"{_rows_text(bad.index[:1])}), so it cannot be regressed; "
+                f"{rows_text(bad.index[:1])}), so it cannot be regressed; "
                 "use task 'classify' (--task classify)"
             )
         y = target.to_numpy(dtype=np.float64)
@@ -526,7 +420,7 @@ class Preprocessor:
         if infinite.any():
             raise DataError(
                 f"target column {self.target!r} holds infinite values "
-                f"({_rows_text(target.index[infinite])}); fix or remove those rows"
+                f"({rows_text(target.index[infinite])}); fix or remove those rows"
             )
         if self.scale_target:
             self.target_mean_, self.target_scale_ = _mean_and_scale(y)
@@ -539,7 +433,7 @@ class Preprocessor:
         if target_missing.any():
             raise DataError(
                 f"target column {self.target!r} has {int(target_missing.sum())} missing "
-                f"value(s) ({_rows_text(frame.index[target_missing])}); remove those rows "
+                f"value(s) ({rows_text(frame.index[target_missing])}); remove those rows "
                 "(--drop-missing-target drops them)"
             )
         if not self.impute:
@@ -554,7 +448,7 @@ class Preprocessor:
             return
         n_rows = int(missing.any(axis=1).sum())
         details = "; ".join(
-            f"{c!r}: {int(per_column[c])} ({_rows_text(frame.index[missing[c].to_numpy()])})"
+            f"{c!r}: {int(per_column[c])} ({rows_text(frame.index[missing[c].to_numpy()])})"
             for c in bad
         )
         if fitting:
@@ -625,12 +519,12 @@ class Preprocessor:
                 values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
                 text = series.notna().to_numpy() & np.isnan(values)
                 if text.any():
-                    raise DataError(_not_numbers(col["name"], series[text]))
+                    raise DataError(not_numbers(col["name"], series[text]))
                 infinite = np.isinf(values)
                 if infinite.any():
                     raise DataError(
                         f"column {col['name']!r} holds infinite values "
-                        f"({_rows_text(series.index[infinite])})"
+                        f"({rows_text(series.index[infinite])})"
                     )
                 values = np.where(np.isnan(values), col["fill"], values)
                 blocks.append(_scaled(col["name"], series.index, values, col)[:, None])
@@ -641,7 +535,7 @@ class Preprocessor:
                     raise DataError(
                         f"column {col['name']!r} must hold dates, as in training "
                         f"({col['format'] or 'typed dates'}); "
-                        f"{_rows_verb(series.index[bad], 'holds', 'hold')} "
+                        f"{rows_verb(series.index[bad], 'holds', 'hold')} "
                         f"{series[bad].iloc[0]!r}"
                     )
                 parts = date_parts(dates)
@@ -661,7 +555,7 @@ class Preprocessor:
                     warnings.warn(
                         f"column {col['name']!r} has {int(unseen.sum())} value(s) not seen "
                         f"in training ({shown}{' ...' if len(values) > 5 else ''}, "
-                        f"{_rows_text(series.index[unseen])}); they are encoded as all "
+                        f"{rows_text(series.index[unseen])}); they are encoded as all "
                         "zeros (no category)",
                         UserWarning,
                         stacklevel=2,
@@ -695,7 +589,7 @@ class Preprocessor:
         if missing.any():
             raise DataError(
                 f"target column {self.target!r} has {int(missing.sum())} missing value(s) "
-                f"({_rows_text(series.index[missing])}); remove those rows"
+                f"({rows_text(series.index[missing])}); remove those rows"
             )
         if self.task_ == "classify":
             position = {c: i for i, c in enumerate(self.classes_)}
@@ -709,7 +603,7 @@ class Preprocessor:
                 values = sorted({str(series.iloc[i]) for i in unknown})
                 raise DataError(
                     f"target column {self.target!r} holds value(s) the model was not "
-                    f"trained on: {values[:5]} ({_rows_text(series.index[unknown])}); "
+                    f"trained on: {values[:5]} ({rows_text(series.index[unknown])}); "
                     f"known classes are {self.classes_}"
                 )
             return np.asarray(codes, dtype=np.intp)
@@ -718,13 +612,13 @@ class Preprocessor:
             bad = np.isnan(values)
             raise DataError(
                 f"target column {self.target!r} must hold numbers; "
-                f"{_rows_verb(series.index[bad], 'does', 'do')} not"
+                f"{rows_verb(series.index[bad], 'does', 'do')} not"
             )
         encoded = _standardise(values, self.target_mean_, self.target_scale_)
         bad = ~np.isfinite(encoded)
         if bad.any():
             raise DataError(
-                f"target column {self.target!r}: {_rows_verb(series.index[bad], 'holds', 'hold')} "
+                f"target column {self.target!r}: {rows_verb(series.index[bad], 'holds', 'hold')} "
                 "an infinite value, or one too large for the scaling learned in training"
             )
         return encoded
