@@ -200,3 +200,23 @@ def small_pipeline():
             ("mlp", MLPClassifier(hidden_layer_sizes=(8,), max_iter=40, random_state=0)),
         ]
     )
+
+
+# ---------------------------------------------------------------- failures
+
+
+def first_checkpoint_save_fails(monkeypatch, error: OSError) -> list:
+    """Make the first model save of a :class:`Checkpoint` raise ``error`` (a full disk,
+    a read-only folder) and the later ones work; returns the list of paths saved to."""
+    from chainrule import callbacks as callbacks_module
+
+    real_save, calls = callbacks_module.save, []
+
+    def fails_once(model, path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise error
+        return real_save(model, path)
+
+    monkeypatch.setattr(callbacks_module, "save", fails_once)
+    return calls

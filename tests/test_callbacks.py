@@ -26,6 +26,7 @@ from helpers import (
     binary_data,
     classification_data,
     classifier,
+    first_checkpoint_save_fails,
     regression_data,
     regressor,
     tabular_frame,
@@ -344,17 +345,7 @@ def test_set_state_checks_what_a_file_says(state, needle):
 
 def test_a_failed_checkpoint_save_warns_and_is_tried_again(tmp_path, monkeypatch):
     """Disk full during training: warn naming the checkpoint, train on, save next epoch."""
-    from chainrule import callbacks as callbacks_module
-
-    real_save, calls = callbacks_module.save, []
-
-    def full_once(model, path):
-        calls.append(path)
-        if len(calls) == 1:
-            raise OSError(28, "No space left on device")
-        return real_save(model, path)
-
-    monkeypatch.setattr(callbacks_module, "save", full_once)
+    calls = first_checkpoint_save_fails(monkeypatch, OSError(28, "No space left on device"))
     net, X, y, _ = _overfitting_problem()
     path = tmp_path / "ck.npz"
     checkpoint = Checkpoint(path, monitor="loss", save_best_only=False)
@@ -371,17 +362,7 @@ def test_a_failed_checkpoint_save_warns_and_is_tried_again(tmp_path, monkeypatch
 
 
 def test_a_failed_best_only_save_is_tried_again_at_the_next_epoch(tmp_path, monkeypatch):
-    from chainrule import callbacks as callbacks_module
-
-    real_save, calls = callbacks_module.save, []
-
-    def full_once(model, path):
-        calls.append(path)
-        if len(calls) == 1:
-            raise PermissionError(13, "Permission denied")
-        return real_save(model, path)
-
-    monkeypatch.setattr(callbacks_module, "save", full_once)
+    calls = first_checkpoint_save_fails(monkeypatch, PermissionError(13, "Permission denied"))
     net, X, _, _ = _overfitting_problem()
     net.build(X.shape[1])
     checkpoint = Checkpoint(tmp_path / "ck.npz", monitor="loss")

@@ -25,7 +25,7 @@ from sklearn.metrics import precision_recall_fscore_support
 import chainrule
 from chainrule.cli import main
 from chainrule.tabular import TabularModel
-from helpers import mixed_frame
+from helpers import first_checkpoint_save_fails, mixed_frame
 
 QUICK = ["--epochs", "15", "--quiet"]
 
@@ -1037,17 +1037,7 @@ def test_unwritable_outputs_are_refused_before_training(files, tmp_path, capsys,
 
 
 def test_a_failed_checkpoint_save_warns_and_training_goes_on(files, tmp_path, capsys, monkeypatch):
-    from chainrule import callbacks as callbacks_module
-
-    real_save, calls = callbacks_module.save, []
-
-    def full_once(model, path):
-        calls.append(path)
-        if len(calls) == 1:
-            raise OSError(28, "No space left on device")
-        return real_save(model, path)
-
-    monkeypatch.setattr(callbacks_module, "save", full_once)
+    calls = first_checkpoint_save_fails(monkeypatch, OSError(28, "No space left on device"))
     ck = tmp_path / "ck.npz"
     args = ["--epochs", "4", "--checkpoint", ck, "--patience", "0"]
     assert main(_train(files / "mixed.csv", tmp_path / "m.npz", *args)) == 0

@@ -201,3 +201,15 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any) -> np.nd
             f"weight(s), the smallest {weights.min():g}"
         )
     return weights
+
+
+def check_like(value: np.ndarray, reference: np.ndarray, what: str) -> None:
+    """Refuse an array (from a file) unless it has ``reference``'s shape and dtype and
+    finite values: ``what`` names it in the message."""
+    if value.shape != reference.shape or value.dtype != reference.dtype:
+        raise ValueError(
+            f"{what} must have shape {reference.shape} and dtype {reference.dtype}; got "
+            f"shape {value.shape} and dtype {value.dtype}"
+        )
+    if not np.isfinite(value).all():
+        raise ValueError(f"{what} holds values that are not finite")

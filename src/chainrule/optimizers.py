@@ -23,6 +23,7 @@ import numpy as np
 from chainrule import kernels
 from chainrule._validation import (
     check_fraction,
+    check_like,
     check_non_negative_float,
     check_positive_float,
     check_positive_int,
@@ -239,14 +240,7 @@ class Optimizer:
                 f"{sorted(arrays)}"
             )
         for name in sorted(wanted):
-            mine, theirs = getattr(self, name), np.asarray(arrays[name])
-            if theirs.shape != mine.shape or theirs.dtype != mine.dtype:
-                raise ValueError(
-                    f"the optimizer's {name} must have shape {mine.shape} and dtype "
-                    f"{mine.dtype}; got shape {theirs.shape} and dtype {theirs.dtype}"
-                )
-            if not np.isfinite(theirs).all():
-                raise ValueError(f"the optimizer's {name} holds values that are not finite")
+            check_like(np.asarray(arrays[name]), getattr(self, name), f"the optimizer's {name}")
         for name in wanted:
             getattr(self, name)[...] = arrays[name]
         self.iterations = iterations

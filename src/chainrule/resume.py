@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule._validation import check_like
+
 if TYPE_CHECKING:  # pragma: no cover
     from chainrule.network import Network
 
@@ -157,14 +159,7 @@ def restore_training_state(
         states.append((entry["key"], state))
     taken = {name for name in arrays if _CALLBACK_ARRAY.match(name)}
     for name in sorted(taken):  # early stopping's best weights: like the parameters
-        value, params = arrays[name], network.params
-        if value.shape != params.shape or value.dtype != params.dtype:
-            raise ValueError(
-                f"{name} must be like the parameters ({params.size} {params.dtype}); got "
-                f"shape {value.shape} and dtype {value.dtype}"
-            )
-        if not np.isfinite(value).all():
-            raise ValueError(f"{name} holds values that are not finite")
+        check_like(arrays[name], network.params, name)
     stray = sorted(n for n in taken if int(_CALLBACK_ARRAY.match(n).group(1)) >= len(callbacks))
     if stray:
         raise ValueError(f"the arrays {stray} belong to no saved callback")
