@@ -9,6 +9,7 @@ The public API:
 - the training loop's callbacks :class:`EarlyStopping`, :class:`ReduceLROnPlateau`,
   :class:`Checkpoint`;
 - :func:`load` and :func:`save` (model files), :func:`to_onnx` (ONNX export);
+- :func:`explain` (one prediction's chain rule, value by value, as a :class:`Trace`);
 - :mod:`chainrule.tutorial` (the lesson's ``NeuralNetwork``) and
   :mod:`chainrule.gradcheck` (finite-difference gradient checks).
 """
@@ -23,6 +24,7 @@ from chainrule.callbacks import (
     LambdaCallback,
     ReduceLROnPlateau,
 )
+from chainrule.explain import Trace, explain
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.io import load, save
 from chainrule.layers import (
@@ -55,6 +57,8 @@ from chainrule.optimizers import (
 )
 
 __all__ = [
+    "Trace",
+    "explain",
     "ACTIVATIONS",
     "LAYERS",
     "LOSSES",
