@@ -34,7 +34,7 @@ def test_lesson_neuron_followed_weight_is_the_lessons_product():
     trace = explain(lesson_neuron(), [2, 1.5], target=0, weight=(1, 2, 1))
     assert trace.weight["weight"] == "weights[2, 1]"
     assert trace.weight["gradient"] == pytest.approx(0.2935634, rel=1e-6)
-    ((name, formula, _),) = trace.weight["steps"]
+    ((_, formula, _),) = trace.weight["steps"]
     assert formula == (
         "derror_dprediction * dprediction_dlayer1 * dlayer1_dweights[2] = "
         "1.7420383 * 0.11234479 * 1.5 = 0.29356339"
@@ -166,9 +166,10 @@ def test_to_dict_json_round_trip():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_estimators_and_command_line_models():
     sklearn = pytest.importorskip("sklearn", reason="the estimators need scikit-learn")
+    import pandas as pd
+
     from chainrule import MLPClassifier
     from chainrule.tabular import TabularModel
-    import pandas as pd
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3))
@@ -201,7 +202,7 @@ def test_bad_arguments_are_refused_clearly():
         explain(net, [1, 2, 3])
     with pytest.raises(ValueError, match="k must be between 1 and 1"):
         explain(net, [1, 2], target=0, weight=(2, 1, 1))
-    with pytest.raises(ValueError, match="i must be in 1..2"):
+    with pytest.raises(ValueError, match=r"i must be in 1\.\.2"):
         explain(net, [1, 2], target=0, weight=(1, 3, 1))
     with pytest.raises(ValueError, match=r"weight must be \(k, i, j\)"):
         explain(net, [1, 2], target=0, weight=(1, 1))

@@ -24,8 +24,8 @@ from chainrule.callbacks import (
     LambdaCallback,
     ReduceLROnPlateau,
 )
-from chainrule.explain import Trace, explain
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
+from chainrule.explain import Trace, explain
 from chainrule.io import load, save
 from chainrule.layers import (
     ACTIVATIONS,

@@ -409,11 +409,11 @@ def explain(
 
     n = len(layers)
     out_names = [f"layer_{m + 1}" for m in range(n - 1)] + ["prediction"]
-    in_names = ["input"] + out_names[:-1]
+    in_names = ["input", *out_names[:-1]]
     short = [name.replace("_", "") for name in out_names]  # layer_2 -> layer2 (dlayer2_...)
-    short_in = ["input"] + short[:-1]
+    short_in = ["input", *short[:-1]]
     dense_index = {
-        i: k for k, i in enumerate(i for i, l in enumerate(layers) if isinstance(l, Dense))
+        i: k for k, i in enumerate(i for i, lay in enumerate(layers) if isinstance(lay, Dense))
     }
     several = len(dense_index) > 1
 
