@@ -8,6 +8,7 @@ interrupted) and that error messages are one line naming the file, column or row
 from __future__ import annotations
 
 import gc
+import json
 import os
 import signal
 import subprocess
@@ -1486,3 +1487,75 @@ def test_a_real_ctrl_c_while_reading_from_a_pipe(tmp_path):
     assert err.strip() == (
         f"chainrule train: interrupted while reading {fifo}; nothing was trained or saved"
     )
+
+
+# ---------------------------------------------------------------- explain
+
+
+def test_explain_one_row_with_its_columns_a_weight_and_json(files, fruit_model, tmp_path, capsys):
+    out = tmp_path / "trace.json"
+    code = main(
+        [
+            *("explain", str(fruit_model), str(files / "mixed.csv"), "--row", "3"),
+            *("--weight", "1,3,2", "--json", str(out)),
+        ]
+    )
+    text = capsys.readouterr().out
+    assert code == 0
+    frame = pd.read_csv(files / "mixed.csv")
+    row = frame.iloc[2]  # --row 3: the third data row
+    assert text.startswith(f"{files / 'mixed.csv'}, row 3\n")
+    assert (
+        f"target 0 (row 3's fruit = {row['fruit']})" in text or f"fruit = {row['fruit']})" in text
+    )
+    assert f"  colour = {row['colour']} -> colour=blue " in text
+    assert "backward: take the partial derivatives, evaluate, and multiply" in text
+    assert (
+        "derror_dweights_1[3, 2] = derror_dlayer2[2] * dlayer2_dlayer1[2] * dlayer1_dweights[3]"
+        in text
+    )
+    data = json.loads(out.read_text())
+    model = chainrule.load(fruit_model)
+    proba = model.predict_proba(frame.iloc[[2]])[0]
+    np.testing.assert_allclose(data["values"]["prediction"], proba, rtol=1e-6)
+    assert data["columns"]["colour"] == ["colour=blue", "colour=green", "colour=red"]
+    assert data["weight"]["index"] == [1, 3, 2]
+    # the row's own target: the error is the loss of the true class
+    assert data["error"] == pytest.approx(
+        -np.log(proba[list(model.classes_).index(row["fruit"])]), rel=1e-5
+    )
+
+
+def test_explain_without_the_target_column_uses_the_prediction(
+    files, fruit_model, tmp_path, capsys
+):
+    data = tmp_path / "no_target.csv"
+    pd.read_csv(files / "mixed.csv").drop(columns="fruit").head(5).to_csv(data, index=False)
+    assert main(["explain", str(fruit_model), str(data), "--row", "5"]) == 0
+    assert "none given: the predicted class" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--row", "999"], "--row 999: the file has 160 data row(s)"),
+        (["--row", "1", "--weight", "9,1,1"], "--weight: weight=(k, i, j): k must be between 1"),
+    ],
+)
+def test_explain_errors_are_one_line(files, fruit_model, capsys, extra, needle):
+    assert main(["explain", str(fruit_model), str(files / "mixed.csv"), *extra]) == 1
+    assert_one_line_error(capsys.readouterr().err, needle)
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--row", "1", "--weight", "1,x"], "argument --weight: expected L,I,J"),
+        (["--row", "0"], "argument --row: expected a positive integer"),
+    ],
+)
+def test_explain_usage_errors_exit_2(files, fruit_model, capsys, extra, needle):
+    with pytest.raises(SystemExit) as info:
+        main(["explain", str(fruit_model), str(files / "mixed.csv"), *extra])
+    assert info.value.code == 2
+    assert needle in capsys.readouterr().err

@@ -691,10 +691,49 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from chainrule.explain import explain
+
+    if args.json:
+        _check_output(
+            args.subparser, "--json", args.json, {"model file": args.model, "data file": args.data}
+        )
+    model = _load_tabular(args.model, "explain")
+    frame = _read_csv(args.data, args, undone="nothing was explained", note=print)
+    if args.row > len(frame):
+        raise UserError(
+            f"{args.data}: --row {args.row}: the file has {len(frame)} data row(s); rows "
+            "count from 1, the first under the header"
+        )
+    row = frame.iloc[[args.row - 1]]
+    target = None
+    if model.target in row.columns and not row[model.target].isna().iloc[0]:
+        target = row[model.target].iloc[0]
+    with _about(args.data):
+        try:
+            trace = explain(model, row, target, weight=args.weight)
+        except ValueError as exc:
+            if args.weight is None or "weight" not in str(exc):
+                raise
+            raise UserError(f"--weight: {exc}") from None
+    if target is not None:
+        trace.target_note = f"row {args.row}'s {model.target} = {_one_line(target)}"
+    print(f"{args.data}, row {args.row}")
+    print(trace)
+    if args.json:
+        import json
+
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(trace.to_dict(), file, indent=1)
+        print(f"trace written to {args.json}")
+    return 0
+
+
 #: What runs each sub-command of :func:`chainrule.cli_parser.build_parser`.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": _cmd_train,
     "predict": _cmd_predict,
+    "explain": _cmd_explain,
     "evaluate": _cmd_evaluate,
     "inspect": _cmd_inspect,
     "plot": _cmd_plot,

@@ -96,6 +96,20 @@ _non_negative_float = _option_type(
 _fraction = _option_type(float, lambda v: check_fraction(v, "F"), "a number in [0, 1)")
 
 
+def _weight(text: str) -> tuple[int, int, int]:
+    """``"2,3,1"`` -> ``(2, 3, 1)``: a Dense layer and an entry of its weights, from 1."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+        if len(values) != 3 or min(values) < 1:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected L,I,J (three positive integers: the L-th Dense layer, entry [I, J] "
+            f"of its weights), got {text!r}"
+        ) from None
+    return values  # type: ignore[return-value]
+
+
 def _hidden(text: str) -> tuple[int, ...]:
     """``"64,32"`` -> ``(64, 32)``; ``"none"`` or ``""`` -> no hidden layer (as the library)."""
     try:
@@ -470,6 +484,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_reading_options(predict)
     predict.set_defaults(subparser=predict)
+
+    explain = sub.add_parser(
+        "explain",
+        parents=[common],
+        help="show the chain rule for one row: every forward value and derivative",
+        description="Trace one row of DATA.csv through the model, as the lesson's "
+        "backpropagation: the forward values layer_1, ..., prediction and, backward, each "
+        "local derivative and chain product (derror_dprediction, ..., derror_dweights), "
+        "naming which raw column became which feature. The error traced is that of the "
+        "row's own target when DATA holds the target column (else of the model's own "
+        "prediction: its predicted class, or for a regressor the prediction, error 0).",
+    )
+    explain.add_argument("model", metavar="MODEL", help="a model file from chainrule train")
+    explain.add_argument("data", metavar="DATA.csv")
+    explain.add_argument(
+        "--row",
+        type=_positive_int,
+        required=True,
+        metavar="N",
+        help="the N-th data row, counting from 1 (the first row under the header)",
+    )
+    explain.add_argument(
+        "--weight",
+        type=_weight,
+        metavar="L,I,J",
+        help="follow entry [I, J] of the L-th Dense layer's weights (each from 1) and "
+        "print the product that gives its gradient, factor by factor",
+    )
+    explain.add_argument("--json", metavar="OUT.json", help="also write the trace as JSON")
+    # (issue 12, item 3: --importance and --plot FILE.png go here)
+    _add_reading_options(explain)
+    explain.set_defaults(subparser=explain)
 
     evaluate = sub.add_parser(
         "evaluate",

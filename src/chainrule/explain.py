@@ -150,12 +150,12 @@ class Trace:
             f"target {_fmt_array(self.target)} ({self.target_note})"
         ]
         if self.columns:
-            lines.append(
-                "input features from the raw columns: "
-                + "; ".join(
-                    f"{column} -> {', '.join(names)}" for column, names in self.columns.items()
-                )
-            )
+            lines.append("input features from the raw columns:")
+            values = dict(zip(self.features, np.ravel(self.rows[0][1]), strict=True))
+            for column, names in self.columns.items():
+                raw = "" if self.raw is None else f" = {self.raw.get(column)!s}"
+                made = ", ".join(f"{name} {_fmt(values[name])}" for name in names)
+                lines.append(f"  {column}{raw} -> {made}")
         if self.fused_note:
             lines.append(self.fused_note)
         return lines
