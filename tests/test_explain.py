@@ -27,7 +27,7 @@ def test_lesson_neuron_pinned():
     np.testing.assert_allclose(trace["derror_dweights"], [0.3914179, 0.2935634], rtol=1e-6)
     np.testing.assert_allclose(trace["dlayer1_dweights"], [2, 1.5])
     assert trace["dlayer1_dbias"] == 1
-    assert trace.names[:4] == ["input", "layer_1", "prediction", "error"]
+    assert trace.names[:4] == ["input_vector", "layer_1", "prediction", "error"]
 
 
 def test_lesson_neuron_followed_weight_is_the_lessons_product():

@@ -148,6 +148,26 @@ def test_walkthrough_prints_every_step_beside_the_lesson(tmp_path):
     assert str(results["Error after one update"]) == "[0.00022388]"
 
 
+def test_walkthrough_shows_the_trace_at_the_backpropagation_step():
+    lines = []
+    results = walkthrough(plot=False, seed=0, print_fn=lines.append)
+    text = "\n".join(lines)
+    trace = results["trace"]
+    assert trace["prediction"] == pytest.approx(0.87101915, rel=1e-8)
+    assert trace["derror_dprediction"] == pytest.approx(1.7420383, rel=1e-7)
+    assert trace["layer_1"] == pytest.approx(1.91)
+    assert trace["dprediction_dlayer1"] == pytest.approx(0.1123448, rel=1e-6)
+    assert trace["derror_dbias"] == pytest.approx(0.1957089, rel=1e-6)
+    np.testing.assert_allclose(trace["derror_dweights"], [0.3914179, 0.2935634], rtol=1e-6)
+    # printed after the lesson's chain-rule steps, before the training run
+    assert text.index("Chain rule: derror_dweights") < text.index("derror_dprediction   1.7420383")
+    assert text.index("derror_dprediction   1.7420383") < text.index("NeuralNetwork.predict")
+    assert (
+        "derror_dweights[1, 1] = derror_dprediction * dprediction_dlayer1 * dlayer1_dweights[1]"
+        " = 1.7420383 * 0.11234479 * 2 = 0.39141786" in text
+    )
+
+
 def test_tutorial_command_saves_the_picture(tmp_path):
     pytest.importorskip("matplotlib", reason="the picture needs the plot extra")
     done = subprocess.run(

@@ -177,7 +177,7 @@ class Trace:
         lines = self._header()
         after_error = False
         for (name, _, how), value in zip(self.rows, values, strict=True):
-            if name == "input":
+            if name == "input_vector":
                 lines.append("forward")
             if after_error:
                 lines.append("backward: take the partial derivatives, evaluate, and multiply")
@@ -409,9 +409,9 @@ def explain(
 
     n = len(layers)
     out_names = [f"layer_{m + 1}" for m in range(n - 1)] + ["prediction"]
-    in_names = ["input", *out_names[:-1]]
+    in_names = ["input_vector", *out_names[:-1]]
     short = [name.replace("_", "") for name in out_names]  # layer_2 -> layer2 (dlayer2_...)
-    short_in = ["input", *short[:-1]]
+    short_in = ["input_vector", *short[:-1]]
     dense_index = {
         i: k for k, i in enumerate(i for i, lay in enumerate(layers) if isinstance(lay, Dense))
     }
@@ -420,7 +420,7 @@ def explain(
     trace = Trace()
     trace.model, trace.loss, trace.features = name, network.loss.name, features
     trace.columns, trace.raw = columns, raw
-    trace._add("input", X, "the example" + (", after preprocessing" if columns else ""))
+    trace._add("input_vector", X, "the example" + (", after preprocessing" if columns else ""))
 
     # forward, as a training pass: each copy keeps what its backward needs
     output = X
@@ -466,7 +466,7 @@ def explain(
         top = last - 1
     else:
         derror[n - 1] = gradient
-        trace._add("derror_dprediction", gradient, f"d {network.loss.name} / d prediction")
+        trace._add("derror_dprediction", gradient, _loss_derivative(network))
         top = n - 1
     for i in range(top, network._first_trainable - 1, -1):
         layer, g = layers[i], derror[i]
@@ -480,10 +480,16 @@ def explain(
                 trace._add(f"d{short[i]}_dbias", 1.0, "1: the bias is added as it is")
                 trace._add(b_name, layer.derror_dbias, f"{d_out} * d{short[i]}_dbias")
             trace._add(
-                f"d{short[i]}_dweights", layer.input, f"{in_names[i]}: the input of the dot product"
+                f"d{short[i]}_dweights", layer.input, f"{in_names[i]}, what the weights multiply"
             )
             trace._add(
-                w_name, _lesson_shape(layer.derror_dweights), f"d{short[i]}_dweights.T @ {d_out}"
+                w_name,
+                _lesson_shape(layer.derror_dweights),
+                (
+                    f"{d_out} * d{short[i]}_dweights"
+                    if layer.units == 1
+                    else f"outer(d{short[i]}_dweights, {d_out}): [i, j] = input i * unit j"
+                ),
             )
             if i > 0:
                 derror[i - 1] = upstream
@@ -510,6 +516,16 @@ def explain(
     if weight is not None:
         trace.weight = _follow(trace, network, layers, derror, short, dense_index, weight)
     return trace
+
+
+def _loss_derivative(network: Network) -> str:
+    """How the loss's derivative reads (the loss computes it; this only names it)."""
+    name, k = network.loss.name, network.n_outputs
+    if name == "mse":
+        return "2 * (prediction - target)" + (f" / {k}" if k > 1 else "")
+    if name == "half_squared_error":
+        return "prediction - target"
+    return f"d {name} / d prediction"
 
 
 def _lesson_shape(matrix: np.ndarray) -> np.ndarray:

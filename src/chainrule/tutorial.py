@@ -351,6 +351,15 @@ def walkthrough(
         f"   the engine's backward pass gives {_fmt(engine_dweights)} and "
         f"{engine_dbias:.8g}: {'the same' if same else 'DIFFERENT'}"
     )
+    from chainrule.explain import explain  # explain imports Network, as this module does
+
+    trace = explain(neural_network.network, input_vector, target, weight=(1, 1, 1))
+    print_fn(
+        "\n   chainrule.explain(network, [2, 1.5], target=0) traces the same backward pass "
+        "through the\n   engine's own layers, value by value:\n"
+    )
+    print_fn(textwrap.indent(str(trace), "   "))
+    results["trace"] = trace
 
     neural_network = NeuralNetwork(learning_rate=0.1, seed=seed)
     show(
