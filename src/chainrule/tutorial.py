@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from chainrule.explain import explain
 from chainrule.functions import (
     dot_product,
     sigmoid,
@@ -351,8 +352,6 @@ def walkthrough(
         f"   the engine's backward pass gives {_fmt(engine_dweights)} and "
         f"{engine_dbias:.8g}: {'the same' if same else 'DIFFERENT'}"
     )
-    from chainrule.explain import explain  # explain imports Network, as this module does
-
     trace = explain(neural_network.network, input_vector, target, weight=(1, 1, 1))
     print_fn(
         "\n   chainrule.explain(network, [2, 1.5], target=0) traces the same backward pass "
