@@ -208,3 +208,25 @@ def test_bad_arguments_are_refused_clearly():
         explain(net, [1, 2], target=0, weight=(1, 1))
     with pytest.raises(TypeError, match="model must be"):
         explain("model.npz", [1, 2])
+
+
+def test_softmax_with_mse_and_dropout_go_through_their_own_backward():
+    """Layers that mix units (Softmax without its fused loss) or have no local derivative
+    to show (Dropout) are stepped through with their backward; the gradients stay exact."""
+    from chainrule import Dropout, ReLU
+
+    net = Network(
+        [Dense(3), ReLU(), Dropout(0.5), Dense(2), Softmax()],
+        loss="mse",
+        optimizer="sgd",
+        seed=3,
+        dtype="float64",
+    ).build(2)
+    x, target = np.array([[0.3, -0.2]]), np.array([[0.0, 1.0]])
+    _, gradient = net.loss_and_gradient(net.params, x, target)
+    for k, (i, j) in [(1, (2, 3)), (2, (3, 2))]:
+        trace = explain(net, x[0], target=target[0], weight=(k, i, j))
+        expected = net.unflatten(gradient)[2 * (k - 1)][i - 1, j - 1]
+        assert trace.weight["gradient"] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+        assert "backward" in trace.weight["steps"][0][1]
+    assert "derror_dprediction" in trace and "dprediction_dlayer4" not in trace

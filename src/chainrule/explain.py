@@ -512,7 +512,6 @@ def explain(
             else:
                 how = f"derror_d{short[i]} through {_layer_name(layer)}'s backward"
             trace._add(f"derror_d{short_in[i]}", upstream, how)
-    trace._layers, trace._derror, trace._short = layers, derror, short
     if weight is not None:
         trace.weight = _follow(trace, network, layers, derror, short, dense_index, weight)
     return trace
