@@ -230,3 +230,25 @@ def test_softmax_with_mse_and_dropout_go_through_their_own_backward():
         assert trace.weight["gradient"] == pytest.approx(expected, rel=1e-12, abs=1e-15)
         assert "backward" in trace.weight["steps"][0][1]
     assert "derror_dprediction" in trace and "dprediction_dlayer4" not in trace
+
+
+def test_command_line_regressor_names_its_standardised_units():
+    import pandas as pd
+
+    from chainrule.tabular import TabularModel
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"area": rng.uniform(50, 150, 60), "town": rng.choice(["n", "s"], 60)})
+    frame["price"] = 2000 * frame["area"] + np.where(frame["town"] == "n", 40000, 0)
+    model = TabularModel("price", hidden=(3,), epochs=3, seed=0).fit(frame)
+    trace = explain(model, frame.iloc[0].to_dict(), target=frame["price"].iloc[0])
+    pre = model.preprocessor_
+    assert trace.target[0, 0] == pytest.approx(
+        (frame["price"].iloc[0] - pre.target_mean_) / pre.target_scale_, rel=1e-6
+    )
+    assert "the network works in standardised units: prediction and target are (price - " in str(
+        trace
+    )
+    decoded = pre.decode_target(np.atleast_1d(trace["prediction"]))[0]
+    assert decoded == pytest.approx(model.predict(frame.iloc[[0]])[0], rel=1e-6)
+    assert trace.to_dict()["notes"]

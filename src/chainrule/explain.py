@@ -123,6 +123,7 @@ class Trace:
         self.error = math.nan
         self.model = ""
         self.fused_note = ""
+        self.notes: list[str] = []
         self.weight: dict[str, Any] | None = None
 
     def _add(self, name: str, value: Any, how: str) -> None:
@@ -158,6 +159,7 @@ class Trace:
                 lines.append(f"  {column}{raw} -> {made}")
         if self.fused_note:
             lines.append(self.fused_note)
+        lines += self.notes
         return lines
 
     def _weight_lines(self) -> list[str]:
@@ -229,6 +231,8 @@ class Trace:
             }
         if self.fused_note:
             result["fused"] = self.fused_note
+        if self.notes:
+            result["notes"] = list(self.notes)
         if self.weight is not None:
             result["weight"] = {
                 "weight": self.weight["weight"],
@@ -420,6 +424,12 @@ def explain(
     trace = Trace()
     trace.model, trace.loss, trace.features = name, network.loss.name, features
     trace.columns, trace.raw = columns, raw
+    pre = getattr(model, "preprocessor_", None)
+    if pre is not None and pre.task_ == "regress" and pre.target_scale_ != 1.0:
+        trace.notes.append(
+            f"the network works in standardised units: prediction and target are "
+            f"({pre.target} - {_fmt(pre.target_mean_)}) / {_fmt(pre.target_scale_)}"
+        )
     trace._add("input_vector", X, "the example" + (", after preprocessing" if columns else ""))
 
     # forward, as a training pass: each copy keeps what its backward needs
