@@ -126,8 +126,13 @@ def _flat_index(net: Network, array: int, i: int, j: int) -> int:
 def test_forward_values_equal_predict_and_the_layers():
     net = small_network("tanh", "categorical_crossentropy")
     x = np.array([0.1, 2.0, -0.5])
-    trace = explain(net, x)
+    params, grads = net.params.copy(), net.grads.copy()
+    trace = explain(net, x, weight=(2, 1, 1))
     np.testing.assert_array_equal(trace["prediction"], net.predict(x[None])[0])
+    # the network is left as it was: its parameters, its gradients, its layers
+    np.testing.assert_array_equal(net.params, params)
+    np.testing.assert_array_equal(net.grads, grads)
+    assert not any(hasattr(layer, "input") for layer in net.layers)
     layer_1 = x @ net.layers[0].weights + net.layers[0].bias
     np.testing.assert_allclose(trace["layer_1"], layer_1, rtol=1e-14)
     np.testing.assert_allclose(trace["layer_2"], np.tanh(layer_1), rtol=1e-14)
