@@ -257,3 +257,12 @@ def test_command_line_regressor_names_its_standardised_units():
     decoded = pre.decode_target(np.atleast_1d(trace["prediction"]))[0]
     assert decoded == pytest.approx(model.predict(frame.iloc[[0]])[0], rel=1e-6)
     assert trace.to_dict()["notes"]
+
+
+def test_followed_weight_names_what_it_joins():
+    net = small_network("relu", "mse")
+    first = explain(net, [0.1, 2.0, -0.5], target=[0.0, 1.0], weight=(1, 2, 4))
+    assert first.weight["joins"] == "x2 to unit 4 of layer_1"
+    assert "(from x2 to unit 4 of layer_1)" in str(first)
+    last = explain(net, [0.1, 2.0, -0.5], target=[0.0, 1.0], weight=(3, 3, 2))
+    assert last.to_dict()["weight"]["joins"] == "unit 3 of layer_4 to unit 2 of prediction"

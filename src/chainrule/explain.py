@@ -166,7 +166,8 @@ class Trace:
         if self.weight is None:
             return []
         lines = [
-            f"Following {self.weight['weight']} = {_fmt(self.weight['value'])}: "
+            f"Following {self.weight['weight']} = {_fmt(self.weight['value'])} (from "
+            f"{self.weight['joins']}): "
             f"its gradient is {_fmt(self.weight['gradient'])}"
         ]
         lines += [f"  {name} = {formula}" for name, formula, _ in self.weight["steps"]]
@@ -236,6 +237,7 @@ class Trace:
         if self.weight is not None:
             result["weight"] = {
                 "weight": self.weight["weight"],
+                "joins": self.weight["joins"],
                 "index": list(self.weight["index"]),
                 "value": float(self.weight["value"]),
                 "gradient": float(self.weight["gradient"]),
@@ -627,7 +629,13 @@ def _follow(trace, network, layers, derror, short, dense_index, weight) -> dict[
     gradient = float(dense.derror_dweights[r, c])
     product = " * ".join(names) + " = " + " * ".join(_fmt(v) for v in values)
     steps.append((f"derror_d{label}", f"{product} = {_fmt(gradient)}", gradient))
+
+    def lesson(name: str) -> str:  # layer2 -> layer_2
+        return name.replace("layer", "layer_")
+
+    source = trace.features[r] if at == positions[0] else f"unit {i} of {lesson(short[at - 1])}"
     return {
+        "joins": f"{source} to unit {j} of {lesson(short[at])}",
         "weight": label,
         "index": (k, i, j),
         "value": float(dense.weights[r, c]),
