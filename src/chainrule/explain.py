@@ -434,7 +434,7 @@ def explain(
         )
     trace._add("input_vector", X, "the example" + (", after preprocessing" if columns else ""))
 
-    # forward, as a training pass: each copy keeps what its backward needs
+    # forward as predict runs it (no dropout); each copy keeps what its backward needs
     output = X
     for i, layer in enumerate(layers):
         output = layer.forward(output, False)
@@ -508,7 +508,7 @@ def explain(
                 trace._add(
                     f"d{short[i]}_d{short_in[i]}",
                     layer.weights,
-                    "the weights" + (f" (layer {k + 1})" if several else ""),
+                    "weights" + (f"_{k + 1}" if several else "") + ", what multiplies it",
                 )
                 trace._add(
                     f"derror_d{short_in[i]}", upstream, f"{d_out} @ d{short[i]}_d{short_in[i]}.T"
