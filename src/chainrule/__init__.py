@@ -9,6 +9,7 @@ The public API:
 - the training loop's callbacks :class:`EarlyStopping`, :class:`ReduceLROnPlateau`,
   :class:`Checkpoint`;
 - :func:`load` and :func:`save` (model files), :func:`to_onnx` (ONNX export);
+- :func:`permutation_importance` and :func:`attributions` (which columns matter);
 - :mod:`chainrule.tutorial` (the lesson's ``NeuralNetwork``) and
   :mod:`chainrule.gradcheck` (finite-difference gradient checks).
 """
@@ -24,6 +25,7 @@ from chainrule.callbacks import (
     ReduceLROnPlateau,
 )
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
+from chainrule.importance import attributions, permutation_importance
 from chainrule.io import load, save
 from chainrule.layers import (
     ACTIVATIONS,
@@ -94,7 +96,9 @@ __all__ = [
     "gradcheck",
     "kernels",
     "tutorial",
+    "attributions",
     "load",
+    "permutation_importance",
     "save",
     "to_onnx",
 ]
