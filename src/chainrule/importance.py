@@ -377,8 +377,9 @@ def attributions(
 ) -> AttributionResult:
     """Attribute each prediction to the input columns.
 
-    The explained output is the predicted class's probability (classifiers) or the
-    regression output (in the target's original units for a TabularModel). With
+    The explained output is the predicted class's probability (classifiers; with one
+    sigmoid output, as a binary MLPClassifier has, the positive class's probability) or
+    the regression output (in the target's original units for a TabularModel). With
     ``x'`` the baseline and ``F`` that output:
 
     - ``"integrated_gradients"``: ``(x - x') * mean of dF/dx along the straight path

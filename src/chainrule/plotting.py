@@ -675,9 +675,8 @@ def plot_importance(
     ax.set_yticks(positions, [_plain(names[j]) for j in order])
     ax.axvline(0, color="black", linewidth=0.8)
     repeats = np.shape(result.importances)[1]
-    ax.set_xlabel(
-        f"Drop in {_plain(result.scoring)} when the column is shuffled (mean ± std of {repeats})"
-    )
+    score = "R²" if result.scoring == "r2" else _plain(result.scoring)
+    ax.set_xlabel(f"Drop in {score} when the column is shuffled (mean ± std of {repeats})")
     ax.set_title(_plain(title))
     ax.grid(axis="x", alpha=0.3)
     return _finish(fig, path, dpi)
