@@ -283,3 +283,23 @@ def test_plot_importance_draws_one_bar_per_column(tabular, tmp_path):
     assert path.read_bytes().startswith(b"\x89PNG")
     fig = plot_importance(result, top=2)
     assert len(fig.axes[0].patches) == 2
+
+
+def test_attributions_change_nothing_on_the_network():
+    from chainrule import Dropout
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    net = Network([Dense(8), Tanh(), Dropout(0.5), Dense(1)], loss="mse", optimizer="adam", seed=0)
+    net.fit(X, X[:, 0], epochs=2, batch_size=10)
+    params, grads, state = net.params.copy(), net.grads.copy(), net.rng.bit_generator.state
+    before = net.predict(X)
+    result = attributions(net, X, steps=400)
+    np.testing.assert_array_equal(net.params, params)
+    np.testing.assert_array_equal(net.grads, grads)
+    assert net.rng.bit_generator.state == state
+    assert net.layers[0].needs_input_grad is False  # set on the copies only
+    np.testing.assert_array_equal(net.predict(X), before)
+    # Dropout is the identity at prediction time, and so in the explained output
+    np.testing.assert_allclose(result.prediction, before[:, 0], rtol=1e-5, atol=1e-6)
+    assert np.abs(result.gap).max() < 1e-5
