@@ -538,12 +538,13 @@ def importance_for_command(
             "the predictions; give rows that hold it"
         )
     result = permutation_importance(model, frame, n_repeats=n_repeats, random_state=random_state)
-    attributed = attributions(model, frame)
+    attributed = attributions(model, frame, steps=200)
     lines = importance_report(result, attributed)
     gap = float(np.max(np.abs(attributed.gap))) if len(frame) else 0.0
     lines.append(
-        f"Attributions: integrated gradients from the training mean, {attributed.steps} "
-        f"steps; largest completeness gap {gap:.2g}"
+        f"Attributions: integrated gradients from the training mean ({attributed.steps} "
+        "steps); each row's add up to its prediction minus the baseline's within "
+        f"{gap:.2g}"
     )
     if plot is not None:
         from chainrule.plotting import plot_importance
