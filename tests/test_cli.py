@@ -1559,3 +1559,37 @@ def test_explain_usage_errors_exit_2(files, fruit_model, capsys, extra, needle):
         main(["explain", str(fruit_model), str(files / "mixed.csv"), *extra])
     assert info.value.code == 2
     assert needle in capsys.readouterr().err
+
+
+def test_explain_importance_ranks_raw_columns_and_draws_the_chart(
+    files, fruit_model, tmp_path, capsys
+):
+    """--importance: the permutation table over the file's raw columns (the text column
+    as one), the picture with --plot, and the row's trace too when --row is given."""
+    from chainrule.importance import permutation_importance
+
+    picture = tmp_path / "bars.png"
+    argv = ["explain", str(fruit_model), str(files / "mixed.csv"), "--importance"]
+    assert main([*argv, "--plot", str(picture), "--row", "2"]) == 0
+    out = capsys.readouterr().out
+    frame = pd.read_csv(files / "mixed.csv")
+    expected = permutation_importance(chainrule.load(fruit_model), frame, random_state=0)
+    top = expected.names[int(np.argmax(expected.importances_mean))]
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("column")) + 2
+    table = [line.split()[0] for line in lines[start : start + 3]]  # under the dashes
+    assert table[0] == top and sorted(table) == ["colour", "size", "weight"]
+    assert picture.exists() and picture.stat().st_size > 1000
+    assert f"{files / 'mixed.csv'}, row 2" in out  # the trace follows
+
+
+def test_explain_needs_a_row_or_importance_and_a_plot_needs_importance(files, fruit_model, capsys):
+    base = ["explain", str(fruit_model), str(files / "mixed.csv")]
+    with pytest.raises(SystemExit) as info:
+        main(base)
+    assert info.value.code == 2
+    assert "give --row N (trace one row), --importance, or both" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main([*base, "--row", "1", "--plot", "x.png"])
+    assert info.value.code == 2
+    assert "--plot draws the importance chart: add --importance" in capsys.readouterr().err

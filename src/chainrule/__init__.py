@@ -10,6 +10,7 @@ The public API:
   :class:`Checkpoint`;
 - :func:`load` and :func:`save` (model files), :func:`to_onnx` (ONNX export);
 - :func:`explain` (one prediction's chain rule, value by value, as a :class:`Trace`);
+- :func:`permutation_importance` and :func:`attributions` (which columns matter);
 - :mod:`chainrule.tutorial` (the lesson's ``NeuralNetwork``) and
   :mod:`chainrule.gradcheck` (finite-difference gradient checks).
 """
@@ -26,6 +27,7 @@ from chainrule.callbacks import (
 )
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.explain import Trace, explain
+from chainrule.importance import attributions, permutation_importance
 from chainrule.io import load, save
 from chainrule.layers import (
     ACTIVATIONS,
@@ -98,7 +100,9 @@ __all__ = [
     "gradcheck",
     "kernels",
     "tutorial",
+    "attributions",
     "load",
+    "permutation_importance",
     "save",
     "to_onnx",
 ]

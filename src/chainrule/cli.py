@@ -544,15 +544,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError(
             f"{args.data}: no column {model.target!r} (the target) to compare the predictions with"
         )
-    if args.drop_missing_target:
-        frame = _drop_missing_target(frame, model.target, args.data, print, "score")
-    elif frame[model.target].isna().any():
-        missing = frame.index[frame[model.target].isna().to_numpy()]
-        raise UserError(
-            f"{args.data}: target column {model.target!r} has {len(missing)} missing "
-            f"value(s) ({rows_text(missing)}); remove those rows (--drop-missing-target "
-            "leaves them out)"
-        )
+    frame = _rows_with_target(frame, model, args)
     with _about(args.data):
         scores = model.evaluate(frame)
     print(f"{args.data}: {len(frame)} rows; target {model.target!r} ({model.task_})")
@@ -698,8 +690,23 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         _check_output(
             args.subparser, "--json", args.json, {"model file": args.model, "data file": args.data}
         )
+    if args.row is None and not args.importance:
+        args.subparser.error("give --row N (trace one row), --importance, or both")
+    if args.plot and not args.importance:
+        args.subparser.error("--plot draws the importance chart: add --importance")
+    if args.plot:
+        _check_picture(args.subparser, "--plot", args.plot, {"data file": args.data})
     model = _load_tabular(args.model, "explain")
     frame = _read_csv(args.data, args, undone="nothing was explained", note=print)
+    if args.importance:
+        from chainrule.importance import importance_for_command
+
+        if model.target in frame.columns:  # else importance_for_command says it needs it
+            frame = _rows_with_target(frame, model, args)
+        with _about(args.data):
+            print("\n".join(importance_for_command(model, frame, plot=args.plot)))
+        if args.row is None:
+            return 0
     if args.row > len(frame):
         raise UserError(
             f"{args.data}: --row {args.row}: the file has {len(frame)} data row(s); rows "
@@ -727,6 +734,21 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             json.dump(trace.to_dict(), file, indent=1)
         print(f"trace written to {args.json}")
     return 0
+
+
+def _rows_with_target(frame, model: TabularModel, args: argparse.Namespace):
+    """The rows to score: those without a target are left out with
+    ``--drop-missing-target``, and refused (naming them) without it."""
+    if args.drop_missing_target:
+        return _drop_missing_target(frame, model.target, args.data, print, "score")
+    if frame[model.target].isna().any():
+        missing = frame.index[frame[model.target].isna().to_numpy()]
+        raise UserError(
+            f"{args.data}: target column {model.target!r} has {len(missing)} missing "
+            f"value(s) ({rows_text(missing)}); remove those rows (--drop-missing-target "
+            "leaves them out)"
+        )
+    return frame
 
 
 #: What runs each sub-command of :func:`chainrule.cli_parser.build_parser`.

@@ -501,9 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--row",
         type=_positive_int,
-        required=True,
         metavar="N",
-        help="the N-th data row, counting from 1 (the first row under the header)",
+        help="the N-th data row, counting from 1 (the first row under the header); "
+        "--row or --importance (or both) is required",
     )
     explain.add_argument(
         "--weight",
@@ -513,7 +513,20 @@ def build_parser() -> argparse.ArgumentParser:
         "print the product that gives its gradient, factor by factor",
     )
     explain.add_argument("--json", metavar="OUT.json", help="also write the trace as JSON")
-    # (issue 12, item 3: --importance and --plot FILE.png go here)
+    explain.add_argument(
+        "--importance",
+        action="store_true",
+        help="which raw columns matter: permutation importance over DATA's rows (which "
+        "must hold the target) and the mean |attribution| of integrated gradients",
+    )
+    explain.add_argument(
+        "--plot", metavar="FILE.png", help="with --importance: draw the importance bar chart"
+    )
+    explain.add_argument(
+        "--drop-missing-target",
+        action="store_true",
+        help="with --importance: leave out the rows whose target is missing (says how many)",
+    )
     _add_reading_options(explain)
     explain.set_defaults(subparser=explain)
 

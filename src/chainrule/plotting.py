@@ -5,6 +5,7 @@
 - :func:`plot_decision_boundary`: a classifier's regions over two input features.
 - :func:`plot_confusion_matrix`: counts of true against predicted classes.
 - :func:`plot_predicted_vs_true`: a regressor's predictions against the targets.
+- :func:`plot_importance`: permutation importances of the columns, as bars.
 
 matplotlib is imported only when a picture is asked for (``pip install
 'chainrule[plot]'``). Figures are drawn with the Agg renderer and never through
@@ -35,6 +36,7 @@ __all__ = [
     "plot_table_boundary",
     "plot_confusion_matrix",
     "plot_predicted_vs_true",
+    "plot_importance",
 ]
 
 _TRAIN_COLOR = "#1f77b4"
@@ -618,4 +620,63 @@ def plot_predicted_vs_true(
     ax.set_title(_plain(title))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
+    return _finish(fig, path, dpi)
+
+
+# ---------------------------------------------------------------- which columns matter
+
+
+def plot_importance(
+    result: Any,
+    path: str | os.PathLike | None = None,
+    *,
+    top: int | None = 30,
+    title: str = "Which columns matter",
+    dpi: int = 120,
+):
+    """Horizontal bars of permutation importances, most important on top, with their
+    standard deviation as error bars.
+
+    Parameters
+    ----------
+    result : ImportanceResult
+        From :func:`chainrule.permutation_importance` (anything with ``names``,
+        ``importances_mean``, ``importances_std``, ``scoring`` and ``importances``).
+    path : str or path-like, optional
+        Where to write the picture; None returns the figure.
+    top : int or None, default=30
+        Draw only the most important columns (None: all of them).
+    title : str
+    dpi : int, default=120
+
+    Returns
+    -------
+    pathlib.Path or matplotlib.figure.Figure
+    """
+    means = np.asarray(result.importances_mean, dtype=np.float64)
+    stds = np.asarray(result.importances_std, dtype=np.float64)
+    names = [str(name) for name in result.names]
+    if means.size == 0:
+        raise ValueError("result holds no columns to draw")
+    order = np.argsort(-means, kind="stable")
+    if top is not None:
+        order = order[: int(top)]
+    n = len(order)
+    fig, (ax,) = _figure(width=7.0, height=min(1.6 + 0.38 * n, 14.0))
+    positions = np.arange(n)[::-1]  # the most important at the top
+    colors = ["#1f77b4" if means[j] > stds[j] else "#b0b0b0" for j in order]
+    ax.barh(
+        positions,
+        means[order],
+        xerr=stds[order],
+        color=colors,
+        error_kw={"ecolor": "black", "capsize": 3, "linewidth": 1},
+    )
+    ax.set_yticks(positions, [_plain(names[j]) for j in order])
+    ax.axvline(0, color="black", linewidth=0.8)
+    repeats = np.shape(result.importances)[1]
+    score = "R²" if result.scoring == "r2" else _plain(result.scoring)
+    ax.set_xlabel(f"Drop in {score} when the column is shuffled (mean ± std of {repeats})")
+    ax.set_title(_plain(title))
+    ax.grid(axis="x", alpha=0.3)
     return _finish(fig, path, dpi)
