@@ -23,6 +23,7 @@ from chainrule.callbacks import (
     LambdaCallback,
     ReduceLROnPlateau,
 )
+from chainrule.diagnostics import Diagnostics, TrainingHealthWarning
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.io import load, save
 from chainrule.layers import (
@@ -69,6 +70,7 @@ __all__ = [
     "CosineDecay",
     "DataError",
     "Dense",
+    "Diagnostics",
     "Dropout",
     "EarlyStopping",
     "ExponentialDecay",
@@ -90,6 +92,7 @@ __all__ = [
     "StepDecay",
     "Tanh",
     "TrainingDivergedError",
+    "TrainingHealthWarning",
     "__version__",
     "gradcheck",
     "kernels",
