@@ -301,7 +301,13 @@ class Diagnostics(Callback):
                     "gradient explodes; lower the learning rate, scale the inputs, or add "
                     "l2 weight decay",
                 )
-        if len(layers) >= 2:
+        # dead or saturated units stop the gradient themselves: that warning says why
+        stopped = any(
+            (row.get(key, [None])[-1] or 0) >= limit
+            for row in layers
+            for key, limit in (("dead", DEAD_FRACTION), ("saturated", SATURATED_FRACTION))
+        )
+        if len(layers) >= 2 and not stopped:
             first, last = layers[0]["grad_norm"][-1], layers[-1]["grad_norm"][-1]
             if first is not None and last and first < VANISHING_RATIO * last:
                 self._say(
@@ -327,9 +333,9 @@ class Diagnostics(Callback):
             self._say(
                 "stalled",
                 0,
-                f"the loss stopped falling ({losses[-1 - w]:.4g} -> {losses[-1]:.4g} over "
-                f"the last {w} epochs, epoch {epoch + 1}) while still "
-                f"{losses[-1] / losses[0]:.0%} of the first epoch's: raise the learning "
+                f"the loss stopped falling: {losses[-1 - w]:.4g} -> {losses[-1]:.4g} over "
+                f"the last {w} epochs (epoch {epoch + 1}), still "
+                f"{losses[-1] / losses[0]:.0%} of the first epoch's loss: raise the learning "
                 "rate, use adam, or check the inputs are scaled and the targets right",
             )
 
