@@ -707,7 +707,9 @@ def plot_health(
             ax.set_yscale("log")
         if not log:
             ax.set_ylim(-0.03, 1.03)
+        if not log and drawn:  # the fraction at which Diagnostics warns
             ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
         if drawn:
             ax.legend(fontsize="small")
         else:
