@@ -34,9 +34,9 @@ from typing import Any
 from chainrule import io, plotting
 from chainrule._version import __version__
 from chainrule.callbacks import Callback, Checkpoint, EpochBar, LambdaCallback
-from chainrule.diagnostics import Diagnostics
 from chainrule.cli_parser import TRAIN_DEFAULTS, build_parser, positionals_after_lists, read_config
 from chainrule.column_warnings import rows_text
+from chainrule.diagnostics import Diagnostics
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError, UserError
 from chainrule.onnx_export import to_onnx
 from chainrule.preprocessing import explain_task_guess, guess_task
