@@ -93,9 +93,7 @@ def test_large_inputs_saturate_tanh_and_sigmoid():
 def test_an_exploding_gradient_warns():
     X, _ = _normal_data()
     y = (X[:, 0] * 1e4).astype("float32")  # targets in the ten thousands, unscaled
-    _, said = _train(
-        [Dense(8), ReLU(), Dense(1)], X, y, loss="mse", optimizer=SGD(1e-12), epochs=2
-    )
+    _, said = _train([Dense(8), ReLU(), Dense(1)], X, y, loss="mse", optimizer=SGD(1e-12), epochs=2)
     assert len(said) == 2
     for layer, message in zip((1, 2), said, strict=True):
         assert message.startswith(f"layer {layer}'s gradient norm is ")
