@@ -87,6 +87,7 @@ class _Watched:
         self, number: int, dense: Dense, activation: Activation | None, name: str | None
     ) -> None:
         self.number, self.dense, self.activation, self.name = number, dense, activation, name
+        self._abs: np.ndarray | None = None  # |x| of a batch (sigmoid, tanh), reused
         self.kind = None
         if isinstance(activation, ReLU):
             self.kind = "relu"
@@ -117,7 +118,12 @@ class _Watched:
             x = getattr(self.activation, "input", None)
             if x is None:
                 return
-            self.saturated += np.count_nonzero(np.abs(x) > SATURATION[self.kind], axis=0)
+            if self._abs is None or self._abs.shape != x.shape:
+                self._abs, self._over = np.empty_like(x), np.empty(x.shape, dtype=bool)
+            # into kept buffers, and a sum of bytes: half the time of count_nonzero
+            np.abs(x, out=self._abs)
+            np.greater(self._abs, SATURATION[self.kind], out=self._over)
+            self.saturated += np.add.reduce(self._over.view(np.uint8), axis=0, dtype=np.int64)
             self.samples += x.shape[0]
 
     def end(self) -> dict[str, float | None]:
