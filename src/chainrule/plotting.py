@@ -687,6 +687,7 @@ def plot_health(
     ax = axes[0, 0]
     ax.plot(epochs, series(record["loss"]), color="black", marker="o", markersize=3)
     ax.set_title("Loss")
+    ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
     panels = [
         (axes[0, 1], "grad_norm", "Gradient norm (mean per step)", True),
         (axes[0, 2], "update_ratio", "Update / weight norm (per epoch)", True),
