@@ -1593,3 +1593,50 @@ def test_explain_needs_a_row_or_importance_and_a_plot_needs_importance(files, fr
         main([*base, "--row", "1", "--plot", "x.png"])
     assert info.value.code == 2
     assert "--plot draws the importance chart: add --importance" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- training's health
+
+
+def test_train_diagnose_warns_keeps_the_record_and_plot_health_draws_it(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(300, 2)).round(3)
+    frame = pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": (x.sum(axis=1) > 1).astype(int)})
+    frame.to_csv(tmp_path / "pos.csv", index=False)
+    model_path, picture = tmp_path / "m.npz", tmp_path / "health.png"
+    code, out, err = run(
+        "train", tmp_path / "pos.csv", "--target", "y", "--out", model_path, "--diagnose",
+        "--learning-rate", "3", "--hidden", "8", "--epochs", "6", "--patience", "0", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out == ""  # --quiet: the warnings alone, on stderr
+    assert (
+        "chainrule train: warning: 62% of layer 1's ReLU units output 0 for every sample "
+        "(epoch 3): lower the learning rate, or use leaky_relu"
+    ) in err
+    record = chainrule.load(model_path).training_["diagnostics"]
+    assert record["epoch"] == list(range(6))
+    assert record["layers"][0]["dead"] == [0.0, 0.0, 0.625, 0.625, 0.625, 0.625]
+    assert record["warnings"][0].startswith("62% of layer 1's ReLU units")
+
+    assert main(["plot", str(model_path), "--health", str(picture)]) == 0
+    assert f"plot saved to {picture}" in capsys.readouterr().out
+    height, width = _png_size(picture)
+    assert width > height > 500  # two rows of three panels
+
+    # a model trained without --diagnose has no record; --out or --health is needed
+    code, _, err = run("train", tmp_path / "pos.csv", "--target", "y", "--out",
+                       tmp_path / "plain.npz", "--epochs", "2", "--quiet")  # fmt: skip
+    assert code == 0, err
+    assert main(["plot", str(tmp_path / "plain.npz"), "--health", str(picture)]) == 1
+    assert (
+        "plain.npz: the model file holds no record of training's health; train it with "
+        "chainrule train --diagnose"
+    ) in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plot", str(model_path)])
+    assert exit_info.value.code == 2
+    assert "the following argument is required: --out (or --health)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["plot", str(model_path), "--health", str(picture), "--out", str(picture)])
+    assert "leave out --out and --boundary" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from chainrule.plotting import (
     plot_confusion_matrix,
     plot_decision_boundary,
     plot_error_curve,
+    plot_health,
     plot_learning_curves,
     plot_predicted_vs_true,
 )
@@ -411,3 +412,65 @@ def test_names_with_dollar_signs_are_drawn_as_text_not_math(tmp_path):
     path = plot_predicted_vs_true([1.0, 2.0], [1.1, 1.9], tmp_path / "pt.png", title=name)
     assert _is_png(path)
     assert _is_png(plot_error_curve([3.0, 2.0, 1.0], tmp_path / "e.png", title=name))
+
+
+# ---------------------------------------------------------------- training's health
+
+
+def test_health_picture_draws_each_layer_and_the_warnings(tmp_path):
+    from chainrule import Adam, Diagnostics, Tanh
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(300, 4))
+    y = (X[:, 0] > X[:, 1]).astype(int)
+    net = Network(
+        [Dense(8), ReLU(), Dense(6), Tanh(), Dense(2), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer=Adam(0.3),
+        seed=0,
+    )
+    diagnostics = Diagnostics(warn=False)
+    net.fit(X, y, epochs=6, callbacks=[diagnostics])
+    fig = plot_health(diagnostics, title="Health of $y$")
+    assert isinstance(fig, Figure)
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes[:5]] == [
+        "Loss",
+        "Gradient norm (mean per step)",
+        "Update / weight norm (per epoch)",
+        "Dead ReLU units (fraction)",
+        "Saturated sigmoid/tanh units (fraction)",
+    ]
+    assert fig._suptitle.get_text() == r"Health of \$y\$"  # drawn as text, not math
+    np.testing.assert_allclose(axes[0].lines[0].get_ydata(), diagnostics.record["loss"])
+    assert _legend_texts(axes[1]) == [
+        "layer 1 (8, relu)",
+        "layer 2 (6, tanh)",
+        "layer 3 (2, softmax)",
+    ]
+    assert _legend_texts(axes[3]) == ["layer 1 (8, relu)"]
+    assert _legend_texts(axes[4]) == ["layer 2 (6, tanh)"]
+    np.testing.assert_allclose(
+        axes[3].lines[0].get_ydata(), diagnostics.record["layers"][0]["dead"]
+    )
+    assert axes[1].get_yscale() == "log" and axes[3].get_ylim() == (-0.03, 1.03)
+    text = axes[5].texts[0].get_text()
+    assert text.startswith("Warnings") and "ReLU units output 0 for every" in text
+    assert plot_health(diagnostics.record, tmp_path / "h.png") == tmp_path / "h.png"
+    assert _is_png(tmp_path / "h.png")
+
+
+def test_health_picture_of_a_quiet_run_and_refusals():
+    from chainrule import Diagnostics
+
+    X = np.random.default_rng(1).normal(size=(100, 3))
+    net = Network([Dense(4), ReLU(), Dense(1)], loss="mse", optimizer="adam", seed=0)
+    diagnostics = Diagnostics()
+    net.fit(X, X[:, 0], epochs=2, callbacks=[diagnostics])
+    fig = plot_health(diagnostics)
+    assert fig.axes[5].texts[0].get_text() == "Warnings\n\nNo problem found."
+    assert fig.axes[4].texts[0].get_text() == "no sigmoid or tanh layer"
+    with pytest.raises(ValueError, match="record must be a Diagnostics callback that watched"):
+        plot_health(Diagnostics())
+    with pytest.raises(ValueError, match="diagnostics must be a table"):
+        plot_health({"epoch": [0]})

@@ -25,6 +25,7 @@ from chainrule.callbacks import (
     LambdaCallback,
     ReduceLROnPlateau,
 )
+from chainrule.diagnostics import Diagnostics, TrainingHealthWarning
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
 from chainrule.explain import Trace, explain
 from chainrule.importance import attributions, permutation_importance
@@ -75,6 +76,7 @@ __all__ = [
     "CosineDecay",
     "DataError",
     "Dense",
+    "Diagnostics",
     "Dropout",
     "EarlyStopping",
     "ExponentialDecay",
@@ -96,6 +98,7 @@ __all__ = [
     "StepDecay",
     "Tanh",
     "TrainingDivergedError",
+    "TrainingHealthWarning",
     "__version__",
     "gradcheck",
     "kernels",

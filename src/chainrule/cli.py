@@ -36,6 +36,7 @@ from chainrule._version import __version__
 from chainrule.callbacks import Callback, Checkpoint, EpochBar, LambdaCallback
 from chainrule.cli_parser import TRAIN_DEFAULTS, build_parser, positionals_after_lists, read_config
 from chainrule.column_warnings import rows_text
+from chainrule.diagnostics import Diagnostics
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError, UserError
 from chainrule.onnx_export import to_onnx
 from chainrule.preprocessing import explain_task_guess, guess_task
@@ -370,6 +371,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         checkpoint = Checkpoint(settings["checkpoint"], monitor=monitor, model=model)
         callbacks.append(checkpoint)
     callbacks.insert(0, LambdaCallback(on_train_begin=lambda logs: _check_savable(model, args)))
+    if args.diagnose:  # its warnings print as the run goes; the record goes in the file
+        callbacks.insert(1, Diagnostics())
     if not settings["quiet"] and sys.stderr.isatty():
         try:
             import tqdm  # noqa: F401
@@ -604,6 +607,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    if args.health:
+        return _plot_health(args)
+    if not args.out:
+        args.subparser.error("the following argument is required: --out (or --health)")
     _check_picture(
         args.subparser, "--out", args.out, {"model file": args.model, "data file": args.boundary}
     )
@@ -639,6 +646,25 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             }
         plotting.plot_learning_curves(history, args.out, **options)
     print(f"plot saved to {args.out}")
+    return 0
+
+
+def _plot_health(args: argparse.Namespace) -> int:
+    """``plot MODEL --health FILE.png``: the Diagnostics record of ``train --diagnose``."""
+    if args.out or args.boundary:
+        args.subparser.error("argument --health: draws one picture; leave out --out and --boundary")
+    _check_picture(args.subparser, "--health", args.health, {"model file": args.model})
+    plotting = _plotting()
+    model = _load(args.model)
+    record = getattr(model, "training_", {}).get("diagnostics")
+    if not record or not record.get("epoch"):
+        raise UserError(
+            f"{args.model}: the model file holds no record of training's health; train it "
+            "with chainrule train --diagnose"
+        )
+    title = f"Training's health: {model.target!r}"
+    plotting.plot_health(record, args.health, title=title)
+    print(f"plot saved to {args.health}")
     return 0
 
 

@@ -459,6 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--quiet", action="store_true", default=None, help="print nothing but errors and warnings"
     )
+    train.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="watch training's health (gradient norms, dead ReLU and saturated units, the "
+        "loss's trend), warn with a fix, and keep the record in the model file "
+        "(chainrule plot MODEL --health FILE.png draws it)",
+    )
     train.set_defaults(subparser=train)
 
     predict = sub.add_parser(
@@ -568,9 +575,14 @@ def build_parser() -> argparse.ArgumentParser:
         "with --boundary, the decision regions of a two-column classifier over the data.",
     )
     plot.add_argument("model", metavar="MODEL")
-    plot.add_argument("--out", metavar="FILE.png", required=True, help="the picture to write")
+    plot.add_argument("--out", metavar="FILE.png", help="the picture to write")
     plot.add_argument(
         "--boundary", metavar="DATA.csv", help="draw the decision boundary over these rows instead"
+    )
+    plot.add_argument(
+        "--health",
+        metavar="FILE.png",
+        help="draw training's health (a model trained with --diagnose) into this picture",
     )
     plot.set_defaults(subparser=plot)
 

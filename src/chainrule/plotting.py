@@ -6,6 +6,7 @@
 - :func:`plot_confusion_matrix`: counts of true against predicted classes.
 - :func:`plot_predicted_vs_true`: a regressor's predictions against the targets.
 - :func:`plot_importance`: permutation importances of the columns, as bars.
+- :func:`plot_health`: a :class:`~chainrule.Diagnostics` record, layer by layer.
 
 matplotlib is imported only when a picture is asked for (``pip install
 'chainrule[plot]'``). Figures are drawn with the Agg renderer and never through
@@ -37,6 +38,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_predicted_vs_true",
     "plot_importance",
+    "plot_health",
 ]
 
 _TRAIN_COLOR = "#1f77b4"
@@ -679,4 +681,129 @@ def plot_importance(
     ax.set_xlabel(f"Drop in {score} when the column is shuffled (mean ± std of {repeats})")
     ax.set_title(_plain(title))
     ax.grid(axis="x", alpha=0.3)
+    return _finish(fig, path, dpi)
+
+
+# ---------------------------------------------------------------- training's health
+
+
+def _health_record(record: Any) -> dict[str, Any]:
+    """A Diagnostics record from the callback, a TabularModel or the record itself."""
+    from chainrule.diagnostics import Diagnostics, check_record
+
+    if isinstance(record, Diagnostics):
+        record = record.record
+    elif not isinstance(record, Mapping) and isinstance(getattr(record, "training_", None), dict):
+        record = record.training_.get("diagnostics")  # TabularModel (chainrule train --diagnose)
+    if not isinstance(record, Mapping) or not record.get("epoch"):
+        raise ValueError(
+            "record must be a Diagnostics callback that watched a training run, its "
+            "record, or a model trained with one (chainrule train --diagnose); received "
+            f"{type(record).__name__} without a record of any epoch"
+        )
+    return check_record(dict(record))
+
+
+def plot_health(
+    record: Any,
+    path: str | os.PathLike | None = None,
+    *,
+    title: str = "Training's health",
+    dpi: int = 120,
+):
+    """Training's health, epoch by epoch: the loss, and per Dense layer the gradient
+    norm, the update-to-weight ratio, the dead ReLU fraction and the saturated
+    sigmoid/tanh fraction; the warnings of the run under the curves.
+
+    Parameters
+    ----------
+    record : Diagnostics, dict or TabularModel
+        A :class:`~chainrule.Diagnostics` callback after training, its ``record``, or a
+        model trained with one (``chainrule train --diagnose``).
+    path : str or path-like, optional
+        Where to write the picture; None returns the figure.
+    title : str
+    dpi : int, default=120
+
+    Returns
+    -------
+    pathlib.Path or matplotlib.figure.Figure
+    """
+    record = _health_record(record)
+    fig, _ = _figure(1, width=12.0, height=7.5)
+    fig.clear()
+    axes = fig.subplots(2, 3)
+    epochs = np.asarray(record["epoch"]) + 1
+    layers = record["layers"]
+    colors = [f"C{i % 10}" for i in range(len(layers))]
+
+    def series(values):
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+    def label(row):
+        act = row["activation"]
+        act = "sigmoid" if act == "logistic" else act
+        return f"layer {row['layer']} ({row['units']}{', ' + act if act else ''})"
+
+    ax = axes[0, 0]
+    ax.plot(epochs, series(record["loss"]), color="black", marker="o", markersize=3)
+    ax.set_title("Loss")
+    ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
+    panels = [
+        (axes[0, 1], "grad_norm", "Gradient norm (mean per step)", True),
+        (axes[0, 2], "update_ratio", "Update / weight norm (per epoch)", True),
+        (axes[1, 0], "dead", "Dead ReLU units (fraction)", False),
+        (axes[1, 1], "saturated", "Saturated sigmoid/tanh units (fraction)", False),
+    ]
+    for ax, key, name, log in panels:
+        drawn = False
+        for row, color in zip(layers, colors, strict=True):
+            values = series(row.get(key, []))
+            if values.size and np.isfinite(values).any():
+                if log and not (values[np.isfinite(values)] > 0).any():
+                    continue
+                ax.plot(epochs, values, color=color, marker="o", markersize=3, label=label(row))
+                drawn = True
+        ax.set_title(name)
+        if drawn and log:
+            ax.set_yscale("log")
+        if not log:
+            ax.set_ylim(-0.03, 1.03)
+        if not log and drawn:  # the fraction at which Diagnostics warns
+            ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
+        if drawn:
+            ax.legend(fontsize="small")
+        else:
+            none = "no ReLU layer" if key == "dead" else "no sigmoid or tanh layer"
+            ax.text(
+                0.5,
+                0.5,
+                none if not log else "not measured",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="grey",
+            )
+    for ax in axes.flat[:5]:
+        ax.set_xlabel("Epoch")
+        ax.grid(True, alpha=0.3)
+        _integer_ticks(ax)
+    ax = axes[1, 2]
+    ax.axis("off")
+    messages = record["warnings"] or ["No problem found."]
+    import textwrap
+
+    text = "\n\n".join(textwrap.fill(_plain(m), 52) for m in messages[:6])
+    ax.text(
+        0.0,
+        1.0,
+        "Warnings\n\n" + text,
+        va="top",
+        ha="left",
+        fontsize="small",
+        transform=ax.transAxes,
+        wrap=True,
+    )
+    fig.suptitle(_plain(title))
     return _finish(fig, path, dpi)

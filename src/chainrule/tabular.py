@@ -29,6 +29,7 @@ from chainrule._validation import (
     check_seed,
 )
 from chainrule.callbacks import Callback, EarlyStopping, History, Monitor
+from chainrule.diagnostics import Diagnostics, check_record
 from chainrule.errors import DataError
 from chainrule.filecheck import is_int, is_number, unique_strings
 from chainrule.io import save
@@ -100,7 +101,17 @@ _TRAINING = {
     "best": lambda v: isinstance(v, dict) and all(is_number(x) for x in v.values()),
     "data_sha256": lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) is not None,
     "resumed_at_epoch": lambda v: is_int(v) and v >= 0,
+    "diagnostics": lambda v: _valid_diagnostics(v),
 }
+
+
+def _valid_diagnostics(record: Any) -> bool:
+    """A :class:`~chainrule.Diagnostics` record (``chainrule train --diagnose``)."""
+    try:
+        check_record(record)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_training(training: Any) -> None:
@@ -108,6 +119,11 @@ def _check_training(training: Any) -> None:
     if not isinstance(training, dict) or not set(training) <= set(_TRAINING):
         extra = sorted(set(training) - set(_TRAINING)) if isinstance(training, dict) else training
         raise ValueError(f"its training record has unknown fields: {_short(extra)}")
+    if "diagnostics" in training:
+        try:
+            check_record(training["diagnostics"])
+        except ValueError as exc:
+            raise ValueError(f"its training record's {exc}") from None
     for key, value in training.items():
         if not _TRAINING[key](value):
             raise ValueError(f"its training record's {key} is {_short(value)}, which is not valid")
@@ -202,7 +218,9 @@ class TabularModel:
     history_ : History
         Loss and metrics per epoch (``history_.history["val_loss"]`` ...).
     training_ : dict
-        What the last fit did: rows used, epochs run, best epoch, seconds.
+        What the last fit did: rows used, epochs run, best epoch, seconds; with a
+        :class:`~chainrule.Diagnostics` among the callbacks, its record as
+        ``training_["diagnostics"]``.
 
     Examples
     --------
@@ -456,6 +474,11 @@ class TabularModel:
             raise
         finally:
             self._record_training(time.perf_counter() - started, best)
+            # the health record of the run (a Diagnostics callback's), kept in the file
+            self.training_.pop("diagnostics", None)
+            for callback in callbacks:
+                if isinstance(callback, Diagnostics) and callback.record:
+                    self.training_["diagnostics"] = callback.record
         return self
 
     def _record_training(self, seconds: float, best: Monitor) -> None:
