@@ -5,20 +5,25 @@ A benchmark module exposes ``NAME`` (what ``--only`` matches) and
 
 ``group``      workload family, e.g. ``"mnist-sized"`` or ``"small"``
 ``workload``   e.g. ``"784-256-10, 60000 x 784, batch 256"``
-``library``    ``"chainrule"``, ``"scikit-learn"``, ``"PyTorch"`` or ``"limit"``
+``library``    ``"chainrule"``, ``"scikit-learn"``, ``"PyTorch"``, ``"PyTorch fused Adam"``,
+               ``"JAX jit"`` or ``"limit"`` (the plateau adds chainrule's kernel modes)
 ``dtype``      ``"float32"`` / ``"float64"``
 ``seconds``    median seconds per epoch (``None`` when skipped)
 ``times``      every measured epoch, in seconds
 optional: ``peak_rss_mb``, ``fit_rss_mb`` (resident memory of a fit, measured
-in a child process), ``gflop`` (matrix-product work of one epoch), ``note``.
+in a child process), ``gflop`` (matrix-product work of one epoch), ``note``,
+``last_over_first`` (``times`` are consecutive epochs of one model, in order: the
+markdown shows them epoch by epoch).
 
 The runner adds, among rows that share a ``workload``, the ratio to scikit-learn
 (``vs_sklearn``: same dtype when there is one, else float32), to PyTorch
-(``vs_pytorch``) and the fraction of the limit (``fraction_of_limit``).
+(``vs_pytorch``), to PyTorch with fused Adam (``vs_pytorch_fused``), to JAX
+(``vs_jax``) and the fraction of the limit (``fraction_of_limit``).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import itertools
 import json
 import os
@@ -231,6 +236,11 @@ def machine_info() -> dict:
         try:
             info[name] = __import__(name).__version__
         except ImportError:
+            info[name] = None
+    for name in ("jax", "numba"):  # versions without importing them (JAX starts threads)
+        try:
+            info[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
             info[name] = None
     try:
         from threadpoolctl import threadpool_info

@@ -28,6 +28,15 @@ MODULES = (
     "benchmarks.bench_small",
     "benchmarks.bench_estimators",
     "benchmarks.bench_activations",
+    "benchmarks.bench_plateau",
+)
+
+#: the peers every row is compared with, among rows of the same workload:
+#: (row key, the peer's library, column title)
+PEERS = (
+    ("vs_pytorch", "PyTorch", "vs PyTorch"),
+    ("vs_pytorch_fused", "PyTorch fused Adam", "vs PyTorch fused"),
+    ("vs_jax", "JAX jit", "vs JAX jit"),
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="chainrule against scikit-learn, PyTorch and the matrix-multiply limit.",
+        description="chainrule against scikit-learn, PyTorch, JAX and the matrix-multiply limit.",
     )
     parser.add_argument(
         "--quick",
@@ -48,8 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME",
-        help="run only this benchmark module (mlp, small, estimators); repeatable "
-        "or comma-separated",
+        help="run only this benchmark module (mlp, small, estimators, activations, "
+        "plateau); repeatable or comma-separated",
     )
     parser.add_argument(
         "--repeats",
@@ -111,20 +120,22 @@ def load_modules(only: set[str]) -> tuple[list, list[str]]:
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """Per workload: the ratio to scikit-learn, to PyTorch, and the fraction of the limit.
+    """Per workload: the ratio to scikit-learn, to each of :data:`PEERS` (PyTorch,
+    PyTorch with fused Adam, JAX), and the fraction of the limit.
 
-    chainrule and PyTorch rows are compared with scikit-learn in the same dtype when
+    chainrule and the peers' rows are compared with scikit-learn in the same dtype when
     the workload has it, else with scikit-learn float32; scikit-learn rows with
     scikit-learn float32. ``vs_sklearn_dtype`` says which.
     """
     refs: dict[str, dict[str, float]] = {}
+    peers = {library for _, library, _ in PEERS} | {"limit"}
     for row in rows:
         if row.get("seconds") is None:
             continue
         mine = refs.setdefault(row["workload"], {})
         if row["library"] == "scikit-learn":
             mine[f"sklearn {row.get('dtype')}"] = row["seconds"]
-        elif row["library"] in ("PyTorch", "limit"):
+        elif row["library"] in peers:
             mine[row["library"]] = row["seconds"]
     for row in rows:
         mine, s = refs.get(row["workload"], {}), row.get("seconds")
@@ -136,8 +147,9 @@ def add_ratios(rows: list[dict]) -> None:
         if f"sklearn {dtype}" in mine:
             row["vs_sklearn"] = s / mine[f"sklearn {dtype}"]
             row["vs_sklearn_dtype"] = dtype
-        if "PyTorch" in mine:
-            row["vs_pytorch"] = s / mine["PyTorch"]
+        for key, library, _ in PEERS:
+            if library in mine:
+                row[key] = s / mine[library]
         if "limit" in mine:
             row["fraction_of_limit"] = mine["limit"] / s
 
@@ -156,6 +168,7 @@ def markdown(result: dict) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, NumPy {m['numpy']}, "
         f"scikit-learn {m.get('sklearn')}, PyTorch {m.get('torch') or 'not installed'}, "
+        f"JAX {m.get('jax') or 'not installed'}, numba {m.get('numba') or 'not installed'}, "
         f"chainrule {m.get('chainrule')}.",
         f"BLAS (threadpoolctl): {blas or 'unknown'}.",
         f"Matrix-multiply limit: {result['gemm_gflops']:.0f} GFLOP/s (float32 `A @ B`, "
@@ -163,9 +176,17 @@ def markdown(result: dict) -> str:
         "the contenders' epochs too).",
         *_threading_line(result.get("threading_check")),
         "",
-        "| workload | library | s / epoch | best | vs scikit-learn | vs PyTorch | of limit "
-        "| peak RSS (fit adds) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    # "vs PyTorch" always (as before); the other peers' columns when a row has them
+    peers = [
+        (key, title)
+        for key, _, title in PEERS
+        if key == "vs_pytorch" or any(row.get(key) is not None for row in result["rows"])
+    ]
+    titles = ["s / epoch", "best", "vs scikit-learn", *(t for _, t in peers), "of limit"]
+    lines += [
+        "| workload | library | " + " | ".join(titles) + " | peak RSS (fit adds) |",
+        "| --- | --- | " + " | ".join("---:" for _ in titles) + " | ---: |",
     ]
 
     def fmt(value, spec):
@@ -181,15 +202,14 @@ def markdown(result: dict) -> str:
         ratio_sk = fmt(row.get("vs_sklearn"), ".2f")
         if ratio_sk and row.get("vs_sklearn_dtype") != "float32":
             ratio_sk += f" (vs {row['vs_sklearn_dtype']})"
-        ratio_t = fmt(row.get("vs_pytorch"), ".2f")
+        ratios = [fmt(row.get(key), ".2f") for key, _ in peers]
         limit = fmt(row.get("fraction_of_limit"), ".0%")
         mem = ""
         if row.get("peak_rss_mb") is not None:
             mem = f"{row['peak_rss_mb']:.0f} MB (+{row['fit_rss_mb']:.0f})"
-        lines.append(
-            f"| {row['workload']} | {lib} | {seconds} | {best} | {ratio_sk} | {ratio_t} | {limit} "
-            f"| {mem} |"
-        )
+        cells = [row["workload"], lib, seconds, best, ratio_sk, *ratios, limit, mem]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += _epochs_table(result["rows"])
     notes = [
         f"{r['library']} ({r['workload']}): {r['note']}"
         for r in result["rows"]
@@ -260,6 +280,32 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"wrote {' and '.join(written)} in {result['wall_seconds']:.0f} s")
     return 0
+
+
+def _epochs_table(rows: list[dict]) -> list[str]:
+    """Every epoch's time of the rows that keep them in order (``last_over_first``
+    set: the plateau workload), one table per workload; no lines without such rows."""
+    lines: list[str] = []
+    workloads: dict[str, list[dict]] = {}
+    for row in rows:
+        if row.get("last_over_first") is not None:
+            workloads.setdefault(row["workload"], []).append(row)
+    for workload, mine in workloads.items():
+        n = max(len(row["times"]) for row in mine)
+        lines += [
+            "",
+            f"Epoch by epoch, {workload} (seconds; each library trains its own model from "
+            "its initial weights, the epochs interleaved between libraries):",
+            "",
+            "| library | " + " | ".join(str(i + 1) for i in range(n)) + " | last/first |",
+            "| --- | " + " | ".join("---:" for _ in range(n)) + " | ---: |",
+        ]
+        for row in mine:
+            cells = [f"{t:.3f}" for t in row["times"]] + [""] * (n - len(row["times"]))
+            lines.append(
+                f"| {row['library']} | " + " | ".join(cells) + f" | {row['last_over_first']:.2f} |"
+            )
+    return lines
 
 
 def _threading_line(checks) -> list[str]:

@@ -1,13 +1,16 @@
 """The benchmark command runs end to end (a smoke run; timings are never asserted)."""
 
+import contextlib
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("sklearn", reason="the benchmark compares with scikit-learn")
 
+from benchmarks import contenders
 from benchmarks.common import blas_threads
-from benchmarks.runner import main
+from benchmarks.runner import add_ratios, main, markdown
 
 
 def test_quick_benchmark_writes_its_json_and_table(tmp_path, capsys):
@@ -43,3 +46,185 @@ def test_step_breakdown_prints_every_part(capsys):
         cells = rows[part].split("|")[2:4]
         assert all(int(cell.split("(")[1].split()[0]) > 0 for cell in cells), rows[part]
     assert lines[-1].startswith("Threaded-BLAS check: ") == (blas_threads() > 1)
+
+
+# ------------------------------------------------------------ issue 13: peers, plateau
+
+TINY_SPEC = {
+    "hidden": [16],
+    "task": "multiclass",
+    "optimizer": "adam",
+    "lr": 1e-2,
+    "batch_size": 50,
+    "n_classes": 3,
+    "n_features": 5,
+}
+TINY_PARAMS = 5 * 16 + 16 + 16 * 3 + 3
+
+
+def _tiny_data(n=230):
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((n, 5), dtype=np.float32), rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("library", contenders.LIBRARIES)
+def test_every_contender_trains_and_shows_its_first_moments(library):
+    reason = contenders.missing_reason(library)
+    if reason is not None:
+        pytest.skip(reason)
+    X, y = _tiny_data()
+    model = contenders.make(library, TINY_SPEC)
+    model.warm_up(X[:110], y[:110])
+    model.prepare(X, y)
+    before = model.first_moments().copy()
+    model.epoch(X, y)  # 230 rows: four batches of 50 and one of 30
+    moments = model.first_moments()
+    assert moments.shape == (TINY_PARAMS,) and moments.dtype == np.float32
+    assert not np.array_equal(moments, before)  # the epoch trained: the moments moved
+    assert model.library == library
+
+
+def test_jax_step_is_pytorchs_adam():
+    """The JAX contender's jitted step trains like PyTorch's default Adam (and its fused
+    one) from the same weights on the same batches."""
+    for name in ("JAX jit", "PyTorch fused Adam"):
+        if contenders.missing_reason(name) is not None:
+            pytest.skip(contenders.missing_reason(name))
+    import torch
+
+    X, y = _tiny_data(200)
+    for fused in (False, True):
+        jax_model = contenders.make("JAX jit", TINY_SPEC)
+        torch_model = contenders.TorchModel(TINY_SPEC, fused=fused)
+        linears = [m for m in torch_model.model if isinstance(m, torch.nn.Linear)]
+        with torch.no_grad():
+            for linear, (w, b) in zip(linears, jax_model.state[0], strict=True):
+                linear.weight.copy_(torch.tensor(np.asarray(w).T))
+                linear.bias.copy_(torch.tensor(np.asarray(b)))
+        jax_model.prepare(X, y)
+        _, Xd, yd = jax_model._data
+        (params, m, v), t = jax_model.state, jax_model.t
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        for k in range(30):
+            idx = np.arange(50 * (k % 4), 50 * (k % 4) + 50, dtype=np.int32)
+            params, m, v, t, jax_loss = jax_model.step(params, m, v, t, Xd, yd, idx)
+            torch_model.opt.zero_grad()
+            torch_loss = torch_model.loss(torch_model.model(Xt[idx]), yt[idx])
+            torch_loss.backward()
+            torch_model.opt.step()
+        assert float(jax_loss) == pytest.approx(torch_loss.item(), rel=1e-5)
+        for linear, (w, b) in zip(linears, params, strict=True):
+            np.testing.assert_allclose(np.asarray(w).T, linear.weight.detach(), atol=2e-5)
+            np.testing.assert_allclose(np.asarray(b), linear.bias.detach(), atol=2e-5)
+
+
+def test_kernel_mode_goes_through_kernels_use_and_restores(monkeypatch):
+    from chainrule import kernels
+
+    calls = []
+
+    @contextlib.contextmanager
+    def use(mode):
+        calls.append(("enter", mode))
+        yield
+        calls.append(("exit", mode))
+
+    monkeypatch.setattr(kernels, "use", use, raising=False)
+    assert contenders.kernel_mode_available("numpy")
+    with contenders.kernel_mode("numpy"):
+        assert calls == [("enter", "numpy")]
+    assert calls == [("enter", "numpy"), ("exit", "numpy")]
+    with contenders.kernel_mode("default"), contenders.kernel_mode(None):
+        pass
+    assert len(calls) == 2  # the default mode changes nothing
+
+
+def test_kernel_mode_without_kernels_use_falls_back_on_the_switch(monkeypatch):
+    from chainrule import kernels
+
+    monkeypatch.delattr(kernels, "use", raising=False)
+    assert not contenders.kernel_mode_available("numpy")
+    assert contenders.kernel_mode_available("reference")
+    before = kernels.enabled()
+    with contenders.kernel_mode("reference"):
+        assert kernels.enabled() is False
+    assert kernels.enabled() is before
+    with pytest.raises(ValueError, match="no mode 'numpy'"):
+        with contenders.kernel_mode("numpy"):
+            pass
+
+
+def test_ratios_to_every_peer_and_their_columns():
+    work = "784-256-10"
+    rows = [
+        {"workload": work, "library": lib, "dtype": "float32", "seconds": s, "times": [s]}
+        for lib, s in (
+            ("chainrule", 0.3),
+            ("scikit-learn", 0.6),
+            ("PyTorch", 0.4),
+            ("PyTorch fused Adam", 0.5),
+            ("JAX jit", 0.25),
+        )
+    ]
+    add_ratios(rows)
+    mine = rows[0]
+    assert mine["vs_sklearn"] == pytest.approx(0.5)
+    assert mine["vs_pytorch"] == pytest.approx(0.75)
+    assert mine["vs_pytorch_fused"] == pytest.approx(0.6)
+    assert mine["vs_jax"] == pytest.approx(1.2)
+    result = {
+        "date": "today",
+        "command": "python -m benchmarks",
+        "repeats": 1,
+        "machine": {"cpu": "cpu", "cores": 2, "python": "3", "numpy": "2", "blas": []},
+        "gemm_gflops": 100.0,
+        "gemm_size": 64,
+        "rows": rows,
+    }
+    lines = markdown(result).splitlines()
+    header = next(line for line in lines if line.startswith("| workload"))
+    assert "| vs PyTorch | vs PyTorch fused | vs JAX jit |" in header
+    chainrule_line = next(line for line in lines if "| chainrule |" in line)
+    assert "| 0.50 | 0.75 | 0.60 | 1.20 |" in chainrule_line
+    # without the peers, their columns are left out
+    for row in rows:
+        row.pop("vs_pytorch_fused"), row.pop("vs_jax")
+    assert "vs JAX jit" not in markdown(result)
+
+
+def test_quick_plateau_trains_every_library_ten_epochs(tmp_path, monkeypatch):
+    from benchmarks import bench_plateau, runner
+
+    monkeypatch.setattr(bench_plateau, "QUICK_ROWS", 700)  # three batches an epoch
+    # the run's other measurements are tested above
+    monkeypatch.setattr(runner, "threading_check", lambda: None)
+    monkeypatch.setattr(runner, "gemm_rate", lambda size: 1e11)
+    out_json, out_md = tmp_path / "p.json", tmp_path / "p.md"
+    argv = ["--quick", "--only", "plateau", "--json", str(out_json), "--markdown", str(out_md)]
+    assert main(argv) == 0
+    rows = json.loads(out_json.read_text())["rows"]
+    labels = [label for label, *_ in bench_plateau.lineup()]
+    assert [row["library"] for row in rows] == labels
+    assert labels[:3] == ["chainrule", labels[1], "scikit-learn"]
+    assert labels[1] in ("chainrule numpy kernels", "chainrule reference")
+    table = out_md.read_text()
+    assert "| library | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | last/first |" in table
+    for row in rows:
+        if row["seconds"] is None:  # a peer that is not installed says why
+            assert "skipped" in row["note"]
+            continue
+        assert len(row["times"]) == bench_plateau.EPOCHS
+        assert row["last_over_first"] == pytest.approx(row["times"][-1] / row["times"][0])
+        assert f"| {row['library']} | {row['times'][0]:.3f} |" in table
+        assert row["first_moments"] == 784 * 256 + 256 + 256 * 10 + 10
+        assert 0 <= row["subnormal_first_moments"] <= row["first_moments"]
+        assert f"{row['first_moments']:,} first moments are subnormal" in row["note"]
+
+
+def test_subnormal_count():
+    from benchmarks.bench_plateau import subnormal_count
+
+    tiny = np.finfo(np.float32).tiny
+    values = np.array([0.0, -0.0, tiny, tiny / 2, -tiny / 8, 1e-45, 1.0, -3.0], np.float32)
+    assert subnormal_count(values) == 3
+    assert subnormal_count(values.astype(np.float64)) == 0  # all normal in float64
