@@ -6,7 +6,8 @@ batch 256, 10 epochs. Many ReLU units die on such data, their weights' gradients
 exactly 0, and Adam's first moments of those weights decay by ``beta_1`` at every step
 until they are subnormal floats, whose arithmetic is slow on most CPUs: the late
 epochs get slower than the first ones. ``last/first`` (last epoch's time over the
-first's) measures it.
+first's) measures it; ``late/early`` (the median of the last 3 epochs over that of the
+first 3) says the same with less weight on one epoch a neighbour's burst of work slowed.
 
 Each library trains its own model from its initial weights for 10 epochs, the epochs
 interleaved between libraries (epoch 1 of each, then epoch 2 of each, ...) so that
@@ -110,6 +111,7 @@ def run(args) -> list[dict]:
             "seconds": median(t),
             "times": t,
             "last_over_first": t[-1] / t[0],
+            "late_over_early": median(t[-3:]) / median(t[:3]),
             "gflop": flops / 1e9,
         }
         notes = [short_note(t, EPOCHS).get("note")]

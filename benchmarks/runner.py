@@ -297,14 +297,20 @@ def _epochs_table(rows: list[dict]) -> list[str]:
             f"Epoch by epoch, {workload} (seconds; each library trains its own model from "
             "its initial weights, the epochs interleaved between libraries):",
             "",
-            "| library | " + " | ".join(str(i + 1) for i in range(n)) + " | last/first |",
-            "| --- | " + " | ".join("---:" for _ in range(n)) + " | ---: |",
+            "| library | "
+            + " | ".join(str(i + 1) for i in range(n))
+            + " | last/first | late/early |",
+            "| --- | " + " | ".join("---:" for _ in range(n)) + " | ---: | ---: |",
         ]
         for row in mine:
             cells = [f"{t:.3f}" for t in row["times"]] + [""] * (n - len(row["times"]))
-            lines.append(
-                f"| {row['library']} | " + " | ".join(cells) + f" | {row['last_over_first']:.2f} |"
-            )
+            cells += [f"{row['last_over_first']:.2f}", f"{row['late_over_early']:.2f}"]
+            lines.append(f"| {row['library']} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "last/first is the last epoch's time over the first's; late/early the median of "
+            "the last 3 epochs over that of the first 3 (less sensitive to one slow epoch).",
+        ]
     return lines
 
 

@@ -208,13 +208,17 @@ def test_quick_plateau_trains_every_library_ten_epochs(tmp_path, monkeypatch):
     assert labels[:3] == ["chainrule", labels[1], "scikit-learn"]
     assert labels[1] in ("chainrule numpy kernels", "chainrule reference")
     table = out_md.read_text()
-    assert "| library | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | last/first |" in table
+    header = "| library | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | last/first | late/early |"
+    assert header in table
     for row in rows:
         if row["seconds"] is None:  # a peer that is not installed says why
             assert "skipped" in row["note"]
             continue
         assert len(row["times"]) == bench_plateau.EPOCHS
-        assert row["last_over_first"] == pytest.approx(row["times"][-1] / row["times"][0])
+        times = row["times"]
+        assert row["last_over_first"] == pytest.approx(times[-1] / times[0])
+        late, early = np.median(times[-3:]), np.median(times[:3])
+        assert row["late_over_early"] == pytest.approx(late / early)
         assert f"| {row['library']} | {row['times'][0]:.3f} |" in table
         assert row["first_moments"] == 784 * 256 + 256 + 256 * 10 + 10
         assert 0 <= row["subnormal_first_moments"] <= row["first_moments"]
