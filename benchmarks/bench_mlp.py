@@ -72,7 +72,8 @@ def run(args) -> list[dict]:
         calls = {key: (lambda m=m, d=data[key]: m.epoch(d, y)) for key, m in models.items()}
         # the limit is timed in the same rounds, so it sees the same machine load
         calls["limit"] = gemm_product(args.gemm_size)
-        times = time_interleaved(calls, args.repeats)
+        others: dict[str, list[float]] = {}
+        times = time_interleaved(calls, args.repeats, others=others)
         gemm_seconds = times.pop("limit")
         args.gemm_rate = max(args.gemm_rate, 2.0 * args.gemm_size**3 / min(gemm_seconds))
         flops = epoch_flops(sizes, rows_n)
@@ -87,6 +88,11 @@ def run(args) -> list[dict]:
                 **short_note(t, args.repeats),
                 "gflop": flops / 1e9,
             }
+            if key in others:
+                row["others_cpu"] = others[key]
+                disturbed = common.disturbed_note(t, others[key])
+                if disturbed:
+                    row["note"] = "; ".join(filter(None, (row.get("note"), disturbed)))
             # --quick measures memory for chainrule only (each child costs seconds)
             if args.memory and dtype == "float32" and (library == "chainrule" or not args.quick):
                 mem = measure_memory(

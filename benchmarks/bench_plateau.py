@@ -100,7 +100,8 @@ def run(args) -> list[dict]:
         models[label] = model
     print(f"  {workload}: {len(models)} contenders, {EPOCHS} epochs each", flush=True)
     calls = {label: (lambda m=m: m.epoch(X, y)) for label, m in models.items()}
-    times = time_interleaved(calls, EPOCHS, budget=120.0)
+    others: dict[str, list[float]] = {}
+    times = time_interleaved(calls, EPOCHS, budget=120.0, others=others)
     flops = epoch_flops(sizes, rows_n)
     for label, t in times.items():
         row = {
@@ -115,6 +116,9 @@ def run(args) -> list[dict]:
             "gflop": flops / 1e9,
         }
         notes = [short_note(t, EPOCHS).get("note")]
+        if label in others:
+            row["others_cpu"] = others[label]
+            notes.append(common.disturbed_note(t, others[label]))
         moments = models[label].first_moments()
         if moments is not None:
             row["subnormal_first_moments"] = subnormal_count(moments)

@@ -13,7 +13,8 @@ A benchmark module exposes ``NAME`` (what ``--only`` matches) and
 optional: ``peak_rss_mb``, ``fit_rss_mb`` (resident memory of a fit, measured
 in a child process), ``gflop`` (matrix-product work of one epoch), ``note``,
 ``last_over_first`` (``times`` are consecutive epochs of one model, in order: the
-markdown shows them epoch by epoch).
+markdown shows them epoch by epoch), ``others_cpu`` (CPU seconds other processes used
+during each timed epoch: see :func:`others_cpu_clock`).
 
 The runner adds, among rows that share a ``workload``, the ratio to scikit-learn
 (``vs_sklearn``: same dtype when there is one, else float32), to PyTorch
@@ -49,11 +50,57 @@ def make_classification(n_rows: int, n_features: int, n_classes: int, seed: int 
     return X, y
 
 
+def others_cpu_clock() -> Callable[[], float] | None:
+    """A clock of the CPU time *other* processes have used, in seconds, or None.
+
+    It reads the busy time of all CPUs (``/proc/stat``: user, nice, system, irq,
+    softirq and steal, the time a hypervisor gave to other machines) and subtracts
+    this process's own (``os.times``). The difference between two readings is how much
+    CPU the rest of the machine took meanwhile: about 0 in a quiet run. None where
+    ``/proc/stat`` cannot be read.
+    """
+    try:
+        hz = os.sysconf("SC_CLK_TCK")
+        with open("/proc/stat") as f:
+            f.readline()
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - not Linux
+        return None
+
+    def clock() -> float:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:9]]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+        own = os.times()
+        return (user + nice + system + irq + softirq + steal) / hz - own.user - own.system
+
+    return clock
+
+
+#: an epoch is *disturbed* when other processes used more CPU time during it than
+#: this fraction of its wall time (a quarter of a core on average)
+DISTURBED = 0.25
+
+
+def disturbed_note(times: Sequence[float], others: Sequence[float]) -> str | None:
+    """A note naming the epochs during which other processes used the CPU, or None."""
+    hit = [
+        (i + 1, o) for i, (t, o) in enumerate(zip(times, others, strict=False)) if o > DISTURBED * t
+    ]
+    if not hit:
+        return None
+    listed = ", ".join(f"{o:.1f} CPU-s in epoch {i}" for i, o in hit)
+    return (
+        f"{len(hit)} of {len(times)} timed epochs disturbed by other processes ({listed}); "
+        "compare the best epoch"
+    )
+
+
 def time_interleaved(
     contenders: dict[str, Callable[[], object]],
     repeats: int,
     pause: float = 0.1,
     budget: float = 60.0,
+    others: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
     """Call every contender once per round, ``repeats`` rounds, interleaved.
 
@@ -64,17 +111,27 @@ def time_interleaved(
     have taken more than ``budget`` seconds in total is not called again (on an
     overloaded machine threaded libraries can slow down a hundredfold), so a run
     always ends; its list then holds fewer than ``repeats`` times.
+
+    Given a dict ``others``, it receives for every contender the CPU seconds other
+    processes used during each of its calls (:func:`others_cpu_clock`; nothing where
+    that clock is missing).
     """
     times: dict[str, list[float]] = {name: [] for name in contenders}
+    clock = others_cpu_clock() if others is not None else None
+    if clock is not None:
+        others.update({name: [] for name in contenders})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn's ConvergenceWarning at max_iter=1
         for _ in range(repeats):
             for name, fn in contenders.items():
                 if sum(times[name]) > budget:
                     continue
+                before = clock() if clock is not None else 0.0
                 start = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - start)
+                if clock is not None:
+                    others[name].append(max(0.0, clock() - before))
                 time.sleep(pause)
     return times
 

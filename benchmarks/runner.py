@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from benchmarks.common import gemm_rate, machine_info, median, threading_check
+from benchmarks.common import DISTURBED, gemm_rate, machine_info, median, threading_check
 
 #: benchmark modules, in the order they run
 MODULES = (
@@ -303,13 +303,20 @@ def _epochs_table(rows: list[dict]) -> list[str]:
             "| --- | " + " | ".join("---:" for _ in range(n)) + " | ---: | ---: |",
         ]
         for row in mine:
-            cells = [f"{t:.3f}" for t in row["times"]] + [""] * (n - len(row["times"]))
+            others = row.get("others_cpu") or [0.0] * len(row["times"])
+            cells = [
+                f"{t:.3f}" + ("*" if o > DISTURBED * t else "")
+                for t, o in zip(row["times"], others, strict=False)
+            ]
+            cells += [""] * (n - len(cells))
             cells += [f"{row['last_over_first']:.2f}", f"{row['late_over_early']:.2f}"]
             lines.append(f"| {row['library']} | " + " | ".join(cells) + " |")
         lines += [
             "",
             "last/first is the last epoch's time over the first's; late/early the median of "
-            "the last 3 epochs over that of the first 3 (less sensitive to one slow epoch).",
+            "the last 3 epochs over that of the first 3 (less sensitive to one slow epoch). "
+            "* marks an epoch during which other processes used the CPU (more than "
+            f"{DISTURBED:.0%} of a core on average): the machine, not the library, slowed it.",
         ]
     return lines
 

@@ -219,10 +219,11 @@ def test_quick_plateau_trains_every_library_ten_epochs(tmp_path, monkeypatch):
         assert row["last_over_first"] == pytest.approx(times[-1] / times[0])
         late, early = np.median(times[-3:]), np.median(times[:3])
         assert row["late_over_early"] == pytest.approx(late / early)
-        assert f"| {row['library']} | {row['times'][0]:.3f} |" in table
+        assert f"| {row['library']} | {row['times'][0]:.3f}" in table  # "*" if disturbed
         assert row["first_moments"] == 784 * 256 + 256 + 256 * 10 + 10
         assert 0 <= row["subnormal_first_moments"] <= row["first_moments"]
         assert f"{row['first_moments']:,} first moments are subnormal" in row["note"]
+        assert len(row["others_cpu"]) == len(times) and min(row["others_cpu"]) >= 0
 
 
 def test_subnormal_count():
@@ -232,3 +233,15 @@ def test_subnormal_count():
     values = np.array([0.0, -0.0, tiny, tiny / 2, -tiny / 8, 1e-45, 1.0, -3.0], np.float32)
     assert subnormal_count(values) == 3
     assert subnormal_count(values.astype(np.float64)) == 0  # all normal in float64
+
+
+def test_disturbed_epochs_are_named():
+    from benchmarks.common import disturbed_note, others_cpu_clock
+
+    assert disturbed_note([1.0, 2.0, 1.0], [0.0, 0.4, 0.1]) is None  # under a quarter core
+    note = disturbed_note([1.0, 2.0, 1.0], [0.3, 0.4, 3.0])
+    assert note.startswith("2 of 3 timed epochs disturbed by other processes")
+    assert "0.3 CPU-s in epoch 1, 3.0 CPU-s in epoch 3" in note
+    clock = others_cpu_clock()
+    if clock is not None:  # Linux: the rest of the machine's CPU seconds, growing
+        assert isinstance(clock(), float)
