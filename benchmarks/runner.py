@@ -193,7 +193,7 @@ def markdown(result: dict) -> str:
         return "" if value is None else format(value, spec)
 
     for row in result["rows"]:
-        lib = row["library"] + (f" {row['dtype']}" if row["library"] == "scikit-learn" else "")
+        lib = _label(row)
         seconds = "skipped" if row.get("seconds") is None else f"{row['seconds']:.4g}"
         best = ""
         if row.get("times") and row.get("seconds"):
@@ -211,7 +211,7 @@ def markdown(result: dict) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines += _epochs_table(result["rows"])
     notes = [
-        f"{r['library']} ({r['workload']}): {r['note']}"
+        f"{_label(r)} ({r['workload']}): {r['note']}"
         for r in result["rows"]
         if r.get("note") and r["library"] != "limit"
     ]
@@ -282,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _label(row: dict) -> str:
+    """The row's library as the table names it (scikit-learn with its dtype)."""
+    return row["library"] + (f" {row['dtype']}" if row["library"] == "scikit-learn" else "")
+
+
 def _epochs_table(rows: list[dict]) -> list[str]:
     """Every epoch's time of the rows that keep them in order (``last_over_first``
     set: the plateau workload), one table per workload; no lines without such rows."""
@@ -310,7 +315,7 @@ def _epochs_table(rows: list[dict]) -> list[str]:
             ]
             cells += [""] * (n - len(cells))
             cells += [f"{row['last_over_first']:.2f}", f"{row['late_over_early']:.2f}"]
-            lines.append(f"| {row['library']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {_label(row)} | " + " | ".join(cells) + " |")
         lines += [
             "",
             "last/first is the last epoch's time over the first's; late/early the median of "
