@@ -53,7 +53,7 @@ def test_optimizer_kernels_equal_the_formulas(optimizer, dtype, l2, kernel_mode)
     fast.build(fast_params)
     plain.build(plain_params)
     assert kernels.optimizer_kernel(fast) is not None
-    for step in range(5):
+    for _ in range(5):
         grads = rng.normal(size=500).astype(dtype)
         grads[:40] = 0.0  # parameters whose gradient is 0: their moments decay
         fast_grads, plain_grads = grads.copy(), grads.copy()

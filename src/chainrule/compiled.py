@@ -28,8 +28,6 @@ Scalars are passed in the arrays' dtype, so float32 work stays float32.
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 from numba import njit

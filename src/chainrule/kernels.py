@@ -458,7 +458,7 @@ _LOG_LOSS_RANGE = {
 
 
 def _compiled_cross_entropy(z, labels, sample_weight, clip_range):
-    n, k = z.shape
+    n = z.shape[0]
     if not n or labels.ndim != 1 or labels.dtype.kind not in "iu":
         return None
     if sample_weight is None:

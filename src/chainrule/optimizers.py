@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from chainrule import kernels
-from chainrule.functions import flush_subnormals
 from chainrule._validation import (
     check_fraction,
     check_like,
@@ -30,6 +29,7 @@ from chainrule._validation import (
     check_positive_int,
     lookup,
 )
+from chainrule.functions import flush_subnormals
 
 __all__ = [
     "Schedule",
