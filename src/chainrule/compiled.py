@@ -39,15 +39,18 @@ NUMBA_VERSION = numba.__version__
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 # ---------------------------------------------------------------- optimizers
-# ``grads[i]`` gains ``l2 * params[i]`` for the first ``n_weights`` values (the L2
-# penalty's gradient, as the reference adds it) and keeps it, as the reference does.
+# With ``l2``, ``grads[i]`` gains ``l2 * params[i]`` for the first ``n_weights`` values
+# (the L2 penalty's gradient) and keeps it, as the reference does.
 
 
 @njit(**_JIT)
 def sgd(params, grads, lr, l2, n_weights):  # pragma: no cover - compiled
+    penalised = l2 != 0
     for i in range(params.size):
-        g = grads[i] + l2 * params[i] if i < n_weights else grads[i]
-        grads[i] = g
+        g = grads[i]
+        if penalised:  # the same for every i: LLVM makes two loops, one without the store
+            g = g + l2 * params[i] if i < n_weights else g
+            grads[i] = g
         params[i] -= lr * g
 
 
@@ -56,9 +59,12 @@ def sgd_momentum(
     params, grads, velocity, lr, momentum, nesterov, l2, n_weights, tiny
 ):  # pragma: no cover - compiled
     zero = params.dtype.type(0)
+    penalised = l2 != 0
     for i in range(params.size):
-        g = grads[i] + l2 * params[i] if i < n_weights else grads[i]
-        grads[i] = g
+        g = grads[i]
+        if penalised:  # the same for every i: LLVM makes two loops, one without the store
+            g = g + l2 * params[i] if i < n_weights else g
+            grads[i] = g
         v = momentum * velocity[i] - lr * g
         v = zero if abs(v) < tiny else v
         velocity[i] = v
@@ -73,9 +79,12 @@ def rmsprop(
     params, grads, mean_square, lr, rho, one_minus_rho, epsilon, l2, n_weights, tiny
 ):  # pragma: no cover - compiled
     zero = params.dtype.type(0)
+    penalised = l2 != 0
     for i in range(params.size):
-        g = grads[i] + l2 * params[i] if i < n_weights else grads[i]
-        grads[i] = g
+        g = grads[i]
+        if penalised:  # the same for every i: LLVM makes two loops, one without the store
+            g = g + l2 * params[i] if i < n_weights else g
+            grads[i] = g
         s = rho * mean_square[i] + one_minus_rho * (g * g)
         s = zero if s < tiny else s
         mean_square[i] = s
@@ -101,9 +110,12 @@ def adam(
 ):  # pragma: no cover - compiled
     # decay: AdamW's ``1 - lr * weight_decay`` (1 for Adam), applied first
     zero = params.dtype.type(0)
+    penalised = l2 != 0
     for i in range(params.size):
-        g = grads[i] + l2 * params[i] if i < n_weights else grads[i]
-        grads[i] = g
+        g = grads[i]
+        if penalised:  # the same for every i: LLVM makes two loops, one without the store
+            g = g + l2 * params[i] if i < n_weights else g
+            grads[i] = g
         mi = beta_1 * m[i] + one_minus_beta_1 * g
         vi = beta_2 * v[i] + one_minus_beta_2 * (g * g)
         mi = zero if abs(mi) < tiny else mi
