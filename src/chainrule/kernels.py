@@ -100,7 +100,7 @@ def compiled_available() -> bool:
     return _load_compiled()
 
 
-def _resolve(name: Any, *, strict: bool) -> str:
+def _resolve(name: Any) -> str:
     key = str(name).strip().lower()
     key = _ALIASES.get(key, key)
     if key not in MODES:
@@ -111,7 +111,7 @@ def _resolve(name: Any, *, strict: bool) -> str:
 def _env_mode() -> str:
     value = os.environ.get("CHAINRULE_KERNELS", "auto")
     try:
-        return _resolve(value, strict=False)
+        return _resolve(value)
     except ValueError:
         warnings.warn(
             f"CHAINRULE_KERNELS={value!r} is not one of {', '.join(MODES)}; using 'auto'",
@@ -155,7 +155,7 @@ def set_mode(name: str) -> None:
         For another name, or ``"numba"`` when numba is not installed.
     """
     global _MODE
-    key = _resolve(name, strict=True)
+    key = _resolve(name)
     if key == "numba" and not _load_compiled():
         raise ValueError(
             f"the compiled kernels cannot load ({_COMPILED_ERROR}); install them with "
