@@ -9,10 +9,13 @@ each on its own and repeated, the parts of one chainrule step on real buffers:
 - the Adam update over the flat parameter vector;
 - the whole step (gather plus ``Network.train_step``).
 
-"the rest" is the whole step minus the timed parts: ReLU, bias, fused softmax and
-cross-entropy, L2 and Python. Parts are timed separately because a sampling profiler
-misattributes time under threaded BLAS. Medians of ``--repeats`` rounds; the shares
-depend on the machine, so quote them with the date.
+"the rest" is the whole step minus the timed parts: bias and ReLU forward and backward,
+the bias gradients, the fused softmax and cross-entropy, and Python. Each kernel mode
+(:mod:`chainrule.kernels`: ``numba``, the compiled kernels and the fused step, when
+numba is installed; ``numpy``; ``off``, the readable reference alone) is measured on
+its own network. Parts are timed separately because a sampling profiler misattributes
+time under threaded BLAS. Medians of ``--repeats`` rounds; the shares depend on the
+machine, so quote them with the date.
 """
 
 from __future__ import annotations
@@ -39,8 +42,17 @@ def _median_seconds(fn, repeats: int, number: int) -> float:
     return float(np.median(times))
 
 
-def breakdown(hidden: tuple[int, ...], X, y, repeats: int = 7, number: int = 20) -> dict:
-    """Median seconds per step of each part, for one network."""
+def breakdown(
+    hidden: tuple[int, ...], X, y, repeats: int = 7, number: int = 20, mode: str = "auto"
+) -> dict:
+    """Median seconds per step of each part, for one network, in one kernel mode."""
+    from chainrule import kernels
+
+    with kernels.use(mode):
+        return _breakdown(hidden, X, y, repeats, number)
+
+
+def _breakdown(hidden, X, y, repeats, number) -> dict:
     from benchmarks.contenders import chainrule_network
     from chainrule import Dense
 
@@ -97,30 +109,55 @@ def breakdown(hidden: tuple[int, ...], X, y, repeats: int = 7, number: int = 20)
     return parts
 
 
+def markdown(results: dict) -> str:
+    """The parts as a table: one column per network and kernel mode."""
+    columns = list(results)
+    lines = [
+        f"| part (float32, Adam, batch {BATCH}) | " + " | ".join(columns) + " |",
+        "| --- | " + " | ".join("---:" for _ in columns) + " |",
+    ]
+    for part in ("matrix products", "Adam", "gather", "the rest"):
+        cells = [
+            f"{100 * results[c][part] / results[c]['step']:.0f}% ({1e6 * results[c][part]:.0f} us)"
+            for c in columns
+        ]
+        lines.append(f"| {part} | " + " | ".join(cells) + " |")
+    cells = [f"{1e6 * results[c]['step']:.0f} us" for c in columns]
+    lines.append("| whole step | " + " | ".join(cells) + " |")
+    cells = [
+        f"{100 * (1 - results[c]['matrix products'] / results[c]['step']):.0f}%" for c in columns
+    ]
+    lines.append("| all but the products | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.breakdown", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--repeats", type=int, default=7, help="rounds per part (median)")
     parser.add_argument("--rows", type=int, default=60_000, help="rows of synthetic data")
+    parser.add_argument(
+        "--mode",
+        action="append",
+        choices=("numba", "numpy", "off"),
+        help="kernel mode(s) to measure (repeatable); default: numba (when installed), "
+        "numpy and off",
+    )
     args = parser.parse_args(argv)
+    from chainrule import kernels
+
+    modes = args.mode or [
+        m for m in ("numba", "numpy", "off") if m != "numba" or kernels.compiled_available()
+    ]
     X, y = make_classification(args.rows, 784, 10, seed=0)
     check_before = threading_check()
     results = {}
     for hidden in NETWORKS:
         arch = "-".join(map(str, (784, *hidden, 10)))
-        results[arch] = breakdown(hidden, X, y, repeats=args.repeats)
-    archs = list(results)
-    print(f"| part (float32, Adam, batch {BATCH}) | " + " | ".join(archs) + " |")
-    print("| --- | " + " | ".join("---:" for _ in archs) + " |")
-    for part in ("matrix products", "Adam", "gather", "the rest"):
-        cells = [
-            f"{100 * results[a][part] / results[a]['step']:.0f}% ({1e6 * results[a][part]:.0f} us)"
-            for a in archs
-        ]
-        print(f"| {part} | " + " | ".join(cells) + " |")
-    cells = [f"{1e6 * results[a]['step']:.0f} us" for a in archs]
-    print("| whole step | " + " | ".join(cells) + " |")
+        for mode in modes:
+            results[f"{arch} {mode}"] = breakdown(hidden, X, y, repeats=args.repeats, mode=mode)
+    print(markdown(results))
     check_after = threading_check()
     if check_before is not None and check_after is not None:
         print(

@@ -1,8 +1,18 @@
-"""Shared fixtures."""
+"""Shared fixtures.
 
+``CHAINRULE_TEST_WITHOUT_NUMBA=1`` runs the suite as on a machine without the ``fast``
+extra: numba cannot be imported, so the NumPy kernels and the reference do all the
+work (``.ci/run`` runs the suite both ways).
+"""
+
+import os
 import signal
+import sys
 
 import pytest
+
+if os.environ.get("CHAINRULE_TEST_WITHOUT_NUMBA") == "1":
+    sys.modules["numba"] = None  # import numba raises ImportError
 
 
 @pytest.fixture(scope="module")

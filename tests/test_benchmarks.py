@@ -36,14 +36,22 @@ def test_quick_benchmark_writes_its_json_and_table(tmp_path, capsys):
 def test_step_breakdown_prints_every_part(capsys):
     from benchmarks.breakdown import main as breakdown_main
 
-    breakdown_main(["--rows", "2000", "--repeats", "1"])
+    breakdown_main(["--rows", "2000", "--repeats", "1", "--mode", "numpy", "--mode", "off"])
     table = capsys.readouterr().out
     assert "784-256-10" in table and "784-512-512-10" in table
     lines = table.splitlines()
     rows = {line.split("|")[1].strip(): line for line in lines[2:] if line.startswith("| ")}
-    assert list(rows) == ["matrix products", "Adam", "gather", "the rest", "whole step"]
+    assert list(rows) == [
+        "matrix products",
+        "Adam",
+        "gather",
+        "the rest",
+        "whole step",
+        "all but the products",
+    ]
+    assert "784-256-10 numpy" in lines[0] and "784-512-512-10 off" in lines[0]
     for part in ("matrix products", "Adam", "gather"):  # timed on their own: never 0 us
-        cells = rows[part].split("|")[2:4]
+        cells = rows[part].split("|")[2:6]
         assert all(int(cell.split("(")[1].split()[0]) > 0 for cell in cells), rows[part]
     assert lines[-1].startswith("Threaded-BLAS check: ") == (blas_threads() > 1)
 

@@ -121,3 +121,15 @@ def test_cross_entropies_from_logits():
         cce = F.categorical_crossentropy_from_logits(z, labels)
     np.testing.assert_allclose(cce, -F.log_softmax(z, axis=1)[np.arange(3), labels], rtol=1e-14)
     assert cce[1] == pytest.approx(0.0, abs=1e-300) and cce[2] == pytest.approx(0.0, abs=1e-300)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flush_subnormals_zeroes_only_values_below_the_smallest_normal_float(dtype):
+    info = np.finfo(dtype)
+    x = np.array(
+        [info.tiny, -info.tiny, info.smallest_subnormal, -3 * info.smallest_subnormal, 0.5, 0.0],
+        dtype=dtype,
+    )
+    assert F.flush_subnormals(x) is x  # in place
+    np.testing.assert_array_equal(x, np.array([info.tiny, -info.tiny, 0, 0, 0.5, 0], dtype))
+    assert not np.signbit(x[3])  # exactly 0, not -0

@@ -169,6 +169,17 @@ def test_steps_keep_float32():
     np.testing.assert_allclose(params, [0.99, -1.99], rtol=1e-5)
 
 
+def test_a_step_with_l2_adds_the_penalty_gradient_to_the_weights_first():
+    # the weights come first in the flat vector; the last value (a bias) is not penalised
+    from chainrule import kernels
+
+    params, grads = np.array([1.0, -2.0, 3.0]), np.array([0.5, 0.5, 0.5])
+    with kernels.disabled():
+        SGD(0.1).step(params, grads, l2=0.2, n_weights=2)
+    np.testing.assert_allclose(grads, [0.5 + 0.2 * 1.0, 0.5 + 0.2 * -2.0, 0.5])
+    np.testing.assert_allclose(params, [1.0 - 0.1 * 0.7, -2.0 - 0.1 * 0.1, 3.0 - 0.1 * 0.5])
+
+
 def test_iterations_count_steps_and_build_resets():
     opt = SGD(0.1)
     run(opt, 3)

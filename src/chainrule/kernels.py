@@ -4,33 +4,39 @@ The layers, losses and optimizers are the reference a learner reads: the formula
 written as plainly as NumPy allows. A kernel stands in for one of them during
 training and computes the same numbers (up to rounding) with fewer passes over memory
 and no temporary arrays. Each is tested equal to the code it stands in for
-(``tests/test_kernels.py``), and all can be switched off to run the reference alone:
-``chainrule.kernels.set_enabled(False)``, ``with chainrule.kernels.disabled(): ...``,
-or the environment variable ``CHAINRULE_KERNELS=0``. The switch holds for the whole
-process: flip it between training runs, not while another thread trains.
+(``tests/test_kernels.py``). Three levels, chosen by :func:`set_mode` (or
+``with kernels.use("numpy"): ...``, or the environment variable ``CHAINRULE_KERNELS``
+read at import):
 
-Today's kernels, plain NumPy:
+- ``"numba"``: compiled kernels (:mod:`chainrule.compiled`, the ``fast`` extra):
+  every optimizer update in one pass, and a whole training step of a Dense network
+  (:mod:`chainrule.fused`: bias and activation in one pass forward, activation
+  derivative and bias gradient in one pass backward, the softmax cross-entropy)
+  around the BLAS matrix products;
+- ``"numpy"``: the kernels below, plain NumPy in place: the optimizers' updates with
+  one scratch vector where the textbook expression makes several new arrays, and the
+  softmax cross-entropy of integer labels shifted by the label's logit (a row maximum
+  over few classes is the slowest NumPy call of a small training step);
+- ``"off"``: the readable reference alone.
 
-- the optimizers' updates, each in place with one scratch vector, where the textbook
-  expression makes several new arrays the size of the parameters (a quarter of an
-  MNIST-sized training step);
-- the softmax cross-entropy of integer labels (plain, and scikit-learn's clipped
-  log-loss), which shifts each row by its label's logit instead of its maximum (a
-  row maximum over few classes is the slowest NumPy call of a small training step)
-  and scales the gradient by the rows' weight shares in the pass that divides by
-  the sums.
+The default, ``"auto"``, is ``"numba"`` when numba is installed and ``"numpy"``
+otherwise. ``CHAINRULE_KERNELS`` takes the same names (``0``, ``false`` and
+``reference`` mean ``"off"``). The switch holds for the whole process: change it
+between training runs, not while another thread trains.
 
-Compiled, fused kernels plug in at the same places: ``kernel(optimizer, params,
-grads)`` registered for an optimizer class with :func:`register_optimizer`, and
-``kernel(loss, output, target, sample_weight) -> (value, gradient)`` standing in for
-a loss's ``value_and_gradient``, registered with :func:`register_loss`. A kernel
-that cannot handle its input returns None, and the reference runs.
+Kernels plug in by class: ``kernel(optimizer, params, grads, l2, n_weights)`` for an
+optimizer's ``_update`` (L2 included: ``grads[:n_weights] += l2 * params[:n_weights]``
+first), registered with :func:`register_optimizer`, and ``kernel(loss, output, target,
+sample_weight) -> (value, gradient)`` for a loss's ``value_and_gradient``, registered
+with :func:`register_loss`; each with a NumPy and an optional compiled version. A
+kernel that cannot handle its input returns None, and the reference runs.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,65 +44,196 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "MODES",
+    "compiled_available",
     "disabled",
     "enabled",
     "loss_kernel",
+    "mode",
     "optimizer_kernel",
     "register_loss",
     "register_optimizer",
     "set_enabled",
+    "set_mode",
+    "step_kernel",
+    "use",
 ]
 
-#: Whether kernels stand in for the reference code (a setting, read at every step).
-_ENABLED = os.environ.get("CHAINRULE_KERNELS", "1").strip() not in ("0", "false", "no", "off")
+#: the names :func:`set_mode` takes
+MODES = ("auto", "numba", "numpy", "off")
+_ALIASES = {
+    "0": "off",
+    "false": "off",
+    "no": "off",
+    "reference": "off",
+    "1": "auto",
+    "true": "auto",
+    "yes": "auto",
+    "on": "auto",
+    "": "auto",
+}
 
-#: optimizer class (exactly: a subclass may change the update) -> its kernel
-_OPTIMIZER_KERNELS: dict[type, Callable[[Any, np.ndarray, np.ndarray], None]] = {}
-#: loss class (exactly) -> the kernel standing in for its ``value_and_gradient``
-_LOSS_KERNELS: dict[type, Callable[..., tuple | None]] = {}
+#: optimizer class (exactly: a subclass may change the update) -> (numpy, compiled)
+_OPTIMIZER_KERNELS: dict[type, tuple[Callable | None, Callable | None]] = {}
+#: loss class (exactly) -> (numpy, compiled) kernels standing in for ``value_and_gradient``
+_LOSS_KERNELS: dict[type, tuple[Callable | None, Callable | None]] = {}
+
+_COMPILED: Any = None  # the chainrule.compiled module once imported; False: not available
+_COMPILED_ERROR = ""
+
+
+def _load_compiled() -> bool:
+    """Import :mod:`chainrule.compiled` (numba) once; False when it cannot be."""
+    global _COMPILED, _COMPILED_ERROR
+    if _COMPILED is None:
+        try:
+            from chainrule import compiled
+        except Exception as exc:  # ImportError, or a broken numba install raising anything
+            _COMPILED, _COMPILED_ERROR = False, f"{type(exc).__name__}: {exc}"
+        else:
+            _COMPILED = compiled
+    return _COMPILED is not False
+
+
+def compiled_available() -> bool:
+    """Whether the compiled kernels can run (numba imports)."""
+    return _load_compiled()
+
+
+def _resolve(name: Any) -> str:
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in MODES:
+        raise ValueError(f"kernel mode must be one of {', '.join(MODES)}; received {name!r}")
+    return key
+
+
+def _env_mode() -> str:
+    value = os.environ.get("CHAINRULE_KERNELS", "auto")
+    try:
+        return _resolve(value)
+    except ValueError:
+        warnings.warn(
+            f"CHAINRULE_KERNELS={value!r} is not one of {', '.join(MODES)}; using 'auto'",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return "auto"
+
+
+#: the mode asked for ("auto", "numba", "numpy" or "off")
+_MODE = _env_mode()
+_WARNED_MISSING = False
+
+
+def mode() -> str:
+    """The kernels that run: ``"numba"``, ``"numpy"`` or ``"off"`` (the reference alone)."""
+    global _WARNED_MISSING
+    if _MODE in ("auto", "numba"):
+        if _load_compiled():
+            return "numba"
+        if _MODE == "numba" and not _WARNED_MISSING:
+            _WARNED_MISSING = True
+            warnings.warn(
+                f"CHAINRULE_KERNELS=numba but the compiled kernels cannot load "
+                f"({_COMPILED_ERROR}); the NumPy kernels run. Install them with "
+                "pip install 'chainrule[fast]'",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return "numpy"
+    return _MODE
+
+
+def set_mode(name: str) -> None:
+    """Choose the kernels for the whole process: ``"auto"`` (the default: numba when
+    installed, else NumPy), ``"numba"``, ``"numpy"`` or ``"off"`` (the reference alone).
+
+    Raises
+    ------
+    ValueError
+        For another name, or ``"numba"`` when numba is not installed.
+    """
+    global _MODE
+    key = _resolve(name)
+    if key == "numba" and not _load_compiled():
+        raise ValueError(
+            f"the compiled kernels cannot load ({_COMPILED_ERROR}); install them with "
+            "pip install 'chainrule[fast]', or use mode 'numpy'"
+        )
+    _MODE = key
+
+
+@contextmanager
+def use(name: str) -> Iterator[None]:
+    """A context in which the kernels of mode ``name`` run (see :func:`set_mode`)."""
+    global _MODE
+    before = _MODE
+    set_mode(name)
+    try:
+        yield
+    finally:
+        _MODE = before
 
 
 def enabled() -> bool:
-    """Whether kernels are on (they are unless switched off)."""
-    return _ENABLED
+    """Whether any kernels stand in for the reference (they do unless switched off)."""
+    return _MODE != "off"
 
 
 def set_enabled(flag: bool) -> None:
-    """Switch the kernels on or off for the whole process."""
-    global _ENABLED
-    _ENABLED = bool(flag)
+    """Switch the kernels on (``"auto"``) or off (the reference alone) for the process."""
+    set_mode("auto" if flag else "off")
 
 
 @contextmanager
 def disabled() -> Iterator[None]:
     """A context in which the readable reference code runs alone."""
-    before = enabled()
-    set_enabled(False)
-    try:
+    with use("off"):
         yield
-    finally:
-        set_enabled(before)
 
 
-def register_optimizer(cls: type, kernel: Callable[[Any, np.ndarray, np.ndarray], None]) -> None:
-    """Let ``kernel(optimizer, params, grads)`` stand in for ``cls._update``."""
-    _OPTIMIZER_KERNELS[cls] = kernel
+def register_optimizer(
+    cls: type, kernel: Callable | None, compiled: Callable | None = None
+) -> None:
+    """Let ``kernel(optimizer, params, grads, l2, n_weights)`` stand in for
+    ``cls._update`` (with ``compiled`` in mode ``"numba"``)."""
+    _OPTIMIZER_KERNELS[cls] = (kernel, compiled)
 
 
-def optimizer_kernel(optimizer: Any) -> Callable[[Any, np.ndarray, np.ndarray], None] | None:
-    """The kernel for this optimizer's exact class, or None (kernels off, or none)."""
-    return _OPTIMIZER_KERNELS.get(type(optimizer)) if _ENABLED else None
+def _pick(table: dict, key: type) -> Callable | None:
+    numpy_kernel, compiled_kernel = table.get(key, (None, None))
+    level = mode()
+    if level == "numba" and compiled_kernel is not None:
+        return compiled_kernel
+    return numpy_kernel if level != "off" else None
 
 
-def register_loss(cls: type, kernel: Callable[..., tuple | None]) -> None:
+def optimizer_kernel(optimizer: Any) -> Callable | None:
+    """The kernel for this optimizer's exact class in the current mode, or None."""
+    return _pick(_OPTIMIZER_KERNELS, type(optimizer))
+
+
+def register_loss(cls: type, kernel: Callable | None, compiled: Callable | None = None) -> None:
     """Let ``kernel(loss, output, target, sample_weight)`` stand in for
-    ``cls.value_and_gradient``; it returns None to let the reference run."""
-    _LOSS_KERNELS[cls] = kernel
+    ``cls.value_and_gradient`` (``compiled`` in mode ``"numba"``); a kernel returns None
+    to let the reference run."""
+    _LOSS_KERNELS[cls] = (kernel, compiled)
 
 
-def loss_kernel(loss: Any) -> Callable[..., tuple | None] | None:
-    """The kernel for this loss's exact class, or None (kernels off, or none)."""
-    return _LOSS_KERNELS.get(type(loss)) if _ENABLED else None
+def loss_kernel(loss: Any) -> Callable | None:
+    """The kernel for this loss's exact class in the current mode, or None."""
+    return _pick(_LOSS_KERNELS, type(loss))
+
+
+def step_kernel(network: Any) -> Callable | None:
+    """A fused training step for ``network`` (:mod:`chainrule.fused`) in mode
+    ``"numba"``, or None (another mode, or layers it does not cover)."""
+    if mode() != "numba":
+        return None
+    from chainrule import fused
+
+    return fused.step_for(network)
 
 
 def _scratch(optimizer: Any, params: np.ndarray) -> np.ndarray:
@@ -107,12 +244,25 @@ def _scratch(optimizer: Any, params: np.ndarray) -> np.ndarray:
     return scratch
 
 
+def _flush(x: np.ndarray, scratch: np.ndarray) -> None:
+    """:func:`chainrule.functions.flush_subnormals` with a scratch vector."""
+    np.abs(x, out=scratch)
+    np.copyto(x, 0, where=scratch < np.finfo(x.dtype).tiny)
+
+
+def _add_l2(params: np.ndarray, grads: np.ndarray, l2: float, n_weights: int) -> None:
+    if l2:
+        grads[:n_weights] += l2 * params[:n_weights]
+
+
 # ---------------------------------------------------------------- optimizer updates
-# Each computes what the class's ``_update`` computes, in place.
+# Each computes what the class's ``_update`` computes (after the L2 gradient), in place,
+# and flushes the moments that would be subnormal to 0 as the reference does.
 
 
-def sgd_update(opt, params: np.ndarray, grads: np.ndarray) -> None:
+def sgd_update(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
     """:class:`~chainrule.optimizers.SGD`: plain, momentum and Nesterov."""
+    _add_l2(params, grads, l2, n_weights)
     lr, momentum, s = opt.learning_rate, opt.momentum, _scratch(opt, params)
     np.multiply(grads, lr, out=s)  # lr g
     if not momentum:
@@ -123,16 +273,20 @@ def sgd_update(opt, params: np.ndarray, grads: np.ndarray) -> None:
     v -= s  # v = momentum v - lr g
     if opt.nesterov:
         params -= s
+        _flush(v, s)
         params += np.multiply(v, momentum, out=s)  # p += momentum v - lr g
     else:
+        _flush(v, s)
         params += v
 
 
-def rmsprop_update(opt, params: np.ndarray, grads: np.ndarray) -> None:
+def rmsprop_update(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
     """:class:`~chainrule.optimizers.RMSprop`."""
+    _add_l2(params, grads, l2, n_weights)
     s, mean_square = _scratch(opt, params), opt.mean_square
     mean_square *= opt.rho
     mean_square += np.multiply(np.square(grads, out=s), 1.0 - opt.rho, out=s)
+    _flush(mean_square, s)
     np.sqrt(mean_square, out=s)
     s += opt.epsilon
     np.divide(grads, s, out=s)
@@ -140,14 +294,17 @@ def rmsprop_update(opt, params: np.ndarray, grads: np.ndarray) -> None:
     params -= s
 
 
-def adam_update(opt, params: np.ndarray, grads: np.ndarray) -> None:
+def adam_update(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
     """:class:`~chainrule.optimizers.Adam`."""
+    _add_l2(params, grads, l2, n_weights)
     beta_1, beta_2, t = opt.beta_1, opt.beta_2, opt.iterations
     m, v, s = opt.m, opt.v, _scratch(opt, params)
     m *= beta_1
     m += np.multiply(grads, 1.0 - beta_1, out=s)
+    _flush(m, s)
     v *= beta_2
     v += np.multiply(np.square(grads, out=s), 1.0 - beta_2, out=s)
+    _flush(v, s)
     lr_t = opt.learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
     np.sqrt(v, out=s)
     s += opt.epsilon
@@ -156,10 +313,78 @@ def adam_update(opt, params: np.ndarray, grads: np.ndarray) -> None:
     params -= s
 
 
-def adamw_update(opt, params: np.ndarray, grads: np.ndarray) -> None:
+def adamw_update(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
     """:class:`~chainrule.optimizers.AdamW`: the decay, then Adam's step."""
+    _add_l2(params, grads, l2, n_weights)
     params *= 1.0 - opt.learning_rate * opt.weight_decay
     adam_update(opt, params, grads)
+
+
+# The compiled versions (mode "numba"): one pass each, L2 and the flush included.
+
+
+def _scalars(params: np.ndarray, *values: float) -> list:
+    kind = params.dtype.type
+    return [kind(value) for value in values]
+
+
+def _tiny(params: np.ndarray):
+    return params.dtype.type(np.finfo(params.dtype).tiny)
+
+
+def compiled_sgd(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
+    """:func:`sgd_update` compiled."""
+    lr, momentum, decay = _scalars(params, opt.learning_rate, opt.momentum, l2)
+    if not opt.momentum:
+        _COMPILED.sgd(params, grads, lr, decay, n_weights)
+        return
+    _COMPILED.sgd_momentum(
+        params,
+        grads,
+        opt.velocity,
+        lr,
+        momentum,
+        bool(opt.nesterov),
+        decay,
+        n_weights,
+        _tiny(params),
+    )
+
+
+def compiled_rmsprop(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
+    """:func:`rmsprop_update` compiled."""
+    _COMPILED.rmsprop(
+        params,
+        grads,
+        opt.mean_square,
+        *_scalars(params, opt.learning_rate, opt.rho, 1.0 - opt.rho, opt.epsilon, l2),
+        n_weights,
+        _tiny(params),
+    )
+
+
+def _compiled_adam(opt, params, grads, l2, n_weights, decay) -> None:
+    beta_1, beta_2, t = opt.beta_1, opt.beta_2, opt.iterations
+    lr_t = opt.learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+    _COMPILED.adam(
+        params,
+        grads,
+        opt.m,
+        opt.v,
+        *_scalars(params, decay, lr_t, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, opt.epsilon, l2),
+        n_weights,
+        _tiny(params),
+    )
+
+
+def compiled_adam(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
+    """:func:`adam_update` compiled."""
+    _compiled_adam(opt, params, grads, l2, n_weights, 1.0)
+
+
+def compiled_adamw(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
+    """:func:`adamw_update` compiled: the decay in the same pass."""
+    _compiled_adam(opt, params, grads, l2, n_weights, 1.0 - opt.learning_rate * opt.weight_decay)
 
 
 # ---------------------------------------------------------------- losses
@@ -230,3 +455,32 @@ _LOG_LOSS_RANGE = {
     dtype.char: (-math.log1p(-np.finfo(dtype).eps), -math.log(np.finfo(dtype).eps))
     for dtype in (np.dtype(np.float32), np.dtype(np.float64))
 }
+
+
+def _compiled_cross_entropy(z, labels, sample_weight, clip_range):
+    n = z.shape[0]
+    if not n or labels.ndim != 1 or labels.dtype.kind not in "iu":
+        return None
+    if sample_weight is None:
+        share = np.full(n, 1.0 / n, dtype=z.dtype)
+    else:
+        total = float(np.sum(sample_weight, dtype=np.float64))
+        share = np.asarray(sample_weight, dtype=z.dtype) / (total if total > 0 else 1.0)
+    low, high = clip_range if clip_range is not None else (-np.inf, np.inf)
+    losses, derror_dz = np.empty(n, dtype=z.dtype), np.empty_like(z, order="C")
+    value = _COMPILED.softmax_cross_entropy(
+        z, labels.astype(np.intp, copy=False), share, *_scalars(z, low, high), losses, derror_dz
+    )
+    if value < 0:  # a label out of range: the reference names it
+        return None
+    return value, derror_dz
+
+
+def compiled_categorical_crossentropy(loss, z, target, sample_weight=None):
+    """:func:`categorical_crossentropy` compiled: one pass per row, shifted by its maximum."""
+    return _compiled_cross_entropy(z, target, sample_weight, None)
+
+
+def compiled_clipped_log_loss(loss, z, target, sample_weight=None):
+    """:func:`clipped_log_loss` compiled."""
+    return _compiled_cross_entropy(z, target, sample_weight, _LOG_LOSS_RANGE[z.dtype.char])

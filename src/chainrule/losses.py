@@ -264,7 +264,11 @@ LOSSES: dict[str, type[Loss]] = {
 }
 
 
-kernels.register_loss(CategoricalCrossentropy, kernels.categorical_crossentropy)
+kernels.register_loss(
+    CategoricalCrossentropy,
+    kernels.categorical_crossentropy,
+    kernels.compiled_categorical_crossentropy,
+)
 
 
 def get_loss(loss: str | Loss) -> Loss:

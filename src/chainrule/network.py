@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import kernels
 from chainrule._validation import (
     check_array,
     check_consistent_length,
@@ -266,7 +267,8 @@ class Network:
 
         Returns the loss (with the L2 term ``0.5 * l2 * sum(W**2)``) and what the loss
         took: the prediction, or its logits when the loss is fused with the output
-        layer. A non-finite loss returns before the backward pass.
+        layer. A non-finite loss returns before the backward pass. The L2 term's
+        gradient, ``l2 * W``, is not added here: :meth:`Optimizer.step` adds it.
         """
         output = X
         for layer in layers[: self._n_to_loss]:
@@ -283,8 +285,6 @@ class Network:
         gradient = derror_dprediction
         for layer in reversed(layers[self._first_trainable : self._n_to_loss]):
             gradient = layer.backward(gradient)
-        if l2:
-            grads[: self.n_weights] += l2 * weights
         return error, output
 
     def _l2(self, batch_weight: float) -> float:
@@ -306,16 +306,22 @@ class Network:
             When the loss is not finite; the weights are not updated.
         """
         weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        error, output = self._backpropagate(
-            self.layers, self.params, self.grads, X, y, sample_weight, True, self._l2(weight)
-        )
+        l2 = self._l2(weight)
+        # a fused step (chainrule.kernels, mode "numba") computes the same in fewer passes
+        fused_step = kernels.step_kernel(self)
+        if fused_step is None:
+            error, output = self._backpropagate(
+                self.layers, self.params, self.grads, X, y, sample_weight, True, l2
+            )
+        else:
+            error, output = fused_step(X, y, sample_weight, l2)
         if not math.isfinite(error):
             raise TrainingDivergedError(
                 f"the loss became {error} at optimizer step {self.optimizer.iterations + 1}; "
                 "training stopped and the last finite weights were kept. Lower the "
                 "learning rate, scale the inputs, or check the targets."
             )
-        self.optimizer.step(self.params, self.grads)
+        self.optimizer.step(self.params, self.grads, l2, self.n_weights)
         if self.metrics:
             prediction = self._prediction_from(output)
             for metric in self.metrics:

@@ -29,6 +29,7 @@ from chainrule._validation import (
     check_positive_int,
     lookup,
 )
+from chainrule.functions import flush_subnormals
 
 __all__ = [
     "Schedule",
@@ -194,15 +195,24 @@ class Optimizer:
         """Allocate the state (momentum, moments) for a flat parameter vector."""
         self.iterations = 0
 
-    def step(self, params: np.ndarray, grads: np.ndarray) -> None:
+    def step(
+        self, params: np.ndarray, grads: np.ndarray, l2: float = 0.0, n_weights: int = 0
+    ) -> None:
         """Update ``params`` in place from ``grads``: the formula of ``_update``, or the
-        kernel that stands in for it (:mod:`chainrule.kernels`) when kernels are on."""
+        kernel that stands in for it (:mod:`chainrule.kernels`) when kernels are on.
+
+        With ``l2``, the L2 penalty's gradient joins ``grads`` first:
+        ``grads[:n_weights] += l2 * params[:n_weights]`` (the weights come first in the
+        flat vector; biases are not penalised).
+        """
         self.iterations += 1
         kernel = kernels.optimizer_kernel(self)
         if kernel is None:
+            if l2:
+                grads[:n_weights] += l2 * params[:n_weights]
             self._update(params, grads)
         else:
-            kernel(self, params, grads)
+            kernel(self, params, grads, l2, n_weights)
 
     def _update(self, params, grads):  # pragma: no cover
         """The update, as the formula reads (the reference a kernel is tested against)."""
@@ -310,6 +320,7 @@ class SGD(Optimizer):
             return
         self.velocity *= momentum
         self.velocity -= lr * grads  # v = momentum v - lr g
+        flush_subnormals(self.velocity)
         if self.nesterov:
             params += momentum * self.velocity - lr * grads
         else:
@@ -345,6 +356,7 @@ class RMSprop(Optimizer):
         s = self.mean_square
         s *= self.rho
         s += (1.0 - self.rho) * grads**2  # s = rho s + (1 - rho) g^2
+        flush_subnormals(s)
         params -= self.learning_rate * grads / (np.sqrt(s) + self.epsilon)
 
 
@@ -398,6 +410,8 @@ class Adam(Optimizer):
         m += (1.0 - beta_1) * grads  # m = b1 m + (1 - b1) g
         v *= beta_2
         v += (1.0 - beta_2) * grads**2  # v = b2 v + (1 - b2) g^2
+        flush_subnormals(m)  # a moment of a weight whose gradient stays 0 decays
+        flush_subnormals(v)  # towards 0: it becomes 0 before it becomes subnormal
         lr_t = self.learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
         params -= lr_t * m / (np.sqrt(v) + self.epsilon)
 
@@ -436,10 +450,10 @@ class AdamW(Adam):
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, RMSprop, Adam, AdamW)}
 
-kernels.register_optimizer(SGD, kernels.sgd_update)
-kernels.register_optimizer(RMSprop, kernels.rmsprop_update)
-kernels.register_optimizer(Adam, kernels.adam_update)
-kernels.register_optimizer(AdamW, kernels.adamw_update)
+kernels.register_optimizer(SGD, kernels.sgd_update, kernels.compiled_sgd)
+kernels.register_optimizer(RMSprop, kernels.rmsprop_update, kernels.compiled_rmsprop)
+kernels.register_optimizer(Adam, kernels.adam_update, kernels.compiled_adam)
+kernels.register_optimizer(AdamW, kernels.adamw_update, kernels.compiled_adamw)
 
 
 def get_optimizer(optimizer: str | Optimizer) -> Optimizer:

@@ -77,7 +77,7 @@ class SquaredLoss(HalfSquaredError):
         return losses / output.shape[1], derror_doutput
 
 
-kernels.register_loss(LogLoss, kernels.clipped_log_loss)
+kernels.register_loss(LogLoss, kernels.clipped_log_loss, kernels.compiled_clipped_log_loss)
 
 #: out_activation_ -> (output layer appended after the last Dense, scikit-learn's loss)
 OUTPUTS = {
