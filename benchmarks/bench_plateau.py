@@ -15,11 +15,12 @@ machine load is shared. Before that, a throwaway model of each library trains on
 few batches, and each timed model prepares the data (JAX copies it to its device and
 compiles its step for its shapes), so epoch 1 holds no one-off costs.
 
-Contenders: chainrule in its default kernel mode and in the NumPy kernel mode
-(``"numpy"``, when ``chainrule.kernels.use`` exists; else the reference code alone,
-``"reference"``), scikit-learn float32, JAX jit, PyTorch with its default Adam and
-with ``Adam(fused=True)``. At the end, each row's note counts the subnormal values
-among Adam's first moments (``0 < |m| < np.finfo(np.float32).tiny``) and the zeros.
+Contenders: chainrule in its default kernel mode (``CHAINRULE_KERNELS``, by default
+``"auto"``: the compiled kernels when numba is installed) and in the NumPy kernel mode
+(``"numpy"``: no compiled accelerator), scikit-learn float32, JAX jit, PyTorch with
+its default Adam and with ``Adam(fused=True)``. At the end, each row's note counts the
+subnormal values among Adam's first moments (``0 < |m| < np.finfo(np.float32).tiny``)
+and the zeros.
 """
 
 from __future__ import annotations
@@ -55,11 +56,9 @@ def subnormal_count(values: np.ndarray) -> int:
 
 def lineup() -> list[tuple[str, str, str | None, str | None]]:
     """``(label, library, chainrule kernel mode, why skipped)`` for every contender."""
-    second = "numpy" if contenders.kernel_mode_available("numpy") else "reference"
-    label = "chainrule numpy kernels" if second == "numpy" else "chainrule reference"
     return [
         ("chainrule", "chainrule", None, None),
-        (label, "chainrule", second, None),
+        ("chainrule numpy kernels", "chainrule", "numpy", None),
         ("scikit-learn", "scikit-learn", None, None),
         *(
             (lib, lib, None, contenders.missing_reason(lib))
@@ -116,6 +115,8 @@ def run(args) -> list[dict]:
             "gflop": flops / 1e9,
         }
         notes = [short_note(t, EPOCHS).get("note")]
+        if isinstance(models[label], contenders.ChainruleModel):
+            notes.append(f"kernel mode {models[label].mode}")
         if label in others:
             row["others_cpu"] = others[label]
             notes.append(common.disturbed_note(t, others[label]))

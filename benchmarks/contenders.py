@@ -31,46 +31,33 @@ LIBRARIES = ("chainrule", "scikit-learn", "PyTorch", "PyTorch fused Adam", "JAX 
 
 
 def kernel_mode_available(mode: str | None) -> bool:
-    """Whether :func:`kernel_mode` can switch chainrule's kernels to ``mode``.
-
-    ``None``/``"default"`` and ``"reference"`` (every kernel off, the readable code
-    alone) always can; any other mode (``"numpy"``: NumPy kernels, no compiled
-    accelerator) needs ``chainrule.kernels.use``.
-    """
-    if mode in (None, "default", "reference"):
+    """Whether :func:`kernel_mode` can switch chainrule's kernels to ``mode`` here:
+    ``"numba"`` needs the compiled kernels (the ``fast`` extra); every other mode of
+    :mod:`chainrule.kernels` always can."""
+    if mode in (None, "default"):
         return True
     from chainrule import kernels
 
-    return callable(getattr(kernels, "use", None))
+    if mode == "numba":
+        return kernels.compiled_available()
+    return mode in kernels.MODES or mode == "reference"
 
 
 @contextmanager
 def kernel_mode(mode: str | None) -> Iterator[None]:
     """A context in which chainrule's kernels run in ``mode``; the mode before comes back.
 
-    ``None`` or ``"default"`` changes nothing (whatever ``CHAINRULE_KERNELS`` chose).
-    Any other mode goes through ``chainrule.kernels.use(mode)``, a context manager
-    that sets the process-wide mode and restores it on exit. Without ``use``,
-    ``"reference"`` falls back on ``chainrule.kernels.disabled()`` (today's switch,
-    ``set_enabled(False)``), and other modes raise ``ValueError``.
+    ``None`` or ``"default"`` changes nothing (whatever ``CHAINRULE_KERNELS`` chose);
+    any other name goes to ``chainrule.kernels.use``: ``"auto"``, ``"numba"``,
+    ``"numpy"``, ``"off"`` (``"reference"`` is the same).
     """
     if mode in (None, "default"):
         yield
         return
     from chainrule import kernels
 
-    use = getattr(kernels, "use", None)
-    if callable(use):
-        with use(mode):
-            yield
-    elif mode == "reference":
-        with kernels.disabled():
-            yield
-    else:
-        raise ValueError(
-            f"chainrule.kernels has no mode {mode!r}: this chainrule has no kernels.use(); "
-            'only "default" and "reference" are available'
-        )
+    with kernels.use(mode):
+        yield
 
 
 class ChainruleModel:
@@ -84,9 +71,13 @@ class ChainruleModel:
     library = "chainrule"
 
     def __init__(self, spec: dict, dtype: str = "float32", kernels: str | None = None) -> None:
+        from chainrule import kernels as chainrule_kernels
+
         self.kernels = kernels
         with kernel_mode(kernels):
             self._build(spec, dtype)
+            #: the mode that runs (``chainrule.kernels.mode()``: numba, numpy or off)
+            self.mode = chainrule_kernels.mode()
 
     def _build(self, spec: dict, dtype: str) -> None:
         from chainrule import Dense, Network, ReLU, Sigmoid, Softmax

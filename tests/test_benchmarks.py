@@ -1,6 +1,5 @@
 """The benchmark command runs end to end (a smoke run; timings are never asserted)."""
 
-import contextlib
 import json
 
 import numpy as np
@@ -126,40 +125,21 @@ def test_jax_step_is_pytorchs_adam():
             np.testing.assert_allclose(np.asarray(b), linear.bias.detach(), atol=2e-5)
 
 
-def test_kernel_mode_goes_through_kernels_use_and_restores(monkeypatch):
+def test_kernel_mode_sets_chainrules_mode_and_restores_it():
     from chainrule import kernels
 
-    calls = []
-
-    @contextlib.contextmanager
-    def use(mode):
-        calls.append(("enter", mode))
-        yield
-        calls.append(("exit", mode))
-
-    monkeypatch.setattr(kernels, "use", use, raising=False)
-    assert contenders.kernel_mode_available("numpy")
-    with contenders.kernel_mode("numpy"):
-        assert calls == [("enter", "numpy")]
-    assert calls == [("enter", "numpy"), ("exit", "numpy")]
+    before = kernels.mode()
+    for mode, runs in (("numpy", "numpy"), ("off", "off"), ("reference", "off")):
+        assert contenders.kernel_mode_available(mode)
+        with contenders.kernel_mode(mode):
+            assert kernels.mode() == runs
+        assert kernels.mode() == before
     with contenders.kernel_mode("default"), contenders.kernel_mode(None):
-        pass
-    assert len(calls) == 2  # the default mode changes nothing
-
-
-def test_kernel_mode_without_kernels_use_falls_back_on_the_switch(monkeypatch):
-    from chainrule import kernels
-
-    monkeypatch.delattr(kernels, "use", raising=False)
-    assert not contenders.kernel_mode_available("numpy")
-    assert contenders.kernel_mode_available("reference")
-    before = kernels.enabled()
-    with contenders.kernel_mode("reference"):
-        assert kernels.enabled() is False
-    assert kernels.enabled() is before
-    with pytest.raises(ValueError, match="no mode 'numpy'"):
-        with contenders.kernel_mode("numpy"):
-            pass
+        assert kernels.mode() == before  # the default mode changes nothing
+    assert contenders.kernel_mode_available("numba") == kernels.compiled_available()
+    assert not contenders.kernel_mode_available("fastest")
+    model = contenders.make("chainrule", TINY_SPEC, kernels="numpy")
+    assert model.mode == "numpy" and kernels.mode() == before
 
 
 def test_ratios_to_every_peer_and_their_columns():
@@ -213,8 +193,7 @@ def test_quick_plateau_trains_every_library_ten_epochs(tmp_path, monkeypatch):
     rows = json.loads(out_json.read_text())["rows"]
     labels = [label for label, *_ in bench_plateau.lineup()]
     assert [row["library"] for row in rows] == labels
-    assert labels[:3] == ["chainrule", labels[1], "scikit-learn"]
-    assert labels[1] in ("chainrule numpy kernels", "chainrule reference")
+    assert labels[:3] == ["chainrule", "chainrule numpy kernels", "scikit-learn"]
     table = out_md.read_text()
     header = "| library | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | last/first | late/early |"
     assert header in table
@@ -233,6 +212,8 @@ def test_quick_plateau_trains_every_library_ten_epochs(tmp_path, monkeypatch):
         assert 0 <= row["subnormal_first_moments"] <= row["first_moments"]
         assert f"{row['first_moments']:,} first moments are subnormal" in row["note"]
         assert len(row["others_cpu"]) == len(times) and min(row["others_cpu"]) >= 0
+        if row["library"] == "chainrule numpy kernels":
+            assert "kernel mode numpy" in row["note"]
 
 
 def test_subnormal_count():
