@@ -124,12 +124,15 @@ def test_cross_entropies_from_logits():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_flush_subnormals_zeroes_only_values_below_the_smallest_normal_float(dtype):
+def test_flush_to_zero_zeroes_the_values_below_the_threshold(dtype):
     info = np.finfo(dtype)
+    floor = F.flush_threshold(dtype)
+    assert floor == pytest.approx(float(info.tiny / info.eps))
+    assert floor > info.tiny  # so that lr * m stays a normal float too
     x = np.array(
-        [info.tiny, -info.tiny, info.smallest_subnormal, -3 * info.smallest_subnormal, 0.5, 0.0],
+        [2 * floor, -floor, 0.9 * floor, -info.tiny, info.smallest_subnormal, 0.5, 0.0],
         dtype=dtype,
     )
-    assert F.flush_subnormals(x) is x  # in place
-    np.testing.assert_array_equal(x, np.array([info.tiny, -info.tiny, 0, 0, 0.5, 0], dtype))
+    assert F.flush_to_zero(x) is x  # in place
+    np.testing.assert_array_equal(x, np.array([2 * floor, -floor, 0, 0, 0, 0.5, 0], dtype))
     assert not np.signbit(x[3])  # exactly 0, not -0

@@ -77,8 +77,11 @@ def test_optimizer_kernels_equal_the_formulas(optimizer, dtype, l2, kernel_mode)
 @pytest.mark.parametrize("optimizer", WITH_MOMENTS, ids=repr)
 @pytest.mark.parametrize("mode", ["off", *MODES])
 def test_moments_that_would_be_subnormal_become_zero(optimizer, dtype, mode):
-    # a moment decaying through the smallest normal float, as a dead unit's does
-    tiny = np.finfo(dtype).tiny
+    # a moment decaying towards 0, as a dead unit's does: it becomes exactly 0 once below
+    # flush_threshold, never a subnormal float, and the update it makes never is one
+    from chainrule.functions import flush_threshold
+
+    tiny, floor = np.finfo(dtype).tiny, flush_threshold(dtype)
     opt = copy.deepcopy(optimizer)
     params = np.ones(4, dtype=dtype)
     with kernels.use(mode):
@@ -87,15 +90,18 @@ def test_moments_that_would_be_subnormal_become_zero(optimizer, dtype, mode):
             n for n in ("velocity", "mean_square", "m", "v") if getattr(opt, n, None) is not None
         ]
         for name in names:
-            getattr(opt, name)[:] = 2 * tiny
+            getattr(opt, name)[:] = 2 * floor
         seen = []
         for _ in range(1500):  # enough for beta_2 = 0.999
+            before = params.copy()
             opt.step(params, np.zeros(4, dtype=dtype))
+            moved = np.abs(params - before)
+            assert ((moved == 0) | (moved >= tiny)).all()
             for name in names:
                 state = getattr(opt, name)
                 seen.append(state.copy())
-                # never subnormal: 0 or at least the smallest normal float
-                assert ((state == 0) | (np.abs(state) >= tiny)).all(), (name, state)
+                # 0 or at least the threshold: never subnormal
+                assert ((state == 0) | (np.abs(state) >= floor)).all(), (name, state)
     assert all((getattr(opt, name) == 0).all() for name in names)  # it did decay to 0
     assert any((state != 0).any() for state in seen)  # through normal values first
 

@@ -20,8 +20,9 @@ How they are built:
 - ``cache=True``: the machine code is kept on disk (``__pycache__`` beside this file,
   or numba's cache directory), so only the first run on a machine compiles;
 - every moment (Adam's ``m`` and ``v``, the momentum ``velocity``, RMSprop's
-  ``mean_square``) that would become subnormal is set to exactly 0, as the reference
-  does (:func:`chainrule.functions.flush_subnormals`).
+  ``mean_square``) smaller than ``floor`` (:func:`chainrule.functions.flush_threshold`)
+  is set to exactly 0, as the reference does, before it or the update it makes can
+  become a slow subnormal float.
 
 Scalars are passed in the arrays' dtype, so float32 work stays float32.
 """
@@ -56,7 +57,7 @@ def sgd(params, grads, lr, l2, n_weights):  # pragma: no cover - compiled
 
 @njit(**_JIT)
 def sgd_momentum(
-    params, grads, velocity, lr, momentum, nesterov, l2, n_weights, tiny
+    params, grads, velocity, lr, momentum, nesterov, l2, n_weights, floor
 ):  # pragma: no cover - compiled
     zero = params.dtype.type(0)
     penalised = l2 != 0
@@ -66,7 +67,7 @@ def sgd_momentum(
             g = g + l2 * params[i] if i < n_weights else g
             grads[i] = g
         v = momentum * velocity[i] - lr * g
-        v = zero if abs(v) < tiny else v
+        v = zero if abs(v) < floor else v
         velocity[i] = v
         if nesterov:
             params[i] += momentum * v - lr * g
@@ -76,7 +77,7 @@ def sgd_momentum(
 
 @njit(**_JIT)
 def rmsprop(
-    params, grads, mean_square, lr, rho, one_minus_rho, epsilon, l2, n_weights, tiny
+    params, grads, mean_square, lr, rho, one_minus_rho, epsilon, l2, n_weights, floor
 ):  # pragma: no cover - compiled
     zero = params.dtype.type(0)
     penalised = l2 != 0
@@ -86,7 +87,7 @@ def rmsprop(
             g = g + l2 * params[i] if i < n_weights else g
             grads[i] = g
         s = rho * mean_square[i] + one_minus_rho * (g * g)
-        s = zero if s < tiny else s
+        s = zero if s < floor else s
         mean_square[i] = s
         params[i] -= lr * g / (np.sqrt(s) + epsilon)
 
@@ -106,7 +107,7 @@ def adam(
     epsilon,
     l2,
     n_weights,
-    tiny,
+    floor,
 ):  # pragma: no cover - compiled
     # decay: AdamW's ``1 - lr * weight_decay`` (1 for Adam), applied first
     zero = params.dtype.type(0)
@@ -118,8 +119,8 @@ def adam(
             grads[i] = g
         mi = beta_1 * m[i] + one_minus_beta_1 * g
         vi = beta_2 * v[i] + one_minus_beta_2 * (g * g)
-        mi = zero if abs(mi) < tiny else mi
-        vi = zero if vi < tiny else vi
+        mi = zero if abs(mi) < floor else mi
+        vi = zero if vi < floor else vi
         m[i] = mi
         v[i] = vi
         params[i] = decay * params[i] - lr_t * mi / (np.sqrt(vi) + epsilon)

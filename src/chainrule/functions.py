@@ -18,7 +18,8 @@ import numpy as np
 
 __all__ = [
     "dot_product",
-    "flush_subnormals",
+    "flush_threshold",
+    "flush_to_zero",
     "sigmoid",
     "sigmoid_deriv",
     "sigmoid_deriv_from_output",
@@ -131,16 +132,25 @@ def gelu_deriv(x):
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner_dx
 
 
-def flush_subnormals(x: np.ndarray) -> np.ndarray:
-    """Set the values of ``x`` smaller in size than the smallest normal float to exactly 0,
+def flush_threshold(dtype) -> float:
+    """The size below which an optimizer's moments are set to 0: the smallest normal float
+    over the float's epsilon, 9.9e-32 in float32 and 1.0e-292 in float64."""
+    info = np.finfo(dtype)
+    return float(info.tiny / info.eps)
+
+
+def flush_to_zero(x: np.ndarray) -> np.ndarray:
+    """Set the values of ``x`` smaller in size than :func:`flush_threshold` to exactly 0,
     in place; returns ``x``.
 
-    Such values (subnormal floats, below 1.2e-38 in float32 and 2.2e-308 in float64)
-    take the processor tens of times longer to multiply. An optimizer's moments decay
-    into them wherever a gradient stays 0 (a dead ReLU unit), and training slows down
-    at a plateau. The change is far below the precision of any update.
+    An optimizer's moment decays towards 0 wherever its gradient stays 0 (a dead ReLU
+    unit). Left alone it becomes subnormal (below 1.2e-38 in float32), and so do the
+    products it enters (``lr * m``): the processor takes tens of times longer for
+    those, and training slows down at a plateau. A moment this small moves a weight by
+    less than ``lr * threshold / epsilon`` (1e-27 with Adam's defaults), far below the
+    precision of any weight.
     """
-    x[np.abs(x) < np.finfo(x.dtype).tiny] = 0
+    x[np.abs(x) < flush_threshold(x.dtype)] = 0
     return x
 
 

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.functions import flush_threshold
+
 __all__ = [
     "MODES",
     "compiled_available",
@@ -245,9 +247,9 @@ def _scratch(optimizer: Any, params: np.ndarray) -> np.ndarray:
 
 
 def _flush(x: np.ndarray, scratch: np.ndarray) -> None:
-    """:func:`chainrule.functions.flush_subnormals` with a scratch vector."""
+    """:func:`chainrule.functions.flush_to_zero` with a scratch vector."""
     np.abs(x, out=scratch)
-    np.copyto(x, 0, where=scratch < np.finfo(x.dtype).tiny)
+    np.copyto(x, 0, where=scratch < flush_threshold(x.dtype))
 
 
 def _add_l2(params: np.ndarray, grads: np.ndarray, l2: float, n_weights: int) -> None:
@@ -257,7 +259,7 @@ def _add_l2(params: np.ndarray, grads: np.ndarray, l2: float, n_weights: int) ->
 
 # ---------------------------------------------------------------- optimizer updates
 # Each computes what the class's ``_update`` computes (after the L2 gradient), in place,
-# and flushes the moments that would be subnormal to 0 as the reference does.
+# and sets the moments below ``flush_threshold`` to 0 as the reference does.
 
 
 def sgd_update(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
@@ -328,8 +330,8 @@ def _scalars(params: np.ndarray, *values: float) -> list:
     return [kind(value) for value in values]
 
 
-def _tiny(params: np.ndarray):
-    return params.dtype.type(np.finfo(params.dtype).tiny)
+def _floor(params: np.ndarray):
+    return params.dtype.type(flush_threshold(params.dtype))
 
 
 def compiled_sgd(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
@@ -347,7 +349,7 @@ def compiled_sgd(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0
         bool(opt.nesterov),
         decay,
         n_weights,
-        _tiny(params),
+        _floor(params),
     )
 
 
@@ -359,7 +361,7 @@ def compiled_rmsprop(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weigh
         opt.mean_square,
         *_scalars(params, opt.learning_rate, opt.rho, 1.0 - opt.rho, opt.epsilon, l2),
         n_weights,
-        _tiny(params),
+        _floor(params),
     )
 
 
@@ -373,7 +375,7 @@ def _compiled_adam(opt, params, grads, l2, n_weights, decay) -> None:
         opt.v,
         *_scalars(params, decay, lr_t, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, opt.epsilon, l2),
         n_weights,
-        _tiny(params),
+        _floor(params),
     )
 
 

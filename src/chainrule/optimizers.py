@@ -29,7 +29,7 @@ from chainrule._validation import (
     check_positive_int,
     lookup,
 )
-from chainrule.functions import flush_subnormals
+from chainrule.functions import flush_to_zero
 
 __all__ = [
     "Schedule",
@@ -320,7 +320,7 @@ class SGD(Optimizer):
             return
         self.velocity *= momentum
         self.velocity -= lr * grads  # v = momentum v - lr g
-        flush_subnormals(self.velocity)
+        flush_to_zero(self.velocity)
         if self.nesterov:
             params += momentum * self.velocity - lr * grads
         else:
@@ -356,7 +356,7 @@ class RMSprop(Optimizer):
         s = self.mean_square
         s *= self.rho
         s += (1.0 - self.rho) * grads**2  # s = rho s + (1 - rho) g^2
-        flush_subnormals(s)
+        flush_to_zero(s)
         params -= self.learning_rate * grads / (np.sqrt(s) + self.epsilon)
 
 
@@ -410,8 +410,8 @@ class Adam(Optimizer):
         m += (1.0 - beta_1) * grads  # m = b1 m + (1 - b1) g
         v *= beta_2
         v += (1.0 - beta_2) * grads**2  # v = b2 v + (1 - b2) g^2
-        flush_subnormals(m)  # a moment of a weight whose gradient stays 0 decays
-        flush_subnormals(v)  # towards 0: it becomes 0 before it becomes subnormal
+        flush_to_zero(m)  # a moment of a weight whose gradient stays 0 decays towards
+        flush_to_zero(v)  # 0: it becomes 0 before it (or lr_t m) becomes subnormal
         lr_t = self.learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
         params -= lr_t * m / (np.sqrt(v) + self.epsilon)
 
