@@ -176,16 +176,6 @@ def bias_sigmoid(z, b, a):  # pragma: no cover - compiled
 
 
 @njit(**_JIT)
-def bias_tanh(z, b, a):  # pragma: no cover - compiled
-    n, u = z.shape
-    for i in range(n):
-        for j in range(u):
-            x = z[i, j] + b[j]
-            z[i, j] = x
-            a[i, j] = np.tanh(x)
-
-
-@njit(**_JIT)
 def bias_grad(dz, db):  # pragma: no cover - compiled
     """``db`` = the column sums of ``dz`` (after an identity activation)."""
     n, u = dz.shape

@@ -35,11 +35,15 @@ __all__ = ["FusedStep", "step_for"]
 #: network -> its FusedStep (or None: not covered), rebuilt when the network changes
 _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-_FORWARD = {
-    ReLU: compiled.bias_relu,
-    Sigmoid: compiled.bias_sigmoid,
-    Tanh: compiled.bias_tanh,
-}
+
+def _bias_tanh(z: np.ndarray, b: np.ndarray, a: np.ndarray) -> None:
+    # NumPy's tanh is vectorised; numba's calls the C library once per value, which made
+    # a tanh network's epoch 3x a ReLU network's (1.0x with NumPy's)
+    compiled.bias_identity(z, b)
+    np.tanh(z, out=a)
+
+
+_FORWARD = {ReLU: compiled.bias_relu, Sigmoid: compiled.bias_sigmoid, Tanh: _bias_tanh}
 _BACKWARD_FROM_OUTPUT = {Sigmoid: compiled.sigmoid_backward, Tanh: compiled.tanh_backward}
 
 
