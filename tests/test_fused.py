@@ -42,6 +42,11 @@ def _networks():
         [Dense(5, use_bias=False), Identity(), Dense(3), Softmax()],
         ("categorical_crossentropy"),
     )
+    yield (
+        "no-bias-relu",
+        [Dense(5, use_bias=False), ReLU(), Dense(3), Softmax()],
+        "categorical_crossentropy",
+    )
 
 
 NETWORKS = list(_networks())
@@ -64,7 +69,7 @@ def _data(loss, n, dtype, rng):
     elif loss == "binary_crossentropy":
         y = rng.integers(0, 2, size=(n, 1)).astype(dtype)
     else:
-        y = rng.normal(size=(n, 1 if "lesson" else 2)).astype(dtype)
+        y = None  # set by the test, which knows the network's outputs
     return X, y
 
 
@@ -76,7 +81,7 @@ def test_a_fused_step_equals_the_reference_step(name, layers, loss, dtype, l2, w
     fused, plain = _pair(layers, loss, dtype, l2)
     rng = np.random.default_rng(0)
     tol = {"float64": 1e-10, "float32": 3e-5}[dtype]
-    for n in (16, 16, 5):  # a smaller last batch reuses the buffers' first rows
+    for n in (5, 16, 16, 3):  # the buffers grow, then a smaller batch uses their first rows
         X, y = _data(loss, n, dtype, rng)
         if name == "regression":
             y = rng.normal(size=(n, 2)).astype(dtype)
@@ -164,3 +169,38 @@ def test_training_leaves_no_floating_point_mode_changed():
     assert np.float32(smallest) * np.float32(1.0) == smallest  # not flushed to 0
     assert np.float32(smallest) + np.float32(0.0) > 0  # not read as 0
     assert np.float32(2 * smallest) / np.float32(2.0) == smallest
+
+
+def test_a_nan_weight_stops_training_as_in_the_reference():
+    # ReLU keeps NaN as np.maximum does: the loss becomes NaN and the step is refused
+    from chainrule.errors import TrainingDivergedError
+
+    X = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    y = np.arange(16) % 3
+    for mode in ("numba", "off"):
+        net = Network(
+            [Dense(6), ReLU(), Dense(3), Softmax()],
+            loss="categorical_crossentropy",
+            optimizer="adam",
+            seed=0,
+        ).build(4)
+        net.layers[0].weights[0, 0] = np.nan
+        with kernels.use(mode), np.errstate(invalid="ignore"):
+            with pytest.raises(TrainingDivergedError, match="the loss became nan"):
+                net.train_step(X, y)
+
+
+def test_the_step_and_its_buffers_stay_out_of_copies_and_pickles():
+    import pickle
+
+    net = Network(
+        [Dense(3), ReLU(), Dense(2), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="sgd",
+        seed=0,
+    ).build(4)
+    with kernels.use("numba"):
+        net.train_step(np.ones((8, 4), np.float32), np.arange(8) % 2)
+        assert "_fused_step" in vars(net)
+        assert "_fused_step" not in vars(copy.deepcopy(net))
+        assert "_fused_step" not in vars(pickle.loads(pickle.dumps(net)))

@@ -77,8 +77,8 @@ def test_optimizer_kernels_equal_the_formulas(optimizer, dtype, l2, kernel_mode)
 @pytest.mark.parametrize("optimizer", WITH_MOMENTS, ids=repr)
 @pytest.mark.parametrize("mode", ["off", *MODES])
 def test_moments_that_would_be_subnormal_become_zero(optimizer, dtype, mode):
-    # a moment decaying towards 0, as a dead unit's does: it becomes exactly 0 once below
-    # flush_threshold, never a subnormal float, and the update it makes never is one
+    # a moment decaying towards 0, as a dead unit's does: it becomes exactly 0, never a
+    # subnormal float, and the update it makes never is one
     from chainrule.functions import flush_threshold
 
     tiny, floor = np.finfo(dtype).tiny, flush_threshold(dtype)
@@ -89,8 +89,11 @@ def test_moments_that_would_be_subnormal_become_zero(optimizer, dtype, mode):
         names = [
             n for n in ("velocity", "mean_square", "m", "v") if getattr(opt, n, None) is not None
         ]
+        # first moments are set to 0 below flush_threshold, second moments (which only
+        # divide) below the smallest normal float
+        limit = {"velocity": floor, "m": floor, "mean_square": tiny, "v": tiny}
         for name in names:
-            getattr(opt, name)[:] = 2 * floor
+            getattr(opt, name)[:] = 2 * limit[name]
         seen = []
         for _ in range(1500):  # enough for beta_2 = 0.999
             before = params.copy()
@@ -101,7 +104,7 @@ def test_moments_that_would_be_subnormal_become_zero(optimizer, dtype, mode):
                 state = getattr(opt, name)
                 seen.append(state.copy())
                 # 0 or at least the threshold: never subnormal
-                assert ((state == 0) | (np.abs(state) >= floor)).all(), (name, state)
+                assert ((state == 0) | (np.abs(state) >= limit[name])).all(), (name, state)
     assert all((getattr(opt, name) == 0).all() for name in names)  # it did decay to 0
     assert any((state != 0).any() for state in seen)  # through normal values first
 
@@ -111,8 +114,9 @@ def test_a_subclass_with_its_own_update_is_not_replaced_by_a_kernel():
         def _update(self, params, grads):
             super()._update(params, grads / 2)
 
-    assert kernels.optimizer_kernel(Halved()) is None
-    assert kernels.optimizer_kernel(Adam()) is not None
+    with kernels.use("numpy"):
+        assert kernels.optimizer_kernel(Halved()) is None
+        assert kernels.optimizer_kernel(Adam()) is not None
 
     class Custom(Optimizer):
         def _update(self, params, grads):
@@ -191,6 +195,13 @@ def test_training_with_and_without_kernels_gives_the_same_network(kernel_mode):
     np.testing.assert_allclose(weights[0], weights[1], rtol=1e-9, atol=1e-12)
 
 
+@pytest.fixture
+def default_mode():
+    with kernels.use("auto"):  # whatever CHAINRULE_KERNELS says for the suite
+        yield
+
+
+@pytest.mark.usefixtures("default_mode")
 def test_the_switch():
     assert kernels.enabled()
     with kernels.disabled():
@@ -286,3 +297,42 @@ except ValueError as exc:
         assert lines[1] == "True"
         assert "install them with pip install 'chainrule[fast]'" in lines[2]
         assert warning in out.stderr
+
+
+@pytest.mark.parametrize("optimizer", WITH_MOMENTS, ids=repr)
+def test_arrays_that_do_not_fit_get_numpys_error_in_every_mode(optimizer):
+    # one optimizer shared by two networks of different sizes: its moments fit the last
+    # one built; the compiled kernels check no bounds, so they must not run
+    errors = set()
+    for mode in ["off", *[m if isinstance(m, str) else m.values[0] for m in MODES]]:
+        if mode == "numba" and not kernels.compiled_available():
+            continue
+        opt = copy.deepcopy(optimizer)
+        opt.build(np.zeros(5))
+        with kernels.use(mode), pytest.raises(ValueError, match="could not be broadcast") as err:
+            opt.step(np.zeros(9), np.ones(9))
+        errors.add(type(err.value))
+    assert errors == {ValueError}
+
+
+@pytest.mark.parametrize("mode", ["off", *MODES])
+def test_a_two_dimensional_parameter_array_steps_as_the_formula_says(mode):
+    # the compiled kernels take one flat vector; anything else takes the NumPy path
+    params = np.arange(12.0).reshape(3, 4)
+    with kernels.use(mode):
+        SGD(0.5).step(params, np.ones((3, 4)))
+    np.testing.assert_array_equal(params, np.arange(12.0).reshape(3, 4) - 0.5)
+
+
+@pytest.mark.parametrize("mode", ["off", *MODES])
+def test_labels_or_weights_of_the_wrong_length_get_the_reference_error(mode):
+    loss = CategoricalCrossentropy()
+    z = np.zeros((6, 3), dtype=np.float32)
+    with kernels.use(mode):
+        with pytest.raises(IndexError):
+            loss.value_and_gradient(z, np.zeros(2, dtype=np.intp))
+        with pytest.raises(ValueError):
+            loss.value_and_gradient(z, np.zeros(6, dtype=np.intp), np.ones(2))
+        # logits that are not float32 or float64 go to the reference too
+        value, _ = loss.value_and_gradient(np.zeros((2, 4)).astype(np.float16), np.array([0, 1]))
+        assert value == pytest.approx(np.log(4), rel=1e-3)

@@ -34,13 +34,12 @@ from chainrule.losses import (
 from helpers import X, net
 
 
-@pytest.fixture(autouse=True, params=[True, False], ids=["kernels", "reference"])
+@pytest.fixture(autouse=True, params=["auto", "off"], ids=["kernels", "reference"])
 def kernels_on_and_off(request):
     from chainrule import kernels
 
-    kernels.set_enabled(request.param)
-    yield
-    kernels.set_enabled(True)
+    with kernels.use(request.param):  # and the mode before comes back
+        yield
 
 
 def strict():

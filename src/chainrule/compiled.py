@@ -4,9 +4,9 @@ Optional (the ``fast`` extra installs numba from wheels, no compiler needed). Ea
 kernel computes what the readable reference computes (the optimizers' ``_update``,
 the activation layers' ``__call__`` and ``backward``, a Dense layer's bias and bias
 gradient, the softmax cross-entropy) in one loop over memory, with no temporary
-arrays; ``tests/test_kernels.py`` runs every one against the reference in float32
-and float64. :mod:`chainrule.kernels` decides when they run (``CHAINRULE_KERNELS``)
-and :mod:`chainrule.fused` strings them into a whole training step.
+arrays; ``tests/test_compiled.py`` and ``tests/test_kernels.py`` run every one against
+the reference in float32 and float64. :mod:`chainrule.kernels` decides when they run
+(``CHAINRULE_KERNELS``) and :mod:`chainrule.fused` strings them into a training step.
 
 How they are built:
 
@@ -19,10 +19,11 @@ How they are built:
   floating-point state of the process is changed (numba sets no flush-to-zero mode);
 - ``cache=True``: the machine code is kept on disk (``__pycache__`` beside this file,
   or numba's cache directory), so only the first run on a machine compiles;
-- every moment (Adam's ``m`` and ``v``, the momentum ``velocity``, RMSprop's
-  ``mean_square``) smaller than ``floor`` (:func:`chainrule.functions.flush_threshold`)
-  is set to exactly 0, as the reference does, before it or the update it makes can
-  become a slow subnormal float.
+- every first moment (Adam's ``m``, the momentum ``velocity``) smaller than ``floor``
+  (:func:`chainrule.functions.flush_threshold`) is set to exactly 0, as the reference
+  does, before it or the update it makes can become a slow subnormal float; second
+  moments (Adam's ``v``, RMSprop's ``mean_square``) below the smallest normal float
+  ``tiny``.
 
 Scalars are passed in the arrays' dtype, so float32 work stays float32.
 """
@@ -77,7 +78,7 @@ def sgd_momentum(
 
 @njit(**_JIT)
 def rmsprop(
-    params, grads, mean_square, lr, rho, one_minus_rho, epsilon, l2, n_weights, floor
+    params, grads, mean_square, lr, rho, one_minus_rho, epsilon, l2, n_weights, tiny
 ):  # pragma: no cover - compiled
     zero = params.dtype.type(0)
     penalised = l2 != 0
@@ -87,7 +88,7 @@ def rmsprop(
             g = g + l2 * params[i] if i < n_weights else g
             grads[i] = g
         s = rho * mean_square[i] + one_minus_rho * (g * g)
-        s = zero if s < floor else s
+        s = zero if s < tiny else s
         mean_square[i] = s
         params[i] -= lr * g / (np.sqrt(s) + epsilon)
 
@@ -108,6 +109,7 @@ def adam(
     l2,
     n_weights,
     floor,
+    tiny,
 ):  # pragma: no cover - compiled
     # decay: AdamW's ``1 - lr * weight_decay`` (1 for Adam), applied first
     zero = params.dtype.type(0)
@@ -120,7 +122,7 @@ def adam(
         mi = beta_1 * m[i] + one_minus_beta_1 * g
         vi = beta_2 * v[i] + one_minus_beta_2 * (g * g)
         mi = zero if abs(mi) < floor else mi
-        vi = zero if vi < floor else vi
+        vi = zero if vi < tiny else vi
         m[i] = mi
         v[i] = vi
         params[i] = decay * params[i] - lr_t * mi / (np.sqrt(vi) + epsilon)
@@ -128,8 +130,9 @@ def adam(
 
 # ---------------------------------------------------------------- Dense + activation
 # Forward: ``z`` holds ``x @ W`` (the BLAS product); the kernel adds the bias in place
-# and writes the activation ``a = f(z)``. Backward: ``dz = da * f'(z)`` (in place of
-# ``da`` when they are the same array) and, in the same pass, the bias gradient ``db``:
+# and writes the activation ``a = f(z)``. Backward: ``dz = da * f'(z)`` (into an array of
+# its own: written over ``da``, the arrays would alias and LLVM would not vectorise the
+# loop) and, in the same pass, the bias gradient ``db``:
 # the column sums of ``dz`` (the rows' contributions added up, as ``ones @ dz``).
 
 
@@ -149,7 +152,7 @@ def bias_relu(z, b, a):  # pragma: no cover - compiled
         for j in range(u):
             x = z[i, j] + b[j]
             z[i, j] = x
-            a[i, j] = x if x > zero else zero
+            a[i, j] = zero if x <= zero else x  # NaN stays NaN, as with np.maximum
 
 
 @njit(**_JIT)

@@ -139,18 +139,22 @@ def flush_threshold(dtype) -> float:
     return float(info.tiny / info.eps)
 
 
-def flush_to_zero(x: np.ndarray) -> np.ndarray:
-    """Set the values of ``x`` smaller in size than :func:`flush_threshold` to exactly 0,
-    in place; returns ``x``.
+def flush_to_zero(x: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Set the values of ``x`` smaller in size than ``threshold`` (by default
+    :func:`flush_threshold`) to exactly 0, in place; returns ``x``.
 
     An optimizer's moment decays towards 0 wherever its gradient stays 0 (a dead ReLU
     unit). Left alone it becomes subnormal (below 1.2e-38 in float32), and so do the
     products it enters (``lr * m``): the processor takes tens of times longer for
     those, and training slows down at a plateau. A moment this small moves a weight by
     less than ``lr * threshold / epsilon`` (1e-27 with Adam's defaults), far below the
-    precision of any weight.
+    precision of any weight. A second moment (Adam's ``v``), which only divides, is
+    flushed at the smallest normal float instead (``threshold=np.finfo(dtype).tiny``):
+    set to 0 any sooner, it would leave the update to ``epsilon`` alone.
     """
-    x[np.abs(x) < flush_threshold(x.dtype)] = 0
+    if threshold is None:
+        threshold = flush_threshold(x.dtype)
+    x[np.abs(x) < threshold] = 0
     return x
 
 

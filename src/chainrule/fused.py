@@ -7,7 +7,8 @@ the same numbers for a network made of Dense layers, each followed by at most on
 activation (identity, ReLU, leaky ReLU, sigmoid, tanh), and any loss:
 
 - forward, per Dense layer: ``z = x @ W`` (BLAS, into a buffer kept between steps),
-  then one pass adds the bias and writes the activation ``a = f(z)``;
+  then one pass adds the bias and writes the activation ``a = f(z)`` (two for tanh,
+  whose vectorised form is NumPy's);
 - the loss: its kernel (the compiled softmax cross-entropy) or its reference;
 - backward, per Dense layer: one pass makes ``dz = da * f'(z)`` and the bias gradient
   (its column sums), then BLAS makes ``dW = x.T @ dz`` and ``da = dz @ W.T``.
@@ -32,9 +33,6 @@ from chainrule.layers import Dense, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 
 __all__ = ["FusedStep", "step_for"]
 
-#: network -> its FusedStep (or None: not covered), rebuilt when the network changes
-_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
 
 def _bias_tanh(z: np.ndarray, b: np.ndarray, a: np.ndarray) -> None:
     # NumPy's tanh is vectorised; numba's calls the C library once per value, which made
@@ -48,12 +46,16 @@ _BACKWARD_FROM_OUTPUT = {Sigmoid: compiled.sigmoid_backward, Tanh: compiled.tanh
 
 
 def step_for(network: Any) -> FusedStep | None:
-    """The fused step for ``network`` as it is now, or None when it is not covered."""
+    """The fused step for ``network`` as it is now, or None when it is not covered.
+
+    It is kept on the network as ``_fused_step`` (with its buffers, left out of copies
+    and pickles), and made again when the network's layers or parameter vectors change.
+    """
     key = _key(network)
-    found = _STEPS.get(network)
+    found = network.__dict__.get("_fused_step")
     if found is None or found[0] != key:
         step = FusedStep(network) if FusedStep.covers(network) else None
-        _STEPS[network] = found = (key, step)
+        network._fused_step = found = (key, step)
     return found[1]
 
 

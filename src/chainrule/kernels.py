@@ -28,8 +28,9 @@ Kernels plug in by class: ``kernel(optimizer, params, grads, l2, n_weights)`` fo
 optimizer's ``_update`` (L2 included: ``grads[:n_weights] += l2 * params[:n_weights]``
 first), registered with :func:`register_optimizer`, and ``kernel(loss, output, target,
 sample_weight) -> (value, gradient)`` for a loss's ``value_and_gradient``, registered
-with :func:`register_loss`; each with a NumPy and an optional compiled version. A
-kernel that cannot handle its input returns None, and the reference runs.
+with :func:`register_loss`; each with a NumPy and an optional compiled version. A loss
+kernel that cannot handle its input returns None, and the reference runs; a compiled
+optimizer kernel hands such input to the NumPy one.
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ def step_kernel(network: Any) -> Callable | None:
     ``"numba"``, or None (another mode, or layers it does not cover)."""
     if mode() != "numba":
         return None
-    from chainrule import fused
+    from chainrule import fused  # here: importing it imports numba
 
     return fused.step_for(network)
 
@@ -246,10 +247,12 @@ def _scratch(optimizer: Any, params: np.ndarray) -> np.ndarray:
     return scratch
 
 
-def _flush(x: np.ndarray, scratch: np.ndarray) -> None:
+def _flush(x: np.ndarray, scratch: np.ndarray, threshold: float | None = None) -> None:
     """:func:`chainrule.functions.flush_to_zero` with a scratch vector."""
     np.abs(x, out=scratch)
-    np.copyto(x, 0, where=scratch < flush_threshold(x.dtype))
+    if threshold is None:
+        threshold = flush_threshold(x.dtype)
+    np.copyto(x, 0, where=scratch < threshold)
 
 
 def _add_l2(params: np.ndarray, grads: np.ndarray, l2: float, n_weights: int) -> None:
@@ -288,7 +291,7 @@ def rmsprop_update(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights
     s, mean_square = _scratch(opt, params), opt.mean_square
     mean_square *= opt.rho
     mean_square += np.multiply(np.square(grads, out=s), 1.0 - opt.rho, out=s)
-    _flush(mean_square, s)
+    _flush(mean_square, s, np.finfo(s.dtype).tiny)
     np.sqrt(mean_square, out=s)
     s += opt.epsilon
     np.divide(grads, s, out=s)
@@ -306,7 +309,7 @@ def adam_update(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0)
     _flush(m, s)
     v *= beta_2
     v += np.multiply(np.square(grads, out=s), 1.0 - beta_2, out=s)
-    _flush(v, s)
+    _flush(v, s, np.finfo(s.dtype).tiny)
     lr_t = opt.learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
     np.sqrt(v, out=s)
     s += opt.epsilon
@@ -334,58 +337,76 @@ def _floor(params: np.ndarray):
     return params.dtype.type(flush_threshold(params.dtype))
 
 
+def _tiny(params: np.ndarray):
+    return params.dtype.type(np.finfo(params.dtype).tiny)
+
+
+def _fits(params: np.ndarray, *arrays: np.ndarray) -> bool:
+    """Whether the compiled kernel may run: one flat float vector and arrays just like it
+    (numba checks no bounds; anything else takes the NumPy kernel, which raises NumPy's
+    error where the shapes do not fit)."""
+    return (
+        params.ndim == 1
+        and params.dtype in _FLOATS
+        and all(a.shape == params.shape and a.dtype == params.dtype for a in arrays)
+    )
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def compiled_sgd(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
     """:func:`sgd_update` compiled."""
+    state = (opt.velocity,) if opt.momentum else ()
+    if not _fits(params, grads, *state):
+        sgd_update(opt, params, grads, l2, n_weights)
+        return
     lr, momentum, decay = _scalars(params, opt.learning_rate, opt.momentum, l2)
+    n_weights = min(n_weights, params.size)
     if not opt.momentum:
         _COMPILED.sgd(params, grads, lr, decay, n_weights)
         return
     _COMPILED.sgd_momentum(
-        params,
-        grads,
-        opt.velocity,
-        lr,
-        momentum,
-        bool(opt.nesterov),
-        decay,
-        n_weights,
+        params, grads, opt.velocity, lr, momentum, bool(opt.nesterov), decay, n_weights,
         _floor(params),
-    )
+    )  # fmt: skip
 
 
 def compiled_rmsprop(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
     """:func:`rmsprop_update` compiled."""
+    if not _fits(params, grads, opt.mean_square):
+        rmsprop_update(opt, params, grads, l2, n_weights)
+        return
     _COMPILED.rmsprop(
-        params,
-        grads,
-        opt.mean_square,
+        params, grads, opt.mean_square,
         *_scalars(params, opt.learning_rate, opt.rho, 1.0 - opt.rho, opt.epsilon, l2),
-        n_weights,
-        _floor(params),
-    )
+        min(n_weights, params.size), _tiny(params),
+    )  # fmt: skip
 
 
 def _compiled_adam(opt, params, grads, l2, n_weights, decay) -> None:
     beta_1, beta_2, t = opt.beta_1, opt.beta_2, opt.iterations
     lr_t = opt.learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+    scalars = (decay, lr_t, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, opt.epsilon, l2)
     _COMPILED.adam(
-        params,
-        grads,
-        opt.m,
-        opt.v,
-        *_scalars(params, decay, lr_t, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, opt.epsilon, l2),
-        n_weights,
-        _floor(params),
-    )
+        params, grads, opt.m, opt.v, *_scalars(params, *scalars),
+        min(n_weights, params.size), _floor(params), _tiny(params),
+    )  # fmt: skip
 
 
 def compiled_adam(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
     """:func:`adam_update` compiled."""
+    if not _fits(params, grads, opt.m, opt.v):
+        adam_update(opt, params, grads, l2, n_weights)
+        return
     _compiled_adam(opt, params, grads, l2, n_weights, 1.0)
 
 
 def compiled_adamw(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0) -> None:
     """:func:`adamw_update` compiled: the decay in the same pass."""
+    if not _fits(params, grads, opt.m, opt.v):
+        adamw_update(opt, params, grads, l2, n_weights)
+        return
     _compiled_adam(opt, params, grads, l2, n_weights, 1.0 - opt.learning_rate * opt.weight_decay)
 
 
@@ -406,7 +427,9 @@ def _label_shifted_cross_entropy(z, labels, sample_weight, clip_range=None):
     handles those rows (or raises).
     """
     n, k = z.shape
-    if not n or labels.min() < 0 or labels.max() >= k:
+    if not n or labels.shape != (n,) or labels.min() < 0 or labels.max() >= k:
+        return None
+    if sample_weight is not None and np.shape(sample_weight) != (n,):
         return None
     label_at = np.arange(0, n * k, k)  # each row's label, as an index into z.ravel()
     label_at += labels
@@ -439,7 +462,7 @@ _LARGEST_SUM = {"f": 2.0**64, "d": 2.0**512}  # 2 ** (maxexp / 2) per dtype
 def categorical_crossentropy(loss, z: np.ndarray, target: np.ndarray, sample_weight=None):
     """``CategoricalCrossentropy.value_and_gradient`` (:mod:`chainrule.losses`) for
     integer labels."""
-    if target.ndim != 1 or not z.flags.c_contiguous:
+    if target.ndim != 1 or not z.flags.c_contiguous or z.dtype not in _FLOATS:
         return None
     return _label_shifted_cross_entropy(z, target, sample_weight)
 
@@ -447,7 +470,7 @@ def categorical_crossentropy(loss, z: np.ndarray, target: np.ndarray, sample_wei
 def clipped_log_loss(loss, z: np.ndarray, target: np.ndarray, sample_weight=None):
     """scikit-learn's log-loss (:class:`chainrule.sklearn_rules.LogLoss`): each row's
     loss as if ``p = softmax(z)[label]`` were clipped to ``[eps, 1 - eps]``."""
-    if not z.flags.c_contiguous:
+    if not z.flags.c_contiguous or z.dtype not in _FLOATS:
         return None
     return _label_shifted_cross_entropy(z, target, sample_weight, _LOG_LOSS_RANGE[z.dtype.char])
 
@@ -460,8 +483,14 @@ _LOG_LOSS_RANGE = {
 
 
 def _compiled_cross_entropy(z, labels, sample_weight, clip_range):
+    # anything but float logits with one integer label (and weight) per row: the
+    # reference, which names the problem (numba checks no bounds)
+    if z.ndim != 2 or z.dtype not in _FLOATS or not z.shape[0]:
+        return None
     n = z.shape[0]
-    if not n or labels.ndim != 1 or labels.dtype.kind not in "iu":
+    if labels.shape != (n,) or labels.dtype.kind not in "iu":
+        return None
+    if sample_weight is not None and np.shape(sample_weight) != (n,):
         return None
     if sample_weight is None:
         share = np.full(n, 1.0 / n, dtype=z.dtype)

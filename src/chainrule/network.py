@@ -239,6 +239,7 @@ class Network:
         # callbacks may hold what cannot be copied (progress bars): keep their state only
         state["_saved_callback_states"] = self._callback_states()
         state["_callbacks"] = []
+        state.pop("_fused_step", None)  # the fused step's buffers (chainrule.fused)
         if self.built:
             state["layers"] = [_unbound(layer, self.params, self.grads) for layer in self.layers]
         return state

@@ -356,7 +356,7 @@ class RMSprop(Optimizer):
         s = self.mean_square
         s *= self.rho
         s += (1.0 - self.rho) * grads**2  # s = rho s + (1 - rho) g^2
-        flush_to_zero(s)
+        flush_to_zero(s, np.finfo(s.dtype).tiny)
         params -= self.learning_rate * grads / (np.sqrt(s) + self.epsilon)
 
 
@@ -411,7 +411,7 @@ class Adam(Optimizer):
         v *= beta_2
         v += (1.0 - beta_2) * grads**2  # v = b2 v + (1 - b2) g^2
         flush_to_zero(m)  # a moment of a weight whose gradient stays 0 decays towards
-        flush_to_zero(v)  # 0: it becomes 0 before it (or lr_t m) becomes subnormal
+        flush_to_zero(v, np.finfo(v.dtype).tiny)  # 0: it becomes 0, never subnormal
         lr_t = self.learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
         params -= lr_t * m / (np.sqrt(v) + self.epsilon)
 
