@@ -1,6 +1,11 @@
 """The benchmark command runs end to end (a smoke run; timings are never asserted)."""
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +15,27 @@ pytest.importorskip("sklearn", reason="the benchmark compares with scikit-learn"
 from benchmarks import contenders
 from benchmarks.common import blas_threads
 from benchmarks.runner import add_ratios, main, markdown
+
+
+def _in_a_child(request) -> bool:
+    """Run this test again in a child interpreter and say so (True), unless this is it or
+    JAX is not installed (then the test itself says why it skips).
+
+    JAX starts threads when imported, and a process holding them must not fork: later
+    tests start subprocesses (JAX warns that this "will likely lead to a deadlock"). So
+    the tests that import JAX run where nothing forks after them.
+    """
+    if os.environ.get("CHAINRULE_TEST_CHILD") == "1" or importlib.util.find_spec("jax") is None:
+        return False
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", request.node.nodeid],
+        env={**os.environ, "CHAINRULE_TEST_CHILD": "1"},
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    return True
 
 
 def test_quick_benchmark_writes_its_json_and_table(tmp_path, capsys):
@@ -75,7 +101,9 @@ def _tiny_data(n=230):
 
 
 @pytest.mark.parametrize("library", contenders.LIBRARIES)
-def test_every_contender_trains_and_shows_its_first_moments(library):
+def test_every_contender_trains_and_shows_its_first_moments(library, request):
+    if library == "JAX jit" and _in_a_child(request):
+        return
     reason = contenders.missing_reason(library)
     if reason is not None:
         pytest.skip(reason)
@@ -91,9 +119,11 @@ def test_every_contender_trains_and_shows_its_first_moments(library):
     assert model.library == library
 
 
-def test_jax_step_is_pytorchs_adam():
+def test_jax_step_is_pytorchs_adam(request):
     """The JAX contender's jitted step trains like PyTorch's default Adam (and its fused
     one) from the same weights on the same batches."""
+    if _in_a_child(request):
+        return
     for name in ("JAX jit", "PyTorch fused Adam"):
         if contenders.missing_reason(name) is not None:
             pytest.skip(contenders.missing_reason(name))
@@ -180,7 +210,9 @@ def test_ratios_to_every_peer_and_their_columns():
     assert "vs JAX jit" not in markdown(result)
 
 
-def test_quick_plateau_trains_every_library_ten_epochs(tmp_path, monkeypatch):
+def test_quick_plateau_trains_every_library_ten_epochs(tmp_path, monkeypatch, request):
+    if _in_a_child(request):
+        return
     from benchmarks import bench_plateau, runner
 
     monkeypatch.setattr(bench_plateau, "QUICK_ROWS", 700)  # three batches an epoch
