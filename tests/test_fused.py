@@ -204,3 +204,29 @@ def test_the_step_and_its_buffers_stay_out_of_copies_and_pickles():
         assert "_fused_step" in vars(net)
         assert "_fused_step" not in vars(copy.deepcopy(net))
         assert "_fused_step" not in vars(pickle.loads(pickle.dumps(net)))
+
+
+def test_the_buffers_of_a_large_batch_are_not_kept(monkeypatch):
+    from chainrule import fused
+
+    monkeypatch.setattr(fused, "KEEP_BYTES", 4096)
+    net = Network(
+        [Dense(8), ReLU(), Dense(2), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="sgd",
+        seed=0,
+    ).build(4)
+    plain = copy.deepcopy(net)
+    X = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)  # 100 x 8 x 4 B
+    y = np.arange(100) % 2
+    with kernels.use("numba"):
+        for _ in range(2):
+            net.train_step(X, y)
+            step = kernels.step_kernel(net)
+            assert step.rows == 0 and all(s.da is None for s in step.stages)
+    with kernels.use("off"):
+        for _ in range(2):
+            plain.train_step(X, y)
+    np.testing.assert_allclose(net.params, plain.params, rtol=2e-5, atol=1e-6)
+    # what the layers keep is the step's, as the reference keeps it
+    np.testing.assert_allclose(net.layers[1].output, plain.layers[1].output, rtol=2e-5, atol=1e-6)

@@ -31,7 +31,10 @@ import numpy as np
 from chainrule import compiled, kernels
 from chainrule.layers import Dense, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 
-__all__ = ["FusedStep", "step_for"]
+__all__ = ["KEEP_BYTES", "FusedStep", "step_for"]
+
+#: The buffers of batches up to this size (all layers together) are kept between steps.
+KEEP_BYTES = 32 * 2**20
 
 
 def _bias_tanh(z: np.ndarray, b: np.ndarray, a: np.ndarray) -> None:
@@ -175,6 +178,10 @@ class FusedStep:
         self.rows = rows
         for stage in self.stages:
             stage.buffers(rows)
+        size = sum(a.nbytes for s in self.stages for a in (s.z, s.a, s.da, s.dz) if a is not None)
+        # large batches (a full-batch fit): made at every step, as the reference does,
+        # so that a fitted network keeps no more than the reference's layers keep
+        self.keep = size <= KEEP_BYTES
 
     def __call__(self, X: np.ndarray, y: np.ndarray, sample_weight, l2: float):
         """The batch's loss (with the L2 term) and what the loss took, as
@@ -202,4 +209,8 @@ class FusedStep:
             stage = self.stages[k]
             dx = self.stages[k - 1].da[:n] if stage.dense.needs_input_grad else None
             gradient = stage.backward(gradient, dx)
+        if not self.keep:
+            self.rows = 0
+            for stage in self.stages:  # z and a stay with the layers, as in the reference
+                stage.z = stage.a = stage.da = stage.dz = None
         return error, output
