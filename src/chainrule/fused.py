@@ -6,7 +6,8 @@ in its own layer, each a few NumPy passes and new arrays. :class:`FusedStep` com
 the same numbers for a network made of Dense layers, each followed by at most one
 activation (identity, ReLU, leaky ReLU, sigmoid, tanh), and any loss:
 
-- forward, per Dense layer: ``z = x @ W`` (BLAS, into a buffer kept between steps),
+- forward, per Dense layer: ``z = x @ W`` (BLAS, into a buffer kept between steps up
+  to :data:`KEEP_BYTES` in all),
   then one pass adds the bias and writes the activation ``a = f(z)`` (two for tanh,
   whose vectorised form is NumPy's);
 - the loss: its kernel (the compiled softmax cross-entropy) or its reference;
