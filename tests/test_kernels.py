@@ -336,3 +336,31 @@ def test_labels_or_weights_of_the_wrong_length_get_the_reference_error(mode):
         # logits that are not float32 or float64 go to the reference too
         value, _ = loss.value_and_gradient(np.zeros((2, 4)).astype(np.float16), np.array([0, 1]))
         assert value == pytest.approx(np.log(4), rel=1e-3)
+
+
+def test_a_bad_environment_value_warns_at_the_first_step_and_uses_auto():
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; from chainrule import kernels\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.simplefilter('always')\n"
+        "    mode = kernels.mode(); kernels.mode()\n"
+        "print(mode == ('numba' if kernels.compiled_available() else 'numpy'))\n"
+        "print(len(seen)); print(seen[0].message)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**__import__("os").environ, "CHAINRULE_KERNELS": "fast"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stderr == ""  # nothing at import: the warning waits for the first step
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["True", "1"]  # once
+    assert lines[2] == (
+        "CHAINRULE_KERNELS='fast' is not a kernel mode; using 'auto'. "
+        "Set it to one of auto, numba, numpy, off"
+    )

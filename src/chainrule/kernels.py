@@ -111,27 +111,30 @@ def _resolve(name: Any) -> str:
     return key
 
 
-def _env_mode() -> str:
+def _env_mode() -> tuple[str, str]:
+    """The mode ``CHAINRULE_KERNELS`` asks for, and what to warn about ("" if nothing)."""
     value = os.environ.get("CHAINRULE_KERNELS", "auto")
     try:
-        return _resolve(value)
+        return _resolve(value), ""
     except ValueError:
-        warnings.warn(
-            f"CHAINRULE_KERNELS={value!r} is not one of {', '.join(MODES)}; using 'auto'",
-            RuntimeWarning,
-            stacklevel=2,
+        return "auto", (
+            f"CHAINRULE_KERNELS={value!r} is not a kernel mode; using 'auto'. Set it to "
+            f"one of {', '.join(MODES)}"
         )
-        return "auto"
 
 
-#: the mode asked for ("auto", "numba", "numpy" or "off")
-_MODE = _env_mode()
+#: the mode asked for ("auto", "numba", "numpy" or "off"), and a warning about the
+#: environment to give at the first training step (where a program shows warnings its way)
+_MODE, _ENV_WARNING = _env_mode()
 _WARNED_MISSING = False
 
 
 def mode() -> str:
     """The kernels that run: ``"numba"``, ``"numpy"`` or ``"off"`` (the reference alone)."""
-    global _WARNED_MISSING
+    global _WARNED_MISSING, _ENV_WARNING
+    if _ENV_WARNING:
+        message, _ENV_WARNING = _ENV_WARNING, ""
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
     if _MODE in ("auto", "numba"):
         if _load_compiled():
             return "numba"
