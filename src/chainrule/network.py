@@ -263,8 +263,9 @@ class Network:
 
     # ------------------------------------------------------------ the chain rule
 
-    def _backpropagate(self, layers, params, grads, X, target, sample_weight, training, l2):
-        """Forward through ``layers``, the loss, then backward: fills ``grads``.
+    def _backpropagate(self, layers, params, X, target, sample_weight, training, l2):
+        """Forward through ``layers``, the loss, then backward: fills the gradient vector
+        the layers are bound to.
 
         Returns the loss (with the L2 term ``0.5 * l2 * sum(W**2)``) and what the loss
         took: the prediction, or its logits when the loss is fused with the output
@@ -312,7 +313,7 @@ class Network:
         fused_step = kernels.step_kernel(self)
         if fused_step is None:
             error, output = self._backpropagate(
-                self.layers, self.params, self.grads, X, y, sample_weight, True, l2
+                self.layers, self.params, X, y, sample_weight, True, l2
             )
         else:
             error, output = fused_step(X, y, sample_weight, l2)
@@ -400,7 +401,7 @@ class Network:
             if block <= 0:
                 continue
             block_error, _ = self._backpropagate(
-                layers, params, block_grads, X[rows], y[rows], block_weights, training, 0.0
+                layers, params, X[rows], y[rows], block_weights, training, 0.0
             )
             if not math.isfinite(block_error):  # no backward pass ran: no gradient either
                 return block_error, np.full_like(params, np.nan)
