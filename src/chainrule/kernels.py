@@ -294,7 +294,7 @@ def rmsprop_update(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights
     s, mean_square = _scratch(opt, params), opt.mean_square
     mean_square *= opt.rho
     mean_square += np.multiply(np.square(grads, out=s), 1.0 - opt.rho, out=s)
-    _flush(mean_square, s, np.finfo(s.dtype).tiny)
+    np.copyto(mean_square, 0, where=mean_square < np.finfo(s.dtype).tiny)  # >= 0: no abs
     np.sqrt(mean_square, out=s)
     s += opt.epsilon
     np.divide(grads, s, out=s)
@@ -312,7 +312,7 @@ def adam_update(opt, params: np.ndarray, grads: np.ndarray, l2=0.0, n_weights=0)
     _flush(m, s)
     v *= beta_2
     v += np.multiply(np.square(grads, out=s), 1.0 - beta_2, out=s)
-    _flush(v, s, np.finfo(s.dtype).tiny)
+    np.copyto(v, 0, where=v < np.finfo(s.dtype).tiny)  # >= 0: no abs
     lr_t = opt.learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
     np.sqrt(v, out=s)
     s += opt.epsilon
