@@ -52,6 +52,16 @@ def _networks():
 NETWORKS = list(_networks())
 
 
+def _classifier(hidden: int, classes: int, optimizer: str) -> Network:
+    """Dense(hidden), ReLU, Dense(classes), softmax with its cross-entropy."""
+    return Network(
+        [Dense(hidden), ReLU(), Dense(classes), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer=optimizer,
+        seed=0,
+    )
+
+
 def _pair(layers, loss, dtype, l2):
     nets = []
     for _ in range(2):
@@ -127,12 +137,7 @@ def test_layers_it_does_not_cover_take_the_reference(layers):
 
 
 def test_the_step_follows_the_network_when_it_changes():
-    net = Network(
-        [Dense(3), ReLU(), Dense(2), Softmax()],
-        loss="categorical_crossentropy",
-        optimizer="sgd",
-        seed=0,
-    ).build(4)
+    net = _classifier(3, 2, "sgd").build(4)
     with kernels.use("numba"):
         first = kernels.step_kernel(net)
         assert kernels.step_kernel(net) is first  # kept between steps
@@ -158,12 +163,7 @@ def test_training_leaves_no_floating_point_mode_changed():
     # flush-to-zero or denormals-are-zero left on would change the user's own arithmetic
     smallest = np.finfo(np.float32).smallest_subnormal
     X = np.random.default_rng(0).random((256, 20), dtype=np.float32)
-    net = Network(
-        [Dense(16), ReLU(), Dense(3), Softmax()],
-        loss="categorical_crossentropy",
-        optimizer="adam",
-        seed=0,
-    )
+    net = _classifier(16, 3, "adam")
     with kernels.use("numba"):
         net.fit(X, (X[:, 0] * 3).astype(int), epochs=2, batch_size=32)
     assert np.float32(smallest) * np.float32(1.0) == smallest  # not flushed to 0
@@ -178,12 +178,7 @@ def test_a_nan_weight_stops_training_as_in_the_reference():
     X = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
     y = np.arange(16) % 3
     for mode in ("numba", "off"):
-        net = Network(
-            [Dense(6), ReLU(), Dense(3), Softmax()],
-            loss="categorical_crossentropy",
-            optimizer="adam",
-            seed=0,
-        ).build(4)
+        net = _classifier(6, 3, "adam").build(4)
         net.layers[0].weights[0, 0] = np.nan
         with kernels.use(mode), np.errstate(invalid="ignore"):
             with pytest.raises(TrainingDivergedError, match="the loss became nan"):
@@ -193,12 +188,7 @@ def test_a_nan_weight_stops_training_as_in_the_reference():
 def test_the_step_and_its_buffers_stay_out_of_copies_and_pickles():
     import pickle
 
-    net = Network(
-        [Dense(3), ReLU(), Dense(2), Softmax()],
-        loss="categorical_crossentropy",
-        optimizer="sgd",
-        seed=0,
-    ).build(4)
+    net = _classifier(3, 2, "sgd").build(4)
     with kernels.use("numba"):
         net.train_step(np.ones((8, 4), np.float32), np.arange(8) % 2)
         assert "_fused_step" in vars(net)
@@ -210,12 +200,7 @@ def test_the_buffers_of_a_large_batch_are_not_kept(monkeypatch):
     from chainrule import fused
 
     monkeypatch.setattr(fused, "KEEP_BYTES", 4096)
-    net = Network(
-        [Dense(8), ReLU(), Dense(2), Softmax()],
-        loss="categorical_crossentropy",
-        optimizer="sgd",
-        seed=0,
-    ).build(4)
+    net = _classifier(8, 2, "sgd").build(4)
     plain = copy.deepcopy(net)
     X = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)  # 100 x 8 x 4 B
     y = np.arange(100) % 2
