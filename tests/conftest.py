@@ -35,3 +35,38 @@ def python_sigint():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+def _dask_client(processes: bool):
+    """A Dask client on a LocalCluster of this machine: 2 workers of 1 thread."""
+    distributed = pytest.importorskip(
+        "distributed", reason="dask.distributed is not installed (pip install 'chainrule[dask]')"
+    )
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=processes,
+        dashboard_address=None,
+        host="127.0.0.1",
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A LocalCluster with its workers as threads of this process (cheap; shared by the
+    session's Dask tests)."""
+    yield from _dask_client(processes=False)
+
+
+@pytest.fixture(scope="session")
+def dask_process_client():
+    """A LocalCluster with two worker processes: what a real cluster does (pickling,
+    imports in another interpreter). Shared by the session's Dask tests; a test that
+    kills a worker makes its own cluster."""
+    yield from _dask_client(processes=True)
