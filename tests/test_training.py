@@ -2,6 +2,7 @@
 validation, sample weights, epochs and batch sizes, divergence, the caller's arrays
 neither changed nor copied, any batch source, and held-out scores on real data sets."""
 
+import itertools
 import tracemalloc
 
 import numpy as np
@@ -610,3 +611,172 @@ def test_resuming_on_other_rows_starts_a_new_row_order():
     model.fit(X, y, epochs=2)
     model.fit(X[:50], y[:50], epochs=3, initial_epoch=2)
     assert sorted(model._batch_order) == list(range(50))
+
+
+# ---------------------------------------------------------------- data larger than memory
+
+
+def _chunks(X, y, sizes, w=None):
+    """``(X, y)`` cut into consecutive chunks of the given row counts."""
+    edges = np.cumsum([0, *sizes])
+    assert edges[-1] == X.shape[0]
+    return [
+        (X[a:b], y[a:b]) if w is None else (X[a:b], y[a:b], w[a:b])
+        for a, b in itertools.pairwise(edges)
+    ]
+
+
+def test_chunk_batches_in_order_are_array_batches_of_the_joined_chunks():
+    from chainrule.training import ArrayBatches, ChunkBatches
+
+    X, y = classification_data(n=90)
+    w = np.linspace(0.5, 1.5, 90)
+    chunks = _chunks(X, y, [7, 30, 1, 40, 12], w)
+    got = list(ChunkBatches(chunks, batch_size=16, shuffle=False))
+    want = list(ArrayBatches(X, y, w, batch_size=16, shuffle=False))
+    assert [b.X.shape[0] for b in got] == [16] * 5 + [10]  # batches run across chunks
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a.X, b.X)
+        np.testing.assert_array_equal(a.y, b.y)
+        np.testing.assert_array_equal(a.sample_weight, b.sample_weight)
+
+
+def test_chunk_batches_shuffle_within_the_buffer_and_visit_every_row_once():
+    from chainrule.training import ChunkBatches
+
+    ids = np.arange(100.0).reshape(-1, 1)  # each row's X is its number
+    chunks = _chunks(ids, np.zeros(100), [10] * 10)
+    source = ChunkBatches(
+        chunks, batch_size=8, shuffle=True, rng=np.random.default_rng(0), buffer_chunks=2
+    )
+    epochs = [np.concatenate([b.X[:, 0] for b in source]) for _ in range(2)]
+    for order in epochs:
+        np.testing.assert_array_equal(np.sort(order), np.arange(100.0))
+        # a buffer is 2 chunks (20 rows) plus fewer than 8 rows left over from the one
+        # before, so at least 16 rows go out per buffer read: by position p at most
+        # p // 16 + 1 buffers have been read, and row p comes from the rows they hold
+        for position, row in enumerate(order):
+            assert row < 20 * (position // 16 + 1), (position, row)
+    assert not np.array_equal(epochs[0], epochs[1])  # a new order every epoch
+    assert not np.array_equal(epochs[0], np.arange(100.0))
+
+
+def test_fit_on_chunks_in_order_equals_fit_on_the_arrays():
+    X, y = classification_data(n=90)
+    X_val, y_val = classification_data(n=30, seed=1)
+    a, b = classifier(seed=3), classifier(seed=3)
+    ha = a.fit(X, y, epochs=3, batch_size=16, shuffle=False, validation_data=(X_val, y_val))
+    hb = b.fit(
+        _chunks(X, y, [20, 33, 37]),
+        epochs=3,
+        batch_size=16,
+        shuffle=False,
+        validation_data=_chunks(X_val, y_val, [11, 19]),
+    )
+    np.testing.assert_array_equal(a.params, b.params)
+    assert ha.history == {**hb.history, "seconds": ha.history["seconds"]}
+    assert b.evaluate(_chunks(X_val, y_val, [4, 26])) == pytest.approx(
+        a.evaluate(X_val, y_val), rel=1e-12
+    )
+
+
+def test_fit_on_chunks_resumes_exactly():
+    """The buffer's order is drawn from the network's generator, which a model file keeps."""
+    X, y = classification_data(n=90)
+    source = chainrule.Chunks(lambda: iter(_chunks(X, y, [30, 30, 30])))
+    whole, halves = classifier(seed=4), classifier(seed=4)
+    whole.fit(source, epochs=4, batch_size=16, shuffle_buffer=2)
+    halves.fit(source, epochs=2, batch_size=16, shuffle_buffer=2)
+    halves.fit(source, epochs=4, batch_size=16, shuffle_buffer=2, initial_epoch=2)
+    np.testing.assert_array_equal(whole.params, halves.params)
+
+
+def test_fit_on_chunks_learns_as_well_as_on_the_arrays():
+    X, y = classification_data(n=600)
+    X_test, y_test = classification_data(n=300, seed=9)
+    a, b = classifier(seed=0, metrics=["accuracy"]), classifier(seed=0, metrics=["accuracy"])
+    a.fit(X, y, epochs=60, batch_size=32)
+    b.fit(chainrule.array_chunks(X, y, chunk_rows=50), epochs=60, batch_size=32)
+    accuracy_a = a.evaluate(X_test, y_test)["accuracy"]
+    accuracy_b = b.evaluate(X_test, y_test)["accuracy"]
+    assert accuracy_a > 0.85 and abs(accuracy_a - accuracy_b) < 0.05
+
+
+def test_chunk_sources_that_cannot_work_are_refused_with_the_fix():
+    X, y = classification_data(n=30)
+
+    def generate():
+        yield X, y
+
+    with pytest.raises(TypeError, match=r"read only once.*chainrule.Chunks\(make_chunks\)"):
+        classifier().fit(generate(), epochs=2)
+    with pytest.raises(TypeError, match="needs a function"):
+        chainrule.Chunks(generate())
+    with pytest.raises(ValueError, match="X yielded no chunks"):
+        classifier().fit([], epochs=1)
+    with pytest.raises(TypeError, match=r"chunk 1 must be a tuple \(X, y\).*received ndarray"):
+        classifier().fit([(X, y), X], epochs=1)
+    X_nan = X.copy()
+    X_nan[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X: chunk 2 \(0-based\): X contains NaN"):
+        classifier().fit([(X, y), (X, y), (X_nan, y)], epochs=1)
+    with pytest.raises(ValueError, match=r"chunk 1 \(0-based\): X has 2 features.*built for 4"):
+        classifier().fit([(X, y), (X[:, :2], y)], epochs=1)
+    with pytest.raises(ValueError, match="sample weights, or none"):
+        classifier().fit([(X, y, np.ones(30)), (X, y)], epochs=1)
+    with pytest.raises(ValueError, match="put each chunk's weights in the chunk"):
+        classifier().fit([(X, y)], sample_weight=np.ones(30))
+    with pytest.raises(ValueError, match=r"validation_split=0\.2 needs the rows in memory"):
+        classifier().fit([(X, y)], validation_split=0.2)
+    with pytest.raises(ValueError, match="shuffle_buffer must be"):
+        classifier().fit([(X, y)], shuffle_buffer=0)
+    with pytest.raises(TypeError, match="fit needs y"):
+        classifier().fit(X)
+
+
+def _memory_mapped(tmp_path, array):
+    path = tmp_path / "X.npy"
+    np.save(path, array)
+    return np.load(path, mmap_mode="r")
+
+
+@pytest.mark.parametrize("file_dtype", [np.float32, np.float64])
+def test_fit_on_a_memory_mapped_array_equals_fit_in_memory(tmp_path, file_dtype):
+    X, y = classification_data(n=300)
+    X = X.astype(file_dtype)
+    mapped = _memory_mapped(tmp_path, X)
+    a, b = classifier(seed=5, dtype="float32"), classifier(seed=5, dtype="float32")
+    ha = a.fit(X, y, epochs=2, batch_size=16, validation_split=0.2)
+    hb = b.fit(mapped, y, epochs=2, batch_size=16, validation_split=0.2)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert ha.history["val_loss"] == hb.history["val_loss"]
+    np.testing.assert_array_equal(a.predict(X), b.predict(mapped))
+    assert a.evaluate(X, y) == b.evaluate(mapped, y)
+
+
+def test_fit_on_a_memory_mapped_array_does_not_copy_it(tmp_path):
+    """The file is 40 MB; fit's own allocations stay a small fraction of it."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100_000, 50))  # float64, converted batch by batch
+    y = (X[:, 0] > 0).astype(int)
+    mapped = _memory_mapped(tmp_path, X)
+    del X
+    network = Network(
+        [Dense(4), ReLU(), Dense(2), Softmax()],
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        dtype="float32",
+        seed=0,
+    )
+    network.build(50)
+    tracemalloc.start()
+    try:
+        network.fit(mapped, y, epochs=1, batch_size=1024, validation_split=0.1)
+        network.predict(mapped)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the targets (100,000 labels), the row order and the predictions are in memory;
+    # the 40 MB of X never is (a copy as float32 would be 20 MB)
+    assert peak < 6e6, peak

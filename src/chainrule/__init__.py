@@ -58,6 +58,7 @@ from chainrule.optimizers import (
     RMSprop,
     StepDecay,
 )
+from chainrule.training import Chunks, array_chunks
 
 __all__ = [
     "Trace",
@@ -73,6 +74,7 @@ __all__ = [
     "Callback",
     "CategoricalCrossentropy",
     "Checkpoint",
+    "Chunks",
     "CosineDecay",
     "DataError",
     "Dense",
@@ -100,6 +102,7 @@ __all__ = [
     "TrainingDivergedError",
     "TrainingHealthWarning",
     "__version__",
+    "array_chunks",
     "gradcheck",
     "kernels",
     "tutorial",

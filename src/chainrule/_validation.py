@@ -6,6 +6,7 @@ fix it. ``ValueError`` for wrong values, ``TypeError`` for wrong types.
 
 from __future__ import annotations
 
+import mmap
 import numbers
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -85,11 +86,15 @@ def check_array(
     dtype: Any = None,
     ndim: int | tuple[int, ...] = 2,
     allow_empty: bool = False,
+    keep_mapped: bool = False,
 ) -> np.ndarray:
     """Convert ``array`` to a NumPy array and check its shape and values.
 
     No copy is made when ``array`` already has the requested dtype and is
-    C-contiguous. Raises ValueError for the wrong number of dimensions, an empty
+    C-contiguous. With ``keep_mapped``, a memory-mapped array (``np.load(path,
+    mmap_mode="r")``) of numbers is returned as it is, whatever its dtype, for a caller
+    that reads and converts it batch by batch (the values are checked here, block by
+    block). Raises ValueError for the wrong number of dimensions, an empty
     array, or NaN / infinity; TypeError for values that are not numbers.
     """
     if hasattr(array, "tocsr") and hasattr(array, "nnz"):
@@ -103,7 +108,16 @@ def check_array(
             f"Pass real values (for example {name}.real or abs({name}))."
         )
     try:
-        if dtype is None:
+        if (
+            keep_mapped
+            and isinstance(array, np.ndarray)
+            and array.dtype.kind in "fiu"
+            and is_memory_mapped(array)
+        ):
+            # a file larger than memory stays on disk: its batches are read (and converted
+            # to the dtype) one by one
+            result = array
+        elif dtype is None:
             result = np.asarray(array)
             if result.dtype.kind in "biu":
                 result = result.astype(np.float64)
@@ -142,6 +156,15 @@ def check_array(
             f"{first}); every value must be finite: remove or impute them first."
         )
     return result
+
+
+def is_memory_mapped(array: Any) -> bool:
+    """Whether ``array`` (or the array it is a view of) lives in a memory-mapped file."""
+    while array is not None:
+        if isinstance(array, (np.memmap, mmap.mmap)):
+            return True
+        array = getattr(array, "base", None)
+    return False
 
 
 def _all_finite(array: np.ndarray) -> bool:

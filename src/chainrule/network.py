@@ -45,7 +45,14 @@ from chainrule.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from chainrule.progress import check_verbose, progress_bar
 from chainrule.resume import HEADER_KEY as RESUME_KEY
 from chainrule.resume import array_names, restore_training_state, training_state
-from chainrule.training import ArrayBatches, fit, n_batches
+from chainrule.training import (
+    ArrayBatches,
+    CheckedChunks,
+    ChunkBatches,
+    fit,
+    is_chunk_source,
+    n_batches,
+)
 
 __all__ = ["LOSS_BLOCK_ROWS", "Network"]
 
@@ -455,7 +462,8 @@ class Network:
         with progress_bar(len(starts), verbose, "predict", line=True) as bar:
             for start in starts:
                 stop = min(start + batch_size, X.shape[0])
-                result[start:stop] = self.forward(X[start:stop])
+                # (a memory-mapped X is read, and converted, block by block)
+                result[start:stop] = self.forward(np.asarray(X[start:stop], dtype=self.dtype))
                 bar.update(1)
         return result
 
@@ -476,20 +484,34 @@ class Network:
         return proba
 
     def evaluate(
-        self, X, y, batch_size: int = 4096, verbose: int = 0, sample_weight=None
+        self, X, y=None, batch_size: int = 4096, verbose: int = 0, sample_weight=None
     ) -> dict[str, float]:
         """Loss and metrics on ``(X, y)``, as a dict ``{"loss": ..., "accuracy": ...}``.
 
         The loss is the weighted mean over the samples plus the L2 term, as ``fit``
-        logs it; nothing is kept on the network.
+        logs it; nothing is kept on the network. ``X`` may be a chunk source (``y``
+        omitted), as in :meth:`fit`: the chunks are scored one by one.
         """
         batch_size = check_positive_int(batch_size, "batch_size")
         verbose = check_verbose(verbose)
+        if is_chunk_source(X, y):
+            self._require_built()
+            if sample_weight is not None:
+                raise ValueError(
+                    "sample_weight cannot be given beside a chunk source: put each chunk's "
+                    "weights in the chunk, as (X, y, sample_weight)"
+                )
+            chunks = CheckedChunks(self, X, "X")
+            return self._evaluate(ChunkBatches(chunks, batch_size=batch_size, shuffle=False))
+        if y is None:
+            raise TypeError("evaluate needs y, the targets, with X an array; received y=None")
         X = self._check_predict_input(X)
         target = self.loss.prepare_target(self._check_target(X, y), self.n_outputs, self.dtype)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0], self.dtype)
-        batches = ArrayBatches(X, target, sample_weight, batch_size=batch_size, shuffle=False)
+        batches = ArrayBatches(
+            X, target, sample_weight, batch_size=batch_size, shuffle=False, dtype=self.dtype
+        )
         return self._evaluate(batches, verbose)
 
     def _evaluate(self, batches, verbose: int = 0) -> dict[str, float]:
@@ -518,7 +540,7 @@ class Network:
         return scores
 
     def _check_predict_input(self, X) -> np.ndarray:
-        X = check_array(X, "X", dtype=self.dtype)
+        X = check_array(X, "X", dtype=self.dtype, keep_mapped=True)
         if not self.built:
             raise ValueError("this network has no weights yet: call fit() or build() first")
         if X.shape[1] != self.n_features:
@@ -531,7 +553,7 @@ class Network:
     def _prepare_xy(self, X, y, x_name="X", y_name="y"):
         """``X`` checked and in the network's dtype, ``y`` as the loss takes it; builds
         the network on the first data it sees."""
-        X = check_array(X, x_name, dtype=self.dtype)
+        X = check_array(X, x_name, dtype=self.dtype, keep_mapped=True)
         y = self._check_target(X, y, x_name, y_name)
         if not self.built:
             self.build(X.shape[1])
@@ -554,7 +576,7 @@ class Network:
     def fit(
         self,
         X,
-        y,
+        y=None,
         epochs: int = 1,
         batch_size: int = 32,
         *,
@@ -565,17 +587,26 @@ class Network:
         callbacks: Sequence[Callback] = (),
         sample_weight=None,
         initial_epoch: int = 0,
+        shuffle_buffer: int = 4,
     ) -> History:
         """Train the network on ``(X, y)`` by mini-batch gradient descent.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a chunk source
             Converted once to the network's dtype; float arrays of that dtype are used
-            without a copy.
+            without a copy. A memory-mapped array (``np.load(path, mmap_mode="r")``)
+            stays on disk: it is checked block by block and each batch reads (and
+            converts) its rows. Or, with ``y`` omitted, a **chunk source** for data
+            larger than memory: a re-iterable of ``(X, y)`` or ``(X, y,
+            sample_weight)`` chunks, read once per epoch (a list of tuples,
+            :class:`chainrule.Chunks` around a function that makes a generator,
+            :func:`chainrule.array_chunks` over a memory-mapped array); each chunk is
+            checked as it is read.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets: values for ``"mse"``, 0/1 for ``"binary_crossentropy"``, integer
-            labels or one-hot rows for ``"categorical_crossentropy"``.
+            labels or one-hot rows for ``"categorical_crossentropy"``. None when ``X``
+            is a chunk source.
         epochs : int, default=1
             Passes over the training data.
         batch_size : int, default=32
@@ -584,12 +615,16 @@ class Network:
             0 silent, 1 a progress bar per epoch, 2 one line per epoch.
         shuffle : bool, default=True
             Shuffle the training samples before each epoch (from the network's seed).
+            For a chunk source the rows are shuffled **within a buffer** of
+            ``shuffle_buffer`` chunks, not globally (see ``shuffle_buffer``).
         validation_split : float, default=0.0
             Fraction of the samples, taken from the end before shuffling (as Keras), held
-            out for validation. Ignored when ``validation_data`` is given.
-        validation_data : tuple, optional
-            ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``: held-out data
-            scored at the end of every epoch (``val_loss`` and metrics).
+            out for validation. Ignored when ``validation_data`` is given; not available
+            for a chunk source.
+        validation_data : tuple or chunk source, optional
+            ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``, or a chunk
+            source: held-out data scored at the end of every epoch (``val_loss`` and
+            metrics).
         callbacks : list of Callback, default=()
             Such as :class:`EarlyStopping` or :class:`ReduceLROnPlateau`.
         sample_weight : array-like of shape (n_samples,), optional
@@ -602,6 +637,11 @@ class Network:
             generator, the rows' order and the callbacks' state (best value, patience
             count) carry on, and the history continues; with the same data the weights
             equal those of one uninterrupted run, bit for bit on one thread.
+        shuffle_buffer : int, default=4
+            For a chunk source: the chunks held in memory and shuffled together. Rows
+            move only within the buffer, so a file sorted by class or date needs a
+            larger buffer (or smaller chunks, or a file shuffled once beforehand).
+            Memory is about ``shuffle_buffer + 1`` chunks.
 
         Returns
         -------
@@ -621,6 +661,7 @@ class Network:
             callbacks=callbacks,
             sample_weight=sample_weight,
             initial_epoch=initial_epoch,
+            shuffle_buffer=shuffle_buffer,
         )
 
     # ------------------------------------------------------------ weights

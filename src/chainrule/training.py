@@ -25,19 +25,27 @@ A batch source is any iterable whose every iteration is one epoch: it yields
 the loss takes (``network.loss.prepare_target``), ``sample_weight`` None or one
 weight per row. It may define ``len()`` (batches per epoch, for progress bars). The
 loop asks nothing else of it, so a memory-mapped array or a reader of chunks from a
-file plugs in without touching the loop.
+file plugs in without touching the loop: :class:`ArrayBatches` gathers rows from a
+memory-mapped array page by page, and :class:`ChunkBatches` makes batches from a
+re-iterable source of ``(X, y)`` chunks (a file read piece by piece), shuffling within
+a buffer of a few chunks.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from chainrule._validation import check_fraction, check_positive_int, check_sample_weight
+from chainrule._validation import (
+    check_fraction,
+    check_positive_int,
+    check_sample_weight,
+    is_memory_mapped,
+)
 from chainrule.callbacks import Callback, Checkpoint, History, ProgressLogger, check_callbacks
 from chainrule.errors import TrainingDivergedError
 from chainrule.progress import check_verbose
@@ -45,7 +53,18 @@ from chainrule.progress import check_verbose
 if TYPE_CHECKING:  # pragma: no cover
     from chainrule.network import Network
 
-__all__ = ["ArrayBatches", "Batch", "fit", "n_batches", "train"]
+__all__ = [
+    "ArrayBatches",
+    "Batch",
+    "ChunkBatches",
+    "Chunks",
+    "array_chunks",
+    "fit",
+    "is_chunk_source",
+    "is_memory_mapped",
+    "n_batches",
+    "train",
+]
 
 
 class Batch(NamedTuple):
@@ -75,11 +94,15 @@ class ArrayBatches:
         Its ``shuffle`` orders the rows (needed when shuffling): the network's generator
         for ``fit``; the estimators pass scikit-learn's RandomState, which visits
         scikit-learn's batches.
+    dtype : numpy dtype, optional
+        Convert each batch's ``X`` to it: for a memory-mapped ``X`` of another dtype,
+        which is read batch by batch rather than converted whole.
 
     Notes
     -----
     The order is shuffled in place from one epoch to the next, as scikit-learn's
-    ``MLPClassifier`` and ``Network.fit`` always did.
+    ``MLPClassifier`` and ``Network.fit`` always did. A memory-mapped ``X``
+    (``np.load(path, mmap_mode="r")``) stays on disk: each batch reads its rows.
     """
 
     def __init__(
@@ -91,8 +114,11 @@ class ArrayBatches:
         batch_size: int = 32,
         shuffle: bool = True,
         rng: Any = None,
+        dtype: Any = None,
     ) -> None:
         self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.dtype = None if dtype is None or np.dtype(dtype) == X.dtype else np.dtype(dtype)
+        self.mapped = is_memory_mapped(X)
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.shuffle = bool(shuffle)
         if self.shuffle and rng is None:
@@ -126,7 +152,238 @@ class ArrayBatches:
                 rows = self.order[start:stop]
                 X_rows = X[rows] if sparse else X.take(rows, axis=0)
                 y_rows, w_rows = y.take(rows, axis=0), None if w is None else w.take(rows)
-            yield Batch(X_rows.toarray() if sparse else X_rows, y_rows, w_rows)
+            if sparse:
+                X_rows = X_rows.toarray()
+            elif self.mapped or self.dtype is not None:  # rows read from the file
+                X_rows = np.asarray(X_rows, dtype=self.dtype)
+            yield Batch(X_rows, y_rows, w_rows)
+
+
+class ChunkBatches:
+    """Mini-batches from a source of chunks, shuffled within a buffer of chunks.
+
+    For data that does not fit in memory: a file read piece by piece, a folder of
+    ``.npy`` files, a database cursor. Only ``buffer_chunks`` chunks (and one batch's
+    leftover rows) are held at a time.
+
+    Parameters
+    ----------
+    chunks : re-iterable of (X, y) or (X, y, sample_weight)
+        Every ``iter(chunks)`` is one epoch; each chunk already in the network's form
+        (``X`` 2-D in its dtype, ``y`` as its loss takes it). Chunks may have any
+        number of rows.
+    batch_size : int, default=32
+        Rows per batch. Batches run across chunk boundaries: only the epoch's last
+        batch may be smaller.
+    shuffle : bool, default=True
+        Shuffle the rows of every ``buffer_chunks`` chunks together (plus the rows
+        left over from the buffer before). Without it the batches are the rows in
+        order, exactly those of :class:`ArrayBatches` on the chunks joined together.
+    rng : numpy.random.Generator or numpy.random.RandomState
+        Its ``shuffle`` orders the rows of each buffer (needed when shuffling).
+    buffer_chunks : int, default=4
+        Chunks held and shuffled together.
+
+    Notes
+    -----
+    The order is shuffled **within the buffer, not globally**: a row can only move as
+    far as the buffer reaches. When the file is sorted (by date, by class), use a
+    larger buffer, smaller chunks, or shuffle the file once beforehand; rows from the
+    end of an epoch never meet rows from its start in one batch.
+    """
+
+    def __init__(
+        self,
+        chunks,
+        *,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        rng: Any = None,
+        buffer_chunks: int = 4,
+    ) -> None:
+        self.chunks = chunks
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.buffer_chunks = check_positive_int(buffer_chunks, "shuffle_buffer")
+        self.shuffle = bool(shuffle)
+        if self.shuffle and rng is None:
+            raise ValueError(
+                "ChunkBatches(shuffle=True) needs rng, the random generator that orders the "
+                "rows (such as network.rng); pass rng=..., or shuffle=False"
+            )
+        self.rng = rng
+
+    def __iter__(self) -> Iterator[Batch]:
+        buffer: list[Batch] = []  # the leftover rows first, then the chunks read
+        n_chunks = 0
+        for chunk in self.chunks:
+            buffer.append(Batch(*chunk) if len(chunk) == 3 else Batch(*chunk, None))
+            n_chunks += 1
+            if not self.shuffle or n_chunks == self.buffer_chunks:
+                leftover = yield from self._batches(buffer, final=False)
+                buffer, n_chunks = ([leftover] if leftover is not None else []), 0
+        yield from self._batches(buffer, final=True)
+
+    def _batches(self, buffer: list[Batch], final: bool):
+        """Yield the full batches of ``buffer`` (all of them when ``final``); return the
+        rows left over, for the next buffer."""
+        if not buffer:
+            return None
+        weighted = [b.sample_weight is not None for b in buffer]
+        if any(weighted) and not all(weighted):
+            raise ValueError(
+                "every chunk must have sample weights, or none: received chunks of "
+                "(X, y, sample_weight) mixed with chunks of (X, y)"
+            )
+        if len(buffer) == 1:
+            X, y, w = buffer[0]
+        else:
+            X = np.concatenate([b.X for b in buffer])
+            y = np.concatenate([b.y for b in buffer])
+            w = np.concatenate([b.sample_weight for b in buffer]) if weighted[0] else None
+        n = X.shape[0]
+        if self.shuffle and n > 1:
+            order = np.arange(n)
+            self.rng.shuffle(order)
+            X, y = X.take(order, axis=0), y.take(order, axis=0)
+            w = None if w is None else w.take(order)
+        end = n if final else n - n % self.batch_size
+        for start in range(0, end, self.batch_size):
+            stop = min(start + self.batch_size, end)
+            yield Batch(X[start:stop], y[start:stop], None if w is None else w[start:stop])
+        if end == n:
+            return None
+        # copied: a view would keep the whole buffer alive
+        return Batch(X[end:].copy(), y[end:].copy(), None if w is None else w[end:].copy())
+
+
+class Chunks:
+    """A re-iterable chunk source from a function that starts a new pass.
+
+    ``fit`` reads its chunks once per epoch, so it needs something it can iterate
+    over again; a generator can be read only once. Wrap the function that makes it.
+
+    Parameters
+    ----------
+    make_chunks : callable
+        Called with no arguments at the start of every epoch; returns an iterable of
+        ``(X, y)`` or ``(X, y, sample_weight)`` tuples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.training import Chunks
+    >>> def read():
+    ...     for i in range(3):
+    ...         yield np.full((2, 1), float(i)), np.zeros(2)
+    >>> source = Chunks(read)
+    >>> [X.shape for X, y in source], len(list(source))
+    ([(2, 1), (2, 1), (2, 1)], 3)
+    """
+
+    def __init__(self, make_chunks: Callable[[], Any]) -> None:
+        if not callable(make_chunks):
+            raise TypeError(
+                "Chunks(make_chunks) needs a function that returns a new iterable of "
+                f"(X, y) chunks each time it is called; received {type(make_chunks).__name__}"
+            )
+        self.make_chunks = make_chunks
+
+    def __iter__(self) -> Iterator:
+        return iter(self.make_chunks())
+
+    def __repr__(self) -> str:
+        return f"Chunks({getattr(self.make_chunks, '__name__', self.make_chunks)!r})"
+
+
+def array_chunks(X, y, chunk_rows: int = 100_000, sample_weight=None) -> Chunks:
+    """``(X, y)`` as a chunk source of consecutive row blocks of ``chunk_rows`` rows.
+
+    For a memory-mapped array larger than memory: ``fit`` then reads the file block by
+    block, in order, and shuffles within its buffer of chunks (instead of gathering
+    rows from all over the file, which is slow when the file is not in the page cache).
+
+    Parameters
+    ----------
+    X, y : array-like (a memory-mapped array stays on disk)
+    chunk_rows : int, default=100000
+    sample_weight : array-like of shape (n_samples,), optional
+
+    Returns
+    -------
+    Chunks
+    """
+    chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"X and y must have the same number of samples; received X with {X.shape[0]} "
+            f"rows and y with {y.shape[0]}."
+        )
+
+    def blocks():
+        for start in range(0, X.shape[0], chunk_rows):
+            rows = slice(start, start + chunk_rows)
+            if sample_weight is None:
+                yield np.asarray(X[rows]), np.asarray(y[rows])
+            else:
+                yield np.asarray(X[rows]), np.asarray(y[rows]), np.asarray(sample_weight[rows])
+
+    blocks.__name__ = f"array_chunks(chunk_rows={chunk_rows})"
+    return Chunks(blocks)
+
+
+def is_chunk_source(X: Any, y: Any) -> bool:
+    """Whether ``fit(X, y)`` was given a chunk source: ``y`` omitted and ``X`` an
+    iterable that is not an array, a table or a list of rows."""
+    if y is not None or X is None:
+        return False
+    if isinstance(X, (list, tuple)):  # a list of (X, y) chunks, not of rows
+        return len(X) == 0 or isinstance(X[0], tuple)
+    if isinstance(X, (np.ndarray, str, bytes, dict)):
+        return False
+    if hasattr(X, "__array__") or hasattr(X, "shape") or hasattr(X, "__array_interface__"):
+        return False  # pandas, sparse matrices, array-likes
+    return hasattr(X, "__iter__")
+
+
+class CheckedChunks:
+    """A user's chunk source, each chunk checked and converted as ``fit`` converts
+    arrays (the network's dtype, finite values, ``loss.prepare_target``); the network
+    is built from the first chunk's columns. ``name`` names the source in errors."""
+
+    def __init__(self, network: Network, chunks, name: str = "X") -> None:
+        if iter(chunks) is chunks:
+            raise TypeError(
+                f"{name} is an iterator (such as a generator), which can be read only once, "
+                "but fit reads its chunks again every epoch. Pass something it can iterate "
+                "over again: a list of (X, y) chunks, or the function that makes the "
+                "generator wrapped as chainrule.Chunks(make_chunks)"
+            )
+        self.network, self.chunks, self.name = network, chunks, name
+
+    def __iter__(self) -> Iterator[Batch]:
+        network, name = self.network, self.name
+        for i, chunk in enumerate(self.chunks):
+            if not isinstance(chunk, (tuple, list)) or len(chunk) not in (2, 3):
+                raise TypeError(
+                    f"{name}: chunk {i} must be a tuple (X, y) or (X, y, sample_weight); "
+                    f"received {type(chunk).__name__}"
+                    + (f" of length {len(chunk)}" if isinstance(chunk, (tuple, list)) else "")
+                )
+            try:
+                X, target = network._prepare_xy(chunk[0], chunk[1])
+                w = None
+                if len(chunk) == 3 and chunk[2] is not None:
+                    w = check_sample_weight(chunk[2], X.shape[0], network.dtype)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{name}: chunk {i} (0-based): {exc}") from None
+            yield Batch(np.asarray(X), target, w)
+
+    def first(self) -> Batch:
+        """The first chunk, checked (this builds the network); an empty source is an
+        error."""
+        for chunk in self:
+            return chunk
+        raise ValueError(f"{self.name} yielded no chunks; it needs at least one (X, y) chunk")
 
 
 def train(
@@ -306,29 +563,42 @@ def fit(
     verbose: int = 0,
     sample_weight=None,
     initial_epoch: int = 0,
+    shuffle_buffer: int = 4,
 ) -> History:
     """``Network.fit``: check the arrays, hold out validation rows, make the batch
     sources, then :func:`train`. The arguments are ``Network.fit``'s."""
     epochs, initial_epoch = check_epochs(epochs, initial_epoch)
     batch_size = check_positive_int(batch_size, "batch_size")
+    shuffle_buffer = check_positive_int(shuffle_buffer, "shuffle_buffer")
     verbose = check_verbose(verbose)
     callbacks = check_callbacks(callbacks)
+    if is_chunk_source(X, y):
+        return _fit_chunks(
+            network,
+            X,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            shuffle_buffer=shuffle_buffer,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            verbose=verbose,
+            sample_weight=sample_weight,
+            initial_epoch=initial_epoch,
+        )
+    if y is None:
+        raise TypeError(
+            "fit needs y, the targets, with X an array; received y=None. (Without y, X "
+            "must be a chunk source: a re-iterable of (X, y) chunks.)"
+        )
     X, target = network._prepare_xy(X, y)
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, X.shape[0], network.dtype)
 
     validation = None
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise TypeError(
-                "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, "
-                f"sample_weight_val); received {type(validation_data).__name__}"
-            )
-        X_val, y_val = network._prepare_xy(validation_data[0], validation_data[1], "X_val", "y_val")
-        w_val = validation_data[2] if len(validation_data) == 3 else None
-        if w_val is not None:
-            w_val = check_sample_weight(w_val, X_val.shape[0], network.dtype)
-        validation = (X_val, y_val, w_val)
+        validation = _validation_source(network, validation_data)
     elif validation_split:
         check_fraction(validation_split, "validation_split", allow_zero=False)
         n_val = math.ceil(X.shape[0] * validation_split)
@@ -343,11 +613,16 @@ def fit(
         X, target = X[:cut], target[:cut]
         if sample_weight is not None:
             sample_weight = sample_weight[:cut]
-    if validation is not None:
-        validation = ArrayBatches(*validation, batch_size=4096, shuffle=False)
+        validation = ArrayBatches(*validation, batch_size=4096, shuffle=False, dtype=network.dtype)
 
     batches = ArrayBatches(
-        X, target, sample_weight, batch_size=batch_size, shuffle=shuffle, rng=network.rng
+        X,
+        target,
+        sample_weight,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        rng=network.rng,
+        dtype=network.dtype,
     )
     # resuming: the row order carries on from the last epoch (it is shuffled in place)
     order = network._batch_order
@@ -365,3 +640,87 @@ def fit(
         validation=validation,
         callbacks=callbacks,
     )
+
+
+def _fit_chunks(
+    network: Network,
+    chunks,
+    *,
+    epochs: int,
+    batch_size: int,
+    shuffle: bool,
+    shuffle_buffer: int,
+    validation_split: float,
+    validation_data,
+    callbacks: list[Callback],
+    verbose: int,
+    sample_weight,
+    initial_epoch: int,
+) -> History:
+    """``Network.fit`` on a chunk source: each chunk checked as it is read, the rows
+    shuffled within a buffer of ``shuffle_buffer`` chunks."""
+    if sample_weight is not None:
+        raise ValueError(
+            "sample_weight cannot be given beside a chunk source: put each chunk's weights "
+            "in the chunk, as (X, y, sample_weight)"
+        )
+    if validation_split:
+        raise ValueError(
+            f"validation_split={validation_split} needs the rows in memory (it holds out the "
+            "last rows); with a chunk source pass validation_data, a second chunk source or "
+            "an (X_val, y_val) tuple"
+        )
+    source = CheckedChunks(network, chunks, "X")
+    source.first()  # builds the network before the loop copies its parameters
+    validation = None
+    if validation_data is not None:
+        validation = _validation_source(network, validation_data)
+    batches = ChunkBatches(
+        source,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        rng=network.rng,
+        buffer_chunks=shuffle_buffer,
+    )
+    network._batch_order = None  # the order is the buffer's, drawn from network.rng
+    if verbose:
+        callbacks.append(ProgressLogger(verbose))
+    return train(
+        network,
+        batches,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        validation=validation,
+        callbacks=callbacks,
+    )
+
+
+def _validation_source(network: Network, validation_data):
+    """``validation_data`` as a batch source: arrays ``(X_val, y_val[, sample_weight_val])``
+    checked now, or a chunk source (any other iterable, such as a list of ``(X, y)``
+    tuples) checked as it is read."""
+    arrays = (
+        isinstance(validation_data, (tuple, list))
+        and len(validation_data) in (2, 3)
+        and not isinstance(validation_data[0], tuple)
+    )
+    if not arrays and (
+        isinstance(validation_data, (tuple, list)) or is_chunk_source(validation_data, None)
+    ):
+        chunks = CheckedChunks(network, validation_data, "validation_data")
+        return ChunkBatches(chunks, batch_size=4096, shuffle=False)
+    return _array_validation(network, validation_data)
+
+
+def _array_validation(network: Network, validation_data) -> ArrayBatches:
+    """``validation_data=(X_val, y_val[, sample_weight_val])`` checked, as a batch source."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise TypeError(
+            "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, "
+            f"sample_weight_val); received {type(validation_data).__name__}"
+        )
+    X_val, y_val = network._prepare_xy(validation_data[0], validation_data[1], "X_val", "y_val")
+    w_val = validation_data[2] if len(validation_data) == 3 else None
+    if w_val is not None:
+        w_val = check_sample_weight(w_val, X_val.shape[0], network.dtype)
+    return ArrayBatches(X_val, y_val, w_val, batch_size=4096, shuffle=False, dtype=network.dtype)
