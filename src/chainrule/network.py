@@ -641,7 +641,7 @@ class Network:
             For a chunk source: the chunks held in memory and shuffled together. Rows
             move only within the buffer, so a file sorted by class or date needs a
             larger buffer (or smaller chunks, or a file shuffled once beforehand).
-            Memory is about ``shuffle_buffer + 1`` chunks.
+            Memory: about twice ``shuffle_buffer`` chunks while a buffer is shuffled.
 
         Returns
         -------
