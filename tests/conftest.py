@@ -42,12 +42,15 @@ def _dask_client(processes: bool):
     distributed = pytest.importorskip(
         "distributed", reason="dask.distributed is not installed (pip install 'chainrule[dask]')"
     )
+    # worker processes listen on the loopback only; threads talk in-process (inproc://),
+    # where a host is refused
+    network = {"host": "127.0.0.1"} if processes else {}
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=processes,
-        dashboard_address=None,
-        host="127.0.0.1",
+        dashboard_address=":0",
+        **network,
     )
     client = distributed.Client(cluster)
     try:

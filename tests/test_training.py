@@ -780,3 +780,27 @@ def test_fit_on_a_memory_mapped_array_does_not_copy_it(tmp_path):
     # the targets (100,000 labels), the row order and the predictions are in memory;
     # the 40 MB of X never is (a copy as float32 would be 20 MB)
     assert peak < 6e6, peak
+
+
+def test_a_fortran_ordered_memory_map_is_gathered_row_by_row_not_copied(tmp_path):
+    """take() would copy a column-major map whole (20 MB here) at every batch."""
+    rng = np.random.default_rng(1)
+    X = np.asfortranarray(rng.normal(size=(50_000, 50)))
+    y = rng.integers(0, 3, size=50_000)
+    mapped = _memory_mapped(tmp_path, X)
+    assert mapped.flags.f_contiguous and not mapped.flags.c_contiguous
+    # the rows gathered by indexing are the rows take() gathers from a C-ordered copy
+    in_memory = classifier(seed=3, dtype="float32")
+    in_memory.fit(np.ascontiguousarray(X[:3000]), y[:3000], epochs=1, batch_size=256)
+    from_map = classifier(seed=3, dtype="float32")
+    from_map.fit(mapped[:3000], y[:3000], epochs=1, batch_size=256)
+    np.testing.assert_array_equal(in_memory.params, from_map.params)
+    del X
+    network = classifier(seed=3, dtype="float32")
+    tracemalloc.start()
+    try:
+        network.fit(mapped, y, epochs=1, batch_size=1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4e6, peak  # a float64 copy of the map is 20 MB

@@ -150,7 +150,12 @@ class ArrayBatches:
                 X_rows, y_rows, w_rows = X[rows], y[rows], None if w is None else w[rows]
             else:  # a row gather: take() is faster than fancy indexing
                 rows = self.order[start:stop]
-                X_rows = X[rows] if sparse else X.take(rows, axis=0)
+                # take() is faster on C-ordered rows, but copies a whole Fortran-ordered
+                # (or memory-mapped Fortran) array first: index those instead
+                if sparse or not X.flags.c_contiguous:
+                    X_rows = X[rows]
+                else:
+                    X_rows = X.take(rows, axis=0)
                 y_rows, w_rows = y.take(rows, axis=0), None if w is None else w.take(rows)
             if sparse:
                 X_rows = X_rows.toarray()
