@@ -287,3 +287,112 @@ def test_warm_start_with_weights_set_by_hand_or_new_settings_starts_a_new_optimi
     clf.coefs_ = [c.copy() for c in clf.coefs_]  # weights set by hand
     clf.fit(X, y)
     assert clf._optimizer is not kept and clf._optimizer.iterations == 3
+
+
+# ---------------------------------------------------------------- search on a cluster
+
+
+def _searches(estimator, X, y, n_jobs=None):
+    """GridSearchCV, RandomizedSearchCV and cross_val_score of ``estimator``: their
+    scores, for comparing a run on a cluster with the serial one."""
+    from scipy.stats import loguniform
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+    grid = {"hidden_layer_sizes": [(4,), (8,)], "alpha": [1e-4, 1e-1]}
+    gs = GridSearchCV(estimator, grid, cv=3, n_jobs=n_jobs).fit(X, y)
+    rs = RandomizedSearchCV(
+        estimator,
+        {"alpha": loguniform(1e-5, 1e-1), "learning_rate_init": [1e-3, 1e-2]},
+        n_iter=3,
+        cv=3,
+        random_state=0,
+        n_jobs=n_jobs,
+    ).fit(X, y)
+    cv = cross_val_score(estimator, X, y, cv=3, n_jobs=n_jobs)
+    return {
+        "grid": gs.cv_results_["mean_test_score"],
+        "grid best": gs.best_estimator_.predict(X),
+        "randomized": rs.cv_results_["mean_test_score"],
+        "randomized params": [sorted(p.items()) for p in rs.cv_results_["params"]],
+        "cross_val_score": cv,
+    }
+
+
+def _assert_same_scores(on_cluster, serial):
+    assert on_cluster.keys() == serial.keys()
+    for key, value in serial.items():
+        if key == "randomized params":
+            assert on_cluster[key] == value
+        else:
+            np.testing.assert_array_equal(on_cluster[key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_searches_under_the_dask_backend_score_as_the_serial_ones(cls, dask_client):
+    """joblib's dask backend runs the fits as tasks on the cluster's workers (threads
+    here): every score is the serial run's, bit for bit."""
+    import joblib
+
+    X, y = toy_data(90)
+    if cls is MLPRegressor:
+        y = X @ np.array([1.0, -0.5, 0.3, 2.0])
+    estimator = cls(max_iter=20, random_state=0)
+    serial = _searches(estimator, X, y)
+    with dask_client.as_current(), joblib.parallel_config(backend="dask"):
+        on_cluster = _searches(estimator, X, y, n_jobs=-1)
+    _assert_same_scores(on_cluster, serial)
+
+
+def test_a_search_in_dask_worker_processes_scores_as_the_serial_one(dask_process_client):
+    """Worker processes unpickle the estimators, fit them and send them back."""
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = toy_data(90)
+    grid = {"hidden_layer_sizes": [(4,), (8,)], "solver": ["adam", "lbfgs"]}
+    estimator = MLPClassifier(max_iter=20, random_state=0)
+    serial = GridSearchCV(estimator, grid, cv=3, return_train_score=True).fit(X, y)
+    with dask_process_client.as_current(), joblib.parallel_config(backend="dask"):
+        search = GridSearchCV(estimator, grid, cv=3, return_train_score=True, n_jobs=-1)
+        search.fit(X, y)
+    for key in ("mean_test_score", "mean_train_score", "rank_test_score"):
+        np.testing.assert_array_equal(search.cv_results_[key], serial.cv_results_[key])
+    assert search.best_params_ == serial.best_params_
+    np.testing.assert_array_equal(
+        search.best_estimator_.predict_proba(X), serial.best_estimator_.predict_proba(X)
+    )
+
+
+def _dask_ml_wrappers():
+    try:
+        from dask_ml import wrappers
+    except Exception as exc:  # dask-ml lags behind dask: an old one fails to import
+        pytest.skip(f"dask_ml cannot be imported with this dask: {exc!r}")
+    return wrappers
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_dask_ml_incremental_trains_through_partial_fit(cls, dask_client):
+    """dask_ml.wrappers.Incremental calls partial_fit block after block: the weights of
+    the same partial_fit calls made by hand."""
+    wrappers = _dask_ml_wrappers()
+    import dask.array as da
+
+    X, y = toy_data(90)
+    if cls is MLPRegressor:
+        y = X @ np.array([1.0, -0.5, 0.3, 2.0])
+    extra = {"classes": [0, 1, 2]} if cls is MLPClassifier else {}
+    settings = dict(hidden_layer_sizes=(5,), batch_size=10, random_state=0)
+    with dask_client.as_current():
+        incremental = wrappers.Incremental(cls(**settings), shuffle_blocks=False)
+        incremental.fit(da.from_array(X, chunks=30), da.from_array(y, chunks=30), **extra)
+    by_hand = cls(**settings)
+    for start in range(0, 90, 30):
+        by_hand.partial_fit(X[start : start + 30], y[start : start + 30], **extra)
+    fitted = incremental.estimator_
+    assert fitted.t_ == by_hand.t_ == 90
+    mine, theirs = fitted.coefs_ + fitted.intercepts_, by_hand.coefs_ + by_hand.intercepts_
+    for a, b in zip(mine, theirs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    predicted = incremental.predict(da.from_array(X, chunks=30)).compute()
+    np.testing.assert_array_equal(predicted, by_hand.predict(X))

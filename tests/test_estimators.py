@@ -594,3 +594,69 @@ def test_warm_start_refuses_new_classes_like_sklearn():
         est = cls(max_iter=2, warm_start=True).fit(X, y)
         with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same"):
             est.fit(X, np.where(y == 2, 5, y))
+
+
+# ---------------------------------------------------------------- partial_fit's semantics
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="adam"),
+        dict(solver="sgd", momentum=0.9, nesterovs_momentum=True),
+        dict(solver="sgd", momentum=0.0),
+    ],
+)
+def test_partial_fit_on_two_halves_equals_one_pass_over_both(cls, params):
+    """partial_fit keeps the optimizer's state (moments, step count) from call to call:
+    in order, with a batch size that divides the halves, the two calls take exactly the
+    steps of one pass over all the rows."""
+    X, y = data_of_kind("multiclass", n=80)
+    settings = dict(hidden_layer_sizes=(7,), shuffle=False, batch_size=20, random_state=0)
+    extra = {"classes": [0, 1, 2]} if cls is MLPClassifier else {}
+    whole = cls(**settings, **params).partial_fit(X, y, **extra)
+    halves = cls(**settings, **params).partial_fit(X[:40], y[:40], **extra)
+    halves.partial_fit(X[40:], y[40:])
+    for a, b in zip(estimator_weights(whole), estimator_weights(halves), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert whole.t_ == halves.t_ == 80 and whole.n_iter_ == halves.n_iter_ == 1
+    assert halves._optimizer.iterations == whole._optimizer.iterations == 4
+    assert len(halves.loss_curve_) == 2 and len(whole.loss_curve_) == 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="sgd", learning_rate="invscaling", power_t=0.5),
+        # tol=10: no call improves the loss by 10, so after the first call the rate is
+        # divided by 5 every second call (calls 3, 5, 7, 9), as scikit-learn's rule says
+        dict(solver="sgd", learning_rate="adaptive", n_iter_no_change=1, tol=10.0),
+        dict(solver="adam", learning_rate_init=0.01),
+    ],
+)
+def test_partial_fit_follows_sklearns_schedules_across_calls(params):
+    """The invscaling rate counts the samples of every call (t_), the adaptive rate
+    follows scikit-learn's no-improvement rule across calls: the weights, rates and
+    counters of ten partial_fit calls are scikit-learn's."""
+    X, y = data_of_kind("multiclass", n=80)
+    ref, ours = sklearn_pair(
+        "multiclass", hidden_layer_sizes=(7,), random_state=0, batch_size=20, **params
+    )
+    for call in range(10):
+        rows = slice(20 * (call % 4), 20 * (call % 4) + 20)
+        for est in (ref, ours):
+            est.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+        assert ours._no_improvement_count == ref._no_improvement_count
+        if params["solver"] == "sgd":
+            assert ours._optimizer.learning_rate == pytest.approx(
+                ref._optimizer.learning_rate, rel=1e-12
+            )
+    for w_ref, w_ours in zip(estimator_weights(ref), estimator_weights(ours), strict=True):
+        np.testing.assert_allclose(w_ours, w_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-10)
+    assert ours.t_ == ref.t_ == 200 and ours.n_iter_ == ref.n_iter_ == 1
+    if params.get("learning_rate") == "invscaling":
+        assert ours._optimizer.learning_rate == pytest.approx(0.001 / 201**0.5, rel=1e-12)
+    if params.get("learning_rate") == "adaptive":
+        assert ours._optimizer.learning_rate == pytest.approx(0.001 / 5**4, rel=1e-12)
