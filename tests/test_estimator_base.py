@@ -3,6 +3,7 @@ joblib's worker processes), model files, warm starts from set or earlier weights
 dtype handling, and driving L-BFGS-B."""
 
 import pickle
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -396,3 +397,197 @@ def test_dask_ml_incremental_trains_through_partial_fit(cls, dask_client):
         np.testing.assert_array_equal(a, b)
     predicted = incremental.predict(da.from_array(X, chunks=30)).compute()
     np.testing.assert_array_equal(predicted, by_hand.predict(X))
+
+
+# ---------------------------------------------------------------- chunk sources
+
+
+def _chunks(X, y, bounds, w=None):
+    """(X, y) in chunks of rows [0, b0), [b0, b1), ..., as a list (re-iterable)."""
+    edges = [0, *bounds, X.shape[0]]
+    return [(X[a:b], y[a:b]) if w is None else (X[a:b], y[a:b], w[a:b]) for a, b in pairwise(edges)]
+
+
+def _assert_same_fit(a, b):
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
+        np.testing.assert_array_equal(p, q)
+    assert a.loss_curve_ == b.loss_curve_
+    assert a.t_ == b.t_ and a.n_iter_ == b.n_iter_ and a.n_features_in_ == b.n_features_in_
+
+
+@pytest.mark.parametrize(
+    "kind, params",
+    [
+        ("multiclass", dict(solver="adam")),
+        ("multiclass", dict(solver="sgd", learning_rate="invscaling")),
+        ("multiclass", dict(solver="sgd", class_weight={0: 2.0, 2: 0.5})),
+        ("binary", dict(solver="adam", batch_size="auto")),
+        ("strings", dict(solver="adam")),
+        ("regression", dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.01)),
+        ("poisson", dict(solver="adam", loss="poisson")),
+    ],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fit_on_chunks_in_order_equals_fit_on_the_arrays(kind, params, weighted):
+    """In order, the batches run across the chunks' edges: the fit on uneven chunks is
+    the fit on the arrays, step for step (the first pass finds rows and classes)."""
+    X, y = toy_data(90)
+    cls = MLPClassifier
+    if kind == "binary":
+        y = (y > 0).astype(int)
+    elif kind == "strings":
+        y = np.array(["low", "mid", "high"])[y]
+    elif kind in ("regression", "poisson"):
+        cls, y = MLPRegressor, np.abs(X @ np.array([1.0, -0.5, 0.3, 2.0]))
+    w = np.random.default_rng(1).uniform(0.5, 2.0, 90) if weighted else None
+    settings = dict(hidden_layer_sizes=(6,), shuffle=False, max_iter=6, random_state=0)
+    settings = {"batch_size": 20, **settings, **params}
+    on_arrays = cls(**settings).fit(X, y, sample_weight=w)
+    on_chunks = cls(**settings).fit(_chunks(X, y, [25, 31, 70], w))
+    _assert_same_fit(on_arrays, on_chunks)
+    if cls is MLPClassifier:
+        np.testing.assert_array_equal(on_chunks.classes_, on_arrays.classes_)
+    np.testing.assert_array_equal(on_chunks.predict(X), on_arrays.predict(X))
+
+
+def test_fit_on_one_shuffled_chunk_equals_one_epoch_on_the_arrays():
+    """One chunk, one epoch: the buffer shuffles the rows with scikit-learn's RandomState
+    as the arrays' batches do (later epochs draw a new order from the rows' first
+    order, where the arrays reshuffle the last one)."""
+    X, y = toy_data(90)
+    settings = dict(hidden_layer_sizes=(6,), batch_size=16, max_iter=1, random_state=3)
+    _assert_same_fit(MLPClassifier(**settings).fit(X, y), MLPClassifier(**settings).fit([(X, y)]))
+
+
+def test_fit_on_chunks_finds_classes_spread_over_chunks_and_warm_starts():
+    X, y = toy_data(120)
+    order = np.argsort(y, kind="stable")  # sorted by class: chunk 0 holds only class 0
+    X, y = X[order], y[order]
+    source = chainrule.Chunks(lambda: iter(_chunks(X, y, [30, 60, 90])))
+    settings = dict(hidden_layer_sizes=(8,), max_iter=40, learning_rate_init=0.01, random_state=0)
+    clf = MLPClassifier(**settings).fit(source)
+    assert list(clf.classes_) == [0, 1, 2] and clf.n_outputs_ == 3 and clf.t_ == 40 * 120
+    # shuffled within the buffer of 4 chunks (all of them here): as good as the arrays
+    assert clf.score(X, y) >= MLPClassifier(**settings).fit(X, y).score(X, y) - 0.05 > 0.8
+    # a warm start goes on from the fit (max_iter split over two fits, in order)
+    settings = dict(hidden_layer_sizes=(8,), shuffle=False, random_state=0, batch_size=32)
+    whole = MLPClassifier(max_iter=5, **settings).fit(source)
+    split = MLPClassifier(max_iter=2, warm_start=True, **settings).fit(source)
+    split.set_params(max_iter=3).fit(source)
+    assert split.loss_curve_ == whole.loss_curve_ and split.t_ == whole.t_
+    np.testing.assert_array_equal(split.network_.params, whole.network_.params)
+    with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same"):
+        split.fit(_chunks(X[y < 2], y[y < 2], [10]))
+
+
+def test_chunk_sources_that_cannot_work_are_refused_with_the_fix():
+    X, y = toy_data(60)
+    chunks = _chunks(X, y, [30])
+    for params, match in [
+        (dict(solver="lbfgs"), "solver='lbfgs' evaluates every row"),
+        (dict(early_stopping=True), "early_stopping=True holds out"),
+        (dict(class_weight="balanced"), "class_weight='balanced' counts every label"),
+    ]:
+        with pytest.raises(ValueError, match=match) as info:
+            MLPClassifier(**params).fit(chunks)
+        assert "load the rows and fit the arrays" in str(info.value)
+    with pytest.raises(ValueError, match="put each chunk's weights in the chunk"):
+        MLPClassifier().fit(chunks, sample_weight=np.ones(60))
+    with pytest.raises(TypeError, match=r"wrapped as chainrule\.Chunks"):
+        MLPClassifier().fit(iter(chunks))
+    with pytest.raises(ValueError, match="yielded no chunks"):
+        MLPRegressor().fit([])
+    with pytest.raises(TypeError, match="chunk 1 must be a tuple"):
+        MLPClassifier().fit([chunks[0], X])
+    with pytest.raises(ValueError, match=r"chunk 1 \(0-based\): X has 3 features, but"):
+        MLPClassifier().fit([chunks[0], (X[:, :3], y)])
+    with pytest.raises(ValueError, match=r"chunk 0 \(0-based\): Input X contains NaN"):
+        MLPRegressor().fit([(np.full((3, 4), np.nan), np.zeros(3))])
+    with pytest.raises(ValueError, match="same number of outputs"):
+        MLPRegressor().fit([(X[:5], y[:5]), (X[5:9], np.zeros((4, 2)))])
+    with pytest.raises(ValueError, match="requires y to be passed"):  # an array without y
+        MLPClassifier().fit(X)
+
+
+# ---------------------------------------------------------------- memory-mapped arrays
+
+
+def _memory_mapped(tmp_path, array, name="X.npy"):
+    np.save(tmp_path / name, array)
+    return np.load(tmp_path / name, mmap_mode="r")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="adam"),
+        dict(solver="adam", dtype="float32"),
+        dict(solver="sgd", early_stopping=True, validation_fraction=0.2, dtype="float32"),
+        dict(solver="lbfgs", max_iter=15),
+        dict(solver="lbfgs", max_iter=15, dtype="float32"),
+    ],
+)
+@pytest.mark.parametrize("file_dtype", [np.float64, np.float32, np.int16])
+def test_fit_on_a_memory_mapped_array_equals_fit_in_memory(tmp_path, params, file_dtype):
+    X, y = toy_data(120)
+    X = (X * 100).astype(file_dtype)
+    mapped = _memory_mapped(tmp_path, X)
+    settings = {"hidden_layer_sizes": (6,), "max_iter": 8, "random_state": 0, **params}
+    in_memory = MLPClassifier(**settings, callbacks=[]).fit(X, y)
+    watched = []  # with callbacks, early stopping scores val_loss too
+    record = LambdaCallback(on_epoch_end=lambda epoch, logs: watched.append(logs))
+    from_file = MLPClassifier(**settings, callbacks=[record]).fit(mapped, y)
+    np.testing.assert_array_equal(from_file.network_.params, in_memory.network_.params)
+    assert in_memory.loss_ == from_file.loss_
+    assert getattr(in_memory, "validation_scores_", None) == getattr(
+        from_file, "validation_scores_", None
+    )
+    if params.get("early_stopping"):
+        assert all(np.isfinite(logs["val_loss"]) for logs in watched)
+    np.testing.assert_array_equal(from_file.predict_proba(mapped), in_memory.predict_proba(X))
+
+
+@pytest.fixture(scope="module")
+def big_mapped_file(tmp_path_factory):
+    """A 40 MB float64 file (100,000 x 50), memory-mapped, and its labels."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100_000, 50))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    return _memory_mapped(tmp_path_factory.mktemp("mapped"), X), y
+
+
+def _peak_bytes(fit_and_predict):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fit_and_predict()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    "params, limit",
+    [
+        # the 40 MB of X are never in memory: in float64, or converted to float32 (20 MB)
+        (dict(solver="adam"), 6e6),
+        # (scikit-learn's stratified split of the 100,000 labels takes 9 MB of its own)
+        (dict(solver="adam", dtype="float32", early_stopping=True), 15e6),
+        # lbfgs multiplies every row at every step: no copy when X is in the dtype
+        # already, exactly one float32 conversion (20 MB) otherwise
+        (dict(solver="lbfgs", max_iter=2), 8e6),
+        (dict(solver="lbfgs", max_iter=2, dtype="float32"), 20e6 + 6e6),
+    ],
+)
+def test_fit_on_a_memory_mapped_array_does_not_copy_it(big_mapped_file, params, limit):
+    mapped, y = big_mapped_file
+    settings = dict(hidden_layer_sizes=(4,), batch_size=1024, max_iter=1, random_state=0)
+    settings.update(params)
+    MLPClassifier(**settings).fit(mapped[:3000], y[:3000])  # compile the kernels first
+
+    def fit_and_predict():
+        MLPClassifier(**settings).fit(mapped, y).predict(mapped)
+
+    peak = _peak_bytes(fit_and_predict)
+    assert peak < limit, peak

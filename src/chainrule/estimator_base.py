@@ -12,7 +12,9 @@ estimators' model files.
 
 from __future__ import annotations
 
+import math
 import warnings
+from contextlib import contextmanager
 from itertools import pairwise
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -27,8 +29,16 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _check_y,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
+from chainrule._validation import check_array, is_memory_mapped
 from chainrule.blas import other_blas_single_threaded
 from chainrule.callbacks import check_callbacks
 from chainrule.errors import TrainingDivergedError
@@ -40,7 +50,7 @@ from chainrule.optimizers import SGD, Adam
 from chainrule.resume import HEADER_KEY as RESUME_KEY
 from chainrule.resume import random_state_from_file, random_state_to_file
 from chainrule.sklearn_rules import OUTPUTS, InverseScaling, SklearnEpochs
-from chainrule.training import ArrayBatches, train
+from chainrule.training import ArrayBatches, Batch, ChunkBatches, is_chunk_source, train
 
 try:  # scikit-learn's shim for SciPy's changing L-BFGS-B options (1.6+)
     from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
@@ -62,6 +72,9 @@ _NON_FINITE = (
 
 #: Rows per forward pass at prediction time (bounds memory for large or sparse X).
 _PREDICT_CHUNK = 4096
+
+#: Chunks of a chunk source whose rows are shuffled together (fit on a chunk source).
+_SHUFFLE_BUFFER = 4
 
 
 class _BaseMLP(BaseEstimator):
@@ -156,7 +169,7 @@ class _BaseMLP(BaseEstimator):
         intercept = self._random_state.uniform(-init_bound, init_bound, fan_out)
         return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
 
-    def _initialize(self, y: np.ndarray, layer_units: list[int], dtype, initial=None) -> None:
+    def _initialize(self, n_outputs: int, layer_units: list[int], dtype, initial=None) -> None:
         """Set up a first fit: attributes, the network, and its initial weights.
 
         ``initial`` is ``(coefs, intercepts)`` the user set on an estimator never fitted
@@ -164,7 +177,7 @@ class _BaseMLP(BaseEstimator):
         """
         self.n_iter_ = 0
         self.t_ = 0
-        self.n_outputs_ = y.shape[1]
+        self.n_outputs_ = n_outputs
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._out_activation()
         if initial is None:
@@ -276,36 +289,64 @@ class _BaseMLP(BaseEstimator):
             return X.tocsr().astype(dtype, copy=False)
         return np.ascontiguousarray(X, dtype=dtype)
 
-    def _forward(self, X) -> np.ndarray:
-        """The network's output for all rows of X, in chunks (sparse chunks densified)."""
+    def _forward(self, X, rows=None) -> np.ndarray:
+        """The network's output for all rows of X (or its rows ``rows``), in chunks:
+        sparse chunks densified, a memory-mapped X read and converted chunk by chunk."""
         net = self.network_
         self._sync_network()
-        X = self._as_dtype(X, net.dtype)
-        n = X.shape[0]
+        if not _mapped(X):
+            X = self._as_dtype(X, net.dtype)
+        n = X.shape[0] if rows is None else len(rows)
         result = np.empty((n, net.n_outputs), dtype=net.dtype)
         sparse = scipy.sparse.issparse(X)
         with np.errstate(over="ignore", under="ignore"):
             for lo in range(0, n, _PREDICT_CHUNK):
                 hi = min(lo + _PREDICT_CHUNK, n)
-                chunk = X[lo:hi].toarray() if sparse else X[lo:hi]
+                chunk = X[lo:hi] if rows is None else X[rows[lo:hi]]
+                chunk = chunk.toarray() if sparse else np.asarray(chunk, dtype=net.dtype)
                 result[lo:hi] = net.forward(chunk)
         return result
 
     def _validate_predict_input(self, X):
+        if _mapped(X):
+            X = check_array(X, "X", keep_mapped=True)
+            validate_data(self, X, skip_check_array=True, reset=False)
+            return X
         return validate_data(
             self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False
         )
 
+    def _validate_xy(self, X, y, reset: bool):
+        """X and y checked as scikit-learn's ``validate_data`` checks them, y 1-D when it
+        is one column. A memory-mapped X (``np.load(path, mmap_mode="r")``) is checked
+        block by block but neither copied nor converted: the batches read it."""
+        y_numeric = not self._is_classifier()
+        if _mapped(X):
+            X = check_array(X, "X", keep_mapped=True)
+            validate_data(self, X, skip_check_array=True, reset=reset)  # n_features_in_
+            y = _check_y(y, multi_output=True, y_numeric=y_numeric, estimator=self)
+            check_consistent_length(X, y)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=["csr", "csc"],
+                multi_output=True,
+                dtype=(np.float64, np.float32),
+                y_numeric=y_numeric,
+                reset=reset,
+            )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
     # ------------------------------------------------------------ fitting
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        hidden_layer_sizes = self._hidden_sizes()
-        if self.dropout and self.solver == "lbfgs":
-            raise ValueError(
-                "dropout needs a stochastic solver: lbfgs needs the same loss at every "
-                f"evaluation; received dropout={self.dropout} with solver='lbfgs'. "
-                "Use solver='adam' or 'sgd', or dropout=0."
-            )
+        self._check_dropout_solver()
+        if not incremental and is_chunk_source(X, y):
+            return self._fit_chunks(X, sample_weight)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, extra_weight = self._validate_input(X, y, incremental, reset=first_pass)
         # coefs_ set by hand on an estimator never fitted: start from them
@@ -316,16 +357,41 @@ class _BaseMLP(BaseEstimator):
         if extra_weight is not None:
             extra_weight = extra_weight.astype(dtype)
             sample_weight = extra_weight if sample_weight is None else sample_weight * extra_weight
-        X = self._as_dtype(X, dtype)
+        if not _mapped(X) or self.solver == "lbfgs":
+            # lbfgs multiplies every row at every step: a memory-mapped X is converted
+            # once (not copied at all when it already is C-ordered in the dtype)
+            X = self._as_dtype(X, dtype)
         if Y.ndim == 1:
             Y = Y.reshape((-1, 1))
-        self.n_outputs_ = Y.shape[1]
-        layer_units = [X.shape[1], *hidden_layer_sizes, self.n_outputs_]
+        resume = self._setup(X.shape[1], Y.shape[1], dtype, first_pass, user_weights, incremental)
+        target = self._target(Y, self.network_)
+        callbacks = check_callbacks(self.callbacks or [])
+        with self._divergence_as_value_error():
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(X, Y, target, sample_weight, incremental, callbacks, resume)
+            else:
+                self._fit_lbfgs(X, target, sample_weight, callbacks)
+        return self
+
+    def _check_dropout_solver(self) -> None:
+        if self.dropout and self.solver == "lbfgs":
+            raise ValueError(
+                "dropout needs a stochastic solver: lbfgs needs the same loss at every "
+                f"evaluation; received dropout={self.dropout} with solver='lbfgs'. "
+                "Use solver='adam' or 'sgd', or dropout=0."
+            )
+
+    def _setup(self, n_features, n_outputs, dtype, first_pass, user_weights, incremental) -> bool:
+        """A first fit builds the network and draws its weights; a warm start or
+        partial_fit goes on from them. Returns whether a warm start resumes where the
+        last fit stopped (optimizer state, RandomState stream, rows' order)."""
+        self.n_outputs_ = n_outputs
+        layer_units = [n_features, *self._hidden_sizes(), n_outputs]
         resume = False
         if first_pass or user_weights:
             self._random_state = check_random_state(self.random_state)
             initial = (list(self.coefs_), list(self.intercepts_)) if user_weights else None
-            self._initialize(Y, layer_units, dtype, initial)
+            self._initialize(n_outputs, layer_units, dtype, initial)
         else:
             resume = (
                 self._continue_with(layer_units)
@@ -336,23 +402,131 @@ class _BaseMLP(BaseEstimator):
             if not resume or not hasattr(self, "_random_state"):
                 # scikit-learn's partial_fit (and its warm start) seeds a new RandomState
                 self._random_state = check_random_state(self.random_state)
-        net = self.network_
-        net.l2 = self.alpha  # it may have changed since the last fit (warm start)
-        target = self._target(Y, net)
-        callbacks = check_callbacks(self.callbacks or [])
+        self.network_.l2 = self.alpha  # it may have changed since the last fit (warm start)
+        return resume
+
+    @contextmanager
+    def _divergence_as_value_error(self):
+        """scikit-learn's error for weights that became non-finite, with the fix."""
         try:
-            if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(X, Y, target, sample_weight, incremental, callbacks, resume)
-            else:
-                self._fit_lbfgs(X, target, sample_weight, callbacks)
+            yield
         except TrainingDivergedError as exc:
             raise ValueError(f"{_NON_FINITE}: {exc}") from None
-        if not np.isfinite(net.params).all():
+        if not np.isfinite(self.network_.params).all():
             raise ValueError(
                 f"{_NON_FINITE}. Scale the inputs (e.g. with StandardScaler), lower "
                 "learning_rate_init or raise alpha."
             )
+
+    # ------------------------------------------------------------ chunk sources
+
+    def _fit_chunks(self, chunks, sample_weight=None):
+        """``fit`` on a chunk source: a first pass over the chunks finds the rows, the
+        features and the outputs (the classes), then sgd or adam train on batches made
+        from the chunks, shuffled within a buffer of chunks."""
+        self._refuse_for_chunks(chunks, sample_weight)
+        first_pass = not hasattr(self, "coefs_") or not self.warm_start
+        user_weights = not first_pass and not hasattr(self, "network_")
+        n_samples, n_features, dtype = self._survey_chunks(chunks, reset=first_pass)
+        if not (first_pass or user_weights):
+            dtype = self.network_.dtype
+        resume = self._setup(n_features, self.n_outputs_, dtype, first_pass, user_weights, False)
+        callbacks = check_callbacks(self.callbacks or [])
+        resume = self._prepare_optimizer(False, resume)
+        batches = ChunkBatches(
+            _EstimatorChunks(self, chunks),
+            batch_size=self._batch_size_for(n_samples),
+            shuffle=self.shuffle,
+            rng=self._random_state,
+            buffer_chunks=_SHUFFLE_BUFFER,
+        )
+        self._batch_order = self.network_._batch_order = None  # the buffer's order
+        with self._divergence_as_value_error():
+            self._train_epochs(batches, n_samples, None, None, False, callbacks)
         return self
+
+    def _refuse_for_chunks(self, chunks, sample_weight) -> None:
+        """What needs every row at once cannot train from a chunk source: say so, and
+        what to do instead."""
+        if iter(chunks) is chunks:
+            raise TypeError(
+                "X is an iterator (such as a generator), which can be read only once, but "
+                "fit reads its chunks once to count the rows and classes, then again every "
+                "epoch. Pass something it can iterate over again: a list of (X, y) chunks, "
+                "or the function that makes the generator wrapped as chainrule.Chunks"
+            )
+        if sample_weight is not None:
+            raise ValueError(
+                "sample_weight cannot be given beside a chunk source: put each chunk's "
+                "weights in the chunk, as (X, y, sample_weight)"
+            )
+        needs_all = []
+        if self.solver == "lbfgs":
+            needs_all.append("solver='lbfgs' evaluates every row at every step")
+        if self.early_stopping:
+            needs_all.append("early_stopping=True holds out a random validation_fraction")
+        if getattr(self, "class_weight", None) == "balanced":
+            needs_all.append("class_weight='balanced' counts every label first")
+        if needs_all:
+            raise ValueError(
+                f"X is a chunk source, but {'; '.join(needs_all)}: these need all the rows "
+                "in memory. Use solver='adam' or 'sgd', early_stopping=False (watch held-out "
+                "rows with a callback instead) and class_weight as a dict (from "
+                "sklearn.utils.class_weight.compute_class_weight on the labels), or load "
+                "the rows and fit the arrays."
+            )
+
+    def _check_chunk(self, chunk, i: int, reset: bool = False):
+        """One chunk ``(X, y)`` or ``(X, y, sample_weight)`` checked as ``fit`` checks
+        arrays; errors name the chunk. Returns ``(X, y, sample_weight or None)``."""
+        if not isinstance(chunk, (tuple, list)) or len(chunk) not in (2, 3):
+            raise TypeError(
+                f"X: chunk {i} must be a tuple (X, y) or (X, y, sample_weight); received "
+                f"{type(chunk).__name__}"
+                + (f" of length {len(chunk)}" if isinstance(chunk, (tuple, list)) else "")
+            )
+        try:
+            X, y = self._validate_xy(chunk[0], chunk[1], reset=reset)
+            self._check_targets(y)
+            w = None
+            if len(chunk) == 3 and chunk[2] is not None:
+                w = _check_sample_weight(chunk[2], X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"X: chunk {i} (0-based): {exc}") from None
+        return X, y, w
+
+    def _survey_chunks(self, chunks, reset: bool) -> tuple[int, int, np.dtype]:
+        """The first pass: every chunk checked; returns the rows, the features and the
+        dtype to train in. Sets ``n_features_in_`` and what the targets need
+        (``n_outputs_``; ``classes_`` for a classifier)."""
+        n_samples, dtype, summaries = 0, None, []
+        for i, chunk in enumerate(chunks):
+            X, y, _ = self._check_chunk(chunk, i, reset=reset and i == 0)
+            n_samples += X.shape[0]
+            if dtype is None:
+                dtype = self._resolve_dtype(X)  # the first chunk's, as for an array
+            summaries.append(self._summarize_targets(y))
+        if not summaries:
+            raise ValueError("X yielded no chunks; it needs at least one (X, y) chunk")
+        self._learn_targets(summaries)
+        return n_samples, self.n_features_in_, dtype
+
+    def _chunk_batch(self, chunk, i: int) -> Batch:
+        """A training pass's chunk: checked, in the network's dtype, its targets as the
+        loss takes them and its weights (times the class weights)."""
+        X, y, w = self._check_chunk(chunk, i)
+        net = self.network_
+        Y, extra_weight = self._chunk_targets(y)
+        if extra_weight is not None:
+            w = extra_weight if w is None else w * extra_weight
+        if scipy.sparse.issparse(X):
+            X = X.toarray()  # the buffer joins dense chunks
+        X = np.ascontiguousarray(X, dtype=net.dtype)
+        if Y.ndim == 1:
+            Y = Y.reshape((-1, 1))
+        return Batch(X, self._target(Y, net), None if w is None else w.astype(net.dtype))
+
+    # ------------------------------------------------------------ stochastic solvers
 
     def _fit_lbfgs(self, X, target, sample_weight, callbacks) -> None:
         """``scipy.optimize.minimize(method="L-BFGS-B")`` on the network's pure
@@ -419,6 +593,56 @@ class _BaseMLP(BaseEstimator):
         stream and the rows' order carry on, so ``max_iter`` split over several warm
         fits gives the weights of one fit.
         """
+        resume = self._prepare_optimizer(incremental, resume)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        mapped = _mapped(X)
+        # a memory-mapped X stays on disk: batches gather its rows by index
+        rows = np.arange(X.shape[0]) if mapped else None
+        validation = val_batches = None
+        if self.early_stopping:
+            # scikit-learn's split, from the same RandomState: the same rows go to validation
+            stratify = Y if self._is_classifier() and self.n_outputs_ == 1 else None
+            first = rows if mapped else X
+            arrays = [first, Y, target] + ([] if sample_weight is None else [sample_weight])
+            split = train_test_split(
+                *arrays,
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
+            train_part, val_part, Y_val, target, target_val = (
+                split[0], split[1], split[3], split[4], split[5]
+            )  # fmt: skip
+            sample_weight, sw_val = split[6:8] if sample_weight is not None else (None, None)
+            if val_part.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            y_val = self._validation_targets(Y_val)
+            if mapped:  # row numbers: X_val is X's rows val_part
+                rows, X_val, val_rows = train_part, X, val_part
+            else:
+                X, X_val, val_rows = train_part, val_part, None
+            validation = (X_val, y_val, sw_val, val_rows)
+            if callbacks:  # val_loss for the user's callbacks
+                val_batches = self._batches(
+                    X_val, val_rows, target_val, sw_val, _PREDICT_CHUNK, shuffle=False
+                )
+        n_samples = X.shape[0] if rows is None else len(rows)
+        batch_size = self._batch_size_for(n_samples)
+        # scikit-learn's batches: its RandomState shuffles the rows before each epoch
+        batches = self._batches(X, rows, target, sample_weight, batch_size, self.shuffle)
+        order = getattr(self, "_batch_order", None)
+        if resume and order is not None and order.shape == batches.order.shape:
+            batches.order = order  # shuffled in place from epoch to epoch, as scikit-learn's
+        self._batch_order = self.network_._batch_order = batches.order
+        self._train_epochs(batches, n_samples, validation, val_batches, incremental, callbacks)
+
+    def _prepare_optimizer(self, incremental: bool, resume: bool) -> bool:
+        """The solver's optimizer: kept (partial_fit, a resumed warm start) or new, as
+        scikit-learn's. Returns whether the fit still resumes."""
         net = self.network_
         solver_optimizer = Adam if self.solver == "adam" else SGD
         current = getattr(self, "_optimizer", None)
@@ -433,52 +657,42 @@ class _BaseMLP(BaseEstimator):
             resume = False
         if not hasattr(self, "loss_curve_"):  # warm start after an lbfgs fit
             self._reset_curves()
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        validation = None
-        if self.early_stopping:
-            # scikit-learn's split, from the same RandomState: the same rows go to validation
-            stratify = Y if self._is_classifier() and self.n_outputs_ == 1 else None
-            arrays = [X, Y, target] + ([] if sample_weight is None else [sample_weight])
-            split = train_test_split(
-                *arrays,
-                random_state=self._random_state,
-                test_size=self.validation_fraction,
-                stratify=stratify,
-            )
-            X, X_val, Y_val, target, target_val = split[0], split[1], split[3], split[4], split[5]
-            sample_weight, sw_val = split[6:8] if sample_weight is not None else (None, None)
-            if X_val.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' "
-                    "or the size of your dataset."
-                )
-            validation = (X_val, self._validation_targets(Y_val), sw_val)
+        return resume
 
-        n_samples = X.shape[0]
+    def _batch_size_for(self, n_samples: int) -> int:
+        """scikit-learn's batch size: ``min(200, n_samples)`` for 'auto', else clipped."""
         if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than "
-                    "sample size. It is going to be clipped",
-                    stacklevel=5,  # the caller of fit()
-                )
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
-        # scikit-learn's batches: its RandomState shuffles the rows before each epoch
-        batches = ArrayBatches(
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than "
+                "sample size. It is going to be clipped",
+                stacklevel=6,  # the caller of fit()
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _batches(self, X, rows, target, sample_weight, batch_size, shuffle):
+        """The batch source over X in memory (:class:`ArrayBatches`) or over the rows
+        ``rows`` of a memory-mapped X (:class:`_RowBatches`)."""
+        dtype = self.network_.dtype
+        if rows is not None:
+            return _RowBatches(
+                X, rows, target, sample_weight, batch_size, shuffle, self._random_state, dtype
+            )
+        return ArrayBatches(
             X,
             target,
             sample_weight,
             batch_size=batch_size,
-            shuffle=self.shuffle,
+            shuffle=shuffle,
             rng=self._random_state,
         )
-        order = getattr(self, "_batch_order", None)
-        if resume and order is not None and order.shape == batches.order.shape:
-            batches.order = order  # shuffled in place from epoch to epoch, as scikit-learn's
-        self._batch_order = net._batch_order = batches.order
+
+    def _train_epochs(self, batches, n_samples, validation, val_batches, incremental, callbacks):
+        """The training loop with scikit-learn's rules as its seams: the invscaling
+        schedule, the epochs' bookkeeping; its warnings and a diverged early-stopping fit
+        handled as scikit-learn handles them."""
+        net = self.network_
         optimizer = net.optimizer
         if self.solver == "sgd" and self.learning_rate == "invscaling":
             optimizer.schedule = InverseScaling(
@@ -489,11 +703,6 @@ class _BaseMLP(BaseEstimator):
                 optimizer.learning_rate,
             )
         epochs = SklearnEpochs(self, n_samples, validation, incremental)
-        val_batches = None
-        if validation is not None and callbacks:  # val_loss for the user's callbacks
-            val_batches = ArrayBatches(
-                X_val, target_val, sw_val, batch_size=_PREDICT_CHUNK, shuffle=False
-            )
         self.n_iter_ = 0
         try:
             train(
@@ -504,7 +713,7 @@ class _BaseMLP(BaseEstimator):
                 callbacks=[epochs, *callbacks],
             )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=5)
+            warnings.warn("Training interrupted by user.", stacklevel=6)
         except TrainingDivergedError:
             if validation is None:
                 raise
@@ -518,7 +727,7 @@ class _BaseMLP(BaseEstimator):
                 "the weights with the best validation score are kept. Lower "
                 "learning_rate_init.",
                 ConvergenceWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
             return
         finally:
@@ -528,12 +737,13 @@ class _BaseMLP(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=5,  # the caller of fit()
+                stacklevel=6,  # the caller of fit()
             )
 
-    def _score(self, X, y, sample_weight=None) -> float:
-        """Validation score (accuracy or R^2) without input validation; NaN if not finite."""
-        y_pred = self._predict(X, check_input=False)
+    def _score(self, X, y, sample_weight=None, rows=None) -> float:
+        """Validation score (accuracy or R^2) without input validation; NaN if not finite.
+        ``rows``: score those rows of X (a memory-mapped X)."""
+        y_pred = self._predict(X, check_input=False, rows=rows)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return float(self._score_function(y, y_pred, sample_weight=sample_weight))
@@ -549,18 +759,31 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------ public
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to data matrix X and target(s) y.
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y, or to a chunk source X.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or chunk source
+            The input data. A memory-mapped array (``np.load(path, mmap_mode="r")``)
+            is never loaded whole: sgd and adam read and convert its rows batch by
+            batch (with ``early_stopping``, the validation rows too); lbfgs, which
+            multiplies every row at every step, converts it once, and not at all when
+            it is C-ordered in the training dtype.
+
+            A chunk source, with ``y`` omitted: a re-iterable of ``(X, y)`` or
+            ``(X, y, sample_weight)`` chunks (a list, ``chainrule.Chunks``,
+            ``chainrule.training.array_chunks``). A first pass over it checks every
+            chunk and finds the rows, the features and the classes; then every epoch
+            reads it once more, its rows shuffled within a buffer of 4 chunks (not
+            globally). In order (``shuffle=False``) the fit equals the fit on the
+            chunks joined. sgd and adam only, without ``early_stopping`` or
+            ``class_weight='balanced'``, which need all the rows at once.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), or None
             The target values (class labels in classification, real numbers in
-            regression).
+            regression); None when X is a chunk source.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+            Sample weights (with a chunk source, in its chunks instead).
 
         Returns
         -------
@@ -796,3 +1019,44 @@ def _label_binarizer_for(classes: np.ndarray, y_type: str) -> LabelBinarizer:
     else:
         lb.fit(classes)
     return lb
+
+
+def _mapped(X) -> bool:
+    """Whether X is a NumPy array in a memory-mapped file (kept there, read by batches)."""
+    return isinstance(X, np.ndarray) and is_memory_mapped(X)
+
+
+class _RowBatches:
+    """Batches of the rows ``rows`` of a memory-mapped X, each read and converted to
+    ``dtype`` on its own: :class:`~chainrule.training.ArrayBatches` on ``X[rows]``
+    (the same order from the same RandomState) without the copy ``X[rows]`` is."""
+
+    def __init__(self, X, rows, target, sample_weight, batch_size, shuffle, rng, dtype):
+        self.X, self.rows, self.target, self.sample_weight = X, rows, target, sample_weight
+        self.batch_size, self.shuffle, self.rng, self.dtype = batch_size, shuffle, rng, dtype
+        #: positions in ``rows``, in the order of the last epoch
+        self.order = np.arange(len(rows))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.rows) / self.batch_size)
+
+    def __iter__(self):
+        if self.shuffle:
+            self.rng.shuffle(self.order)
+        w = self.sample_weight
+        for start in range(0, len(self.rows), self.batch_size):
+            picked = self.order[start : start + self.batch_size]
+            X_rows = np.asarray(self.X[self.rows[picked]], dtype=self.dtype)
+            yield Batch(X_rows, self.target[picked], None if w is None else w[picked])
+
+
+class _EstimatorChunks:
+    """A user's chunk source as the estimator trains on it: every chunk checked and
+    converted by :meth:`_BaseMLP._chunk_batch` (for :class:`ChunkBatches`)."""
+
+    def __init__(self, estimator: _BaseMLP, chunks) -> None:
+        self.estimator, self.chunks = estimator, chunks
+
+    def __iter__(self):
+        for i, chunk in enumerate(self.chunks):
+            yield self.estimator._chunk_batch(chunk, i)

@@ -46,7 +46,6 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
@@ -56,9 +55,9 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from chainrule.estimator_base import _BaseMLP
+from chainrule.estimator_base import _BaseMLP, _label_binarizer_for
 from chainrule.layers import HIDDEN_ACTIVATIONS
 
 __all__ = ["MLPClassifier", "MLPRegressor", "HIDDEN_ACTIVATIONS"]
@@ -262,37 +261,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
+        X, y = self._validate_xy(X, y, reset)
+        self._check_targets(y)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
-            classes = unique_labels(y)
-            if self.warm_start:
-                if set(classes) != set(self.classes_):
-                    raise ValueError(
-                        "warm_start can only be used where `y` has the same classes as in "
-                        f"the previous call to fit. Previously got {self.classes_}, `y` has "
-                        f"{classes}"
-                    )
-            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(
-                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                    f"{self.classes_}. 'y' has {classes}. Pass every class in `classes=` "
-                    "on the first call to partial_fit."
-                )
+            self._check_known_classes(unique_labels(y))
         class_sw = None
         if self.class_weight is not None:
             if incremental and self.class_weight == "balanced":
@@ -304,6 +280,58 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 )
             class_sw = compute_sample_weight(self.class_weight, y)
         return X, self._binarize(y), class_sw
+
+    def _check_targets(self, y) -> None:
+        check_classification_targets(y)
+
+    def _check_known_classes(self, classes) -> None:
+        """A warm start needs the classes of the last fit, partial_fit some of them."""
+        if self.warm_start:
+            if set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in "
+                    f"the previous call to fit. Previously got {self.classes_}, `y` has "
+                    f"{classes}"
+                )
+        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                f"{self.classes_}. 'y' has {classes}. Pass every class in `classes=` "
+                "on the first call to partial_fit."
+            )
+
+    # a chunk source: the classes come from a first pass over every chunk
+
+    def _summarize_targets(self, y):
+        return type_of_target(y), unique_labels(y)
+
+    def _learn_targets(self, summaries) -> None:
+        kinds = {kind for kind, _ in summaries}
+        if len(kinds) > 1 and "multilabel-indicator" in kinds:
+            raise ValueError(
+                "X: every chunk's y must be labels, or every chunk's a multilabel indicator "
+                f"matrix; received a mix ({sorted(kinds)})"
+            )
+        classes = unique_labels(*[labels for _, labels in summaries])
+        if hasattr(self, "classes_") and self.warm_start:
+            self._check_known_classes(classes)
+            return
+        y_type = "multilabel-indicator" if "multilabel-indicator" in kinds else "multiclass"
+        self._label_binarizer = _label_binarizer_for(classes, y_type)
+        self.classes_ = self._label_binarizer.classes_
+        binary = self._label_binarizer.y_type_ == "binary"
+        self.n_outputs_ = 1 if binary else len(self.classes_)
+
+    def _chunk_targets(self, y):
+        """A chunk's labels binarized, and the class weights of its rows (or None)."""
+        weights = None
+        if isinstance(self.class_weight, dict):
+            if y.ndim == 1:
+                per_class = np.array([self.class_weight.get(c, 1.0) for c in self.classes_])
+                weights = per_class[np.searchsorted(self.classes_, y)]
+            else:
+                weights = compute_sample_weight(self.class_weight, y)
+        return self._binarize(y), weights
 
     def _binarize(self, y) -> np.ndarray:
         """``LabelBinarizer.transform(y)`` as booleans, directly for 1-D labels.
@@ -346,10 +374,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
+    def _predict(self, X, check_input=True, rows=None):
         if check_input:
             X = self._validate_predict_input(X)
-        y_pred = self._forward(X)
+        y_pred = self._forward(X, rows)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         return self._label_binarizer.inverse_transform(y_pred)
@@ -517,24 +545,32 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return "exp" if self.loss == "poisson" else "identity"
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            y_numeric=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+        X, y = self._validate_xy(X, y, reset)
+        self._check_targets(y)
+        return X, y, None
+
+    def _check_targets(self, y) -> None:
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError(
                 "loss='poisson' needs targets y >= 0 (counts or rates); received a "
                 f"minimum of {np.min(y)}. Use loss='squared_error' for signed targets."
             )
-        return X, y, None
+
+    # a chunk source: the outputs come from a first pass over every chunk
+
+    def _summarize_targets(self, y):
+        return 1 if y.ndim == 1 else y.shape[1]
+
+    def _learn_targets(self, summaries) -> None:
+        if len(set(summaries)) > 1:
+            raise ValueError(
+                "X: every chunk's y must have the same number of outputs; received chunks "
+                f"with {sorted(set(summaries))} outputs"
+            )
+        self.n_outputs_ = summaries[0]
+
+    def _chunk_targets(self, y):
+        return y, None
 
     def _target(self, Y, net):
         return net.loss.prepare_target(Y, Y.shape[1], net.dtype)
@@ -557,10 +593,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
+    def _predict(self, X, check_input=True, rows=None):
         if check_input:
             X = self._validate_predict_input(X)
-        y_pred = self._forward(X)
+        y_pred = self._forward(X, rows)
         if y_pred.shape[1] == 1:
             return y_pred.ravel()
         return y_pred
