@@ -267,3 +267,30 @@ def test_disturbed_epochs_are_named():
     clock = others_cpu_clock()
     if clock is not None:  # Linux: the rest of the machine's CPU seconds, growing
         assert isinstance(clock(), float)
+
+
+# ------------------------------------------------------------ issue 14: search on a cluster
+
+
+def test_quick_search_runs_serial_one_blas_thread_and_on_local_clusters(tmp_path, monkeypatch):
+    pytest.importorskip("distributed", reason="the search benchmark's cluster rows need Dask")
+    from benchmarks import bench_search, runner
+
+    monkeypatch.setattr(bench_search, "QUICK_MAX_ITER", 2)
+    monkeypatch.setattr(runner, "threading_check", lambda: None)
+    monkeypatch.setattr(runner, "gemm_rate", lambda size: 1e11)
+    out_json, out_md = tmp_path / "s.json", tmp_path / "s.md"
+    argv = ["--quick", "--only", "search", "--no-memory", "--repeats", "1", "--json", str(out_json)]
+    assert main([*argv, "--markdown", str(out_md)]) == 0
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [row["library"] for row in rows] == [
+        "chainrule serial",
+        "chainrule serial, 1 BLAS thread",
+        "chainrule on LocalCluster (threads)",
+        "chainrule on LocalCluster (processes)",
+    ]
+    for row in rows:  # every way of running the search finds the serial best score
+        assert row["seconds"] > 0 and len(row["times"]) == 1
+        assert row["best_score"] == rows[0]["best_score"] > 0.15  # chance: 0.1
+        assert "same best score as serial" in row["note"]
+    assert "4 settings x 3 folds, adam 2 epochs" in out_md.read_text()
