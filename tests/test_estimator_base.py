@@ -591,3 +591,20 @@ def test_fit_on_a_memory_mapped_array_does_not_copy_it(big_mapped_file, params, 
 
     peak = _peak_bytes(fit_and_predict)
     assert peak < limit, peak
+
+
+def test_partial_fit_and_array_chunks_read_a_memory_mapped_array(tmp_path):
+    from chainrule.training import array_chunks
+
+    X, y = toy_data(90)
+    mapped = _memory_mapped(tmp_path, X)
+    settings = dict(hidden_layer_sizes=(5,), random_state=0, batch_size=16)
+    on_array, on_map = MLPClassifier(**settings), MLPClassifier(**settings)
+    for _ in range(2):
+        on_array.partial_fit(X, y, classes=[0, 1, 2])
+        on_map.partial_fit(mapped, y, classes=[0, 1, 2])
+    np.testing.assert_array_equal(on_map.network_.params, on_array.network_.params)
+    in_order = dict(settings, shuffle=False, max_iter=3)
+    whole = MLPClassifier(**in_order).fit(X, y)
+    blocks = MLPClassifier(**in_order).fit(array_chunks(mapped, y, chunk_rows=25))
+    _assert_same_fit(whole, blocks)

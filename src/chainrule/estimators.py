@@ -159,6 +159,16 @@ $classes_attr    loss_ : float
     ``predict``, ``predict_proba`` and ``score`` keep nothing on the estimator, so one
     fitted estimator can predict from many threads at once.
 
+    Data larger than memory: a memory-mapped X (``np.load(path, mmap_mode="r")``) is
+    read and converted batch by batch by sgd and adam (and by ``predict``), never
+    loaded whole; ``fit`` also takes a chunk source, a re-iterable of ``(X, y)``
+    chunks with ``y`` omitted (see :meth:`fit`). ``partial_fit`` is one epoch over
+    the rows it is given that goes on from the last call; ``dask_ml.wrappers.
+    Incremental`` trains the estimator on a Dask array's blocks through it. A search
+    (``GridSearchCV``, ``RandomizedSearchCV``, ``cross_val_score``) runs on a Dask
+    cluster under ``joblib.parallel_config(backend="dask")`` with the serial run's
+    scores: the estimators pickle into worker processes and back.
+
     Examples
     --------
 $example"""
@@ -387,6 +397,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with a single epoch over the given data.
 
+        Each call is one pass over ``X`` that goes on from the last call, as
+        scikit-learn's: the optimizer's state (adam's moments and step count, sgd's
+        velocities) and the learning rate carry over; ``t_`` counts the samples of
+        every call, so ``learning_rate='invscaling'`` decays across calls, and
+        ``'adaptive'`` divides the rate by 5 when ``n_iter_no_change`` calls in a row
+        brought no improvement of ``tol``. The rows are shuffled by a RandomState
+        seeded anew from ``random_state`` at each call. In order (``shuffle=False``)
+        with a ``batch_size`` that divides each call's rows, calls on consecutive
+        parts of the data take exactly the steps of one call on all of it. A
+        memory-mapped X is read batch by batch.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -605,6 +626,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with a single epoch over the given data.
+
+        Each call is one pass over ``X`` that goes on from the last call, as
+        scikit-learn's: the optimizer's state (adam's moments and step count, sgd's
+        velocities) and the learning rate carry over; ``t_`` counts the samples of
+        every call, so ``learning_rate='invscaling'`` decays across calls, and
+        ``'adaptive'`` divides the rate by 5 when ``n_iter_no_change`` calls in a row
+        brought no improvement of ``tol``. The rows are shuffled by a RandomState
+        seeded anew from ``random_state`` at each call. In order (``shuffle=False``)
+        with a ``batch_size`` that divides each call's rows, calls on consecutive
+        parts of the data take exactly the steps of one call on all of it. A
+        memory-mapped X is read batch by batch.
 
         Parameters
         ----------
