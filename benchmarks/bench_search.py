@@ -8,7 +8,10 @@ scikit-learn's digits (1,797 x 64, standardised), a grid of 4 settings (hidden u
 - serially with the BLAS limited to 1 thread (``threadpoolctl``): the products of a
   small network are too small for several threads, which then mostly wait;
 - under ``joblib.parallel_config(backend="dask")`` on a ``LocalCluster`` of one
-  single-threaded worker per core (at most 4), the workers threads of this process;
+  single-threaded worker per core (at most 4), the workers threads of this process,
+  with the BLAS as configured and then limited to 1 thread (the limit is the
+  process's, so it holds in the worker threads: each product then runs on its
+  worker's core instead of all threads contending for all cores);
 - the same with the workers as processes (which start with their BLAS at one thread,
   as Dask's nannies set it).
 
@@ -115,33 +118,41 @@ def run(args) -> list[dict]:
     print(f"  {workload}", flush=True)
     times, best = _timed(lambda: search(X, y, max_iter), repeats)
     rows.append(row("chainrule serial", times, best, "BLAS threads as configured"))
-    try:
-        from threadpoolctl import threadpool_limits
-
-        limit = threadpool_limits(limits=1, user_api="blas")
-    except ImportError:  # pragma: no cover - a dependency of scikit-learn
-        limit = None
-    with limit or nullcontext():
+    with _one_blas_thread():
         times, best = _timed(lambda: search(X, y, max_iter), repeats)
     rows.append(row("chainrule serial, 1 BLAS thread", times, best, "threadpoolctl"))
     try:
         import distributed  # noqa: F401
         import joblib
     except ImportError:
-        for kind in ("threads", "processes"):
+        for kind in ("threads", "threads, 1 BLAS thread", "processes"):
             label = f"chainrule on LocalCluster ({kind})"
             note = "dask.distributed is not installed (pip install 'chainrule[dask]')"
             rows.append(skipped_row(GROUP, workload, label, note))
         return rows
-    for processes in (False, True):
+    for processes, one_blas in ((False, False), (False, True), (True, False)):
         kind = "processes" if processes else "threads"
+        label = f"chainrule on LocalCluster ({kind}{', 1 BLAS thread' if one_blas else ''})"
         cluster, client = _cluster(processes, n_workers)
         try:
-            with client.as_current(), joblib.parallel_config(backend="dask"):
+            with (
+                client.as_current(),
+                joblib.parallel_config(backend="dask"),
+                _one_blas_thread() if one_blas else nullcontext(),
+            ):
                 times, best = _timed(lambda: search(X, y, max_iter, n_jobs=-1), repeats)
         finally:
             client.close()
             cluster.close()
         note = f"joblib dask backend, {n_workers} workers x 1 thread ({kind})"
-        rows.append(row(f"chainrule on LocalCluster ({kind})", times, best, note))
+        rows.append(row(label, times, best, note))
     return rows
+
+
+def _one_blas_thread():
+    """NumPy's BLAS limited to one thread in this process (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency of scikit-learn
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")

@@ -287,6 +287,7 @@ def test_quick_search_runs_serial_one_blas_thread_and_on_local_clusters(tmp_path
         "chainrule serial",
         "chainrule serial, 1 BLAS thread",
         "chainrule on LocalCluster (threads)",
+        "chainrule on LocalCluster (threads, 1 BLAS thread)",
         "chainrule on LocalCluster (processes)",
     ]
     for row in rows:  # every way of running the search finds the serial best score
