@@ -21,7 +21,9 @@ How scikit-learn's training is reproduced:
 - sgd and adam train through chainrule's one training loop
   (:func:`chainrule.training.train`); the estimators only translate scikit-learn's
   settings onto its seams: the batch order is an :class:`~chainrule.training.ArrayBatches`
-  shuffled by scikit-learn's ``RandomState``, ``learning_rate="invscaling"`` is a
+  shuffled by scikit-learn's ``RandomState`` (for a memory-mapped X, the same order
+  of rows read by index; for a chunk source, a
+  :class:`~chainrule.training.ChunkBatches`), ``learning_rate="invscaling"`` is a
   schedule, and ``n_iter_no_change``/``tol``, ``learning_rate="adaptive"``,
   ``early_stopping`` and the fitted attributes (``loss_curve_``, ``t_``, ...) are one
   callback (:mod:`chainrule.sklearn_rules`);
