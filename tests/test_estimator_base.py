@@ -463,10 +463,12 @@ def test_fit_on_chunks_finds_classes_spread_over_chunks_and_warm_starts():
     X, y = toy_data(120)
     order = np.argsort(y, kind="stable")  # sorted by class: chunk 0 holds only class 0
     X, y = X[order], y[order]
-    source = chainrule.Chunks(lambda: iter(_chunks(X, y, [30, 60, 90])))
+    passes = []
+    source = chainrule.Chunks(lambda: passes.append(1) or iter(_chunks(X, y, [30, 60, 90])))
     settings = dict(hidden_layer_sizes=(8,), max_iter=40, learning_rate_init=0.01, random_state=0)
     clf = MLPClassifier(**settings).fit(source)
     assert list(clf.classes_) == [0, 1, 2] and clf.n_outputs_ == 3 and clf.t_ == 40 * 120
+    assert len(passes) == 1 + 40  # the first pass, then one per epoch
     # shuffled within the buffer of 4 chunks (all of them here): as good as the arrays
     assert clf.score(X, y) >= MLPClassifier(**settings).fit(X, y).score(X, y) - 0.05 > 0.8
     # a warm start goes on from the fit (max_iter split over two fits, in order)
@@ -505,6 +507,14 @@ def test_chunk_sources_that_cannot_work_are_refused_with_the_fix():
         MLPRegressor().fit([(np.full((3, 4), np.nan), np.zeros(3))])
     with pytest.raises(ValueError, match="same number of outputs"):
         MLPRegressor().fit([(X[:5], y[:5]), (X[5:9], np.zeros((4, 2)))])
+    passes = []
+
+    def changing():  # a new label after the first pass
+        passes.append(1)
+        return iter([(X, y if len(passes) == 1 else np.where(y == 2, 7, y))])
+
+    with pytest.raises(ValueError, match=r"chunk 0 \(0-based\): y has labels \[7\] that the"):
+        MLPClassifier().fit(chainrule.Chunks(changing))
     with pytest.raises(ValueError, match="requires y to be passed"):  # an array without y
         MLPClassifier().fit(X)
 

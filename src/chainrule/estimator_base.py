@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
 from numbers import Integral, Real
@@ -448,7 +449,7 @@ class _BaseMLP(BaseEstimator):
     def _refuse_for_chunks(self, chunks, sample_weight) -> None:
         """What needs every row at once cannot train from a chunk source: say so, and
         what to do instead."""
-        if iter(chunks) is chunks:
+        if isinstance(chunks, Iterator):  # (iter() would start a pass of a Chunks)
             raise TypeError(
                 "X is an iterator (such as a generator), which can be read only once, but "
                 "fit reads its chunks once to count the rows and classes, then again every "
@@ -516,7 +517,10 @@ class _BaseMLP(BaseEstimator):
         loss takes them and its weights (times the class weights)."""
         X, y, w = self._check_chunk(chunk, i)
         net = self.network_
-        Y, extra_weight = self._chunk_targets(y)
+        try:
+            Y, extra_weight = self._chunk_targets(y)
+        except ValueError as exc:
+            raise ValueError(f"X: chunk {i} (0-based): {exc}") from None
         if extra_weight is not None:
             w = extra_weight if w is None else w * extra_weight
         if scipy.sparse.issparse(X):

@@ -336,6 +336,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _chunk_targets(self, y):
         """A chunk's labels binarized, and the class weights of its rows (or None)."""
+        if self._label_binarizer.y_type_ != "multilabel-indicator":
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+            if len(unseen):
+                raise ValueError(
+                    f"y has labels {unseen} that the first pass over the chunks did not "
+                    f"find (it found {self.classes_}): the source must yield the same "
+                    "chunks every time it is iterated"
+                )
         weights = None
         if isinstance(self.class_weight, dict):
             if y.ndim == 1:
