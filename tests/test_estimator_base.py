@@ -469,6 +469,8 @@ def test_fit_on_chunks_finds_classes_spread_over_chunks_and_warm_starts():
     clf = MLPClassifier(**settings).fit(source)
     assert list(clf.classes_) == [0, 1, 2] and clf.n_outputs_ == 3 and clf.t_ == 40 * 120
     assert len(passes) == 1 + 40  # the first pass, then one per epoch
+    copy = pickle.loads(pickle.dumps(clf))  # nothing of the source is kept
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
     # shuffled within the buffer of 4 chunks (all of them here): as good as the arrays
     assert clf.score(X, y) >= MLPClassifier(**settings).fit(X, y).score(X, y) - 0.05 > 0.8
     # a warm start goes on from the fit (max_iter split over two fits, in order)
