@@ -600,37 +600,15 @@ class _BaseMLP(BaseEstimator):
         resume = self._prepare_optimizer(incremental, resume)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        mapped = _mapped(X)
-        # a memory-mapped X stays on disk: batches gather its rows by index
-        rows = np.arange(X.shape[0]) if mapped else None
+        # a memory-mapped X stays on disk: its batches gather its rows by index
+        rows = np.arange(X.shape[0]) if _mapped(X) else None
         validation = val_batches = None
         if self.early_stopping:
-            # scikit-learn's split, from the same RandomState: the same rows go to validation
-            stratify = Y if self._is_classifier() and self.n_outputs_ == 1 else None
-            first = rows if mapped else X
-            arrays = [first, Y, target] + ([] if sample_weight is None else [sample_weight])
-            split = train_test_split(
-                *arrays,
-                random_state=self._random_state,
-                test_size=self.validation_fraction,
-                stratify=stratify,
+            X, rows, target, sample_weight, validation, target_val = self._hold_out(
+                X, rows, Y, target, sample_weight
             )
-            train_part, val_part, Y_val, target, target_val = (
-                split[0], split[1], split[3], split[4], split[5]
-            )  # fmt: skip
-            sample_weight, sw_val = split[6:8] if sample_weight is not None else (None, None)
-            if val_part.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' "
-                    "or the size of your dataset."
-                )
-            y_val = self._validation_targets(Y_val)
-            if mapped:  # row numbers: X_val is X's rows val_part
-                rows, X_val, val_rows = train_part, X, val_part
-            else:
-                X, X_val, val_rows = train_part, val_part, None
-            validation = (X_val, y_val, sw_val, val_rows)
             if callbacks:  # val_loss for the user's callbacks
+                X_val, _, sw_val, val_rows = validation
                 val_batches = self._batches(
                     X_val, val_rows, target_val, sw_val, _PREDICT_CHUNK, shuffle=False
                 )
@@ -643,6 +621,40 @@ class _BaseMLP(BaseEstimator):
             batches.order = order  # shuffled in place from epoch to epoch, as scikit-learn's
         self._batch_order = self.network_._batch_order = batches.order
         self._train_epochs(batches, n_samples, validation, val_batches, incremental, callbacks)
+
+    def _hold_out(self, X, rows, Y, target, sample_weight):
+        """early_stopping's split: scikit-learn's, from the same RandomState, so the same
+        rows go to validation. A memory-mapped X (``rows`` given) is split by row
+        numbers, never copied.
+
+        Returns ``(X, rows, target, sample_weight)`` to train on, the validation rows
+        ``(X_val, y_val, sample_weight_val, val_rows)`` as :meth:`_score` takes them,
+        and their targets as the loss takes them.
+        """
+        stratify = Y if self._is_classifier() and self.n_outputs_ == 1 else None
+        first = X if rows is None else rows
+        arrays = [first, Y, target] + ([] if sample_weight is None else [sample_weight])
+        split = train_test_split(
+            *arrays,
+            random_state=self._random_state,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        train_part, val_part, Y_val, target, target_val = (
+            split[0], split[1], split[3], split[4], split[5]
+        )  # fmt: skip
+        sample_weight, sw_val = split[6:8] if sample_weight is not None else (None, None)
+        if val_part.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        y_val = self._validation_targets(Y_val)
+        if rows is None:
+            validation = (val_part, y_val, sw_val, None)
+            return train_part, None, target, sample_weight, validation, target_val
+        validation = (X, y_val, sw_val, val_part)  # X's rows val_part
+        return X, train_part, target, sample_weight, validation, target_val
 
     def _prepare_optimizer(self, incremental: bool, resume: bool) -> bool:
         """The solver's optimizer: kept (partial_fit, a resumed warm start) or new, as
