@@ -422,6 +422,7 @@ def _assert_same_fit(a, b):
         ("multiclass", dict(solver="sgd", learning_rate="invscaling")),
         ("multiclass", dict(solver="sgd", class_weight={0: 2.0, 2: 0.5})),
         ("binary", dict(solver="adam", batch_size="auto")),
+        ("multilabel", dict(solver="adam")),
         ("strings", dict(solver="adam")),
         ("regression", dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.01)),
         ("poisson", dict(solver="adam", loss="poisson")),
@@ -435,6 +436,8 @@ def test_fit_on_chunks_in_order_equals_fit_on_the_arrays(kind, params, weighted)
     cls = MLPClassifier
     if kind == "binary":
         y = (y > 0).astype(int)
+    elif kind == "multilabel":
+        y = np.column_stack([y == 0, y > 0, y == 2]).astype(int)
     elif kind == "strings":
         y = np.array(["low", "mid", "high"])[y]
     elif kind in ("regression", "poisson"):
