@@ -269,6 +269,21 @@ def test_disturbed_epochs_are_named():
         assert isinstance(clock(), float)
 
 
+def test_mapped_trains_from_the_map_as_from_memory(tmp_path, capsys):
+    from benchmarks import mapped
+
+    x_path, y_path = mapped.write_data(str(tmp_path), rows=3000)
+    assert np.load(x_path, mmap_mode="r").shape == (3000, mapped.FEATURES)
+    results = {way: mapped.child(way, x_path, y_path) for way in mapped.WAYS}
+    # batches gathered from the map are the batches of the array in memory
+    assert results["mapped"]["loss"] == results["memory"]["loss"]
+    assert all(r["rows"] == 3000 and r["anon_mb"] > 0 for r in results.values())
+    assert results["chunks"]["loss"] < 0.69  # learnt something (chance is log 2)
+    assert mapped.main(["--rows", "2000"]) == 0
+    table = capsys.readouterr().out
+    assert all(f"\n{way} " in table for way in mapped.WAYS), table
+
+
 # ------------------------------------------------------------ issue 14: search on a cluster
 
 
