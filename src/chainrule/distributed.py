@@ -548,7 +548,9 @@ def _fit_local_sgd(model, network: Network, partitions: _Partitions, options, es
         network.params[...] = _weighted_sum([r.params for r in results], weights)
         scalars = dict(results[0].optimizer_state[0])
         arrays = {
-            name: _weighted_sum([r.optimizer_state[1][name] for r in results], weights)
+            name: _weighted_sum([r.optimizer_state[1][name] for r in results], weights).astype(
+                network.dtype
+            )
             for name in results[0].optimizer_state[1]
         }
         optimizer.set_state(scalars, arrays)
