@@ -144,6 +144,33 @@ def test_lbfgs_network_matches_single_machine_lbfgs(dask_client):
     assert net.history.history["loss"][-1] == pytest.approx(result.fun, rel=1e-9)
 
 
+def test_a_networks_callbacks_see_every_iteration_and_round_and_may_stop(dask_client):
+    X, y = _regression(120, 3)
+    Xd, yd = da.from_array(X, chunks=50), da.from_array(y, chunks=50)
+    seen = []
+
+    def stop_at_3(epoch, logs):
+        seen.append((epoch, logs["loss"]))
+        if epoch == 2:
+            net.stop_training = True
+
+    for method in ("lbfgs", "local_sgd"):
+        seen.clear()
+        net = Network([Dense(4), Tanh(), Dense(1)], loss="mse", optimizer="adam", seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)  # stopped on purpose
+            cd.fit(
+                net,
+                Xd,
+                yd,
+                client=dask_client,
+                method=method,
+                callbacks=[LambdaCallback(on_epoch_end=stop_at_3)],
+            )
+        assert [epoch for epoch, _ in seen] == [0, 1, 2]
+        assert net.history.history["loss"] == [loss for _, loss in seen]
+
+
 # ---------------------------------------------------------------- local SGD
 
 
@@ -289,7 +316,9 @@ def test_refusals_name_the_problem_and_the_fix(dask_client, monkeypatch):
     def no_client():
         raise ValueError("No clients found")
 
-    monkeypatch.setattr(distributed, "get_client", no_client)
+    import dask.distributed
+
+    monkeypatch.setattr(dask.distributed, "get_client", no_client)
     with pytest.raises(ValueError, match=r"needs a Dask client.*Client\(LocalCluster\(\)\)"):
         cd.fit(net, Xd, yd)
 
@@ -362,3 +391,4 @@ def test_a_worker_dying_mid_fit_is_recovered_or_reported_never_ignored(own_proce
         cd.fit(model, Xs, ys, client=client)
     assert info.value.partitions and set(info.value.partitions) <= set(range(6))
     assert "not returned" in str(info.value)
+    assert not hasattr(model, "coefs_")  # left unfitted, as it was given

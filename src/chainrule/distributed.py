@@ -54,12 +54,20 @@ __all__ = ["METHODS", "fit", "predict", "predict_proba"]
 
 #: The training methods of :func:`fit`, with the options each takes and their defaults.
 METHODS: dict[str, dict[str, Any]] = {
-    "lbfgs": {"max_iter": 200, "max_fun": 15000, "tol": 1e-4, "verbose": False, "retries": 2},
+    "lbfgs": {
+        "max_iter": 200,
+        "max_fun": 15000,
+        "tol": 1e-4,
+        "verbose": False,
+        "callbacks": (),
+        "retries": 2,
+    },
     "local_sgd": {
         "rounds": 10,
         "local_steps": None,
         "batch_size": None,
         "seed": None,
+        "callbacks": (),
         "retries": 2,
     },
 }
@@ -76,7 +84,7 @@ def _import_dask():
         import dask
         import dask.array as da
         import dask.dataframe as dd
-        import distributed
+        from dask import distributed  # dask's name for the distributed package
     except ImportError as exc:
         raise ImportError(
             f"chainrule.distributed needs Dask with its array, dataframe and distributed "
@@ -136,6 +144,8 @@ def _as_arrays(X, y):
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (rows, features); received shape {X.shape}")
     if isinstance(y, (dd.Series, dd.DataFrame)):
+        if isinstance(y, dd.Series) and y.dtype != object and y.dtype.kind == "O":
+            y = y.astype(object)  # text or categorical labels: as NumPy holds them
         y = y.to_dask_array(lengths=True)
     elif not isinstance(y, da.Array):
         raise TypeError(
@@ -243,15 +253,9 @@ def _lost_errors(distributed) -> tuple[type[BaseException], ...]:
     """The exceptions by which Dask reports data or tasks lost with their workers."""
     from concurrent.futures import CancelledError
 
-    errors: list[type[BaseException]] = [CancelledError]
-    for module, name in (
-        (distributed.client, "FutureCancelledError"),
-        (distributed.scheduler, "KilledWorker"),
-    ):
-        error = getattr(module, name, None)
-        if isinstance(error, type):
-            errors.append(error)
-    return tuple(errors)
+    # FutureCancelledError (the data is gone) is a CancelledError; KilledWorker: a task
+    # whose workers kept dying
+    return (CancelledError, distributed.KilledWorker)
 
 
 def _weighted_sum(values: Sequence, weights: Sequence[int]) -> np.ndarray | float:
@@ -321,10 +325,23 @@ def fit(model, X, y, *, client=None, method: str = "lbfgs", **options):
         )
     options = _check_options(method, options, estimator)
     X, y, feature_names = _as_arrays(X, y)
+    restore = _snapshot(model)
+    try:
+        _fit(model, X, y, feature_names, client, method, options, estimator)
+    except BaseException:
+        restore()  # a failed fit leaves the model as it was given, not part-trained
+        raise
+    return model
+
+
+def _fit(model, X, y, feature_names, client, method: str, options, estimator: bool) -> None:
+    """Set the model up, prepare the partitions on the workers, train."""
     if estimator:
         network = _start_estimator(model, X, y, feature_names, method, client)
+        callbacks = check_callbacks(model.callbacks or [])
     else:
         network = _start_network(model, X, method)
+        callbacks = check_callbacks(options["callbacks"])
     # the workers' network: a copy (for lbfgs without the L2 term, added on the client)
     template = _without_l2(network) if method == "lbfgs" else copy.deepcopy(network)
     partitions = _Partitions(
@@ -332,9 +349,9 @@ def fit(model, X, y, *, client=None, method: str = "lbfgs", **options):
     )
     try:
         if method == "lbfgs":
-            _fit_lbfgs(model, network, partitions, options, estimator)
+            _fit_lbfgs(model, network, partitions, options, estimator, callbacks)
         else:
-            _fit_local_sgd(model, network, partitions, options, estimator)
+            _fit_local_sgd(model, network, partitions, options, estimator, callbacks)
     finally:
         partitions.release()
     if not np.isfinite(network.params).all():
@@ -342,20 +359,40 @@ def fit(model, X, y, *, client=None, method: str = "lbfgs", **options):
             "Solver produced non-finite parameter weights. Scale the inputs (e.g. with "
             "StandardScaler), lower the learning rate or raise the L2 penalty."
         )
-    return model
+
+
+def _snapshot(model) -> Callable[[], None]:
+    """A function that puts the model back as it is now (after a failed fit)."""
+    if isinstance(model, Network):
+        saved = copy.deepcopy(model)
+
+        def restore() -> None:
+            model.__dict__.clear()
+            model.__setstate__(saved.__getstate__())
+
+        return restore
+    # an estimator's fit replaces its fitted attributes (network_ is a new Network)
+    attributes = dict(model.__dict__)
+
+    def restore_estimator() -> None:
+        model.__dict__.clear()
+        model.__dict__.update(attributes)
+
+    return restore_estimator
 
 
 def _check_options(method: str, options: dict[str, Any], estimator: bool) -> dict[str, Any]:
     """The method's options with their defaults; unknown or invalid ones refused."""
     known = METHODS[method]
     unknown = sorted(set(options) - set(known))
-    if estimator and method == "lbfgs":
-        unknown += sorted(set(options) & {"max_iter", "max_fun", "tol", "verbose"})
+    own = {"max_iter", "max_fun", "tol", "verbose", "callbacks"}
+    if estimator:
+        unknown += sorted(set(options) & own)
     if unknown:
         hint = (
-            " (an estimator's lbfgs takes max_iter, max_fun, tol and verbose from its own "
+            " (an estimator takes max_iter, max_fun, tol, verbose and callbacks from its own "
             "parameters: set them on the estimator)"
-            if estimator and method == "lbfgs"
+            if estimator and set(unknown) & own
             else ""
         )
         raise TypeError(
@@ -470,7 +507,9 @@ def _without_l2(network: Network) -> Network:
     return clone
 
 
-def _fit_lbfgs(model, network: Network, partitions: _Partitions, options, estimator) -> None:
+def _fit_lbfgs(
+    model, network: Network, partitions: _Partitions, options, estimator, callbacks
+) -> None:
     """Full-batch L-BFGS-B on the client; the workers compute the partitions' losses
     and gradients."""
     from chainrule.estimator_base import _minimize_lbfgs
@@ -490,27 +529,62 @@ def _fit_lbfgs(model, network: Network, partitions: _Partitions, options, estima
         return loss, gradient
 
     if estimator:
-        model._run_lbfgs(loss_and_gradient, check_callbacks(model.callbacks or []))
+        model._run_lbfgs(loss_and_gradient, callbacks)
         return
-    history = History()
+    iterations = _Iterations(network, callbacks, options["max_iter"])
 
     def on_iteration(intermediate_result) -> None:
-        history.on_epoch_end(len(history.epoch), {"loss": float(intermediate_result.fun)})
+        network.params[...] = intermediate_result.x  # the callbacks see this iteration's
+        if iterations.end({"loss": float(intermediate_result.fun)}):
+            raise StopIteration
 
-    result, _ = _minimize_lbfgs(
-        loss_and_gradient,
-        network.params,
-        max_iter=options["max_iter"],
-        max_fun=options["max_fun"],
-        tol=options["tol"],
-        verbose=options["verbose"],
-        callback=on_iteration,
-    )
-    network.params[...] = result.x
-    network.history = history
+    with iterations:
+        result, _ = _minimize_lbfgs(
+            loss_and_gradient,
+            network.params,
+            max_iter=options["max_iter"],
+            max_fun=options["max_fun"],
+            tol=options["tol"],
+            verbose=options["verbose"],
+            callback=on_iteration,
+            stopped=lambda: network.stop_training,
+        )
+        network.params[...] = result.x
 
 
-def _fit_local_sgd(model, network: Network, partitions: _Partitions, options, estimator):
+class _Iterations:
+    """A Network's History and callbacks over L-BFGS iterations or local-SGD rounds, as
+    the training loop runs them over epochs (``on_train_end`` however it ends)."""
+
+    def __init__(self, network: Network, callbacks, epochs: int) -> None:
+        self.network = network
+        self.callbacks = [History(), *callbacks]
+        self.count = 0
+        for callback in self.callbacks:
+            callback.network, callback.params = network, {"epochs": epochs, "batches": 1}
+
+    def __enter__(self) -> _Iterations:
+        self.network.stop_training = False
+        self.network.history = self.callbacks[0]
+        for callback in self.callbacks:
+            callback.on_train_begin({})
+        return self
+
+    def end(self, logs: dict[str, float]) -> bool:
+        """One iteration or round is over; returns whether a callback stopped training."""
+        for callback in self.callbacks:
+            callback.on_epoch_end(self.count, logs)
+        self.count += 1
+        return self.network.stop_training
+
+    def __exit__(self, *exc) -> None:
+        for callback in self.callbacks:
+            callback.on_train_end({})
+
+
+def _fit_local_sgd(
+    model, network: Network, partitions: _Partitions, options, estimator, callbacks
+) -> None:
     """Rounds of local training on every partition, then the average of the copies."""
     batch_size = options["batch_size"]
     if batch_size is None:
@@ -531,43 +605,44 @@ def _fit_local_sgd(model, network: Network, partitions: _Partitions, options, es
         else:
             seed = int(network.rng.integers(np.iinfo(np.int32).max))
     optimizer = network.optimizer
-    history = History()
+    rounds = _Iterations(network, callbacks, options["rounds"])
     trained = 0
-    for round_index in range(options["rounds"]):
-        state = optimizer.get_state()
-        results = partitions.map(
-            local_sgd,
-            network.params,
-            state,
-            round_index=round_index,
-            steps=steps,
-            batch_size=batch_size,
-            seed=seed,
-        )
-        weights = [r.n_trained for r in results]
-        network.params[...] = _weighted_sum([r.params for r in results], weights)
-        scalars = dict(results[0].optimizer_state[0])
-        arrays = {
-            name: _weighted_sum([r.optimizer_state[1][name] for r in results], weights).astype(
-                network.dtype
+    with rounds:
+        for round_index in range(options["rounds"]):
+            results = partitions.map(
+                local_sgd,
+                network.params,
+                optimizer.get_state(),
+                round_index=round_index,
+                steps=steps,
+                batch_size=batch_size,
+                seed=seed,
             )
-            for name in results[0].optimizer_state[1]
-        }
-        optimizer.set_state(scalars, arrays)
-        trained += sum(weights)
-        loss = sum(r.loss_sum for r in results) / sum(weights)
-        history.on_epoch_end(round_index, {"loss": loss, "lr": optimizer.learning_rate})
-        optimizer.set_epoch(round_index + 1)
-    network.epoch = options["rounds"]
+            # the copies' average, weighted by the rows each trained on
+            weights = [r.n_trained for r in results]
+            network.params[...] = _weighted_sum([r.params for r in results], weights)
+            arrays = {
+                name: _weighted_sum([r.optimizer_state[1][name] for r in results], weights)
+                for name in results[0].optimizer_state[1]
+            }
+            optimizer.set_state(
+                dict(results[0].optimizer_state[0]),  # the same step count in every copy
+                {name: a.astype(network.dtype) for name, a in arrays.items()},
+            )
+            trained += sum(weights)
+            network.epoch = round_index + 1
+            loss = sum(r.loss_sum for r in results) / sum(weights)
+            stop = rounds.end({"loss": loss, "lr": optimizer.learning_rate})
+            optimizer.set_epoch(round_index + 1)
+            if stop:
+                break
     if estimator:
-        model.n_iter_ = options["rounds"]
+        model.n_iter_ = network.epoch
         model.t_ = trained
-        model.loss_curve_ = list(history.history["loss"])
+        model.loss_curve_ = list(network.history.history["loss"])
         model.loss_ = model.loss_curve_[-1]
         model.best_loss_ = min(model.loss_curve_)
         model._optimizer_made_with = model._optimizer_settings()
-    else:
-        network.history = history
 
 
 # ---------------------------------------------------------------- predict
