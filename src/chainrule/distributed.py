@@ -195,7 +195,11 @@ class _Partitions:
         self.n_rows = sum(self.rows)
         self.futures = client.compute(tasks)
         self._calls = 0
-        self._settle(self.futures)
+        try:
+            self._settle(self.futures)
+        except BaseException:
+            self.release()
+            raise
 
     def _settle(self, futures) -> None:
         """Wait for ``futures``; raise a task's own error, or PartitionsLostError."""
@@ -299,8 +303,10 @@ def fit(model, X, y, *, client=None, method: str = "lbfgs", **options):
         ``rounds=10`` (averages), ``local_steps`` (mini-batch steps per partition and
         round; default one pass over the mean partition), ``batch_size`` (default a
         Network's 32, an estimator's own), ``seed`` (the batches' order; default from
-        the model's seed or random_state). Both: ``retries=2``, Dask's retries of a
-        failed per-partition task.
+        the model's seed or random_state). Both: ``callbacks`` for a Network (an
+        estimator's own ``callbacks`` run otherwise), called after every L-BFGS
+        iteration or local-SGD round as after an epoch, on the client; and
+        ``retries=2``, Dask's retries of a per-partition task that raised.
 
     Returns
     -------
@@ -311,7 +317,14 @@ def fit(model, X, y, *, client=None, method: str = "lbfgs", **options):
     Raises
     ------
     PartitionsLostError
-        A worker died with partitions Dask cannot compute again.
+        A worker died with partitions Dask cannot compute again. Like every error, it
+        leaves the model as it was given (never trained on part of the data).
+
+    Notes
+    -----
+    Not supported: sample weights, an estimator's ``warm_start``, ``early_stopping``,
+    ``class_weight`` and, for local SGD, sgd's ``learning_rate`` schedules other than
+    "constant" (each is refused with a message).
     """
     _import_dask()
     client = _get_client(client)
