@@ -218,7 +218,7 @@ class _Partitions:
             if future.status in ("cancelled", "lost", "error")
         ]
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return PartitionsLostError(lost, f"Dask reported {reason}")
+        return PartitionsLostError(lost, f"Dask reported {reason}".rstrip(". "))
 
     def map(self, function: Callable, *args, **kwargs) -> list:
         """``function(partition, *args, **kwargs)`` on every partition, where it lives;
