@@ -323,6 +323,17 @@ def test_refusals_name_the_problem_and_the_fix(dask_client, monkeypatch):
         cd.fit(net, Xd, yd)
 
 
+def test_without_dask_the_error_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dask", None)  # import dask raises ImportError
+    net = Network([Dense(1)], loss="mse", optimizer="sgd")
+    with pytest.raises(ImportError, match=r"pip install 'chainrule\[dask\]'"):
+        cd.fit(net, None, None)
+    with pytest.raises(ImportError, match=r"pip install 'chainrule\[dask\]'"):
+        cd.predict(net, None)
+
+
 # ---------------------------------------------------------------- faults
 
 
