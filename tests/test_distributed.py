@@ -369,7 +369,7 @@ def test_a_worker_dying_mid_fit_is_recovered_or_reported_never_ignored(own_proce
     killed = []
 
     def kill_one(epoch, logs):
-        if epoch == 3 and not killed:
+        if epoch == 2 and not killed:
             killed.append(sorted(client.scheduler_info()["workers"])[0])
             _kill(client, killed[0])
 
@@ -384,6 +384,20 @@ def test_a_worker_dying_mid_fit_is_recovered_or_reported_never_ignored(own_proce
     assert killed
     np.testing.assert_allclose(model.network_.params, uninterrupted.network_.params, rtol=1e-12)
     assert model.n_iter_ == uninterrupted.n_iter_
+
+    # local SGD too: a round's result depends on the partitions, not on their workers
+    client.wait_for_workers(3)
+
+    def network():
+        return Network([Dense(8), Tanh(), Dense(1)], loss="mse", optimizer=Adam(0.01), seed=1)
+
+    sgd = {"client": client, "method": "local_sgd", "rounds": 4, "batch_size": 25}
+    uninterrupted = cd.fit(network(), Xd, yd, **sgd)
+    killed.clear()
+    net = cd.fit(network(), Xd, yd, callbacks=[LambdaCallback(on_epoch_end=kill_one)], **sgd)
+    assert killed
+    np.testing.assert_allclose(net.params, uninterrupted.params, rtol=1e-6)
+    assert net.history.history["loss"] == pytest.approx(uninterrupted.history.history["loss"])
 
     # scattered data lives only on its worker: losing it is an error naming the partitions
     client.wait_for_workers(3)

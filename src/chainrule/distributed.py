@@ -176,7 +176,6 @@ class _Partitions:
     def __init__(self, client, X, y, network: Network, estimator, retries: int) -> None:
         dask, _, _, distributed = _import_dask()
         self.client, self.retries = client, retries
-        self._wait = distributed.wait
         self._lost = _lost_errors(distributed)
         rows = X.chunks[0]
         x_blocks, y_blocks = X.to_delayed().ravel(), y.to_delayed().ravel()
@@ -204,9 +203,9 @@ class _Partitions:
     def _settle(self, futures) -> None:
         """Wait for ``futures``; raise a task's own error, or PartitionsLostError."""
         try:
-            self._wait(futures)
             for future in futures:
-                if future.status == "error":
+                # waits for the task (on this fit's client; the data stays on the worker)
+                if future.exception() is not None:
                     future.result()  # the task's exception, as raised on the worker
         except self._lost as exc:
             raise self._lost_error(exc) from exc
@@ -337,7 +336,9 @@ def fit(model, X, y, *, client=None, method: str = "lbfgs", **options):
             f"{type(model).__name__}"
         )
     options = _check_options(method, options, estimator)
-    X, y, feature_names = _as_arrays(X, y)
+    dask = _import_dask()[0]
+    with dask.config.set(scheduler=client):  # lengths and sizes computed on this client
+        X, y, feature_names = _as_arrays(X, y)
     restore = _snapshot(model)
     try:
         _fit(model, X, y, feature_names, client, method, options, estimator)
