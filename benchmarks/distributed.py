@@ -8,7 +8,9 @@
   ``--workers`` processes of one thread each, the data persisted on the workers first
   (the time is the fit's, not the data's transfer). Both with the workers' default
   environment (Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536``) and with
-  ``MALLOC_MMAP_THRESHOLD_=67108864`` added (``distributed.nanny.pre-spawn-environ``).
+  :data:`chainrule.distributed.WORKER_MALLOC` (``distributed.nanny.pre-spawn-environ``).
+  A third table times one partition's evaluation in fresh processes under each malloc
+  setting.
   The largest difference of the parameters to the one-process fit is printed.
 - **local SGD**: scikit-learn's digits (75/25 split, stratified), ``MLPClassifier(64,
   adam, batch 32)``: 40 epochs in one process against 40 rounds of local SGD (one pass
@@ -93,10 +95,13 @@ def bench_lbfgs(args) -> list[dict]:
                     "ms per partition evaluation (here)": 1e3 * here,
                 }
             )
-        for malloc in ("Dask's default", "MALLOC_MMAP_THRESHOLD_=67108864"):
+        for malloc in ("Dask's default", "chainrule.distributed.WORKER_MALLOC"):
             environ = {}
             if malloc != "Dask's default":
-                environ = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 67108864}
+                environ = {
+                    f"distributed.nanny.pre-spawn-environ.{name}": value
+                    for name, value in cd.WORKER_MALLOC.items()
+                }
             with dask.config.set(environ):
                 cluster = LocalCluster(
                     n_workers=args.workers,
@@ -136,8 +141,12 @@ def bench_lbfgs(args) -> list[dict]:
 MALLOC_ENVIRONMENTS = {
     "no malloc variables": {},
     "MALLOC_TRIM_THRESHOLD_=65536 (Dask's nanny)": {"MALLOC_TRIM_THRESHOLD_": "65536"},
-    "... and MALLOC_MMAP_THRESHOLD_=67108864": {
+    "MALLOC_TRIM_THRESHOLD_=65536, MALLOC_MMAP_THRESHOLD_=67108864": {
         "MALLOC_TRIM_THRESHOLD_": "65536",
+        "MALLOC_MMAP_THRESHOLD_": "67108864",
+    },
+    "both at 67108864 (chainrule.distributed.WORKER_MALLOC)": {
+        "MALLOC_TRIM_THRESHOLD_": "67108864",
         "MALLOC_MMAP_THRESHOLD_": "67108864",
     },
 }

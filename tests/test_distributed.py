@@ -345,11 +345,22 @@ def _kill(client, address):
 
 @pytest.fixture
 def own_process_cluster():
-    """Three worker processes of this test's own (a worker of it gets killed)."""
-    cluster = distributed.LocalCluster(
-        n_workers=3, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
-    )
+    """Three worker processes of this test's own (a worker of it gets killed), started
+    with the malloc settings the docs recommend."""
+    import dask
+
+    environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in cd.WORKER_MALLOC.items()}
+    with dask.config.set(environ):
+        cluster = distributed.LocalCluster(
+            n_workers=3,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        )
     client = distributed.Client(cluster, set_as_default=False)
+    seen = client.run(lambda: {k: os.environ.get(k) for k in cd.WORKER_MALLOC})
+    assert list(seen.values()) == [{k: str(v) for k, v in cd.WORKER_MALLOC.items()}] * 3
     try:
         yield client
     finally:

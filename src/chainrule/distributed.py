@@ -50,7 +50,7 @@ from chainrule.partitions import (
     prepare_partition,
 )
 
-__all__ = ["METHODS", "fit", "predict", "predict_proba"]
+__all__ = ["METHODS", "WORKER_MALLOC", "fit", "predict", "predict_proba"]
 
 #: The training methods of :func:`fit`, with the options each takes and their defaults.
 METHODS: dict[str, dict[str, Any]] = {
@@ -71,6 +71,15 @@ METHODS: dict[str, dict[str, Any]] = {
         "retries": 2,
     },
 }
+
+#: glibc malloc settings for Dask's worker processes, given to the nanny before it starts
+#: them (``dask.config.set({"distributed.nanny.pre-spawn-environ": {...}})``, see the
+#: docs). Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` so that workers hand freed
+#: memory back to the system at once; then every block of a loss and gradient maps and
+#: unmaps its temporary arrays, which made one partition's evaluation about twice as slow
+#: (``benchmarks/distributed.py``). With both thresholds at 64 MB the evaluation runs as
+#: in a plain process; a worker may keep up to about 64 MB freed memory for reuse.
+WORKER_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 67108864, "MALLOC_MMAP_THRESHOLD_": 67108864}
 
 #: A Network's batch size for local SGD when none is given (Network.fit's default).
 _NETWORK_BATCH_SIZE = 32
