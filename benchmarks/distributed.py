@@ -8,7 +8,8 @@
   ``--workers`` processes of one thread each, the data persisted on the workers first
   (the time is the fit's, not the data's transfer). Both with the workers' default
   environment (Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536``) and with
-  :data:`chainrule.distributed.WORKER_MALLOC` (``distributed.nanny.pre-spawn-environ``).
+  :data:`chainrule.distributed.WORKER_MALLOC` in the environment the nanny starts them
+  from.
   A third table times one partition's evaluation in fresh processes under each malloc
   setting.
   The largest difference of the parameters to the one-process fit is printed.
@@ -25,6 +26,7 @@ several.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 
@@ -96,13 +98,13 @@ def bench_lbfgs(args) -> list[dict]:
                 }
             )
         for malloc in ("Dask's default", "chainrule.distributed.WORKER_MALLOC"):
-            environ = {}
+            # the nanny takes these from the environment before its configuration (and
+            # leaves its own there): set them, or clear them for Dask's default
+            for name in cd.WORKER_MALLOC:
+                os.environ.pop(name, None)
             if malloc != "Dask's default":
-                environ = {
-                    f"distributed.nanny.pre-spawn-environ.{name}": value
-                    for name, value in cd.WORKER_MALLOC.items()
-                }
-            with dask.config.set(environ):
+                os.environ.update({k: str(v) for k, v in cd.WORKER_MALLOC.items()})
+            try:
                 cluster = LocalCluster(
                     n_workers=args.workers,
                     threads_per_worker=1,
@@ -111,6 +113,9 @@ def bench_lbfgs(args) -> list[dict]:
                     dashboard_address=":0",
                 )
                 client = Client(cluster)
+            finally:
+                for name in cd.WORKER_MALLOC:
+                    os.environ.pop(name, None)
             try:
                 chunk = -(-args.rows // args.workers)
                 Xd = client.persist(da.from_array(X, chunks=(chunk, -1)))
@@ -161,7 +166,6 @@ print(min(evaluation_seconds(X, y) for _ in range(3)))
 def bench_malloc(args) -> list[dict]:
     """One partition's evaluation in a fresh process (one BLAS thread) per malloc
     environment: glibc reads the variables at start-up."""
-    import os
     import subprocess
     import sys
 

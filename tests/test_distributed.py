@@ -344,20 +344,16 @@ def _kill(client, address):
 
 
 @pytest.fixture
-def own_process_cluster():
+def own_process_cluster(monkeypatch):
     """Three worker processes of this test's own (a worker of it gets killed), started
-    with the malloc settings the docs recommend."""
-    import dask
-
-    environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in cd.WORKER_MALLOC.items()}
-    with dask.config.set(environ):
-        cluster = distributed.LocalCluster(
-            n_workers=3,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-        )
+    with the malloc settings the docs recommend. (In the environment: Dask's nanny puts
+    its own MALLOC_TRIM_THRESHOLD_ in this process's environment when it starts a
+    worker, and takes the environment's values over its configuration's.)"""
+    for name, value in cd.WORKER_MALLOC.items():
+        monkeypatch.setenv(name, str(value))
+    cluster = distributed.LocalCluster(
+        n_workers=3, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+    )
     client = distributed.Client(cluster, set_as_default=False)
     seen = client.run(lambda: {k: os.environ.get(k) for k in cd.WORKER_MALLOC})
     assert list(seen.values()) == [{k: str(v) for k, v in cd.WORKER_MALLOC.items()}] * 3

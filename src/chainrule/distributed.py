@@ -72,13 +72,15 @@ METHODS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: glibc malloc settings for Dask's worker processes, given to the nanny before it starts
-#: them (``dask.config.set({"distributed.nanny.pre-spawn-environ": {...}})``, see the
-#: docs). Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` so that workers hand freed
+#: glibc malloc settings for Dask's worker processes, in the environment their nanny
+#: starts them from: the shell's for ``dask worker``, ``os.environ`` before a
+#: ``LocalCluster`` (the nanny takes the environment's values over its
+#: ``distributed.nanny.pre-spawn-environ`` configuration, and leaves its own in the
+#: environment). Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` so that workers hand freed
 #: memory back to the system at once; then every block of a loss and gradient maps and
-#: unmaps its temporary arrays, which made one partition's evaluation about twice as slow
-#: (``benchmarks/distributed.py``). With both thresholds at 64 MB the evaluation runs as
-#: in a plain process; a worker may keep up to about 64 MB freed memory for reuse.
+#: unmaps its temporary arrays, and one partition's evaluation took about twice as long
+#: as in a plain process (``benchmarks/distributed.py``). With both thresholds at 64 MB
+#: it runs as in a plain process; a worker may keep up to about 64 MB of freed memory.
 WORKER_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 67108864, "MALLOC_MMAP_THRESHOLD_": 67108864}
 
 #: A Network's batch size for local SGD when none is given (Network.fit's default).
