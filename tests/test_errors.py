@@ -5,7 +5,12 @@ ModelFileError keeps the file and the problem beside its message."""
 import pytest
 
 import chainrule
-from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
+from chainrule.errors import (
+    DataError,
+    ModelFileError,
+    PartitionsLostError,
+    TrainingDivergedError,
+)
 
 
 def test_training_diverged_error_is_a_floating_point_error():
@@ -44,8 +49,23 @@ def test_the_exceptions_are_in_the_chainrule_namespace():
     assert chainrule.TrainingDivergedError is TrainingDivergedError
     assert chainrule.ModelFileError is ModelFileError
     assert chainrule.DataError is DataError
+    assert chainrule.PartitionsLostError is PartitionsLostError
     assert sorted(chainrule.errors.__all__) == [
         "DataError",
         "ModelFileError",
+        "PartitionsLostError",
         "TrainingDivergedError",
     ]
+
+
+def test_partitions_lost_error_names_the_partitions_and_what_to_do():
+    error = PartitionsLostError([1, 4], "Dask reported FutureCancelledError")
+    assert isinstance(error, RuntimeError)
+    assert error.partitions == [1, 4] and error.reason == "Dask reported FutureCancelledError"
+    message = str(error)
+    assert message.startswith(
+        "data-parallel training lost partitions [1, 4] (0-based) of its data: Dask reported "
+        "FutureCancelledError. The model was not trained on all the rows and is not returned."
+    )
+    assert "client.scatter" in message and "client.replicate" in message
+    assert "lost some partitions" in str(PartitionsLostError([], "KilledWorker"))

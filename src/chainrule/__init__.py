@@ -26,7 +26,12 @@ from chainrule.callbacks import (
     ReduceLROnPlateau,
 )
 from chainrule.diagnostics import Diagnostics, TrainingHealthWarning
-from chainrule.errors import DataError, ModelFileError, TrainingDivergedError
+from chainrule.errors import (
+    DataError,
+    ModelFileError,
+    PartitionsLostError,
+    TrainingDivergedError,
+)
 from chainrule.explain import Trace, explain
 from chainrule.importance import attributions, permutation_importance
 from chainrule.io import load, save
@@ -91,6 +96,7 @@ __all__ = [
     "MeanSquaredError",
     "ModelFileError",
     "Network",
+    "PartitionsLostError",
     "RMSprop",
     "ReLU",
     "ReduceLROnPlateau",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["DataError", "ModelFileError", "TrainingDivergedError"]
+__all__ = ["DataError", "ModelFileError", "PartitionsLostError", "TrainingDivergedError"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -45,6 +45,37 @@ class DataError(ValueError):
     A ValueError, so ``except ValueError`` catches it; the ``chainrule`` command reports
     it in one line naming the file, and reports other errors as bugs.
     """
+
+
+class PartitionsLostError(RuntimeError):
+    """Data-parallel training (:mod:`chainrule.distributed`) lost partitions of its data.
+
+    Raised when a Dask worker died with partitions that cannot be made again (data
+    scattered to it, or a task that kept killing its workers), so training cannot go on
+    with all the rows; no model is returned trained on part of the data. The message
+    names the partitions and what to do.
+
+    Attributes
+    ----------
+    partitions : list of int
+        The lost partitions' numbers (0-based, in the data's order); empty when Dask did
+        not say which.
+    reason : str
+        What Dask reported.
+    """
+
+    def __init__(self, partitions: list[int], reason: str) -> None:
+        self.partitions = list(partitions)
+        self.reason = reason
+        which = f"partitions {self.partitions} (0-based)" if self.partitions else "some partitions"
+        super().__init__(
+            f"data-parallel training lost {which} of its data: {reason}. The model was not "
+            "trained on all the rows and is not returned. Run the fit again (with more "
+            "memory per worker if workers ran out of it); to survive the loss of a worker, "
+            "build the Dask collection from its source (read_parquet, from_array, ...) so "
+            "that Dask can compute lost partitions again, rather than client.scatter-ed "
+            "data, or keep copies with client.replicate."
+        )
 
 
 class UserError(Exception):

@@ -545,6 +545,15 @@ class _BaseMLP(BaseEstimator):
             )
             return value, grads.astype(np.float64)
 
+        self._run_lbfgs(loss_and_gradient, callbacks)
+
+    def _run_lbfgs(self, loss_and_gradient, callbacks) -> None:
+        """L-BFGS-B from the network's parameters over ``loss_and_gradient(params) ->
+        (loss, float64 gradient)``: the rows in memory (:meth:`_fit_lbfgs`) or a Dask
+        cluster's partitions (:mod:`chainrule.distributed`). Sets ``n_iter_`` and
+        ``loss_``; callbacks see every iteration."""
+        net = self.network_
+
         def on_iteration(intermediate_result):
             self.n_iter_ += 1
             net.params[...] = intermediate_result.x  # the callbacks see this iteration's
@@ -557,34 +566,25 @@ class _BaseMLP(BaseEstimator):
         net.stop_training = False
         for cb in callbacks:
             cb.network, cb.params = net, {"epochs": self.max_iter, "batches": 1}
-        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         self.n_iter_ = 0
         try:
             for cb in callbacks:
                 cb.on_train_begin({})
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                with other_blas_single_threaded():
-                    result = scipy.optimize.minimize(
-                        loss_and_gradient,
-                        net.params.astype(np.float64),
-                        method="L-BFGS-B",
-                        jac=True,
-                        callback=on_iteration if callbacks else None,
-                        options={
-                            "maxfun": self.max_fun,
-                            "maxiter": self.max_iter,
-                            "gtol": self.tol,
-                            **_get_additional_lbfgs_options_dict("iprint", iprint),
-                        },
-                    )
+            result, n_iter = _minimize_lbfgs(
+                loss_and_gradient,
+                net.params,
+                max_iter=self.max_iter,
+                max_fun=self.max_fun,
+                tol=self.tol,
+                verbose=self.verbose,
+                callback=on_iteration if callbacks else None,
+                stopped=lambda: net.stop_training,  # a callback stopped it: not a failure
+            )
             net.params[...] = result.x
         finally:
             for cb in callbacks:
                 cb.on_train_end({})  # after the result: EarlyStopping's restore wins
-        if net.stop_training:  # a callback stopped it: not a failure to converge
-            self.n_iter_ = int(result.nit)
-        else:
-            self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.n_iter_ = n_iter
         self.loss_ = float(result.fun)
 
     def _fit_stochastic(
@@ -991,6 +991,47 @@ class _BaseMLP(BaseEstimator):
                 f"its architecture {layers} is not what its parameters build: {expected}"
             )
         return est
+
+
+def _minimize_lbfgs(
+    loss_and_gradient,
+    x0: np.ndarray,
+    *,
+    max_iter: int,
+    max_fun: int,
+    tol: float,
+    verbose: bool | int = False,
+    callback=None,
+    stopped=lambda: False,
+) -> tuple[scipy.optimize.OptimizeResult, int]:
+    """The estimators' L-BFGS-B: scikit-learn's SciPy options and convergence warning.
+
+    Minimises ``loss_and_gradient(params) -> (loss, float64 gradient)`` from ``x0``;
+    what the estimators' lbfgs solver and :func:`chainrule.distributed.fit` run.
+    ``callback(intermediate_result)`` sees every iteration (it may raise
+    StopIteration); ``stopped()`` tells, afterwards, that it did so on purpose, which is
+    no failure to converge. Returns SciPy's result and the iterations run (a
+    ``ConvergenceWarning`` when ``max_iter`` or ``max_fun`` ran out).
+    """
+    iprint = 1 if verbose is True or verbose >= 1 else -1
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        with other_blas_single_threaded():
+            result = scipy.optimize.minimize(
+                loss_and_gradient,
+                np.asarray(x0, dtype=np.float64),
+                method="L-BFGS-B",
+                jac=True,
+                callback=callback,
+                options={
+                    "maxfun": max_fun,
+                    "maxiter": max_iter,
+                    "gtol": tol,
+                    **_get_additional_lbfgs_options_dict("iprint", iprint),
+                },
+            )
+    if stopped():
+        return result, int(result.nit)
+    return result, _check_optimize_result("lbfgs", result, max_iter)
 
 
 def _is_count(value: Any) -> bool:
