@@ -79,7 +79,7 @@ METHODS: dict[str, dict[str, Any]] = {
 #: environment). Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` so that workers hand freed
 #: memory back to the system at once; then every block of a loss and gradient maps and
 #: unmaps its temporary arrays, and one partition's evaluation took about twice as long
-#: as in a plain process (``benchmarks/distributed.py``). With both thresholds at 64 MB
+#: as in a plain process (``benchmarks/data_parallel.py``). With both thresholds at 64 MB
 #: it runs as in a plain process; a worker may keep up to about 64 MB of freed memory.
 WORKER_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 67108864, "MALLOC_MMAP_THRESHOLD_": 67108864}
 

@@ -1,6 +1,6 @@
 """Data-parallel training on Dask: time and accuracy against one process.
 
-``python -m benchmarks.distributed --rows 200000 --workers 2``
+``python -m benchmarks.data_parallel --rows 200000 --workers 2``
 
 - **lbfgs**: ``MLPRegressor(hidden_layer_sizes=(32,), solver="lbfgs")``, float64, on a
   synthetic ``rows x 50`` problem (a random tanh network's outputs plus noise): the fit
@@ -157,7 +157,7 @@ MALLOC_ENVIRONMENTS = {
 }
 
 _CHILD = """
-from benchmarks.distributed import evaluation_seconds, synthetic
+from benchmarks.data_parallel import evaluation_seconds, synthetic
 X, y = synthetic({rows}, {features})
 print(min(evaluation_seconds(X, y) for _ in range(3)))
 """
