@@ -507,7 +507,7 @@ def _start_estimator(est, X, y, feature_names, method: str, client) -> Network:
     Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
     dtype = est._resolve_dtype(X)
     est._random_state = check_random_state(est.random_state)
-    est._initialize(Y, [n_features, *hidden, Y.shape[1]], dtype)
+    est._initialize(Y.shape[1], [n_features, *hidden, Y.shape[1]], dtype)
     network = est.network_
     network.l2 = est.alpha
     return network
