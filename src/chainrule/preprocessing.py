@@ -100,11 +100,14 @@ def _mean_and_scale(values: np.ndarray) -> tuple[float, float]:
     Values larger than ``1e100`` (or all smaller than ``1e-100``) are divided by their
     largest magnitude first, so their squares stay finite; the mean and deviation are
     then multiplied back (both stay within the largest magnitude, so they are finite).
-    A zero deviation (a constant column) gives scale 1.
+    A constant column gives its value and scale 1 (as scikit-learn's StandardScaler):
+    ``np.std`` of copies of a number such as 0.1 is a rounding error (1.4e-17), not 0,
+    and dividing by it would blow tiny differences in new data up to huge features.
     """
-    largest = float(np.max(np.abs(values)))
-    if largest == 0:
-        return 0.0, 1.0
+    low, high = float(np.min(values)), float(np.max(values))
+    if low == high:
+        return low, 1.0
+    largest = max(abs(low), abs(high))
     unit = 1.0
     if largest > _SAFE_MAGNITUDE or largest < 1 / _SAFE_MAGNITUDE:
         unit = largest
