@@ -244,7 +244,7 @@ def first_pass(
     scan = _Scan(table, features, **settings)
     scan.run()
     mixed = [c.name for c in (*scan.columns.values(), scan.target) if c.mixed]
-    if mixed:  # read as numbers in some chunks, text in others: text, as pandas reads it whole
+    if mixed:  # text first, then chunks of numbers only (codes such as 7 among A7, B2)
         table.text_columns = sorted(set(table.text_columns) | set(mixed))
         scan = _Scan(table, features, **settings)
         scan.run()
@@ -320,6 +320,8 @@ class _Scan:
             observed = values[train & ~missing]
             column.stats.update(observed)
             return
+        if column.numeric_chunks and column.name not in self.table.text_columns:
+            raise _not_a_number(column.name, series)
         column.text_chunks += 1
         text = series[train & ~missing].astype(str)
         if not column.date_checked and len(text):
@@ -500,6 +502,18 @@ def _rows(column: _Column) -> str:
     if column.missing > len(column.missing_rows):
         text += f" and {column.missing - len(column.missing_rows)} more"
     return text
+
+
+def _not_a_number(name: str, series) -> DataError:
+    """A column read as numbers in the chunks before, and not in this one."""
+    pd = _pandas()
+    bad = (pd.to_numeric(series, errors="coerce").isna() & series.notna()).to_numpy()
+    row, value = series.index[bad][0], series[bad].iloc[0]
+    return DataError(
+        f"column {name!r} holds numbers in the rows before, but row {row} holds {value!r}, "
+        f"not a number: fix the value, name it as missing (--na-values {value!r}), or leave "
+        f"the column out (--ignore {name})"
+    )
 
 
 def _dates_refused(name: str, fmt: str) -> DataError:
