@@ -156,7 +156,8 @@ def run(args) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="chainrule-stream-") as folder:
         big = os.path.join(folder, "big.csv")
         started = time.perf_counter()
-        n_rows = write_csv(big, megabytes)
+        # rows are ~66 bytes: blocks of a tenth of the file at most, 200,000 rows at most
+        n_rows = write_csv(big, megabytes, block=min(200_000, int(megabytes * 1e6 / 660) + 1))
         mb = os.path.getsize(big) / 1e6
         print(f"  wrote {mb:.0f} MB ({n_rows:,} rows) in {time.perf_counter() - started:.0f} s")
         tenth = os.path.join(folder, "tenth.csv")

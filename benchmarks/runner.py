@@ -29,6 +29,7 @@ MODULES = (
     "benchmarks.bench_estimators",
     "benchmarks.bench_activations",
     "benchmarks.bench_plateau",
+    "benchmarks.bench_streaming",
 )
 
 #: the peers every row is compared with, among rows of the same workload:
@@ -58,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="NAME",
         help="run only this benchmark module (mlp, small, estimators, activations, "
-        "plateau); repeatable or comma-separated",
+        "plateau, streaming); repeatable or comma-separated",
     )
     parser.add_argument(
         "--repeats",

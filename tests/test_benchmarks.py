@@ -267,3 +267,26 @@ def test_disturbed_epochs_are_named():
     clock = others_cpu_clock()
     if clock is not None:  # Linux: the rest of the machine's CPU seconds, growing
         assert isinstance(clock(), float)
+
+
+def test_streaming_benchmark_at_a_tiny_size(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from benchmarks import bench_streaming
+    from benchmarks.runner import load_modules
+
+    assert [name for name, _ in load_modules({"streaming"})[0]] == ["streaming"]
+    monkeypatch.setenv("CHAINRULE_BENCH_STREAM_MB", "3")
+    rows = bench_streaming.run(SimpleNamespace(quick=True))
+    labels = [row["library"] for row in rows]
+    assert labels == [
+        "chainrule streamed",
+        "chainrule streamed, a tenth",
+        "chainrule in memory, a tenth",
+    ]
+    for row in rows:
+        assert row["seconds"] > 0 and row["peak_rss_mb"] > 0, row
+        assert "rows/s per epoch" in row["note"]
+    assert rows[1]["rows"] == rows[2]["rows"] and 9 * rows[1]["rows"] <= rows[0]["rows"]
+    assert rows[0]["file_mb"] > 2.5
+    assert "wrote 3 MB" in capsys.readouterr().out
