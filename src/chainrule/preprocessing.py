@@ -598,18 +598,22 @@ class Preprocessor:
             position = {c: i for i, c in enumerate(self.classes_)}
             # CSV readers may see 1 where training saw 1.0 (or "1"); match on text too
             by_text = {str(c): i for i, c in enumerate(self.classes_)}
-            codes = [
-                position.get(_json_scalar(v), by_text.get(str(_json_scalar(v)))) for v in series
-            ]
-            unknown = [i for i, c in enumerate(codes) if c is None]
-            if unknown:
+            # the values themselves first, all at once (a streamed epoch encodes every
+            # chunk); one by one, as JSON scalars and as text, those that did not match
+            codes = np.array(series.map(position), dtype=np.float64)
+            for i in np.flatnonzero(np.isnan(codes)):
+                value = _json_scalar(series.iloc[i])
+                code = position.get(value, by_text.get(str(value)))
+                codes[i] = np.nan if code is None else code
+            unknown = np.flatnonzero(np.isnan(codes))
+            if unknown.size:
                 values = sorted({str(series.iloc[i]) for i in unknown})
                 raise DataError(
                     f"target column {self.target!r} holds value(s) the model was not "
                     f"trained on: {values[:5]} ({rows_text(series.index[unknown])}); "
                     f"known classes are {self.classes_}"
                 )
-            return np.asarray(codes, dtype=np.intp)
+            return codes.astype(np.intp)
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
         if np.isnan(values).any():
             bad = np.isnan(values)
