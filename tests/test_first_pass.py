@@ -160,12 +160,55 @@ def test_missing_values_without_impute_name_columns_and_rows(tmp_path):
     assert (first.rows, first.n_dropped, first.dropped_rows) == (38, 2, [6, 32])
 
 
-def test_dates_and_bad_targets_are_refused(tmp_path):
+@pytest.mark.parametrize("chunk_rows", [9, 1000])
+def test_date_columns_equal_the_in_memory_preprocessing(tmp_path, chunk_rows):
+    rng = np.random.default_rng(4)
+    start = np.datetime64("2023-01-01T00:00")
+    stamps = start + rng.integers(0, 2 * 365 * 24 * 60, 120).astype("timedelta64[m]")
+    frame = pd.DataFrame(
+        {
+            "when": pd.Series(stamps).dt.strftime("%Y-%m-%d %H:%M"),
+            "day": pd.Series(stamps).dt.strftime("%d/%m/%Y"),
+            "same": "2024-05-01",
+            "x": rng.normal(size=120),
+            "y": rng.integers(0, 2, 120),
+        }
+    )
+    frame.loc[[3, 50], "when"] = np.nan
+    path = tmp_path / "dates.csv"
+    frame.to_csv(path, index=False)
+    with pytest.warns(UserWarning, match="'same' holds the same date in every row"):
+        first = first_pass(TableChunks(str(path), chunk_rows), "y", impute=True)
+    whole = read_csv(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = Preprocessor("y", impute=True).fit(whole[~held_out(positions_of(whole), 0.2, 0)])
+    streamed = first.preprocessor
+    assert streamed.ignore_ == memory.ignore_ == ["same"]
+    assert [c["kind"] for c in streamed.columns_] == ["datetime", "datetime", "numeric"]
+    for mine, theirs in zip(streamed.columns_[:2], memory.columns_[:2], strict=True):
+        assert mine["format"] == theirs["format"]
+        assert [p["part"] for p in mine["parts"]] == [p["part"] for p in theirs["parts"]]
+        for a, b in zip(mine["parts"], theirs["parts"], strict=True):
+            assert a["mean"] == pytest.approx(b["mean"], rel=1e-12, abs=1e-12)
+            assert a["scale"] == pytest.approx(b["scale"], rel=1e-12)
+    assert [p["part"] for p in streamed.columns_[1]["parts"]][-1] == "weekday_cos"  # no hours
+    np.testing.assert_allclose(streamed.transform(whole), memory.transform(whole), rtol=1e-9)
+
+
+def test_a_value_a_date_column_cannot_read_names_its_row(tmp_path):
+    days = [f"2024-01-{i % 28 + 1:02d}" for i in range(40)]
+    days[33] = "soon"
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"day": days, "x": 1.0, "y": [0, 1] * 20}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"column 'day' holds dates \(%Y-%m-%d\) .* row 35 holds"):
+        first_pass(TableChunks(str(path), 10), "y")
+
+
+def test_bad_targets_are_refused(tmp_path):
     path = tmp_path / "d.csv"
     days = [f"2024-01-0{i % 9 + 1}" for i in range(20)]
     pd.DataFrame({"day": days, "x": 1.0, "y": [0, 1] * 10}).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"column 'day' holds dates .*--ignore day"):
-        first_pass(TableChunks(str(path), 8), "y")
     with pytest.raises(DataError, match="holds text, so it cannot be regressed"):
         first_pass(TableChunks(str(path), 8), "day", task="regress", ignore=["y"])
     one = tmp_path / "one.csv"
@@ -174,3 +217,22 @@ def test_dates_and_bad_targets_are_refused(tmp_path):
         first_pass(TableChunks(str(one), 4), "y", validation_fraction=0)
     with pytest.raises(DataError, match="'nope' is not in the data"):
         first_pass(TableChunks(str(one), 4), "nope")
+
+
+def test_typed_dates_of_a_parquet_file(tmp_path):
+    pytest.importorskip("pyarrow", reason="Parquet needs pyarrow")
+    rng = np.random.default_rng(5)
+    stamps = np.datetime64("2022-03-01") + rng.integers(0, 900, 80).astype("timedelta64[D]")
+    frame = pd.DataFrame({"when": stamps, "x": rng.normal(size=80), "y": [0, 1] * 40})
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    first = first_pass(TableChunks(str(path), 16), "y", validation_fraction=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a different date in every row: an identifier?
+        memory = Preprocessor("y").fit(read_csv(str(path)))
+    mine, theirs = first.preprocessor.columns_[0], memory.columns_[0]
+    assert mine["kind"] == theirs["kind"] == "datetime" and mine["format"] is None
+    assert [p["part"] for p in mine["parts"]] == [p["part"] for p in theirs["parts"]]
+    for a, b in zip(mine["parts"], theirs["parts"], strict=True):
+        assert a["mean"] == pytest.approx(b["mean"], rel=1e-12, abs=1e-12)
+        assert a["scale"] == pytest.approx(b["scale"], rel=1e-12)

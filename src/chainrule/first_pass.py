@@ -4,8 +4,11 @@
 what :meth:`chainrule.preprocessing.Preprocessor.fit` learns from a frame in memory:
 per number column the mean and the population standard deviation (Chan et al.'s merge
 of each chunk's count, mean and sum of squared deviations, in float64), per text column
-its categories and the most frequent one, the missing values of every column, and the
-target's task, classes or scaling. The result is a fitted
+its categories and the most frequent one, per date column the scaling of each date part
+that varies (the format guessed from the column's first chunk), the missing values of
+every column, and the target's task, classes or scaling. What it does not do: the
+warnings about columns that look like identifiers, and reading a column of numbers
+with a few words among them as text (it is an error naming the row). The result is a fitted
 :class:`~chainrule.preprocessing.Preprocessor`, the same object (and the same model
 file entry) as in memory.
 
@@ -17,6 +20,7 @@ the features' statistics are learned on the training rows only.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,7 +29,7 @@ import numpy as np
 
 from chainrule._validation import check_fraction, check_seed
 from chainrule.column_warnings import rows_text
-from chainrule.dates import guess_date_format
+from chainrule.dates import DATE_PARTS, date_parts, guess_date_format, parse_dates
 from chainrule.errors import DataError
 from chainrule.preprocessing import (
     MAX_DISTINCT_CLASS_SHARE,
@@ -134,6 +138,9 @@ class _Column:
     missing: int = 0
     missing_rows: list[int] = field(default_factory=list)
     date_checked: bool = False
+    dates: bool = False  # a date column: its format, and its parts' statistics
+    date_format: str | None = None
+    parts: dict[str, RunningStats] = field(default_factory=dict)
 
     @property
     def mixed(self) -> bool:
@@ -207,8 +214,8 @@ def first_pass(
     DataError
         Naming the column and rows: a missing target or feature value (without
         ``impute``), infinite values, a text column with more than
-        :data:`MAX_CATEGORIES` values, a date column (streamed training does not
-        make date features), a target that cannot be the task's.
+        :data:`MAX_CATEGORIES` values, a value a date column's format (guessed from its
+        first chunk) cannot read, a target that cannot be the task's.
     """
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {TASKS} or None; received task={task!r}")
@@ -306,8 +313,13 @@ class _Scan:
             column.missing_rows += list(series.index[missing][: 5 - len(column.missing_rows)])
         if missing.all():
             return  # an empty chunk of the column says nothing of its type
-        if pd.api.types.is_datetime64_any_dtype(series):
-            raise _dates_refused(column.name, "typed dates")
+        if pd.api.types.is_datetime64_any_dtype(series):  # typed dates (Parquet)
+            column.dates, column.date_checked = True, True
+            self._update_dates(column, series, train & ~missing)
+            return
+        if column.dates:
+            self._update_dates(column, series, train & ~missing, check=~missing)
+            return
         if _is_numeric(series):
             column.numeric_chunks += 1
             values = series.to_numpy(dtype=np.float64)
@@ -326,9 +338,19 @@ class _Scan:
         text = series[train & ~missing].astype(str)
         if not column.date_checked and len(text):
             column.date_checked = True
-            fmt, parsed, _ = guess_date_format(text)
-            if fmt is not None and parsed == len(text):
-                raise _dates_refused(column.name, fmt)
+            fmt, parsed, also = guess_date_format(text)
+            if fmt is not None and parsed == len(text) and column.text_chunks == 1:
+                if also:
+                    warnings.warn(
+                        f"column {column.name!r}: every date of its first rows reads both as "
+                        f"{fmt} and as {' and as '.join(also)}; read as {fmt}. Write dates "
+                        "as YYYY-MM-DD to be sure",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+                column.dates, column.date_format = True, fmt
+                self._update_dates(column, series, train & ~missing, check=~missing)
+                return
         for value, count in text.value_counts(sort=False).items():
             column.counts[value] = column.counts.get(value, 0) + int(count)
         if len(column.counts) > MAX_CATEGORIES:
@@ -337,6 +359,23 @@ class _Scan:
                 f"values (by row {series.index[-1]}); each would be a feature of its own. "
                 f"Leave it out (--ignore {column.name}), or make it a number column"
             )
+
+    def _update_dates(self, column: _Column, series, rows: np.ndarray, check=None) -> None:
+        """Add the date parts of ``series[rows]`` to the column's statistics; with
+        ``check``, refuse a value among ``series[check]`` the column's format cannot read."""
+        if check is not None and column.date_format is not None:
+            dates = parse_dates(series[check], column.date_format)
+            bad = dates.isna().to_numpy()
+            if bad.any():
+                at = series[check][bad]
+                raise DataError(
+                    f"column {column.name!r} holds dates ({column.date_format}) in the rows "
+                    f"before, but row {at.index[0]} holds {at.iloc[0]!r}: fix the value, name "
+                    f"it as missing (--na-values), or leave the column out (--ignore "
+                    f"{column.name})"
+                )
+        for part, values in date_parts(parse_dates(series[rows], column.date_format)).items():
+            column.parts.setdefault(part, RunningStats()).update(values[~np.isnan(values)])
 
     def _update_target(self, series, train: np.ndarray) -> None:
         if _is_numeric(series):
@@ -376,8 +415,19 @@ class _Scan:
                 "use more rows or --validation-fraction 0"
             )
         task, note = self._task()
-        columns = [self._column_entry(c) for c in self.columns.values()]
-        state: dict[str, Any] = {"task": task, "columns": columns, "ignore": self.ignore}
+        columns, ignore = [], list(self.ignore)
+        for column in self.columns.values():
+            entry = self._column_entry(column)
+            if entry is None:  # a date column that never varies
+                ignore.append(column.name)
+            else:
+                columns.append(entry)
+        if not columns:
+            raise DataError(
+                f"no feature columns left: the data has only {list(self.table.columns)}, "
+                f"minus the target {self.target_name!r} and the columns left out {ignore}"
+            )
+        state: dict[str, Any] = {"task": task, "columns": columns, "ignore": ignore}
         if task == "classify":
             state["classes"] = self._classes()
         elif self.scale_target:
@@ -422,8 +472,10 @@ class _Scan:
             "text), remove those rows, or ignore the columns (--ignore)"
         )
 
-    def _column_entry(self, column: _Column) -> dict[str, Any]:
+    def _column_entry(self, column: _Column) -> dict[str, Any] | None:
         name = column.name
+        if column.dates:
+            return self._date_entry(column)
         if column.text_chunks:
             if not column.counts:
                 raise DataError(
@@ -437,6 +489,35 @@ class _Scan:
             raise DataError(f"column {name!r} has no values at all; ignore it (--ignore {name})")
         mean, scale = column.stats.mean_and_scale()
         return {"name": name, "kind": "numeric", "mean": mean, "scale": scale, "fill": mean}
+
+    def _date_entry(self, column: _Column) -> dict[str, Any] | None:
+        """A date column's entry, as ``Preprocessor._fit_dates`` makes it: the parts
+        that vary (a point on a circle varies when either coordinate does), scaled."""
+        stats = column.parts
+        if not stats or stats["year"].count == 0:
+            raise DataError(
+                f"column {column.name!r} has no dates in the training rows; ignore it "
+                f"(--ignore {column.name})"
+            )
+        varies = {part for part, s in stats.items() if s.count and s.high > s.low}
+        for base in ("month", "weekday", "hour"):
+            if varies & {f"{base}_sin", f"{base}_cos"}:
+                varies |= {f"{base}_sin", f"{base}_cos"}
+        parts = []
+        for part in DATE_PARTS:
+            if part in varies:
+                mean, scale = stats[part].mean_and_scale()
+                parts.append({"part": part, "mean": mean, "scale": scale})
+        if not parts:
+            warnings.warn(
+                f"column {column.name!r} holds the same date in every row; it tells the rows "
+                "nothing and is left out",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+        return {"name": column.name, "kind": "datetime", "format": column.date_format,
+                "parts": parts}  # fmt: skip
 
     def _task(self) -> tuple[str, str]:
         """The task, and the note that says why (the guess explained, as in memory)."""
@@ -513,12 +594,4 @@ def _not_a_number(name: str, series) -> DataError:
         f"column {name!r} holds numbers in the rows before, but row {row} holds {value!r}, "
         f"not a number: fix the value, name it as missing (--na-values {value!r}), or leave "
         f"the column out (--ignore {name})"
-    )
-
-
-def _dates_refused(name: str, fmt: str) -> DataError:
-    return DataError(
-        f"column {name!r} holds dates ({fmt}); streamed training does not turn dates into "
-        f"features yet: leave the column out (--ignore {name}), or train in memory "
-        "(--no-stream) if the file fits"
     )
