@@ -306,3 +306,27 @@ def test_peak_memory_does_not_grow_with_the_file(tmp_path):
     peaks = [_peak_rss_mb(small, tmp_path), _peak_rss_mb(large, tmp_path)]
     # five times the rows (~8 MB more as text, ~5 MB as float64 features): the same peak
     assert peaks[1] - peaks[0] < 3, peaks
+
+
+def test_cli_drop_missing_target_streamed(fruit, tmp_path, capsys):
+    frame = read_csv(str(fruit))
+    frame.loc[[6, 532], "fruit"] = np.nan  # rows 6 and 532 of the file
+    path = tmp_path / "holes.csv"
+    frame.to_csv(path, index=False)
+    model = tmp_path / "m.npz"
+    argv = ["train", str(path), "--target", "fruit", "--out", str(model), "--ignore", "id",
+            "--stream", "--chunk-rows", "100", "--epochs", "3"]  # fmt: skip
+    assert main(argv) == 1
+    assert "target column 'fruit' has 2 missing value(s) (rows 6, 532)" in _error_line(capsys)
+    assert main([*argv, "--drop-missing-target"]) == 0
+    out = capsys.readouterr().out
+    assert "dropped 2 of 900 rows with no 'fruit' value (--drop-missing-target): rows 6, 532" in out
+    assert io.load(str(model)).training_["rows"] == 898
+    assert main(["evaluate", str(model), str(path), "--stream", "--chunk-rows", "100"]) == 1
+    assert "has missing values (row 6, perhaps more further on)" in _error_line(capsys)
+    assert main(["evaluate", str(model), str(path), "--stream", "--drop-missing-target"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [
+        "dropped 2 of 900 rows with no 'fruit' value (--drop-missing-target): rows 6, 532",
+        f"{path}: 898 rows; target 'fruit' (classify)",
+    ]
