@@ -119,3 +119,27 @@ def test_a_malformed_record_in_a_later_chunk_names_its_line(tmp_path):
     table = TableChunks(str(path), 10)
     with pytest.raises(DataError, match=r"bad\.csv: not a well-formed CSV file .*line 32"):
         list(table)
+
+
+@pytest.mark.parametrize("kind", ["utf-16", "bz2", "xz", "zip", "crlf"])
+def test_every_file_kind_the_reader_takes_is_read_in_chunks(tmp_path, kind):
+    import bz2
+    import lzma
+    import zipfile
+
+    text = pd.DataFrame({"a": np.arange(25) / 3, "b": ["é", "ü"] * 12 + ["x"]}).to_csv(index=False)
+    path = tmp_path / f"t.{kind}"
+    if kind == "utf-16":
+        path.write_bytes(text.encode("utf-16"))
+    elif kind == "bz2":
+        path.write_bytes(bz2.compress(text.encode()))
+    elif kind == "xz":
+        path.write_bytes(lzma.compress(text.encode()))
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("t.csv", text)
+    else:
+        path.write_bytes(text.replace("\n", "\r\n").encode())
+    joined = _joined(TableChunks(str(path), 4))
+    pd.testing.assert_frame_equal(joined, read_csv(str(path)), check_dtype=False)
+    assert joined["b"].iloc[-1] == "x" and len(joined) == 25
