@@ -330,3 +330,11 @@ def test_cli_drop_missing_target_streamed(fruit, tmp_path, capsys):
         "dropped 2 of 900 rows with no 'fruit' value (--drop-missing-target): rows 6, 532",
         f"{path}: 898 rows; target 'fruit' (classify)",
     ]
+
+
+def test_a_streamed_model_exports_to_onnx(trained, tmp_path, capsys):
+    pytest.importorskip("onnx", reason="ONNX export needs the onnx extra")
+    path = tmp_path / "m.npz"
+    trained.save(str(path))
+    assert main(["export", str(path), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert "outputs 'label', 'probabilities'" in capsys.readouterr().out
