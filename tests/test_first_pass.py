@@ -236,3 +236,24 @@ def test_typed_dates_of_a_parquet_file(tmp_path):
     for a, b in zip(mine["parts"], theirs["parts"], strict=True):
         assert a["mean"] == pytest.approx(b["mean"], rel=1e-12, abs=1e-12)
         assert a["scale"] == pytest.approx(b["scale"], rel=1e-12)
+
+
+def test_a_file_sorted_by_the_target_draws_a_warning(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=1200), "y": np.repeat(["a", "b", "c"], 400)})
+    path = tmp_path / "sorted.csv"
+    frame.to_csv(path, index=False)
+    with pytest.warns(UserWarning, match=r"rows look sorted by 'y' .*Shuffle the file once"):
+        first_pass(TableChunks(str(path), 200), "y")
+    frame.sample(frac=1, random_state=0).to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first_pass(TableChunks(str(path), 200), "y")
+    frame = pd.DataFrame({"x": rng.normal(size=1000), "y": np.sort(rng.normal(size=1000))})
+    frame.to_csv(path, index=False)
+    with pytest.warns(UserWarning, match="each chunk's mean is far from the file's"):
+        first_pass(TableChunks(str(path), 100), "y")
+    frame.sample(frac=1, random_state=0).to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first_pass(TableChunks(str(path), 100), "y")

@@ -52,6 +52,12 @@ __all__ = ["MAX_CATEGORIES", "FirstPass", "RunningStats", "first_pass", "held_ou
 #: one-hot block is that wide, and its counts are kept in memory during the pass
 MAX_CATEGORIES = 10_000
 
+#: chunks of at least this many rows are compared with the whole file to see whether it is
+#: sorted: when the median chunk is further than SORTED_DISTANCE from the file (the total
+#: variation distance of its classes, or its target mean in standard deviations), it is
+SORTED_MIN_ROWS = 100
+SORTED_DISTANCE = 0.5
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -276,6 +282,9 @@ class _Scan:
         self.rows_missing = 0  # rows with a missing feature
         self.n_dropped = 0
         self.dropped: list[int] = []
+        # per chunk of at least SORTED_MIN_ROWS rows: its target's counts, or its mean
+        self.chunk_counts: list[dict[Any, int]] = []
+        self.chunk_means: list[float] = []
 
     def run(self) -> None:
         for frame in self.table:
@@ -389,15 +398,49 @@ class _Scan:
                 )
             self.target_whole = self.target_whole and bool(np.all(np.mod(values, 1) == 0))
             self.target.stats.update(values[train])
+            if len(values) >= SORTED_MIN_ROWS:
+                self.chunk_means.append(float(np.mean(values)))
         else:
             self.target.text_chunks += 1
         if self.target_overflow:
             return
+        counts: dict[Any, int] = {}
         for value, count in series.value_counts(sort=False).items():
             key = _json_scalar(value)
+            counts[key] = counts.get(key, 0) + int(count)
             self.target_values[key] = self.target_values.get(key, 0) + int(count)
         if len(self.target_values) > MAX_CATEGORIES:
             self.target_overflow = True
+        elif len(series) >= SORTED_MIN_ROWS and len(counts) <= 100:
+            self.chunk_counts.append(counts)
+
+    def _warn_if_sorted(self, task: str) -> None:
+        """Warn when the chunks' targets differ much from the file's: the file is sorted
+        (by the target, or by something it follows), and shuffling within a buffer of
+        chunks would give batches of one class (or of one range of values)."""
+        if task == "classify" and len(self.chunk_counts) >= 3:
+            total = sum(self.target_values.values())
+            overall = {k: v / total for k, v in self.target_values.items()}
+            distances = [
+                0.5 * sum(abs(c.get(k, 0) / sum(c.values()) - p) for k, p in overall.items())
+                for c in self.chunk_counts
+            ]
+            what = "each chunk holds mostly other classes than the file as a whole"
+        elif task == "regress" and len(self.chunk_means) >= 3 and self.target.stats.count:
+            mean, scale = self.target.stats.mean_and_scale()
+            distances = [abs(m - mean) / scale for m in self.chunk_means]
+            what = "each chunk's mean is far from the file's"
+        else:
+            return
+        if float(np.median(distances)) > SORTED_DISTANCE:
+            warnings.warn(
+                f"{self.table.path}: the rows look sorted by {self.target_name!r} or by "
+                f"something it follows ({what}); training shuffles the rows only within a "
+                "buffer of 4 chunks, so its batches would not mix them. Shuffle the file once "
+                "(such as with shuf, keeping the header), or give a smaller --chunk-rows",
+                UserWarning,
+                stacklevel=3,
+            )
 
     # ------------------------------------------------------------ result
 
@@ -415,6 +458,7 @@ class _Scan:
                 "use more rows or --validation-fraction 0"
             )
         task, note = self._task()
+        self._warn_if_sorted(task)
         columns, ignore = [], list(self.ignore)
         for column in self.columns.values():
             entry = self._column_entry(column)
