@@ -21,7 +21,6 @@ from chainrule.streaming import (
     STREAM_AUTO_BYTES,
     StreamedTraining,
     evaluate_streamed,
-    limit_fragmentation,
     predict_streamed,
     should_stream,
 )
@@ -29,6 +28,13 @@ from chainrule.tabular import TabularModel
 from helpers import mixed_frame
 
 QUICK = ["--epochs", "8", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _process_malloc_untouched(monkeypatch):
+    """The command's mallopt would stay set for the rest of the test session (and make
+    its large allocations slower): off here; the child process of the memory test has it."""
+    monkeypatch.setattr("chainrule.cli_stream.limit_fragmentation", lambda: False)
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +148,12 @@ def test_should_stream_by_option_or_size(tmp_path, monkeypatch):
 def test_limit_fragmentation_on_glibc():
     import platform
 
-    assert limit_fragmentation() == (sys.platform == "linux" and platform.libc_ver()[0] == "glibc")
+    code = "from chainrule.streaming import limit_fragmentation as f; print(f())"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    glibc = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
+    assert done.stdout.strip() == str(glibc), done.stderr
 
 
 # ---------------------------------------------------------------- the command line

@@ -18,7 +18,12 @@ from chainrule.column_warnings import rows_text
 from chainrule.errors import DataError, UserError
 from chainrule.readers import delimiter_name
 from chainrule.report import printable
-from chainrule.streaming import StreamedTraining, evaluate_streamed, predict_streamed
+from chainrule.streaming import (
+    StreamedTraining,
+    evaluate_streamed,
+    limit_fragmentation,
+    predict_streamed,
+)
 from chainrule.table_chunks import DEFAULT_CHUNK_ROWS
 
 __all__ = ["evaluate_stream", "predict_stream", "train_streamed_from"]
@@ -51,6 +56,7 @@ def train_streamed_from(
 ) -> StreamedTraining:
     """The first pass over ``path`` for ``chainrule train --stream``; says what it found
     (the sniffed delimiter, dropped rows, the guessed task) through ``say``."""
+    limit_fragmentation()
     chunk_rows = settings.get("chunk_rows") or DEFAULT_CHUNK_ROWS
     say(f"{path}: streamed in chunks of {chunk_rows:,} rows; first pass: learning the scaling")
     try:
@@ -94,6 +100,7 @@ def predict_stream(
     output (the in-memory command's own)."""
     from chainrule.table_chunks import TableChunks
 
+    limit_fragmentation()
     with _about(args.data):
         header = TableChunks(args.data, args.chunk_rows or DEFAULT_CHUNK_ROWS).columns
     absent = [c for c in keep if c not in header]
@@ -126,6 +133,7 @@ def evaluate_stream(model, args: argparse.Namespace) -> tuple[dict[str, Any], in
             "against true values needs every row in memory; leave out --plot, or --stream "
             "(--no-stream)"
         )
+    limit_fragmentation()
     with _about(args.data):
         scores, rows, dropped, n_dropped = evaluate_streamed(
             model,

@@ -19,7 +19,8 @@ Prediction writes its output chunk by chunk in the rows' order; evaluation adds 
 each chunk's counts (the confusion matrix; squared and absolute errors and the
 target's spread), so its scores are those of the whole file at once.
 
-Memory stays flat: a few chunks, whatever the size of the file.
+Memory stays flat: a few chunks, whatever the size of the file (with
+:func:`limit_fragmentation`, which the command line calls).
 """
 
 from __future__ import annotations
@@ -62,14 +63,22 @@ STREAM_AUTO_BYTES = 1 << 30
 _M_MMAP_THRESHOLD = -3
 
 
-def limit_fragmentation(threshold: int = 128 * 1024) -> bool:
-    """Serve allocations over ``threshold`` bytes with their own memory maps (glibc).
+def limit_fragmentation(threshold: int = 1 << 20) -> bool:
+    """Serve allocations over ``threshold`` bytes (1 MiB) with their own memory maps (glibc).
 
     glibc raises its mmap threshold as large blocks are freed (up to 32 MiB), after
     which a chunk's arrays come from the heap, which fragments: the resident memory
     of a streamed epoch then grows with the file instead of staying flat. Fixing the
-    threshold (which also stops its growth) returns every chunk's memory when it is
-    freed. True when set; False elsewhere (other C libraries, other systems).
+    threshold (which also stops its growth) returns every chunk-sized array's memory
+    when it is freed. True when set; False elsewhere (other C libraries, other systems).
+
+    It changes how the whole process allocates memory, so the library does not call it
+    by itself: ``chainrule ... --stream`` does, and a program streaming a large file
+    through :class:`StreamedTraining` may. Measured on one epoch (chunks of 50,000 rows
+    of 10 columns; peak resident set, seconds), a 50 MB and a 200 MB CSV: glibc's
+    default 399 and 404 MB (grows), 12.6 s; 128 KiB 371 and 371 MB, 15.9 s (every
+    batch of validation outputs is mapped and unmapped); 1 MiB 376 and 377 MB, 12.0 s;
+    4 MiB 378 and 382 MB (grows).
     """
     if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
         return False
@@ -153,7 +162,6 @@ class StreamedTraining:
         seed: int | None = 0,
         drop_missing_target: bool = False,
     ) -> None:
-        limit_fragmentation()
         self.table = _table(path, chunk_rows, reading or {})
         self.first: FirstPass = first_pass(
             self.table,
@@ -232,7 +240,6 @@ def predict_streamed(
     probabilities, kept columns); ``out`` is a path or a text stream. The CSV header is
     written once.
     """
-    limit_fragmentation()
     table = _table(path, chunk_rows, reading or {}, text_columns)
     n = 0
     stream = open(out, "w", newline="", encoding="utf-8") if isinstance(out, str) else out
@@ -265,7 +272,6 @@ def evaluate_streamed(
     the first row numbers dropped for a missing target with ``drop_missing_target``
     (else a missing target is a :class:`DataError` naming its rows) and their count.
     """
-    limit_fragmentation()
     pre, network = model.preprocessor_, model.network_
     table = _table(path, chunk_rows, reading or {})
     if pre.target not in table.columns:
