@@ -349,3 +349,25 @@ def test_a_streamed_model_exports_to_onnx(trained, tmp_path, capsys):
     trained.save(str(path))
     assert main(["export", str(path), "--onnx", str(tmp_path / "m.onnx")]) == 0
     assert "outputs 'label', 'probabilities'" in capsys.readouterr().out
+
+
+def test_cli_streamed_predict_warns_once_per_kind(fruit, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["train", str(fruit), "--target", "fruit", "--out", str(model), "--ignore", "id",
+                 "--stream", *QUICK]) == 0  # fmt: skip
+    frame = read_csv(str(fruit))
+    frame["note"] = "x"  # a column the model was not trained with: every chunk has it
+    frame.loc[[10, 400, 800], "colour"] = "purple"  # unseen, in three chunks
+    path = tmp_path / "new.csv"
+    frame.to_csv(path, index=False)
+    capsys.readouterr()
+    assert main(["predict", str(model), str(path), "--stream", "--chunk-rows", "100",
+                 "--out", str(tmp_path / "p.csv")]) == 0  # fmt: skip
+    warned = capsys.readouterr().err.strip().splitlines()
+    assert warned == [
+        "chainrule predict: warning: ignoring 1 column(s) the model was not trained with: 'note'",
+        "chainrule predict: warning: column 'colour' has 1 value(s) not seen in training "
+        "('purple', row 10); they are encoded as all zeros (no category)",
+        "chainrule predict: warning: 10 more warning(s) like the one(s) above, from later "
+        "chunks of rows",
+    ]

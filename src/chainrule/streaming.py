@@ -25,9 +25,11 @@ Memory stays flat: a few chunks, whatever the size of the file (with
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import platform
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "STREAM_AUTO_BYTES",
+    "OncePerKind",
     "StreamedTraining",
     "evaluate_streamed",
     "limit_fragmentation",
@@ -220,6 +223,45 @@ class StreamedTraining:
         return model._train(train, None, validation if has_validation else None, callbacks, 0)
 
 
+class OncePerKind:
+    """The warnings of a stream of chunks, each kind once: the first time it comes, as
+    it comes; how many more came, at the end (:meth:`summary`). Without it, a column
+    the model was not trained with, or an unseen category, would warn for every chunk.
+    Two warnings are of one kind when they differ only in their numbers and quoted
+    values (rows, counts, categories)."""
+
+    def __init__(self) -> None:
+        self.more: dict[str, int] = {}
+
+    @staticmethod
+    def kind(message: str) -> str:
+        return re.sub(r"'[^']*'|\d+", "#", message)[:80]
+
+    @contextlib.contextmanager
+    def chunk(self) -> Iterator[None]:
+        """Around the work on one chunk: its warnings, the new kinds passed on."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        for warning in caught:
+            kind = self.kind(str(warning.message))
+            if kind in self.more:
+                self.more[kind] += 1
+            else:
+                self.more[kind] = 0
+                warnings.warn(warning.message, stacklevel=3)
+
+    def summary(self) -> None:
+        """One warning saying how many were left unsaid, if any."""
+        more = sum(self.more.values())
+        if more:
+            warnings.warn(
+                f"{more} more warning(s) like the one(s) above, from later chunks of rows",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
 # ---------------------------------------------------------------- predict
 
 
@@ -244,10 +286,13 @@ def predict_streamed(
     n = 0
     stream = open(out, "w", newline="", encoding="utf-8") if isinstance(out, str) else out
     try:
+        once = OncePerKind()
         for frame in table:
-            result = table_of(frame)
+            with once.chunk():
+                result = table_of(frame)
             result.to_csv(stream, index=False, header=n == 0, float_format="%.8g")
             n += len(result)
+        once.summary()
     finally:
         if stream is not out:
             stream.close()
@@ -285,6 +330,7 @@ def evaluate_streamed(
     loss_sum = 0.0
     metrics = [MeanSquaredErrorMetric(), MeanAbsoluteError(), R2()]
     rows, n_dropped, dropped = 0, 0, []
+    once = OncePerKind()
     for frame in table:
         missing = frame[pre.target].isna().to_numpy()
         if missing.any():
@@ -299,8 +345,9 @@ def evaluate_streamed(
             frame = frame[~missing]
             if len(frame) == 0:
                 continue
-        y = pre.encode_target(frame)
-        X = pre.transform(frame)
+        with once.chunk():
+            y = pre.encode_target(frame)
+            X = pre.transform(frame)
         output = network.predict(X)
         rows += len(frame)
         if classify:
@@ -312,6 +359,7 @@ def evaluate_streamed(
             with np.errstate(over="ignore", invalid="ignore"):
                 for metric in metrics:
                     metric.update(predicted, true)
+    once.summary()
     if rows == 0:
         raise DataError(f"every row's target {pre.target!r} is missing; nothing to score")
     if classify:
