@@ -30,6 +30,7 @@ MODULES = (
     "benchmarks.bench_activations",
     "benchmarks.bench_plateau",
     "benchmarks.bench_search",
+    "benchmarks.bench_streaming",
 )
 
 #: the peers every row is compared with, among rows of the same workload:
@@ -59,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="NAME",
         help="run only this benchmark module (mlp, small, estimators, activations, "
-        "plateau, search); repeatable or comma-separated",
+        "plateau, search, streaming); repeatable or comma-separated",
     )
     parser.add_argument(
         "--repeats",

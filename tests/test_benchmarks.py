@@ -310,3 +310,26 @@ def test_quick_search_runs_serial_one_blas_thread_and_on_local_clusters(tmp_path
         assert row["best_score"] == rows[0]["best_score"] > 0.15  # chance: 0.1
         assert "same best score as serial" in row["note"]
     assert "4 settings x 3 folds, adam 2 epochs" in out_md.read_text()
+
+
+def test_streaming_benchmark_at_a_tiny_size(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from benchmarks import bench_streaming
+    from benchmarks.runner import load_modules
+
+    assert [name for name, _ in load_modules({"streaming"})[0]] == ["streaming"]
+    monkeypatch.setenv("CHAINRULE_BENCH_STREAM_MB", "3")
+    rows = bench_streaming.run(SimpleNamespace(quick=True))
+    labels = [row["library"] for row in rows]
+    assert labels == [
+        "chainrule streamed",
+        "chainrule streamed, a tenth",
+        "chainrule in memory, a tenth",
+    ]
+    for row in rows:
+        assert row["seconds"] > 0 and row["peak_rss_mb"] > 0, row
+        assert "rows/s per epoch" in row["note"]
+    assert rows[1]["rows"] == rows[2]["rows"] and 9 * rows[1]["rows"] <= rows[0]["rows"]
+    assert rows[0]["file_mb"] > 2.5
+    assert "wrote 3 MB" in capsys.readouterr().out

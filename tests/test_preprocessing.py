@@ -40,6 +40,18 @@ def test_pinned_scaling_and_constant_column():
     np.testing.assert_array_equal(X[:, 1], 0.0)
 
 
+def test_a_constant_column_gets_scale_one_not_a_rounding_error():
+    # np.std of copies of 0.1 is 1.39e-17, not 0: dividing by it turned a new value of
+    # 0.1000001 into a feature near 7e9 (scikit-learn's StandardScaler gives scale 1)
+    frame = pd.DataFrame({"c": [0.1] * 7, "x": np.arange(7.0), "y": ["p", "q"] * 3 + ["p"]})
+    assert np.std(frame["c"]) > 0
+    column = Preprocessor("y").fit(frame).columns_[0]
+    assert (column["mean"], column["scale"], column["fill"]) == (0.1, 1.0, 0.1)
+    from sklearn.preprocessing import StandardScaler
+
+    assert StandardScaler().fit(frame[["c"]]).scale_[0] == 1.0
+
+
 def test_one_hot_matches_scikit_learn_including_unseen_values():
     frame = tabular_frame()
     pre = Preprocessor("label").fit(frame)

@@ -35,6 +35,7 @@ from chainrule import io, plotting
 from chainrule._version import __version__
 from chainrule.callbacks import Callback, Checkpoint, EpochBar, LambdaCallback
 from chainrule.cli_parser import TRAIN_DEFAULTS, build_parser, positionals_after_lists, read_config
+from chainrule.cli_stream import evaluate_stream, predict_stream, train_streamed_from
 from chainrule.column_warnings import rows_text
 from chainrule.diagnostics import Diagnostics
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError, UserError
@@ -51,6 +52,7 @@ from chainrule.report import (
     spreadsheet_safe,
     table,
 )
+from chainrule.streaming import should_stream
 from chainrule.tabular import TabularModel, read_csv
 from chainrule.tutorial import walkthrough
 
@@ -197,6 +199,11 @@ def _read_csv(
     return frame
 
 
+def _note(text: str) -> None:
+    """A one-line note on stderr (such as streaming chosen for a large file)."""
+    print(printable(text), file=sys.stderr)
+
+
 def _load(path: str) -> Any:
     if not os.path.exists(path):
         raise UserError(f"{path}: no such model file")
@@ -334,18 +341,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if settings["checkpoint"]:
         _check_output(parser, "--checkpoint", settings["checkpoint"], {**inputs, "--out file": out})
     say = (lambda *a, **k: None) if settings["quiet"] else print
-    frame = _read_csv(
-        args.data, settings, undone="nothing was trained or saved", note=lambda t: say(t)
-    )
-    if target not in frame.columns:
-        raise UserError(
-            f"{args.data}: no column {target!r} to use as the target; the columns are "
-            f"{', '.join(map(str, frame.columns))}"
+    streamed = None
+    if should_stream(args.data, settings["stream"], settings["chunk_rows"], _note):
+        if resumed is not None:
+            raise UserError(
+                f"--resume {args.resume} cannot be used with --stream: a streamed run starts "
+                "anew; leave out --resume, or --stream (--no-stream) to resume in memory"
+            )
+        streamed = train_streamed_from(args.data, settings, say)
+        task = streamed.first.preprocessor.task_
+    else:
+        frame = _read_csv(
+            args.data, settings, undone="nothing was trained or saved", note=lambda t: say(t)
         )
-    if settings["drop_missing_target"]:
-        frame = _drop_missing_target(frame, target, args.data, say)
-    if settings["task"] is None:
-        say(printable(f"task: {explain_task_guess(frame[target])}; use --task to choose"))
+        if target not in frame.columns:
+            raise UserError(
+                f"{args.data}: no column {target!r} to use as the target; the columns are "
+                f"{', '.join(map(str, frame.columns))}"
+            )
+        if settings["drop_missing_target"]:
+            frame = _drop_missing_target(frame, target, args.data, say)
+        if settings["task"] is None:
+            say(printable(f"task: {explain_task_guess(frame[target])}; use --task to choose"))
+        task = settings["task"] or guess_task(frame[target])
     model = resumed or TabularModel(
         target,
         task=settings["task"],
@@ -364,7 +382,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
     callbacks: list[Callback] = []
     checkpoint = None
-    task = settings["task"] or guess_task(frame[target])
     metric = "accuracy" if task == "classify" else "r2"
     if settings["checkpoint"]:
         monitor = "val_loss" if settings["validation_fraction"] > 0 else "loss"
@@ -385,7 +402,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         with _about(args.data):
-            if resumed is None:
+            if streamed is not None:
+                streamed.fit(model, callbacks=callbacks)
+            elif resumed is None:
                 model.fit(frame, callbacks=callbacks)
             else:
                 say(f"resuming {args.resume} at epoch {resumed.network_.epoch + 1}")
@@ -494,6 +513,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise UserError(f"{args.model}: --proba needs a classifier; this model is a regressor")
     keep = list(dict.fromkeys(args.keep or []))
     inputs = {c["name"] for c in model.preprocessor_.columns_}
+    if should_stream(args.data, args.stream, args.chunk_rows, _note):
+        return predict_stream(model, args, keep, inputs, _prediction_table)
     frame = _read_csv(
         args.data,
         args,
@@ -501,14 +522,26 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         text_columns=[c for c in keep if c not in inputs],
         note=lambda t: print(t, file=sys.stdout if args.out else sys.stderr),
     )
-    import pandas as pd  # _read_csv checked it is there
-
     absent = [c for c in keep if c not in frame.columns]
     if absent:
         raise UserError(
             f"{args.data}: --keep {absent[0]!r}: no such column; the columns are "
             f"{', '.join(map(str, frame.columns))}"
         )
+    result = _prediction_table(model, frame, args, keep)
+    if args.out:
+        result.to_csv(args.out, index=False, float_format="%.8g")
+        print(f"wrote {len(result)} predictions of {model.target!r} to {args.out}")
+    else:
+        result.to_csv(sys.stdout, index=False, float_format="%.8g")
+    return 0
+
+
+def _prediction_table(model: TabularModel, frame, args: argparse.Namespace, keep: list[str]):
+    """The output of ``predict`` for ``frame``'s rows: the kept columns, the predictions
+    and (``--proba``) the probabilities, spreadsheet-safe."""
+    import pandas as pd  # the reader checked it is there
+
     with _about(args.data):
         result = pd.DataFrame({model.target: model.predict(frame)})
         if args.proba:
@@ -528,12 +561,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     for column in result.columns:
         if not pd.api.types.is_numeric_dtype(result[column]):  # text, or mixed objects
             result[column] = result[column].map(spreadsheet_safe)
-    if args.out:
-        result.to_csv(args.out, index=False, float_format="%.8g")
-        print(f"wrote {len(result)} predictions of {model.target!r} to {args.out}")
-    else:
-        result.to_csv(sys.stdout, index=False, float_format="%.8g")
-    return 0
+    return result
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -542,15 +570,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             args.subparser, "--plot", args.plot, {"model file": args.model, "data file": args.data}
         )
     model = _load_tabular(args.model, "evaluate")
-    frame = _read_csv(args.data, args, undone="nothing was evaluated", note=print)
-    if model.target not in frame.columns:
-        raise UserError(
-            f"{args.data}: no column {model.target!r} (the target) to compare the predictions with"
-        )
-    frame = _rows_with_target(frame, model, args)
-    with _about(args.data):
-        scores = model.evaluate(frame)
-    print(f"{args.data}: {len(frame)} rows; target {model.target!r} ({model.task_})")
+    frame = None
+    if should_stream(args.data, args.stream, args.chunk_rows, _note):
+        scores, n_rows = evaluate_stream(model, args)
+    else:
+        frame = _read_csv(args.data, args, undone="nothing was evaluated", note=print)
+        if model.target not in frame.columns:
+            raise UserError(
+                f"{args.data}: no column {model.target!r} (the target) to compare the "
+                "predictions with"
+            )
+        frame = _rows_with_target(frame, model, args)
+        with _about(args.data):
+            scores = model.evaluate(frame)
+        n_rows = len(frame)
+    print(f"{args.data}: {n_rows} rows; target {model.target!r} ({model.task_})")
     if model.task_ == "classify":
         labels = [str(c) for c in scores["labels"]]
         print(f"accuracy  {scores['accuracy']:.4f}")

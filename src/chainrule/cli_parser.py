@@ -57,6 +57,8 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "drop_missing_target": False,
     "checkpoint": None,
     "quiet": False,
+    "stream": None,
+    "chunk_rows": None,
 }
 
 
@@ -245,7 +247,7 @@ def read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
             parser.error(f"--config {path}: unknown option {key!r}; the options are {known}")
         action = actions[dest]
         problem = f"--config {path}: option {key!r}"
-        if isinstance(action, argparse._StoreTrueAction):
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
             if not isinstance(value, bool):
                 parser.error(f"{problem} must be true or false; received {value!r}")
             config[dest] = value
@@ -308,6 +310,30 @@ def _add_reading_options(p: argparse.ArgumentParser, defaults: bool = True) -> N
         metavar="TEXT",
         help="values that mean missing, besides empty, NA, n/a, NaN, null ... "
         "(e.g. --na-values '?' 'n/a (sensor off)')",
+    )
+
+
+def _add_stream_options(p: argparse.ArgumentParser) -> None:
+    """``--stream``, ``--no-stream``, ``--chunk-rows``: read DATA a chunk at a time."""
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        default=None,
+        help="read DATA a chunk of rows at a time, for files larger than memory (chosen "
+        "by itself for files over 1 GiB; see the README, 'Files larger than memory')",
+    )
+    p.add_argument(
+        "--no-stream",
+        dest="stream",
+        action="store_false",
+        default=None,
+        help="read DATA whole, even when it is larger than 1 GiB",
+    )
+    p.add_argument(
+        "--chunk-rows",
+        type=_positive_int,
+        metavar="N",
+        help="rows per chunk when streaming (default 50000)",
     )
 
 
@@ -442,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with an error",
     )
     _add_reading_options(train, defaults=False)
+    _add_stream_options(train)
     train.add_argument(
         "--checkpoint",
         metavar="FILE",
@@ -490,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
         "order: --keep id name",
     )
     _add_reading_options(predict)
+    _add_stream_options(predict)
     predict.set_defaults(subparser=predict)
 
     explain = sub.add_parser(
@@ -556,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stopping with an error",
     )
     _add_reading_options(evaluate)
+    _add_stream_options(evaluate)
     evaluate.set_defaults(subparser=evaluate)
 
     inspect = sub.add_parser(

@@ -100,11 +100,14 @@ def _mean_and_scale(values: np.ndarray) -> tuple[float, float]:
     Values larger than ``1e100`` (or all smaller than ``1e-100``) are divided by their
     largest magnitude first, so their squares stay finite; the mean and deviation are
     then multiplied back (both stay within the largest magnitude, so they are finite).
-    A zero deviation (a constant column) gives scale 1.
+    A constant column gives its value and scale 1 (as scikit-learn's StandardScaler):
+    ``np.std`` of copies of a number such as 0.1 is a rounding error (1.4e-17), not 0,
+    and dividing by it would blow tiny differences in new data up to huge features.
     """
-    largest = float(np.max(np.abs(values)))
-    if largest == 0:
-        return 0.0, 1.0
+    low, high = float(np.min(values)), float(np.max(values))
+    if low == high:
+        return low, 1.0
+    largest = max(abs(low), abs(high))
     unit = 1.0
     if largest > _SAFE_MAGNITUDE or largest < 1 / _SAFE_MAGNITUDE:
         unit = largest
@@ -595,18 +598,22 @@ class Preprocessor:
             position = {c: i for i, c in enumerate(self.classes_)}
             # CSV readers may see 1 where training saw 1.0 (or "1"); match on text too
             by_text = {str(c): i for i, c in enumerate(self.classes_)}
-            codes = [
-                position.get(_json_scalar(v), by_text.get(str(_json_scalar(v)))) for v in series
-            ]
-            unknown = [i for i, c in enumerate(codes) if c is None]
-            if unknown:
+            # the values themselves first, all at once (a streamed epoch encodes every
+            # chunk); one by one, as JSON scalars and as text, those that did not match
+            codes = np.array(series.map(position), dtype=np.float64)
+            for i in np.flatnonzero(np.isnan(codes)):
+                value = _json_scalar(series.iloc[i])
+                code = position.get(value, by_text.get(str(value)))
+                codes[i] = np.nan if code is None else code
+            unknown = np.flatnonzero(np.isnan(codes))
+            if unknown.size:
                 values = sorted({str(series.iloc[i]) for i in unknown})
                 raise DataError(
                     f"target column {self.target!r} holds value(s) the model was not "
                     f"trained on: {values[:5]} ({rows_text(series.index[unknown])}); "
                     f"known classes are {self.classes_}"
                 )
-            return np.asarray(codes, dtype=np.intp)
+            return codes.astype(np.intp)
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
         if np.isnan(values).any():
             bad = np.isnan(values)

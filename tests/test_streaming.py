@@ -1,0 +1,373 @@
+"""Streamed training, prediction and evaluation, and ``chainrule ... --stream``."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chainrule import io, streaming
+from chainrule.cli import main
+from chainrule.first_pass import held_out
+from chainrule.readers import read_csv
+from chainrule.streaming import (
+    STREAM_AUTO_BYTES,
+    StreamedTraining,
+    evaluate_streamed,
+    predict_streamed,
+    should_stream,
+)
+from chainrule.tabular import TabularModel
+from helpers import mixed_frame
+
+QUICK = ["--epochs", "8", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _process_malloc_untouched(monkeypatch):
+    """The command's mallopt would stay set for the rest of the test session (and make
+    its large allocations slower): off here; the child process of the memory test has it."""
+    monkeypatch.setattr("chainrule.cli_stream.limit_fragmentation", lambda: False)
+
+
+@pytest.fixture(scope="module")
+def fruit(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("stream") / "fruit.csv"
+    frame = mixed_frame(900, seed=2)
+    frame.insert(0, "id", [f"r{i:04d}" for i in range(900)])
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_validation_rows_are_the_same_every_epoch_and_for_any_chunk_size(fruit):
+    held = {}
+    for chunk_rows in (50, 333):
+        streamed = StreamedTraining(str(fruit), "fruit", chunk_rows=chunk_rows, ignore=["id"])
+        epochs = [np.concatenate([y for _, y in streamed.chunks(True)]) for _ in range(2)]
+        np.testing.assert_array_equal(*epochs)
+        held[chunk_rows] = np.concatenate([X for X, _ in streamed.chunks(True)])
+        assert len(held[chunk_rows]) == streamed.first.validation_rows
+    # the same rows (the scaling learned may differ by rounding between chunkings)
+    np.testing.assert_allclose(held[50], held[333], rtol=1e-12)
+    # the held-out rows are those held_out names, in file order
+    whole = read_csv(str(fruit))
+    rows = held_out(np.arange(900), 0.2, 0)
+    expected = streamed.first.preprocessor.transform(whole[rows])
+    np.testing.assert_allclose(held[333], expected, rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def trained(fruit):
+    streamed = StreamedTraining(str(fruit), "fruit", chunk_rows=128, ignore=["id"])
+    model = TabularModel("fruit", epochs=40, ignore=["id"], seed=0)
+    return streamed.fit(model)
+
+
+def test_a_streamed_model_is_a_tabular_model_that_saves_and_loads(trained, fruit, tmp_path):
+    assert trained.training_["rows"] == 900
+    assert trained.training_["train_rows"] + trained.training_["validation_rows"] == 900
+    assert trained.training_["epochs_run"] >= 5
+    path = tmp_path / "m.npz"
+    trained.save(str(path))
+    loaded = io.load(str(path))
+    assert isinstance(loaded, TabularModel)
+    frame = read_csv(str(fruit))
+    np.testing.assert_array_equal(loaded.predict(frame), trained.predict(frame))
+
+
+def test_streamed_quality_is_close_to_in_memory_training(trained, fruit):
+    frame = read_csv(str(fruit))
+    memory = TabularModel("fruit", epochs=40, ignore=["id"], seed=0).fit(frame)
+    test = mixed_frame(600, seed=7)
+    streamed_accuracy = trained.evaluate(test)["accuracy"]
+    memory_accuracy = memory.evaluate(test)["accuracy"]
+    assert streamed_accuracy > 0.9 and memory_accuracy > 0.9
+    assert abs(streamed_accuracy - memory_accuracy) < 0.04
+
+
+def test_predict_streamed_keeps_every_row_in_order(trained, fruit, tmp_path):
+    out = tmp_path / "p.csv"
+    frame = read_csv(str(fruit))
+
+    def table_of(chunk):
+        return pd.DataFrame({"id": chunk["id"].to_numpy(), "fruit": trained.predict(chunk)})
+
+    n = predict_streamed(trained, str(fruit), table_of, str(out), chunk_rows=97)
+    written = pd.read_csv(out)
+    assert n == 900 and written["id"].tolist() == frame["id"].tolist()
+    assert written["fruit"].tolist() == trained.predict(frame).tolist()
+
+
+def test_evaluate_streamed_equals_evaluate_on_the_whole_file(trained, fruit, tmp_path):
+    frame = read_csv(str(fruit))
+    scores, rows, dropped, n_dropped = evaluate_streamed(trained, str(fruit), chunk_rows=101)
+    whole = trained.evaluate(frame)
+    assert (rows, dropped, n_dropped) == (900, [], 0)
+    assert scores["accuracy"] == whole["accuracy"]
+    assert scores["loss"] == pytest.approx(whole["loss"], rel=1e-5)
+    np.testing.assert_array_equal(scores["confusion_matrix"], whole["confusion_matrix"])
+    np.testing.assert_allclose(scores["precision"], whole["precision"])
+    np.testing.assert_allclose(scores["recall"], whole["recall"])
+    assert scores["labels"] == whole["labels"]
+    # a regressor: mse, mae and r2 of every row at once
+    rng = np.random.default_rng(0)
+    reg = pd.DataFrame({"x": rng.normal(size=400), "z": rng.normal(size=400)})
+    reg["y"] = 3 * reg["x"] - reg["z"] + 0.1 * rng.normal(size=400)
+    path = tmp_path / "reg.csv"
+    reg.to_csv(path, index=False)
+    model = StreamedTraining(str(path), "y", chunk_rows=64).fit(TabularModel("y", epochs=5))
+    scores, rows, _, _ = evaluate_streamed(model, str(path), chunk_rows=64)
+    whole = model.evaluate(read_csv(str(path)))
+    for name in ("mse", "mae", "r2"):
+        assert scores[name] == pytest.approx(whole[name], rel=1e-9)
+
+
+def test_should_stream_by_option_or_size(tmp_path, monkeypatch):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,2\n")
+    notes = []
+    assert should_stream(str(path), True, None, notes.append)
+    assert not should_stream(str(path), False, None, notes.append)
+    assert not should_stream(str(path), None, None, notes.append) and not notes
+    assert STREAM_AUTO_BYTES == 2**30
+    monkeypatch.setattr(streaming, "STREAM_AUTO_BYTES", 4)
+    assert should_stream(str(path), None, 1000, notes.append)
+    assert notes == [
+        f"{path}: 0.0 GiB, more than 0 GiB: streamed in chunks of 1,000 rows "
+        "(--no-stream reads it whole)"
+    ]
+
+
+def test_limit_fragmentation_on_glibc():
+    import platform
+
+    code = "from chainrule.streaming import limit_fragmentation as f; print(f())"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    glibc = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
+    assert done.stdout.strip() == str(glibc), done.stderr
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_cli_train_predict_evaluate_streamed(fruit, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    code = main(["train", str(fruit), "--target", "fruit", "--out", str(model), "--ignore", "id",
+                 "--stream", "--chunk-rows", "100", "--epochs", "8"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "fruit.csv: streamed in chunks of 100 rows" in out
+    assert "task: classify (guessed: 'fruit' holds text); use --task to choose" in out
+    assert "900 rows, " in out and "held out for validation" in out
+    assert f"model saved to {model}" in out
+    pred = tmp_path / "p.csv"
+    code = main(["predict", str(model), str(fruit), "--stream", "--chunk-rows", "77",
+                 "--keep", "id", "--proba", "--out", str(pred)])  # fmt: skip
+    assert code == 0 and capsys.readouterr().out.strip() == (
+        f"wrote 900 predictions of 'fruit' to {pred}"
+    )
+    streamed = pd.read_csv(pred)
+    assert list(streamed.columns) == ["id", "fruit", "proba_apple", "proba_pear", "proba_plum"]
+    assert streamed["id"].tolist() == [f"r{i:04d}" for i in range(900)]
+    whole = tmp_path / "w.csv"
+    assert main(["predict", str(model), str(fruit), "--no-stream", "--keep", "id", "--proba",
+                 "--out", str(whole)]) == 0  # fmt: skip
+    pd.testing.assert_frame_equal(streamed, pd.read_csv(whole))
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(fruit), "--stream", "--chunk-rows", "50"]) == 0
+    streamed_report = capsys.readouterr().out
+    assert main(["evaluate", str(model), str(fruit)]) == 0
+    assert streamed_report == capsys.readouterr().out
+    assert main(["inspect", str(model)]) == 0
+    assert "classifier of 'fruit' into 3 classes" in capsys.readouterr().out
+
+
+def test_cli_streams_gzip_and_parquet_and_reads_options_from_the_config(fruit, tmp_path, capsys):
+    frame = read_csv(str(fruit))
+    gz = tmp_path / "f.csv.gz"
+    with gzip.open(gz, "wt") as f:
+        frame.to_csv(f, index=False)
+    config = tmp_path / "run.toml"
+    config.write_text('target = "fruit"\nstream = true\nchunk-rows = 64\nignore = ["id"]\n')
+    model = tmp_path / "m.npz"
+    assert main(["train", str(gz), "--config", str(config), "--out", str(model), *QUICK]) == 0
+    assert io.load(str(model)).training_["rows"] == 900
+    pytest.importorskip("pyarrow", reason="Parquet needs pyarrow")
+    pq = tmp_path / "f.parquet"
+    frame.to_parquet(pq)
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(pq), "--stream", "--chunk-rows", "64"]) == 0
+    from_parquet = capsys.readouterr().out
+    assert main(["evaluate", str(model), str(gz), "--stream"]) == 0
+    assert from_parquet.splitlines()[1:] == capsys.readouterr().out.splitlines()[1:]
+
+
+def test_cli_auto_switch_note(fruit, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(streaming, "STREAM_AUTO_BYTES", 1000)
+    model = tmp_path / "m.npz"
+    code = main(["train", str(fruit), "--target", "fruit", "--out", str(model), "--ignore", "id",
+                 "--chunk-rows", "300", *QUICK])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.strip() == (
+        f"{fruit}: 0.0 GiB, more than 0 GiB: streamed in chunks of 300 rows (--no-stream "
+        "reads it whole)"
+    )
+    assert main(["train", str(fruit), "--target", "fruit", "--out", str(model), "--ignore", "id",
+                 "--no-stream", *QUICK]) == 0  # fmt: skip
+    assert capsys.readouterr().err == ""
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_cli_stream_errors(fruit, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(fruit), "--target", "fruit", "--out", str(model), "--chunk-rows", "0"])
+    assert exc.value.code == 2
+    assert "argument --chunk-rows: expected a positive integer, got '0'" in capsys.readouterr().err
+    # a category explosion (the id column), named with the fix
+    from chainrule import first_pass
+
+    first_pass.MAX_CATEGORIES, saved = 100, first_pass.MAX_CATEGORIES
+    try:
+        code = main(["train", str(fruit), "--target", "fruit", "--out", str(model), "--stream",
+                     *QUICK])  # fmt: skip
+    finally:
+        first_pass.MAX_CATEGORIES = saved
+    assert code == 1
+    line = _error_line(capsys)
+    assert line.startswith(f"chainrule train: error: {fruit}: column 'id' holds more than 100")
+    assert "--ignore id" in line
+    # a bad value in a later chunk, named by its row
+    bad = tmp_path / "bad.csv"
+    frame = read_csv(str(fruit))
+    frame["size"] = frame["size"].astype(object)
+    frame.loc[700, "size"] = "n/k"  # row 700 of the file (the header is row 1)
+    frame.to_csv(bad, index=False)
+    assert main(["train", str(bad), "--target", "fruit", "--out", str(model), "--ignore", "id",
+                 "--stream", "--chunk-rows", "100", *QUICK]) == 1  # fmt: skip
+    line = _error_line(capsys)
+    assert "column 'size' holds numbers in the rows before, but row 700 holds 'n/k'" in line
+    assert main(["train", str(fruit), "--target", "fruit", "--out", str(model), "--ignore", "id",
+                 "--stream", *QUICK]) == 0  # fmt: skip
+    assert main(["predict", str(model), str(bad), "--stream", "--chunk-rows", "100"]) == 1
+    line = _error_line(capsys)
+    assert line.startswith(f"chainrule predict: error: {bad}: column 'size'") and "700" in line
+    assert main(["train", str(fruit), "--target", "fruit", "--out", str(model), "--stream",
+                 "--resume", str(model), *QUICK]) == 1  # fmt: skip
+    assert "--resume" in _error_line(capsys)
+
+
+def test_cli_regressor_plot_is_refused_when_streamed(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "r.csv"
+    pd.DataFrame({"x": rng.normal(size=200), "y": rng.normal(size=200)}).to_csv(path, index=False)
+    model = tmp_path / "m.npz"
+    assert main(["train", str(path), "--target", "y", "--out", str(model), "--stream", *QUICK]) == 0
+    assert main(["evaluate", str(model), str(path), "--stream", "--plot", str(tmp_path / "p.png")])
+    assert "--plot cannot be used with --stream for a regressor" in _error_line(capsys)
+
+
+def _peak_rss_mb(path: Path, tmp_path: Path) -> float:
+    """Peak resident memory (MB) of a streamed ``chainrule train`` in a fresh Python."""
+    code = f"""
+import json
+from benchmarks.memchild import _reset_peak, _status_mb
+from chainrule.cli import main
+import numpy, pandas  # imported before the reset: their size is not the stream's
+_reset_peak()
+assert main(["train", {str(path)!r}, "--target", "label", "--out", {str(tmp_path / "m.npz")!r},
+             "--stream", "--chunk-rows", "5000", "--epochs", "1", "--quiet"]) == 0
+print(json.dumps(_status_mb("VmHWM")))
+"""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "CHAINRULE_KERNELS": "numpy"}
+    env["PYTHONPATH"] = os.pathsep.join([str(root / "src"), str(root), env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_peak_memory_does_not_grow_with_the_file(tmp_path):
+    from benchmarks.bench_streaming import write_csv
+
+    small, large = tmp_path / "small.csv", tmp_path / "large.csv"
+    write_csv(str(small), 2, block=5_000)
+    write_csv(str(large), 10, block=5_000)
+    assert os.path.getsize(large) > 4 * os.path.getsize(small)
+    peaks = [_peak_rss_mb(small, tmp_path), _peak_rss_mb(large, tmp_path)]
+    # five times the rows (~8 MB more as text, ~5 MB as float64 features): the same peak
+    assert peaks[1] - peaks[0] < 3, peaks
+
+
+def test_cli_drop_missing_target_streamed(fruit, tmp_path, capsys):
+    frame = read_csv(str(fruit))
+    frame.loc[[6, 532], "fruit"] = np.nan  # rows 6 and 532 of the file
+    path = tmp_path / "holes.csv"
+    frame.to_csv(path, index=False)
+    model = tmp_path / "m.npz"
+    argv = ["train", str(path), "--target", "fruit", "--out", str(model), "--ignore", "id",
+            "--stream", "--chunk-rows", "100", "--epochs", "3"]  # fmt: skip
+    assert main(argv) == 1
+    assert "target column 'fruit' has 2 missing value(s) (rows 6, 532)" in _error_line(capsys)
+    assert main([*argv, "--drop-missing-target"]) == 0
+    out = capsys.readouterr().out
+    assert "dropped 2 of 900 rows with no 'fruit' value (--drop-missing-target): rows 6, 532" in out
+    assert io.load(str(model)).training_["rows"] == 898
+    assert main(["evaluate", str(model), str(path), "--stream", "--chunk-rows", "100"]) == 1
+    assert "has missing values (row 6, perhaps more further on)" in _error_line(capsys)
+    assert main(["evaluate", str(model), str(path), "--stream", "--drop-missing-target"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [
+        "dropped 2 of 900 rows with no 'fruit' value (--drop-missing-target): rows 6, 532",
+        f"{path}: 898 rows; target 'fruit' (classify)",
+    ]
+
+
+def test_a_streamed_model_exports_to_onnx(trained, tmp_path, capsys):
+    pytest.importorskip("onnx", reason="ONNX export needs the onnx extra")
+    path = tmp_path / "m.npz"
+    trained.save(str(path))
+    assert main(["export", str(path), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert "outputs 'label', 'probabilities'" in capsys.readouterr().out
+
+
+def test_cli_streamed_predict_warns_once_per_kind(fruit, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["train", str(fruit), "--target", "fruit", "--out", str(model), "--ignore", "id",
+                 "--stream", *QUICK]) == 0  # fmt: skip
+    frame = read_csv(str(fruit))
+    frame["note"] = "x"  # a column the model was not trained with: every chunk has it
+    frame.loc[[10, 400, 800], "colour"] = "purple"  # unseen, in three chunks
+    path = tmp_path / "new.csv"
+    frame.to_csv(path, index=False)
+    capsys.readouterr()
+    assert main(["predict", str(model), str(path), "--stream", "--chunk-rows", "100",
+                 "--out", str(tmp_path / "p.csv")]) == 0  # fmt: skip
+    warned = capsys.readouterr().err.strip().splitlines()
+    assert warned == [
+        "chainrule predict: warning: ignoring 1 column(s) the model was not trained with: 'note'",
+        "chainrule predict: warning: column 'colour' has 1 value(s) not seen in training "
+        "('purple', row 10); they are encoded as all zeros (no category)",
+        "chainrule predict: warning: 10 more warning(s) like the one(s) above, from later "
+        "chunks of rows",
+    ]
