@@ -124,6 +124,41 @@ def test_a_column_of_text_first_and_numbers_later_is_text_as_written(tmp_path):
     assert first.text_columns == ["code"]
 
 
+def test_identifier_columns_draw_the_in_memory_warnings_judged_on_the_first_chunk(tmp_path):
+    n = 400
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "row": np.arange(1, n + 1),  # 1..n: a row number
+            "user": [f"u{i}" for i in rng.permutation(n)],  # a different text in every row
+            "x": rng.normal(size=n),
+            "y": [0, 1] * (n // 2),
+        }
+    )
+    path = tmp_path / "ids.csv"
+    frame.to_csv(path, index=False)
+    with pytest.warns(UserWarning) as streamed:
+        first_pass(TableChunks(str(path), 100), "y", validation_fraction=0)
+    with pytest.warns(UserWarning) as in_memory:
+        Preprocessor("y").fit(read_csv(str(path)))
+    messages = [str(w.message) for w in streamed]
+    assert any(
+        m.startswith(
+            "column 'row' holds a different whole number in every row of its first chunk (1 to 100)"
+        )
+        and "--ignore row" in m
+        for m in messages
+    ), messages
+    assert any(
+        m.startswith("column 'user' has 100 distinct values in 100 rows of its first chunk")
+        and "--ignore user" in m
+        for m in messages
+    ), messages
+    # the same two columns are named in memory, once each
+    named = sorted(str(w.message).split("'")[1] for w in in_memory)
+    assert named == sorted(m.split("'")[1] for m in messages) == ["row", "user"]
+
+
 def test_a_word_among_numbers_in_a_later_chunk_names_the_row(tmp_path):
     frame = pd.DataFrame({"x": [str(i) for i in range(50)], "y": [0, 1] * 25})
     frame.loc[37, "x"] = "oops"

@@ -58,16 +58,17 @@ def rows_verb(labels: Sequence[Any], singular: str, plural: str) -> str:
     return f"{rows_text(labels)} {singular if len(list(labels)) == 1 else plural}"
 
 
-def warn_if_row_numbers(name: str, observed: np.ndarray) -> None:
+def warn_if_row_numbers(name: str, observed: np.ndarray, scope: str = "") -> None:
     """Warn when a number column holds a different whole number in every row, densely
-    (such as 1..n, in any order): a row number or identifier, not a measurement."""
+    (such as 1..n, in any order): a row number or identifier, not a measurement.
+    ``scope`` follows "every row" (such as " of its first chunk")."""
     n = observed.size
     if n < MIN_ID_ROWS or not np.all(np.mod(observed, 1) == 0):
         return
     low, high = float(observed.min()), float(observed.max())
     if high - low + 1 <= 2 * n and np.unique(observed).size == n:
         warnings.warn(
-            f"column {name!r} holds a different whole number in every row ({low:.0f} to "
+            f"column {name!r} holds a different whole number in every row{scope} ({low:.0f} to "
             f"{high:.0f}): it looks like a row number or identifier, and is used as a "
             f"number feature. Ignore it (--ignore {name}) unless its value matters.",
             UserWarning,
@@ -139,14 +140,16 @@ def not_numbers(name: str, text: pd.Series) -> str:
     )
 
 
-def warn_if_identifier_text(name: str, n_categories: int, n_rows: int) -> None:
+def warn_if_identifier_text(name: str, n_categories: int, n_rows: int, scope: str = "") -> None:
     """Warn when a text column has more than ``MANY_CATEGORIES`` distinct values and
-    more than half as many as rows: an identifier or free text, not a category."""
+    more than half as many as rows: an identifier or free text, not a category.
+    ``scope`` follows the rows (such as " of its first chunk")."""
     if n_categories > MANY_CATEGORIES and n_categories > 0.5 * n_rows:
+        becomes = "" if scope else f" and becomes {n_categories} one-hot features"
         warnings.warn(
             f"column {name!r} has {n_categories} distinct values in "
-            f"{n_rows} rows; it looks like an identifier or free text and "
-            f"becomes {n_categories} one-hot features. Ignore it "
+            f"{n_rows} rows{scope}; it looks like an identifier or free text"
+            f"{becomes}. Ignore it "
             f"(--ignore {name}) unless it is a category.",
             UserWarning,
             stacklevel=5,

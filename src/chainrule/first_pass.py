@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule._validation import check_fraction, check_seed
-from chainrule.column_warnings import rows_text
+from chainrule.column_warnings import rows_text, warn_if_identifier_text, warn_if_row_numbers
 from chainrule.dates import DATE_PARTS, date_parts, guess_date_format, parse_dates
 from chainrule.errors import DataError
 from chainrule.preprocessing import (
@@ -57,6 +57,8 @@ MAX_CATEGORIES = 10_000
 #: variation distance of its classes, or its target mean in standard deviations), it is
 SORTED_MIN_ROWS = 100
 SORTED_DISTANCE = 0.5
+#: the words after "every row" in the identifier warnings, which judge the first chunk
+FIRST_CHUNK = " of its first chunk"
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -338,6 +340,8 @@ class _Scan:
                     f"column {column.name!r} holds infinite values "
                     f"({rows_text(series.index[infinite])}); fix or ignore it"
                 )
+            if column.numeric_chunks == 1:  # judged on the first chunk, as a whole file is
+                warn_if_row_numbers(column.name, values[~missing], FIRST_CHUNK)
             observed = values[train & ~missing]
             column.stats.update(observed)
             return
@@ -360,7 +364,10 @@ class _Scan:
                 column.dates, column.date_format = True, fmt
                 self._update_dates(column, series, train & ~missing, check=~missing)
                 return
-        for value, count in text.value_counts(sort=False).items():
+        counts = text.value_counts(sort=False)
+        if column.text_chunks == 1:  # judged on the first chunk, as a whole file is
+            warn_if_identifier_text(column.name, len(counts), len(text), FIRST_CHUNK)
+        for value, count in counts.items():
             column.counts[value] = column.counts.get(value, 0) + int(count)
         if len(column.counts) > MAX_CATEGORIES:
             raise DataError(
