@@ -1,0 +1,307 @@
+"""The playground's data: TensorFlow Playground's six toy sets, its input features, and
+the user's own CSV file.
+
+The toy sets follow TensorFlow Playground's ``dataset.ts`` (Apache-2.0, formulas only):
+points in the square ``[-6, 6]^2``, classification labels 0/1 (the Playground's -1/1),
+regression targets in ``[-1, 1]``; ``noise`` is the Playground's slider over 100 (0 to
+0.5). Every random choice comes from the one ``numpy.random.Generator`` passed in.
+
+A CSV file is read with the standard library's :mod:`csv` (the core stays NumPy-only):
+:func:`read_table` keeps the numeric columns as floats and any column as text (a
+target may be a class name), refusing files over the caps with a message that says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CLASSIFY",
+    "DATASETS",
+    "FEATURES",
+    "MAX_CSV_BYTES",
+    "MAX_CSV_COLUMNS",
+    "MAX_CSV_ROWS",
+    "REGRESS",
+    "Table",
+    "TableError",
+    "features",
+    "make_dataset",
+    "read_table",
+]
+
+#: Half the side of the square the toy sets live in (the Playground's domain).
+RADIUS = 6.0
+
+#: The largest CSV upload, in bytes, rows and columns.
+MAX_CSV_BYTES = 5_000_000
+MAX_CSV_ROWS = 20_000
+MAX_CSV_COLUMNS = 50
+
+
+class TableError(ValueError):
+    """A CSV file the playground cannot use; the message says why and what to do."""
+
+
+# ---------------------------------------------------------------- the toy sets
+
+
+def _circle(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    radius = 5.0
+    inner, outer = n // 2, n - n // 2
+    r = np.concatenate(
+        [rng.uniform(0, radius * 0.5, inner), rng.uniform(radius * 0.7, radius, outer)]
+    )
+    angle = rng.uniform(0, 2 * math.pi, n)
+    X = np.column_stack([r * np.sin(angle), r * np.cos(angle)])
+    noisy = X + rng.uniform(-radius, radius, (n, 2)) * noise
+    y = (np.hypot(noisy[:, 0], noisy[:, 1]) < radius * 0.5).astype(np.float64)
+    return X, y
+
+
+def _xor(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    padding = 0.3
+    X = rng.uniform(-5, 5, (n, 2))
+    X += np.where(X > 0, padding, -padding)
+    noisy = X + rng.uniform(-5, 5, (n, 2)) * noise
+    y = (noisy[:, 0] * noisy[:, 1] >= 0).astype(np.float64)
+    return X, y
+
+
+def _gauss(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    # the Playground's variance scale: noise 0 -> 0.5, noise 0.5 -> 4
+    variance = 0.5 + noise / 0.5 * 3.5
+    half = n // 2
+    positive = rng.normal([2.0, 2.0], math.sqrt(variance), (half, 2))
+    negative = rng.normal([-2.0, -2.0], math.sqrt(variance), (n - half, 2))
+    X = np.vstack([positive, negative])
+    y = np.concatenate([np.ones(half), np.zeros(n - half)])
+    return X, y
+
+
+def _spiral(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    half = n // 2
+    parts, labels = [], []
+    for delta, label, count in ((0.0, 1.0, half), (math.pi, 0.0, n - half)):
+        i = np.arange(count)
+        r = i / count * 5
+        t = 1.75 * i / count * 2 * math.pi + delta
+        x = r * np.sin(t) + rng.uniform(-1, 1, count) * noise
+        y = r * np.cos(t) + rng.uniform(-1, 1, count) * noise
+        parts.append(np.column_stack([x, y]))
+        labels.append(np.full(count, label))
+    return np.vstack(parts), np.concatenate(labels)
+
+
+def _plane(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    X = rng.uniform(-RADIUS, RADIUS, (n, 2))
+    noisy = X + rng.uniform(-RADIUS, RADIUS, (n, 2)) * noise
+    y = np.clip((noisy[:, 0] + noisy[:, 1]) / 10, -1, 1)
+    return X, y
+
+
+_GAUSSIANS = [(-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1), (4, -2.5, -1)]
+
+
+def _multigauss(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    X = rng.uniform(-RADIUS, RADIUS, (n, 2))
+    noisy = X + rng.uniform(-RADIUS, RADIUS, (n, 2)) * noise
+    y = np.zeros(n)
+    for cx, cy, sign in _GAUSSIANS:
+        # the Playground's label scale: distance 0 -> 1, distance 2 or more -> 0
+        value = sign * np.clip(1 - np.hypot(noisy[:, 0] - cx, noisy[:, 1] - cy) / 2, 0, 1)
+        y = np.where(np.abs(value) > np.abs(y), value, y)
+    return X, y
+
+
+#: The classification sets (labels 0 and 1).
+CLASSIFY: dict[str, Callable] = {
+    "circle": _circle,
+    "xor": _xor,
+    "gauss": _gauss,
+    "spiral": _spiral,
+}
+#: The regression sets (targets in [-1, 1]).
+REGRESS: dict[str, Callable] = {"plane": _plane, "multigauss": _multigauss}
+#: Every toy set by name.
+DATASETS: dict[str, Callable] = {**CLASSIFY, **REGRESS}
+
+
+def make_dataset(
+    name: str, n: int, noise: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)``: ``n`` points ``(x1, x2)`` of the toy set ``name`` and their targets.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`DATASETS`.
+    n : int
+        Number of points.
+    noise : float
+        From 0 to 0.5, as the Playground's slider over 100.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    X : ndarray of shape (n, 2)
+    y : ndarray of shape (n,)
+        0/1 for the classification sets, in [-1, 1] for the regression sets.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; received {name!r}")
+    X, y = DATASETS[name](n, noise, rng)
+    order = rng.permutation(n)  # train and test are taken from a shuffled set
+    return X[order], y[order]
+
+
+# ---------------------------------------------------------------- input features
+
+#: The Playground's input features of a point ``(x1, x2)``: name -> (label, formula).
+FEATURES: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = {
+    "x1": ("X\u2081", lambda a, b: a),
+    "x2": ("X\u2082", lambda a, b: b),
+    "x1sq": ("X\u2081\u00b2", lambda a, b: a * a),
+    "x2sq": ("X\u2082\u00b2", lambda a, b: b * b),
+    "x1x2": ("X\u2081X\u2082", lambda a, b: a * b),
+    "sinx1": ("sin(X\u2081)", lambda a, b: np.sin(a)),
+    "sinx2": ("sin(X\u2082)", lambda a, b: np.sin(b)),
+}
+
+
+def features(points: np.ndarray, names: list[str]) -> np.ndarray:
+    """The chosen features of points ``(n, 2)``, as columns ``(n, len(names))``."""
+    a, b = points[:, 0], points[:, 1]
+    return np.column_stack([FEATURES[name][1](a, b) for name in names])
+
+
+# ---------------------------------------------------------------- the user's CSV
+
+
+class Table:
+    """A CSV file's columns: the numeric ones as float arrays, every one as text.
+
+    Attributes
+    ----------
+    name : str
+        The file's name, as uploaded.
+    columns : list of str
+        The header, in order.
+    numeric : dict of str to ndarray
+        The columns whose every value is a finite number.
+    text : dict of str to list of str
+        Every column's values as written (a class may be named by text).
+    n_rows : int
+    """
+
+    def __init__(self, name: str, columns: list[str], rows: list[list[str]]) -> None:
+        self.name = name
+        self.columns = columns
+        self.n_rows = len(rows)
+        self.text = {c: [row[i] for row in rows] for i, c in enumerate(columns)}
+        self.numeric: dict[str, np.ndarray] = {}
+        for column, values in self.text.items():
+            try:
+                array = np.array([float(v) for v in values])
+            except ValueError:
+                continue
+            if np.isfinite(array).all():
+                self.numeric[column] = array
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-safe summary for the page: columns, which are numeric, distinct counts."""
+        return {
+            "name": self.name,
+            "rows": self.n_rows,
+            "columns": [
+                {
+                    "name": c,
+                    "numeric": c in self.numeric,
+                    "distinct": min(len(set(self.text[c])), 1000),
+                }
+                for c in self.columns
+            ],
+        }
+
+
+def read_table(data: bytes, name: str = "data.csv") -> Table:
+    """Read an uploaded CSV file (UTF-8, header row, delimiter sniffed).
+
+    Raises
+    ------
+    TableError
+        Not UTF-8 text, over :data:`MAX_CSV_BYTES`, :data:`MAX_CSV_ROWS` or
+        :data:`MAX_CSV_COLUMNS`, no header, fewer than 2 numeric columns, ragged rows.
+    """
+    if len(data) > MAX_CSV_BYTES:
+        raise TableError(
+            f"{name} is {len(data):,} bytes; the playground takes CSV files up to "
+            f"{MAX_CSV_BYTES:,} bytes: use a sample of the rows, or chainrule train for the "
+            "whole file"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise TableError(f"{name} is not UTF-8 text; save it as a UTF-8 CSV file") from None
+    if "\x00" in text:
+        raise TableError(f"{name} holds NUL bytes: it is not a CSV text file")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 3:
+        raise TableError(f"{name} needs a header row and at least 2 rows of data")
+    if len(lines) - 1 > MAX_CSV_ROWS:
+        raise TableError(
+            f"{name} has {len(lines) - 1:,} rows; the playground takes up to "
+            f"{MAX_CSV_ROWS:,}: use a sample, or chainrule train for the whole file"
+        )
+    try:
+        dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t|")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    rows = list(csv.reader(lines, delimiter=delimiter))
+    header = [h.strip() for h in rows[0]]
+    if len(header) > MAX_CSV_COLUMNS:
+        raise TableError(
+            f"{name} has {len(header)} columns; the playground takes up to {MAX_CSV_COLUMNS}"
+        )
+    if len(header) < 2 or any(not h for h in header) or len(set(header)) != len(header):
+        raise TableError(
+            f"{name}: the first row must name at least 2 columns, each once and none empty; "
+            f"received {header[:10]!r}"
+        )
+    body = []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise TableError(
+                f"{name}: line {number} has {len(row)} values, the header {len(header)}"
+            )
+        body.append([value.strip() for value in row])
+    table = Table(name, header, body)
+    if len(table.numeric) < 2:
+        raise TableError(
+            f"{name} has {len(table.numeric)} numeric column(s); the map needs 2 columns "
+            "whose every value is a number"
+        )
+    return table
+
+
+def table_from_text(text: str, name: str = "data.csv") -> Table:
+    """:func:`read_table` of a string (the page sends the file's text)."""
+    return read_table(text.encode("utf-8"), name)
+
+
+def table_csv(columns: dict[str, Any]) -> str:
+    """A CSV text of equal-length columns (the export of a toy set)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    names = list(columns)
+    writer.writerow(names)
+    for row in zip(*(columns[n] for n in names), strict=True):
+        writer.writerow([f"{v:.6g}" if isinstance(v, (float, np.floating)) else v for v in row])
+    return out.getvalue()

@@ -1,0 +1,900 @@
+"""One playground page's state: its settings, data, network and training thread.
+
+A :class:`Session` owns one :class:`chainrule.Network` and at most one training thread,
+which runs the library's one training loop, :func:`chainrule.training.train`, with two
+callbacks: :class:`chainrule.diagnostics.Diagnostics` (the health panel) and
+:class:`_Controller`, which publishes frames (the pictures' numbers) at most
+:data:`MAX_FPS` times a second, waits while the page has paused, and stops the loop on
+a reset. Frames are computed in the training thread between two optimizer steps, so
+they never see half-updated weights; the page's other requests (a trace, an export)
+use the weights of the last frame.
+
+Every setting from the page goes through :func:`check_config`, which refuses a bad one
+with a :class:`ConfigError` naming the setting, what it takes and what it received.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from chainrule.diagnostics import Diagnostics
+from chainrule.errors import TrainingDivergedError
+from chainrule.explain import explain
+from chainrule.layers import ACTIVATIONS, Activation, Dense, Sigmoid, Softmax
+from chainrule.network import Network
+from chainrule.optimizers import OPTIMIZERS
+from chainrule.playground.datasets import (
+    CLASSIFY,
+    DATASETS,
+    FEATURES,
+    Table,
+    features,
+    make_dataset,
+    table_csv,
+)
+from chainrule.training import ArrayBatches, Callback, train
+
+__all__ = [
+    "ACTIVATION_CHOICES",
+    "DEFAULTS",
+    "GRID",
+    "LEARNING_RATES",
+    "MAX_CLASSES",
+    "MAX_FPS",
+    "MAX_LAYERS",
+    "MAX_NEURONS",
+    "ConfigError",
+    "Session",
+    "check_config",
+]
+
+#: Caps on the network the page may ask for (TensorFlow Playground's).
+MAX_LAYERS = 6
+MAX_NEURONS = 8
+#: Most classes a CSV target may have.
+MAX_CLASSES = 10
+#: Most frames per second a session publishes.
+MAX_FPS = 30
+#: Heatmap resolution: GRID x GRID points of the map, for the output and every neuron.
+GRID = 50
+#: Points of a toy set (train and test together), as in TensorFlow Playground.
+N_POINTS = 500
+#: Loss-chart points kept; beyond, every other one is dropped.
+MAX_HISTORY = 2000
+#: Hidden activations offered (TensorFlow Playground's four, and the engine's others).
+ACTIVATION_CHOICES = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "gelu")
+#: The learning rates and regularisation rates of TensorFlow Playground's menus.
+LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10)
+REGULARIZATION_RATES = (0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10)
+
+#: A new page's settings: TensorFlow Playground's first screen.
+DEFAULTS: dict[str, Any] = {
+    "dataset": "circle",
+    "noise": 0,
+    "train_percent": 50,
+    "batch_size": 10,
+    "features": ["x1", "x2"],
+    "hidden": [4, 2],
+    "activation": "tanh",
+    "learning_rate": 0.03,
+    "regularization": "none",
+    "reg_rate": 0.0,
+    "optimizer": "sgd",
+    "seed": 0,
+    "x_column": None,
+    "y_column": None,
+    "target": None,
+    "inputs": [],
+    "task": "classify",
+}
+
+#: Settings that change training without a new network (applied between two steps).
+LIVE = ("learning_rate", "batch_size", "regularization", "reg_rate")
+
+
+class ConfigError(ValueError):
+    """A setting from the page that cannot be used; the message is shown in the page."""
+
+
+class _Stopped(Exception):
+    """Raised by the controller to leave the training loop (reset, new settings, close)."""
+
+
+# ---------------------------------------------------------------- checking the settings
+
+
+def _int(raw: dict, key: str, low: int, high: int) -> int:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{key} must be a whole number from {low} to {high}; received {value!r}")
+    return value
+
+
+def _number(raw: dict, key: str, low: float, high: float, low_open: bool = False) -> float:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{key} must be a number; received {value!r}")
+    if value > high or value < low or (low_open and value == low):
+        side = ">" if low_open else ">="
+        raise ConfigError(f"{key} must be {side} {low:g} and <= {high:g}; received {value!r}")
+    return float(value)
+
+
+def _choice(raw: dict, key: str, choices) -> Any:
+    value = raw[key]
+    if value not in choices:
+        raise ConfigError(
+            f"{key} must be one of {', '.join(map(str, choices))}; received {value!r}"
+        )
+    return value
+
+
+def _column(raw: dict, key: str, table: Table, numeric: bool) -> str:
+    value = raw[key]
+    pool = table.numeric if numeric else table.text
+    if value not in pool:
+        kind = "numeric columns" if numeric else "columns"
+        raise ConfigError(
+            f"{key} must be one of the {kind} of {table.name}: {', '.join(pool)}; "
+            f"received {value!r}"
+        )
+    return value
+
+
+def check_config(raw: Any, table: Table | None = None) -> dict[str, Any]:
+    """The page's settings checked and completed with :data:`DEFAULTS`.
+
+    Parameters
+    ----------
+    raw : dict
+        Settings from the page (JSON); missing ones take their default.
+    table : Table, optional
+        The session's CSV file, needed for ``dataset="csv"``.
+
+    Returns
+    -------
+    dict
+        Every key of :data:`DEFAULTS`, checked.
+
+    Raises
+    ------
+    ConfigError
+        Naming the setting, what it takes, and what it received.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the settings must be a JSON object; received {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(unknown)}; the settings are {', '.join(DEFAULTS)}"
+        )
+    raw = {**DEFAULTS, **raw}
+    config: dict[str, Any] = {}
+    config["dataset"] = _choice(raw, "dataset", (*DATASETS, "csv"))
+    config["noise"] = _int(raw, "noise", 0, 50)
+    config["train_percent"] = _int(raw, "train_percent", 10, 90)
+    config["batch_size"] = _int(raw, "batch_size", 1, 100)
+    names = raw["features"]
+    if (
+        not isinstance(names, list)
+        or not names
+        or any(n not in FEATURES for n in names)
+        or len(set(names)) != len(names)
+    ):
+        raise ConfigError(
+            f"features must be a non-empty list of distinct names from {', '.join(FEATURES)}; "
+            f"received {names!r}"
+        )
+    config["features"] = [n for n in FEATURES if n in names]  # one order
+    hidden = raw["hidden"]
+    if (
+        not isinstance(hidden, list)
+        or len(hidden) > MAX_LAYERS
+        or any(isinstance(h, bool) or not isinstance(h, int) for h in hidden)
+        or any(not 1 <= h <= MAX_NEURONS for h in hidden)
+    ):
+        raise ConfigError(
+            f"hidden must be a list of at most {MAX_LAYERS} layer sizes, each from 1 to "
+            f"{MAX_NEURONS}; received {hidden!r}"
+        )
+    config["hidden"] = list(hidden)
+    config["activation"] = _choice(raw, "activation", ACTIVATION_CHOICES)
+    config["learning_rate"] = _number(raw, "learning_rate", 0.0, 10.0, low_open=True)
+    config["regularization"] = _choice(raw, "regularization", ("none", "l2"))
+    config["reg_rate"] = _number(raw, "reg_rate", 0.0, 10.0)
+    config["optimizer"] = _choice(raw, "optimizer", ("sgd", "adam"))
+    seed = raw["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed must be a whole number from 0 to 2**32 - 1; received {seed!r}")
+    config["seed"] = seed
+    config["task"] = _choice(raw, "task", ("classify", "regress"))
+    config.update(x_column=None, y_column=None, target=None, inputs=[])
+    if config["dataset"] != "csv":
+        config["task"] = "classify" if config["dataset"] in CLASSIFY else "regress"
+        return config
+    if table is None:
+        raise ConfigError("dataset 'csv' needs a CSV file: upload one first")
+    config["x_column"] = _column(raw, "x_column", table, numeric=True)
+    config["y_column"] = _column(raw, "y_column", table, numeric=True)
+    config["target"] = _column(raw, "target", table, numeric=config["task"] == "regress")
+    used = {config["x_column"], config["y_column"], config["target"]}
+    if len(used) < 3:
+        raise ConfigError(
+            "x_column, y_column and target must be three different columns; received "
+            f"{raw['x_column']!r}, {raw['y_column']!r}, {raw['target']!r}"
+        )
+    inputs = raw["inputs"]
+    if not isinstance(inputs, list) or any(c not in table.numeric or c in used for c in inputs):
+        others = [c for c in table.numeric if c not in used]
+        raise ConfigError(
+            f"inputs must be a list of other numeric columns ({', '.join(others) or 'none'}); "
+            f"received {inputs!r}"
+        )
+    config["inputs"] = [c for c in table.numeric if c in inputs]
+    if config["task"] == "classify":
+        n_classes = len(set(table.text[config["target"]]))
+        if not 2 <= n_classes <= MAX_CLASSES:
+            raise ConfigError(
+                f"target {config['target']!r} has {n_classes} distinct values; classification "
+                f"takes 2 to {MAX_CLASSES} classes: pick another column, or task 'regress'"
+            )
+    return config
+
+
+# ---------------------------------------------------------------- the data
+
+
+class Data:
+    """The session's points: the network's inputs, the targets, and the map's grid.
+
+    Attributes
+    ----------
+    X_train, X_test : ndarray
+        The network's inputs (the chosen features; for a CSV file, standardised).
+    y_train, y_test : ndarray
+        Targets as the loss takes them (0/1, class indices, or numbers).
+    points_train, points_test : ndarray of shape (n, 2)
+        The points on the map, in the map's units.
+    domain : list of float
+        ``[x_min, x_max, y_min, y_max]`` of the map.
+    grid_X : ndarray of shape (GRID * GRID, n_features)
+        The network's inputs at the map's grid points (row by row from the top).
+    classes : list of str
+        Class names (classification), else empty.
+    """
+
+    def __init__(self, config: dict[str, Any], table: Table | None) -> None:
+        rng = np.random.default_rng(config["seed"])
+        names = config["features"]
+        self.task = config["task"]
+        self.feature_names = [FEATURES[n][0] for n in names]
+        if config["dataset"] != "csv":
+            points, y = make_dataset(config["dataset"], N_POINTS, config["noise"] / 100, rng)
+            self.domain = [-6.0, 6.0, -6.0, 6.0]
+            self.classes = ["0", "1"] if self.task == "classify" else []
+            self.center, self.scale = np.zeros(2), np.ones(2)
+            extra = np.zeros((len(y), 0))
+            self.extra_names: list[str] = []
+            self.y_mean, self.y_std = 0.0, 1.0
+            self.y_range = (-1.0, 1.0)
+        else:
+            assert table is not None  # check_config refused csv without a table
+            points = np.column_stack(
+                [table.numeric[config["x_column"]], table.numeric[config["y_column"]]]
+            )
+            self.center, self.scale = points.mean(axis=0), points.std(axis=0)
+            self.scale[self.scale == 0] = 1.0
+            low, high = points.min(axis=0), points.max(axis=0)
+            margin = np.maximum((high - low) * 0.05, 1e-9)
+            self.domain = [
+                float(low[0] - margin[0]),
+                float(high[0] + margin[0]),
+                float(low[1] - margin[1]),
+                float(high[1] + margin[1]),
+            ]
+            self.extra_names = list(config["inputs"])
+            extra = np.column_stack(
+                [table.numeric[c] for c in self.extra_names] or [np.zeros((len(points), 0))]
+            )
+            if extra.shape[1]:
+                std = extra.std(axis=0)
+                extra = (extra - extra.mean(axis=0)) / np.where(std == 0, 1.0, std)
+            target = table.text[config["target"]]
+            if self.task == "classify":
+                self.classes = sorted(set(target), key=_class_key)
+                index = {c: i for i, c in enumerate(self.classes)}
+                y = np.array([index[v] for v in target], dtype=np.float64)
+            else:
+                self.classes = []
+                raw_y = table.numeric[config["target"]]
+                self.y_mean, self.y_std = float(raw_y.mean()), float(raw_y.std() or 1.0)
+                self.y_range = (float(raw_y.min()), float(raw_y.max()))
+                y = (raw_y - self.y_mean) / self.y_std
+            if self.task == "classify":
+                self.y_mean, self.y_std, self.y_range = 0.0, 1.0, (-1.0, 1.0)
+            order = rng.permutation(len(y))
+            points, y, extra = points[order], y[order], extra[order]
+            self.feature_names = [
+                label.replace("X\u2081", config["x_column"]).replace("X\u2082", config["y_column"])
+                for label in self.feature_names
+            ]
+        n_train = max(1, min(len(y) - 1, round(len(y) * config["train_percent"] / 100)))
+        X = self.inputs(points, names, extra)
+        self.names = names
+        self.n_features = X.shape[1]
+        self.points_train, self.points_test = points[:n_train], points[n_train:]
+        self.X_train, self.X_test = X[:n_train], X[n_train:]
+        self.y_train, self.y_test = y[:n_train], y[n_train:]
+        self.input_names = self.feature_names + self.extra_names
+        # the grid: GRID x GRID points, the first row at the top of the map (y largest)
+        xs = np.linspace(self.domain[0], self.domain[1], GRID)
+        ys = np.linspace(self.domain[3], self.domain[2], GRID)
+        gx, gy = np.meshgrid(xs, ys)
+        grid_points = np.column_stack([gx.ravel(), gy.ravel()])
+        self.grid_X = self.inputs(grid_points, names, np.zeros((len(grid_points), extra.shape[1])))
+        self.n_outputs = (
+            1 if self.task == "regress" or len(self.classes) <= 2 else len(self.classes)
+        )
+
+    def inputs(self, points: np.ndarray, names: list[str], extra: np.ndarray) -> np.ndarray:
+        """The network's inputs for map points (standardised for a CSV file) and the
+        other input columns (already standardised)."""
+        scaled = (points - self.center) / self.scale
+        return np.column_stack([features(scaled, names), extra])
+
+    def point_inputs(self, point: np.ndarray) -> np.ndarray:
+        """The inputs of one map point, the other input columns at their means."""
+        return self.inputs(
+            np.asarray(point, dtype=np.float64).reshape(1, 2),
+            self.names,
+            np.zeros((1, len(self.extra_names))),
+        )[0]
+
+    def describe(self) -> dict[str, Any]:
+        """What the page draws once per network: the points, the map, the names."""
+
+        def rows(points, y):
+            return [
+                [round(float(a), 4), round(float(b), 4), float(t)]
+                for (a, b), t in zip(points, y, strict=True)
+            ]
+
+        return {
+            "task": self.task,
+            "classes": self.classes,
+            "domain": self.domain,
+            "grid": GRID,
+            "inputs": self.input_names,
+            "train": rows(self.points_train, self.y_train),
+            "test": rows(self.points_test, self.y_test),
+            "y_range": list(self.y_range),
+            "y_mean": self.y_mean,
+            "y_std": self.y_std,
+        }
+
+
+def _class_key(value: str) -> tuple:
+    """Classes in numeric order when they are numbers (2 before 10), else by text."""
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
+
+
+# ---------------------------------------------------------------- the network
+
+
+def build_network(config: dict[str, Any], data: Data) -> Network:
+    """The session's network: Dense layers of ``config["hidden"]`` units with the chosen
+    activation; a sigmoid output with binary cross-entropy (2 classes), a softmax with
+    categorical cross-entropy (more), or a linear output with the squared error."""
+    layers: list[Any] = []
+    for units in config["hidden"]:
+        layers += [Dense(units), ACTIVATIONS[config["activation"]]()]
+    if data.task == "regress":
+        layers.append(Dense(1))
+        loss = "mse"
+    elif data.n_outputs == 1:
+        layers += [Dense(1), Sigmoid()]
+        loss = "binary_crossentropy"
+    else:
+        layers += [Dense(data.n_outputs), Softmax()]
+        loss = "categorical_crossentropy"
+    optimizer = OPTIMIZERS[config["optimizer"]](learning_rate=config["learning_rate"])
+    network = Network(
+        layers,
+        loss=loss,
+        optimizer=optimizer,
+        l2=_l2(config),
+        seed=config["seed"],
+        dtype="float64",
+    )
+    return network.build(data.n_features)
+
+
+def _l2(config: dict[str, Any]) -> float:
+    return config["reg_rate"] if config["regularization"] == "l2" else 0.0
+
+
+def _bytes(values: np.ndarray) -> str:
+    """Values in [-1, 1] as base64 bytes 0..255 (the page's colour scale)."""
+    clipped = np.clip(np.nan_to_num(values, nan=0.0), -1.0, 1.0)
+    return base64.b64encode(np.round((clipped + 1.0) * 127.5).astype(np.uint8).tobytes()).decode()
+
+
+# ---------------------------------------------------------------- training's controller
+
+
+class _Controller(Callback):
+    """The training loop's link to the page: frames, pause and step, stop."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.last = 0.0
+
+    def on_batch_end(self, batch, logs):
+        session = self.session
+        if session._stop:
+            raise _Stopped
+        if time.perf_counter() - self.last >= 1.0 / MAX_FPS:  # a long epoch: show progress
+            self.last = time.perf_counter()
+            session._publish()
+
+    def on_epoch_end(self, epoch, logs):
+        session = self.session
+        session._trim_health()
+        with session._cond:
+            if session._steps > 0:
+                session._steps -= 1
+            waiting = not session._playing and session._steps == 0
+        if waiting or time.perf_counter() - self.last >= 1.0 / MAX_FPS:
+            self.last = time.perf_counter()
+            session._publish()
+        with session._cond:
+            while not session._playing and session._steps == 0 and not session._stop:
+                session._cond.wait()
+            if session._stop:
+                raise _Stopped
+
+
+# ---------------------------------------------------------------- the session
+
+
+class Session:
+    """One page's playground: settings, data, network, one training thread, frames.
+
+    Parameters
+    ----------
+    config : dict
+        Checked settings (:func:`check_config`).
+    table : Table, optional
+        The session's CSV file.
+
+    Notes
+    -----
+    Thread safety: control calls (:meth:`configure`, :meth:`control`, :meth:`close`) are
+    serialised by one lock, so a session never has two training threads. Frames are
+    published under the session's condition; stream readers wait on it.
+    """
+
+    def __init__(self, config: dict[str, Any], table: Table | None = None) -> None:
+        self.table = table
+        self._control_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._playing = False
+        self._steps = 0
+        self._stop = False
+        self.generation = 0
+        self.version = 0
+        self.frame: dict[str, Any] = {}
+        self.history: list[list[float]] = []
+        self.error: str | None = None
+        self.last_seen = time.monotonic()
+        self.streams = 0
+        self._setup(config)
+
+    # ------------------------------------------------------------ settings
+
+    def _setup(self, config: dict[str, Any]) -> None:
+        """A new network (and data) for ``config``; no thread runs."""
+        self.config = config
+        self.data = Data(config, self.table)
+        self.network = build_network(config, self.data)
+        self.diagnostics = Diagnostics(warn=False)
+        self.batches = ArrayBatches(
+            self.data.X_train,
+            self.network.loss.prepare_target(
+                self.data.y_train, self.network.n_outputs, self.network.dtype
+            ),
+            batch_size=config["batch_size"],
+            rng=self.network.rng,
+        )
+        self._y_train = self.batches.y
+        self._y_test = self.network.loss.prepare_target(
+            self.data.y_test, self.network.n_outputs, self.network.dtype
+        )
+        self.generation += 1
+        self.history = []
+        self.error = None
+        self._snapshot = self.network.params.copy()
+        self._publish()
+
+    def configure(self, raw: Any) -> dict[str, Any]:
+        """Apply new settings: live ones (learning rate, batch size, regularisation)
+        between two steps; the others make a new network. Returns :meth:`describe`."""
+        config = check_config(raw, self.table)
+        with self._control_lock:
+            changed = {k for k in config if config[k] != self.config[k]}
+            if changed and changed <= set(LIVE):
+                self.config = config
+                self.network.optimizer.learning_rate = config["learning_rate"]
+                self.batches.batch_size = config["batch_size"]
+                self.network.l2 = _l2(config)
+            elif changed:
+                playing = self._playing
+                self._join()
+                self._setup(config)
+                if playing:
+                    self._start(playing=True)
+            return self.describe()
+
+    def set_table(self, table: Table) -> None:
+        """Keep a new CSV file for the next ``dataset="csv"`` settings."""
+        with self._control_lock:
+            self.table = table
+
+    def describe(self) -> dict[str, Any]:
+        """The settings, the data's points and names, the network's shape."""
+        return {
+            "config": self.config,
+            "generation": self.generation,
+            "data": self.data.describe(),
+            "layers": [self.data.n_features, *self.config["hidden"], self.network.n_outputs],
+            "table": None if self.table is None else self.table.describe(),
+        }
+
+    # ------------------------------------------------------------ play, pause, step, reset
+
+    def control(self, action: str) -> None:
+        """``play``, ``pause``, ``step`` (one epoch) or ``reset`` (new weights)."""
+        if action not in ("play", "pause", "step", "reset"):
+            raise ConfigError(f"action must be play, pause, step or reset; received {action!r}")
+        with self._control_lock:
+            if action == "reset":
+                self._join()
+                self._setup(self.config)
+                return
+            with self._cond:
+                if action == "play":
+                    self._playing = True
+                elif action == "pause":
+                    self._playing = False
+                else:
+                    self._playing = False
+                    self._steps += 1
+                self._cond.notify_all()
+            if action != "pause" and (self._thread is None or not self._thread.is_alive()):
+                self._start(playing=self._playing)
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    def _start(self, playing: bool) -> None:
+        self._stop = False
+        self._playing = playing
+        self.error = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"chainrule-playground-{id(self):x}", daemon=True
+        )
+        self._thread.start()
+
+    def _join(self) -> None:
+        """Stop the training thread and wait for it."""
+        thread = self._thread
+        with self._cond:
+            self._stop = True
+            self._playing = False
+            self._steps = 0
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout=30)
+        self._thread = None
+        self._stop = False
+
+    def close(self) -> None:
+        """Stop training for good (the session is dropped)."""
+        with self._control_lock:
+            self._join()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        network = self.network
+        try:
+            train(
+                network,
+                self.batches,
+                epochs=network.epoch + 10**9,
+                initial_epoch=network.epoch,
+                callbacks=[self.diagnostics, _Controller(self)],
+            )
+        except _Stopped:
+            return
+        except TrainingDivergedError as exc:
+            self.error = f"training diverged: {exc}"
+        except Exception as exc:  # a bug: keep the server up and say so in the page
+            self.error = f"internal error in training ({type(exc).__name__}: {exc})"
+        with self._cond:
+            self._playing = False
+        self._publish()
+
+    # ------------------------------------------------------------ frames
+
+    def _trim_health(self) -> None:
+        """Keep the diagnostics' record short: the last 50 epochs."""
+        record = self.diagnostics.record
+        keep = max(50, self.diagnostics.window + 1)
+        if len(record.get("epoch", ())) > 2 * keep:
+            for key in ("epoch", "loss", "loss_trend"):
+                record[key] = record[key][-keep:]
+            for row in record["layers"]:
+                for key, values in row.items():
+                    if isinstance(values, list):
+                        row[key] = values[-keep:]
+
+    def health(self) -> dict[str, Any]:
+        """The latest health per Dense layer and the warnings so far."""
+        record = self.diagnostics.record
+        layers = []
+        for row in record.get("layers", []):
+            layers.append(
+                {
+                    "layer": row["layer"],
+                    "units": row["units"],
+                    "activation": row["activation"],
+                    **{
+                        key: (row[key][-1] if row.get(key) else None)
+                        for key in ("grad_norm", "update_ratio", "dead", "saturated")
+                        if key in row
+                    },
+                }
+            )
+        return {"layers": layers, "warnings": list(record.get("warnings", []))}
+
+    def _losses(self, params_layers: list) -> tuple[float, float]:
+        network = self.network
+        values = []
+        for X, y in ((self.data.X_train, self._y_train), (self.data.X_test, self._y_test)):
+            output = X
+            for layer in params_layers[: network._n_to_loss]:
+                output = layer(output)
+            values.append(float(network.loss.value(output, y)) if len(X) else math.nan)
+        return values[0], values[1]
+
+    def _publish(self) -> None:
+        """Compute a frame from the network's current weights and hand it to the streams.
+
+        Called where the weights are not changing: in the training thread between two
+        steps, or in a request thread when no training thread runs."""
+        network, data = self.network, self.data
+        layers = network.layers
+        train_loss, test_loss = self._losses(layers)
+        x = data.grid_X
+        neurons: list[list[str]] = []
+        scale = np.max(np.abs(x), axis=0)
+        neurons.append([_bytes(x[:, j] / (scale[j] or 1.0)) for j in range(x.shape[1])])
+        for i, layer in enumerate(layers):
+            x = layer(x)
+            hidden_end = (
+                isinstance(layer, Activation)
+                and i + 1 < len(layers)
+                and isinstance(layers[i - 1], Dense)
+            )
+            if hidden_end:
+                neurons.append([_bytes(x[:, j]) for j in range(x.shape[1])])
+        output = x
+        if data.task == "regress":
+            values = output[:, 0] * data.y_std + data.y_mean
+            low, high = data.y_range
+            middle, half = (low + high) / 2, (high - low) / 2 or 1.0
+            out = {"kind": "regress", "values": _bytes((values - middle) / half)}
+        elif output.shape[1] == 1:
+            out = {"kind": "binary", "values": _bytes(2 * output[:, 0] - 1)}
+        else:
+            cls = np.argmax(output, axis=1).astype(np.uint8)
+            confidence = np.max(output, axis=1) * 2 - 1
+            out = {
+                "kind": "multiclass",
+                "classes": base64.b64encode(cls.tobytes()).decode(),
+                "values": _bytes(confidence),
+            }
+        weights = network.get_weights()
+        frame = {
+            "generation": self.generation,
+            "epoch": network.epoch,
+            "steps": network.optimizer.iterations,
+            "train_loss": train_loss,
+            "test_loss": test_loss,
+            "output": out,
+            "neurons": neurons,
+            "weights": [np.round(w, 4).tolist() for w in weights[0::2]],
+            "biases": [np.round(b, 4).tolist() for b in weights[1::2]],
+            "health": self.health(),
+            "playing": self._playing,
+            "error": self.error,
+        }
+        snapshot = network.params.copy()
+        with self._cond:
+            point = [network.epoch, train_loss, test_loss]
+            if not self.history or self.history[-1][0] != point[0]:
+                self.history.append(point)
+                if len(self.history) > MAX_HISTORY:
+                    self.history = self.history[::2]
+            self.frame = frame
+            self._snapshot = snapshot
+            self.version += 1
+            self._cond.notify_all()
+
+    def wait_frame(self, seen: int, timeout: float) -> tuple[int, dict[str, Any] | None]:
+        """Wait up to ``timeout`` seconds for a frame newer than version ``seen``;
+        ``(version, frame)``, the frame None on a timeout."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.version != seen, timeout=timeout)
+            if self.version == seen:
+                return seen, None
+            return self.version, self.frame
+
+    # ------------------------------------------------------------ the last frame's model
+
+    def snapshot(self) -> Network:
+        """A copy of the network with the weights of the last frame (the training thread
+        may be changing the live ones)."""
+        with self._cond:
+            params = self._snapshot.copy()
+            config = self.network.get_config()
+            epoch = self.network.epoch
+        network = Network.from_config(config).build(self.data.n_features)
+        network.params[...] = params
+        network.epoch = epoch
+        return network
+
+    def trace(self, raw: Any) -> dict[str, Any]:
+        """The chain-rule trace (:func:`chainrule.explain`) of one point.
+
+        ``raw``: ``{"point": [a, b]}`` (map units) or ``{"index": i, "split": "train" |
+        "test"}`` (a data point, whose target is then used), and optionally
+        ``"weight": [k, i, j]`` (Dense layer k, from unit i to unit j, counted from 1).
+        """
+        if not isinstance(raw, dict):
+            raise ConfigError("the trace request must be a JSON object")
+        data = self.data
+        target = None
+        if "index" in raw:
+            split = raw.get("split", "train")
+            if split not in ("train", "test"):
+                raise ConfigError(f"split must be train or test; received {split!r}")
+            points = data.points_train if split == "train" else data.points_test
+            targets = data.y_train if split == "train" else data.y_test
+            index = raw["index"]
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, int)
+                or not 0 <= index < len(points)
+            ):
+                raise ConfigError(
+                    f"index must be a whole number from 0 to {len(points) - 1}; received {index!r}"
+                )
+            point = points[index]
+            target = targets[index]
+            if data.task == "classify":
+                target = int(target)
+        else:
+            point = raw.get("point")
+            if (
+                not isinstance(point, list)
+                or len(point) != 2
+                or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in point
+                )
+            ):
+                raise ConfigError(f"point must be two numbers [x, y]; received {point!r}")
+        network = self.snapshot()
+        weight = raw.get("weight")
+        if weight is not None:
+            sizes = [data.n_features, *self.config["hidden"], network.n_outputs]
+            if (
+                not isinstance(weight, list)
+                or len(weight) != 3
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in weight)
+                or not 1 <= weight[0] < len(sizes)
+                or not 1 <= weight[1] <= sizes[weight[0] - 1]
+                or not 1 <= weight[2] <= sizes[weight[0]]
+            ):
+                raise ConfigError(
+                    f"weight must be [layer, from, to] counted from 1 within the network "
+                    f"{'-'.join(map(str, sizes))}; received {weight!r}"
+                )
+        x = data.point_inputs(np.asarray(point, dtype=np.float64))
+        trace = explain(network, x, target, weight=weight)
+        result = trace.to_dict()
+        result["point"] = [float(point[0]), float(point[1])]
+        result["input_names"] = data.input_names
+        result["text"] = str(trace)
+        return result
+
+    # ------------------------------------------------------------ export
+
+    def data_csv(self) -> str:
+        """The session's data as the CSV file the exported command trains on: the
+        network's input columns (as the page computes them) and ``label``."""
+        data = self.data
+        X = np.vstack([data.X_train, data.X_test])
+        y = np.concatenate([data.y_train, data.y_test])
+        names = [_csv_name(n) for n in data.names] + list(data.extra_names)
+        if self.config["dataset"] == "csv":
+            # the raw map columns: chainrule train standardises them itself
+            points = np.vstack([data.points_train, data.points_test])
+            X = np.column_stack([features(points, data.names), X[:, len(data.names) :] * 1.0])
+        columns: dict[str, Any] = {name: X[:, j] for j, name in enumerate(names)}
+        if data.task == "classify":
+            columns["label"] = [data.classes[int(v)] for v in y]
+        else:
+            columns["label"] = y * data.y_std + data.y_mean
+        return table_csv(columns)
+
+    def command(self, data_file: str = "playground-data.csv") -> dict[str, str]:
+        """The ``chainrule train`` command and the TOML config that train this network
+        (its settings, for the epochs trained so far) on :meth:`data_csv`."""
+        c = self.config
+        options = {
+            "target": "label",
+            "task": c["task"],
+            "hidden": ",".join(map(str, c["hidden"])) or "none",
+            "activation": c["activation"],
+            "optimizer": c["optimizer"],
+            "learning-rate": c["learning_rate"],
+            "batch-size": c["batch_size"],
+            "epochs": max(1, self.network.epoch),
+            "validation-fraction": round(1 - c["train_percent"] / 100, 4),
+            "patience": 0,
+            "l2": _l2(c),
+            "seed": c["seed"],
+        }
+        words = ["chainrule", "train", data_file]
+        for key, value in options.items():
+            words += [f"--{key}", str(value)]
+        words += ["--out", "playground-model.npz"]
+        toml = ["# chainrule train DATA.csv --config playground.toml --out model.npz"]
+        for key, value in options.items():
+            if key == "hidden":
+                toml.append(f"hidden = [{', '.join(map(str, c['hidden']))}]")
+            elif isinstance(value, str):
+                toml.append(f"{key} = {json.dumps(value)}")
+            else:
+                toml.append(f"{key} = {value}")
+        notes = []
+        if self.config["dataset"] == "csv":
+            notes.append(
+                "the data file holds the chosen columns; chainrule train standardises them "
+                "as the playground does"
+            )
+        return {
+            "command": " ".join(words),
+            "toml": "\n".join(toml) + "\n",
+            "data_file": data_file,
+            "notes": notes,
+        }
+
+
+def _csv_name(name: str) -> str:
+    return name
