@@ -24,7 +24,7 @@ def serve(
     port: int = 8750,
     table: Table | None = None,
     open_browser: bool = True,
-    print_fn: Callable[[str], None] = print,
+    print_fn: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the playground on ``http://127.0.0.1:port/`` until Ctrl-C.
 
@@ -36,9 +36,14 @@ def serve(
         A CSV file (:func:`read_table`) every new page starts on.
     open_browser : bool, default=True
         Open the page in the default browser.
-    print_fn : callable, default=print
-        Where the address and the goodbye go.
+    print_fn : callable, optional
+        Where the address and the goodbye go (default: printed, flushed).
     """
+    if print_fn is None:
+
+        def print_fn(text: str) -> None:
+            print(text, flush=True)
+
     server = make_server(port, table)
     print_fn(f"chainrule playground: serving on {server.url} (Ctrl-C to stop)")
     if open_browser:

@@ -102,12 +102,12 @@ class PlaygroundServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, port: int = 0, table: Table | None = None) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
-        self.port = self.server_address[1]
         self.table = table
         self.sessions: OrderedDict[str, Session] = OrderedDict()
         self.lock = threading.Lock()
         self.closing = threading.Event()
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.port = self.server_address[1]
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
         self.origins = {f"http://{host}" for host in self.hosts}
         self._janitor = threading.Thread(target=self._watch, daemon=True, name="playground-janitor")

@@ -275,12 +275,15 @@ class Data:
         names = config["features"]
         self.task = config["task"]
         self.feature_names = [FEATURES[n][0] for n in names]
+        # the exported data file's column names
+        self.column_names = list(names)
         if config["dataset"] != "csv":
             points, y = make_dataset(config["dataset"], N_POINTS, config["noise"] / 100, rng)
             self.domain = [-6.0, 6.0, -6.0, 6.0]
             self.classes = ["0", "1"] if self.task == "classify" else []
             self.center, self.scale = np.zeros(2), np.ones(2)
             extra = np.zeros((len(y), 0))
+            self.raw_extra = extra
             self.extra_names: list[str] = []
             self.y_mean, self.y_std = 0.0, 1.0
             self.y_range = (-1.0, 1.0)
@@ -303,6 +306,7 @@ class Data:
             extra = np.column_stack(
                 [table.numeric[c] for c in self.extra_names] or [np.zeros((len(points), 0))]
             )
+            self.raw_extra = extra.copy()
             if extra.shape[1]:
                 std = extra.std(axis=0)
                 extra = (extra - extra.mean(axis=0)) / np.where(std == 0, 1.0, std)
@@ -321,9 +325,23 @@ class Data:
                 self.y_mean, self.y_std, self.y_range = 0.0, 1.0, (-1.0, 1.0)
             order = rng.permutation(len(y))
             points, y, extra = points[order], y[order], extra[order]
+            self.raw_extra = self.raw_extra[order]
             self.feature_names = [
                 label.replace("X\u2081", config["x_column"]).replace("X\u2082", config["y_column"])
                 for label in self.feature_names
+            ]
+            x, y_name = config["x_column"], config["y_column"]
+            self.column_names = [
+                {
+                    "x1": x,
+                    "x2": y_name,
+                    "x1sq": f"{x}_squared",
+                    "x2sq": f"{y_name}_squared",
+                    "x1x2": f"{x}_times_{y_name}",
+                    "sinx1": f"sin_{x}",
+                    "sinx2": f"sin_{y_name}",
+                }[n]
+                for n in names
             ]
         n_train = max(1, min(len(y) - 1, round(len(y) * config["train_percent"] / 100)))
         X = self.inputs(points, names, extra)
@@ -835,29 +853,43 @@ class Session:
     # ------------------------------------------------------------ export
 
     def data_csv(self) -> str:
-        """The session's data as the CSV file the exported command trains on: the
-        network's input columns (as the page computes them) and ``label``."""
+        """The session's data as the CSV file the exported command trains on.
+
+        A toy set: the chosen features (``x1``, ``x2``, ``x1sq`` ...) and ``label``. A CSV
+        file: the map's two columns and the other inputs as they were, the derived
+        features (``<x>_squared`` ...) as the page computes them (from the standardised
+        columns), and ``label``. ``chainrule train`` standardises every input itself.
+        """
         data = self.data
         X = np.vstack([data.X_train, data.X_test])
         y = np.concatenate([data.y_train, data.y_test])
-        names = [_csv_name(n) for n in data.names] + list(data.extra_names)
-        if self.config["dataset"] == "csv":
-            # the raw map columns: chainrule train standardises them itself
-            points = np.vstack([data.points_train, data.points_test])
-            X = np.column_stack([features(points, data.names), X[:, len(data.names) :] * 1.0])
-        columns: dict[str, Any] = {name: X[:, j] for j, name in enumerate(names)}
+        points = np.vstack([data.points_train, data.points_test])
+        n_features = len(data.names)
+        columns: dict[str, Any] = {}
+        for j, (key, name) in enumerate(zip(data.names, data.column_names, strict=True)):
+            raw = {"x1": points[:, 0], "x2": points[:, 1]}.get(key)
+            columns[name] = X[:, j] if raw is None else raw
+        for j, name in enumerate(data.extra_names):
+            columns[name] = data.raw_extra[:, j]
+        assert len(columns) == n_features + len(data.extra_names)
+        target = self.target_name
         if data.task == "classify":
-            columns["label"] = [data.classes[int(v)] for v in y]
+            columns[target] = [data.classes[int(v)] for v in y]
         else:
-            columns["label"] = y * data.y_std + data.y_mean
+            columns[target] = y * data.y_std + data.y_mean
         return table_csv(columns)
+
+    @property
+    def target_name(self) -> str:
+        """The exported data file's target column: the CSV file's, or ``label``."""
+        return self.config["target"] or "label"
 
     def command(self, data_file: str = "playground-data.csv") -> dict[str, str]:
         """The ``chainrule train`` command and the TOML config that train this network
         (its settings, for the epochs trained so far) on :meth:`data_csv`."""
         c = self.config
         options = {
-            "target": "label",
+            "target": self.target_name,
             "task": c["task"],
             "hidden": ",".join(map(str, c["hidden"])) or "none",
             "activation": c["activation"],
@@ -894,7 +926,3 @@ class Session:
             "data_file": data_file,
             "notes": notes,
         }
-
-
-def _csv_name(name: str) -> str:
-    return name
