@@ -7,9 +7,10 @@ Routes (every ``/api`` answer is JSON; an error is ``{"error": message}`` with s
 GET     ``/``, ``/static/<file>``   the page (from the package: works offline)
 POST    ``/api/session``            a new session ``{"config": {...}}`` -> its id and setup
 POST    ``/api/config``             new settings for a session
-POST    ``/api/control``            ``play``, ``pause``, ``step``, ``reset``
+POST    ``/api/control``            ``play``, ``pause``, ``step``, ``reset`` -> the setup
 POST    ``/api/upload``             a CSV file's text for a session
 POST    ``/api/trace``              the chain-rule trace of one point
+GET     ``/api/setup?session=ID``   the session's settings, points and layers
 GET     ``/api/datasets``           100 points of each toy set (the buttons' pictures)
 GET     ``/api/stream?session=ID``  Server-Sent Events: one frame per event
 GET     ``/api/export?session=ID&what=command|data|model``
@@ -322,6 +323,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(query)
         elif path == "/api/export":
             self._export(query)
+        elif path == "/api/setup":
+            self._json(self.server.session(query.get("session", [None])[0]).describe())
         elif path == "/api/datasets":
             self._json(_thumbnails())
         elif path == "/favicon.ico":
@@ -427,7 +430,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _control(self, body: dict) -> None:
         session = self.server.session(body.get("session"))
         session.control(body.get("action"))
-        self._json({"playing": session.playing, "generation": session.generation})
+        self._json({"playing": session.playing, **session.describe()})
 
     def _upload(self, body: dict) -> None:
         session = self.server.session(body.get("session"))

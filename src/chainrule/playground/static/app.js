@@ -139,11 +139,16 @@ function applySetup(data) {
   syncControls();
   buildNetwork();
   writeHash();
-  if (state.frame) drawFrame();
+  if (state.pending && state.pending.generation === state.generation) {
+    const frame = state.pending;
+    state.pending = null;
+    onFrame(frame);
+  } else if (state.frame) drawFrame();
 }
 
 async function configure(change) {
   const config = { ...state.config, ...change };
+  state.busy = true;
   try {
     const data = await api("/api/config", { session: state.session, config });
     showError("");
@@ -151,16 +156,22 @@ async function configure(change) {
   } catch (error) {
     showError(error.message);
     syncControls();
+  } finally {
+    state.busy = false;
   }
 }
 
 async function control(action) {
+  state.busy = true;
   try {
     const data = await api("/api/control", { session: state.session, action });
     setPlaying(data.playing);
+    if (data.generation !== state.generation) applySetup(data);
     showError("");
   } catch (error) {
     showError(error.message);
+  } finally {
+    state.busy = false;
   }
 }
 
@@ -215,6 +226,7 @@ function buildStaticControls() {
   $("map").onclick = onMapClick;
   $("csv-file").onchange = onUpload;
   $("csv-use").onclick = useCsvColumns;
+  for (const id of ["csv-x", "csv-y", "csv-target"]) $(id).onchange = renderCsvInputs;
   $("export-command").onclick = showCommand;
   setPlaying(false);
 }
@@ -313,8 +325,16 @@ function syncCsvPanel(suggested) {
   if (c.y_column) $("csv-y").value = c.y_column;
   if (c.target) $("csv-target").value = c.target;
   if (c.task) $("csv-task").value = c.task;
+  renderCsvInputs();
+}
+
+function renderCsvInputs() {
+  const table = state.table;
+  if (!table) return;
+  const used = [$("csv-x").value, $("csv-y").value, $("csv-target").value];
+  const numeric = table.columns.filter((col) => col.numeric && !used.includes(col.name)).map((col) => col.name);
   const box = $("csv-inputs");
-  box.innerHTML = "";
+  box.innerHTML = numeric.length ? "" : '<span class="hint">none left</span>';
   for (const name of numeric) {
     const label = document.createElement("label");
     const input = document.createElement("input");
@@ -346,7 +366,7 @@ function layout() {
   const columns = [];
   const allFeatures = state.config.dataset === "csv" ? null : FEATURES;
   const ncol = sizes.length;
-  const left = 90, right = width - NODE - 10;
+  const left = 90, right = width - NODE - 80;
   for (let c = 0; c < ncol; c++) {
     const x = ncol === 1 ? left : left + (right - left) * c / (ncol - 1);
     columns.push(x);
@@ -482,8 +502,12 @@ function changeNeurons(layer, delta) {
 
 function onFrame(frame) {
   if (frame.generation !== state.generation) {
-    // a frame of a network this page has not set up yet (another request's reset)
-    if (frame.generation > state.generation) refreshSetup();
+    // a frame of a network whose setup (points, layers) this page has not received yet:
+    // keep it, and ask for the setup unless a request of this page is bringing it
+    if (frame.generation > state.generation) {
+      state.pending = frame;
+      if (!state.busy) fetchSetup();
+    }
     return;
   }
   if (frame.history) state.history = frame.history.slice();
@@ -495,8 +519,13 @@ function onFrame(frame) {
   drawFrame();
 }
 
-async function refreshSetup() {
-  try { applySetup(await api("/api/config", { session: state.session, config: state.config })); } catch (e) { showError(e.message); }
+async function fetchSetup() {
+  try {
+    const response = await fetch(`/api/setup?session=${encodeURIComponent(state.session)}`);
+    const data = await response.json();
+    if (!response.ok) throw new Error(data.error);
+    applySetup(data);
+  } catch (e) { showError(e.message); }
 }
 
 function drawFrame() {
@@ -765,8 +794,10 @@ function num4(v) {
 
 function renderTrace(trace) {
   const [x, y] = trace.point;
-  let html = `<div>Point (${num4(x)}, ${num4(y)}); target ${num4(trace.target)} <span class="hint">(${escapeHtml(trace.target_note)})</span>; ` +
-    `prediction ${num4(trace.values.prediction)}; error ${num4(trace.error)} <span class="hint">(${escapeHtml(trace.loss)})</span></div>`;
+  const flat = (v) => (Array.isArray(v) ? v.flat(Infinity) : [v]);
+  const target = flat(trace.target), prediction = flat(trace.values.prediction);
+  let html = `<div>Point (${num4(x)}, ${num4(y)}); target ${num4(target.length === 1 ? target[0] : target)} <span class="hint">(${escapeHtml(trace.target_note)})</span>; ` +
+    `prediction ${num4(prediction.length === 1 ? prediction[0] : prediction)}; error ${num4(trace.error)} <span class="hint">(${escapeHtml(trace.loss)})</span></div>`;
   if (trace.weight) {
     const w = trace.weight;
     html += `<div class="gradient"><b>${escapeHtml(w.weight)}</b> = ${num4(w.value)} (from ${escapeHtml(w.joins)}): ` +
