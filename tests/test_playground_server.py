@@ -189,7 +189,7 @@ def test_cross_site_requests_are_refused(server):
         ({"dataset": "moons"}, "dataset must be one of circle, xor"),
         ({"dataset": "csv"}, "dataset 'csv' needs a CSV file: upload one first"),
         ({"colour": "red"}, "unknown setting(s) colour"),
-        ({"regularization": "l3"}, "regularization must be one of none, l2"),
+        ({"regularization": "l3"}, "regularization must be one of none, l1, l2"),
     ],
 )
 def test_a_bad_setting_is_a_clear_400(server, config, message):

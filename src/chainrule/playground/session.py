@@ -207,7 +207,7 @@ def check_config(raw: Any, table: Table | None = None) -> dict[str, Any]:
     config["hidden"] = list(hidden)
     config["activation"] = _choice(raw, "activation", ACTIVATION_CHOICES)
     config["learning_rate"] = _number(raw, "learning_rate", 0.0, 10.0, low_open=True)
-    config["regularization"] = _choice(raw, "regularization", ("none", "l2"))
+    config["regularization"] = _choice(raw, "regularization", ("none", "l1", "l2"))
     config["reg_rate"] = _number(raw, "reg_rate", 0.0, 10.0)
     config["optimizer"] = _choice(raw, "optimizer", ("sgd", "adam"))
     seed = raw["seed"]
@@ -431,6 +431,7 @@ def build_network(config: dict[str, Any], data: Data) -> Network:
         loss=loss,
         optimizer=optimizer,
         l2=_l2(config),
+        l1=_l1(config),
         seed=config["seed"],
         dtype="float64",
     )
@@ -439,6 +440,10 @@ def build_network(config: dict[str, Any], data: Data) -> Network:
 
 def _l2(config: dict[str, Any]) -> float:
     return config["reg_rate"] if config["regularization"] == "l2" else 0.0
+
+
+def _l1(config: dict[str, Any]) -> float:
+    return config["reg_rate"] if config["regularization"] == "l1" else 0.0
 
 
 def _bytes(values: np.ndarray) -> str:
@@ -556,6 +561,7 @@ class Session:
                 self.network.optimizer.learning_rate = config["learning_rate"]
                 self.batches.batch_size = config["batch_size"]
                 self.network.l2 = _l2(config)
+                self.network.l1 = _l1(config)
             elif changed:
                 playing = self._playing
                 self._join()
@@ -915,6 +921,11 @@ class Session:
             else:
                 toml.append(f"{key} = {value}")
         notes = []
+        if _l1(c):
+            notes.append(
+                "chainrule train has no L1 option yet: the command trains without the L1 "
+                "penalty (chainrule.Network(l1=...) has it)"
+            )
         if self.config["dataset"] == "csv":
             notes.append(
                 "the data file holds the chosen columns; chainrule train standardises them "
