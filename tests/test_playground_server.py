@@ -533,3 +533,20 @@ def test_export_command_toml_data_and_model(server, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert chainrule.load(tmp_path / "m2.npz").hidden == [5, 3]
+
+
+def test_a_page_that_reads_nothing_slows_nothing(server):
+    key = new_session(server, hidden=[8, 8])["session"]
+    stream = Stream(server, key, fps=30)  # never read: its socket's buffers fill up
+    session = server.sessions[key]
+    post(server, "/api/control", {"session": key, "action": "play"})
+    deadline = time.monotonic() + DEADLINE
+    while session.network.epoch < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session.network.epoch >= 300  # training went on without the page
+    assert request(server, "GET", f"/api/setup?session={key}")[0] == 200
+    post(server, "/api/control", {"session": key, "action": "pause"})
+    # the stale reader still gets the newest frame, not a backlog
+    frame = stream.frame()
+    assert frame["generation"] == session.generation
+    stream.close()

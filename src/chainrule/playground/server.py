@@ -365,7 +365,8 @@ class _Handler(BaseHTTPRequestHandler):
                     with session._cond:
                         message["history"] = list(session.history)
                     history_sent = frame["generation"]
-                self.wfile.write(b"data: " + json.dumps(message).encode() + b"\n\n")
+                data = json.dumps(message, allow_nan=False).encode()
+                self.wfile.write(b"data: " + data + b"\n\n")
                 self.wfile.flush()
                 session.last_seen = time.monotonic()
                 rest = interval - (time.monotonic() - started)

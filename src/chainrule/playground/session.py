@@ -446,9 +446,13 @@ def _l1(config: dict[str, Any]) -> float:
     return config["reg_rate"] if config["regularization"] == "l1" else 0.0
 
 
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 def _bytes(values: np.ndarray) -> str:
     """Values in [-1, 1] as base64 bytes 0..255 (the page's colour scale)."""
-    clipped = np.clip(np.nan_to_num(values, nan=0.0), -1.0, 1.0)
+    clipped = np.clip(np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
     return base64.b64encode(np.round((clipped + 1.0) * 127.5).astype(np.uint8).tobytes()).decode()
 
 
@@ -709,9 +713,27 @@ class Session:
 
         Called where the weights are not changing: in the training thread between two
         steps, or in a request thread when no training thread runs."""
+        # a diverging run has infinite values: they are drawn as the ends of the scale
+        with np.errstate(all="ignore"):
+            frame = self._frame()
+        snapshot = self.network.params.copy()
+        with self._cond:
+            point = [frame["epoch"], frame["train_loss"], frame["test_loss"]]
+            if not self.history or self.history[-1][0] != point[0]:
+                self.history.append(point)
+                if len(self.history) > MAX_HISTORY:
+                    self.history = self.history[::2]
+            self.frame = frame
+            self._snapshot = snapshot
+            self.version += 1
+            self._cond.notify_all()
+
+    def _frame(self) -> dict[str, Any]:
+        """The pictures' numbers for the network's current weights (JSON-safe: a
+        non-finite loss is None, non-finite weights are clipped)."""
         network, data = self.network, self.data
         layers = network.layers
-        train_loss, test_loss = self._losses(layers)
+        train_loss, test_loss = (_finite(v) for v in self._losses(layers))
         x = data.grid_X
         neurons: list[list[str]] = []
         scale = np.max(np.abs(x), axis=0)
@@ -741,8 +763,10 @@ class Session:
                 "classes": base64.b64encode(cls.tobytes()).decode(),
                 "values": _bytes(confidence),
             }
-        weights = network.get_weights()
-        frame = {
+        weights = [
+            np.nan_to_num(w, nan=0.0, posinf=1e6, neginf=-1e6) for w in network.get_weights()
+        ]
+        return {
             "generation": self.generation,
             "epoch": network.epoch,
             "steps": network.optimizer.iterations,
@@ -756,17 +780,6 @@ class Session:
             "playing": self._playing,
             "error": self.error,
         }
-        snapshot = network.params.copy()
-        with self._cond:
-            point = [network.epoch, train_loss, test_loss]
-            if not self.history or self.history[-1][0] != point[0]:
-                self.history.append(point)
-                if len(self.history) > MAX_HISTORY:
-                    self.history = self.history[::2]
-            self.frame = frame
-            self._snapshot = snapshot
-            self.version += 1
-            self._cond.notify_all()
 
     def wait_frame(self, seen: int, timeout: float) -> tuple[int, dict[str, Any] | None]:
         """Wait up to ``timeout`` seconds for a frame newer than version ``seen``;
