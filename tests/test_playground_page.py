@@ -212,7 +212,7 @@ def test_click_an_edge_for_its_trace_then_export(page, shots):
     page.click("#step")
     page.wait_for_function("document.querySelector('#epoch').textContent === '000,001'")
     page.click("#map", position={"x": 150, "y": 150})
-    page.click("#edge-2-3-1", force=True)
+    page.dispatch_event("#edge-2-3-1", "click")
     page.wait_for_selector("#trace .gradient")
     text = page.inner_text("#trace")
     assert "weights_2[3, 1]" in text

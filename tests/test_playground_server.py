@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 import chainrule
+from chainrule.playground.datasets import GRID
 from chainrule.playground.server import MAX_BODY, MAX_SESSIONS, make_server
-from chainrule.playground.session import GRID
 
 DEADLINE = 60.0  # seconds a test waits for training before it fails (not a timing test)
 

@@ -24,6 +24,8 @@ import numpy as np
 __all__ = [
     "CLASSIFY",
     "DATASETS",
+    "GRID",
+    "Data",
     "FEATURES",
     "MAX_CSV_BYTES",
     "MAX_CSV_COLUMNS",
@@ -38,6 +40,10 @@ __all__ = [
 
 #: Half the side of the square the toy sets live in (the Playground's domain).
 RADIUS = 6.0
+#: Points of a toy set (train and test together), as in TensorFlow Playground.
+N_POINTS = 500
+#: Heatmap resolution: GRID x GRID points of the map, for the output and every neuron.
+GRID = 50
 
 #: The largest CSV upload, in bytes, rows and columns.
 MAX_CSV_BYTES = 5_000_000
@@ -305,3 +311,161 @@ def table_csv(columns: dict[str, Any]) -> str:
     for row in zip(*(columns[n] for n in names), strict=True):
         writer.writerow([f"{v:.6g}" if isinstance(v, (float, np.floating)) else v for v in row])
     return out.getvalue()
+
+
+# ---------------------------------------------------------------- the data
+
+
+class Data:
+    """The session's points: the network's inputs, the targets, and the map's grid.
+
+    Attributes
+    ----------
+    X_train, X_test : ndarray
+        The network's inputs (the chosen features; for a CSV file, standardised).
+    y_train, y_test : ndarray
+        Targets as the loss takes them (0/1, class indices, or numbers).
+    points_train, points_test : ndarray of shape (n, 2)
+        The points on the map, in the map's units.
+    domain : list of float
+        ``[x_min, x_max, y_min, y_max]`` of the map.
+    grid_X : ndarray of shape (GRID * GRID, n_features)
+        The network's inputs at the map's grid points (row by row from the top).
+    classes : list of str
+        Class names (classification), else empty.
+    """
+
+    def __init__(self, config: dict[str, Any], table: Table | None) -> None:
+        rng = np.random.default_rng(config["seed"])
+        names = config["features"]
+        self.task = config["task"]
+        self.feature_names = [FEATURES[n][0] for n in names]
+        # the exported data file's column names
+        self.column_names = list(names)
+        if config["dataset"] != "csv":
+            points, y = make_dataset(config["dataset"], N_POINTS, config["noise"] / 100, rng)
+            self.domain = [-6.0, 6.0, -6.0, 6.0]
+            self.classes = ["0", "1"] if self.task == "classify" else []
+            self.center, self.scale = np.zeros(2), np.ones(2)
+            extra = np.zeros((len(y), 0))
+            self.raw_extra = extra
+            self.extra_names: list[str] = []
+            self.y_mean, self.y_std = 0.0, 1.0
+            self.y_range = (-1.0, 1.0)
+        else:
+            assert table is not None  # check_config refused csv without a table
+            points = np.column_stack(
+                [table.numeric[config["x_column"]], table.numeric[config["y_column"]]]
+            )
+            self.center, self.scale = points.mean(axis=0), points.std(axis=0)
+            self.scale[self.scale == 0] = 1.0
+            low, high = points.min(axis=0), points.max(axis=0)
+            margin = np.maximum((high - low) * 0.05, 1e-9)
+            self.domain = [
+                float(low[0] - margin[0]),
+                float(high[0] + margin[0]),
+                float(low[1] - margin[1]),
+                float(high[1] + margin[1]),
+            ]
+            self.extra_names = list(config["inputs"])
+            extra = np.column_stack(
+                [table.numeric[c] for c in self.extra_names] or [np.zeros((len(points), 0))]
+            )
+            self.raw_extra = extra.copy()
+            if extra.shape[1]:
+                std = extra.std(axis=0)
+                extra = (extra - extra.mean(axis=0)) / np.where(std == 0, 1.0, std)
+            target = table.text[config["target"]]
+            if self.task == "classify":
+                self.classes = sorted(set(target), key=_class_key)
+                index = {c: i for i, c in enumerate(self.classes)}
+                y = np.array([index[v] for v in target], dtype=np.float64)
+            else:
+                self.classes = []
+                raw_y = table.numeric[config["target"]]
+                self.y_mean, self.y_std = float(raw_y.mean()), float(raw_y.std() or 1.0)
+                self.y_range = (float(raw_y.min()), float(raw_y.max()))
+                y = (raw_y - self.y_mean) / self.y_std
+            if self.task == "classify":
+                self.y_mean, self.y_std, self.y_range = 0.0, 1.0, (-1.0, 1.0)
+            order = rng.permutation(len(y))
+            points, y, extra = points[order], y[order], extra[order]
+            self.raw_extra = self.raw_extra[order]
+            self.feature_names = [
+                label.replace("X\u2081", config["x_column"]).replace("X\u2082", config["y_column"])
+                for label in self.feature_names
+            ]
+            x, y_name = config["x_column"], config["y_column"]
+            self.column_names = [
+                {
+                    "x1": x,
+                    "x2": y_name,
+                    "x1sq": f"{x}_squared",
+                    "x2sq": f"{y_name}_squared",
+                    "x1x2": f"{x}_times_{y_name}",
+                    "sinx1": f"sin_{x}",
+                    "sinx2": f"sin_{y_name}",
+                }[n]
+                for n in names
+            ]
+        n_train = max(1, min(len(y) - 1, round(len(y) * config["train_percent"] / 100)))
+        X = self.inputs(points, names, extra)
+        self.names = names
+        self.n_features = X.shape[1]
+        self.points_train, self.points_test = points[:n_train], points[n_train:]
+        self.X_train, self.X_test = X[:n_train], X[n_train:]
+        self.y_train, self.y_test = y[:n_train], y[n_train:]
+        self.input_names = self.feature_names + self.extra_names
+        # the grid: GRID x GRID points, the first row at the top of the map (y largest)
+        xs = np.linspace(self.domain[0], self.domain[1], GRID)
+        ys = np.linspace(self.domain[3], self.domain[2], GRID)
+        gx, gy = np.meshgrid(xs, ys)
+        grid_points = np.column_stack([gx.ravel(), gy.ravel()])
+        self.grid_X = self.inputs(grid_points, names, np.zeros((len(grid_points), extra.shape[1])))
+        self.n_outputs = (
+            1 if self.task == "regress" or len(self.classes) <= 2 else len(self.classes)
+        )
+
+    def inputs(self, points: np.ndarray, names: list[str], extra: np.ndarray) -> np.ndarray:
+        """The network's inputs for map points (standardised for a CSV file) and the
+        other input columns (already standardised)."""
+        scaled = (points - self.center) / self.scale
+        return np.column_stack([features(scaled, names), extra])
+
+    def point_inputs(self, point: np.ndarray) -> np.ndarray:
+        """The inputs of one map point, the other input columns at their means."""
+        return self.inputs(
+            np.asarray(point, dtype=np.float64).reshape(1, 2),
+            self.names,
+            np.zeros((1, len(self.extra_names))),
+        )[0]
+
+    def describe(self) -> dict[str, Any]:
+        """What the page draws once per network: the points, the map, the names."""
+
+        def rows(points, y):
+            return [
+                [round(float(a), 4), round(float(b), 4), float(t)]
+                for (a, b), t in zip(points, y, strict=True)
+            ]
+
+        return {
+            "task": self.task,
+            "classes": self.classes,
+            "domain": self.domain,
+            "grid": GRID,
+            "inputs": self.input_names,
+            "train": rows(self.points_train, self.y_train),
+            "test": rows(self.points_test, self.y_test),
+            "y_range": list(self.y_range),
+            "y_mean": self.y_mean,
+            "y_std": self.y_std,
+        }
+
+
+def _class_key(value: str) -> tuple:
+    """Classes in numeric order when they are numbers (2 before 10), else by text."""
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)

@@ -20,7 +20,7 @@ Safety: a request whose ``Host`` header is not this server's local address is re
 (403), so a page on another site cannot reach it through DNS rebinding; a ``POST`` must
 be ``application/json`` (a cross-site form or simple request cannot be), and its
 ``Origin``, when sent, must be this server's. Bodies, sessions and frame rates are
-capped; every setting is checked (:func:`chainrule.playground.session.check_config`).
+capped; every setting is checked (:func:`chainrule.playground.settings.check_config`).
 A failing request answers with an error and leaves the server running.
 """
 
@@ -50,7 +50,8 @@ from chainrule.playground.datasets import (
     make_dataset,
     read_table,
 )
-from chainrule.playground.session import MAX_FPS, ConfigError, Session, check_config
+from chainrule.playground.session import Session
+from chainrule.playground.settings import MAX_FPS, ConfigError, check_config
 
 __all__ = ["MAX_BODY", "MAX_SESSIONS", "PlaygroundServer", "make_server"]
 

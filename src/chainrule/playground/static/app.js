@@ -516,6 +516,7 @@ function onFrame(frame) {
     if (!last || last[0] !== frame.epoch) state.history.push([frame.epoch, frame.train_loss, frame.test_loss]);
   }
   state.frame = frame;
+  state.frames = (state.frames || 0) + 1; // frames drawn (the tests measure the rate with it)
   drawFrame();
 }
 
@@ -824,10 +825,12 @@ function renderTrace(trace) {
   html += '<table><tr><th>name</th><th>value</th><th>how</th></tr>';
   for (const [name, value] of Object.entries(trace.values)) {
     const hl = rows.includes(name) ? ' class="hl"' : "";
-    let shown = value;
-    if (Array.isArray(value) && value.length > 8 && !Array.isArray(value[0])) shown = value.slice(0, 8);
+    let shown;
     if (Array.isArray(value) && Array.isArray(value[0])) shown = `${value.length}x${value[0].length} matrix`;
-    html += `<tr${hl}><td>${escapeHtml(name)}</td><td class="num">${typeof shown === "string" ? shown : num4(shown)}</td>` +
+    else if (Array.isArray(value) && value.length > 6) {
+      shown = "[" + value.slice(0, 5).map(num4).join(", ") + `, \u2026 (${value.length})]`;
+    } else shown = num4(value);
+    html += `<tr${hl}><td>${escapeHtml(name)}</td><td class="num">${shown}</td>` +
       `<td class="formula">${escapeHtml(trace.how[name] || "")}</td></tr>`;
   }
   html += "</table>";
