@@ -224,6 +224,11 @@ def test_click_an_edge_for_its_trace_then_export(page, shots):
     page.wait_for_function(
         "document.querySelector('#trace').textContent.includes('Neuron 2 of layer 1')"
     )
+    # what the unit computes, with its weights: tanh(w1·X₁ + w2·X₂ + b)
+    assert re.search(
+        "Neuron h1\\.2 computes tanh\\(\\S+·X₁ [+\u2212] \\S+·X₂ [+\u2212] \\S+\\)",
+        page.inner_text("#trace"),
+    )
     assert page.inner_text("#map-label") == "Layer 1, neuron 2"
     page.click("#export-command")
     page.wait_for_selector("#command-text")

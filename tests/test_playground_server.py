@@ -235,7 +235,7 @@ def decoded(b64):
 
 
 def test_frames_have_the_network_shapes_and_the_loss_falls_on_the_circle(server):
-    setup = new_session(server, hidden=[8, 8], dataset="circle")
+    setup = new_session(server, hidden=[8, 8], dataset="circle", speed=0)
     key = setup["session"]
     assert setup["layers"] == [2, 8, 8, 1]
     assert len(setup["data"]["train"]) == 250 and len(setup["data"]["test"]) == 250
@@ -280,7 +280,7 @@ def test_step_is_one_epoch_and_reset_gives_the_same_start(server):
 
 
 def test_two_sessions_train_independently(server):
-    a = new_session(server, hidden=[4])["session"]
+    a = new_session(server, hidden=[4], speed=0)["session"]
     b = new_session(server, hidden=[2, 2], activation="relu")["session"]
     stream_a, stream_b = Stream(server, a), Stream(server, b)
     first_b = stream_b.frame()
@@ -382,6 +382,7 @@ def test_upload_a_csv_pick_columns_and_train_three_classes(server):
         "y_column": "petal_width",
         "inputs": ["sepal_length"],
         "hidden": [4],
+        "speed": 0,
     }
     setup = post(server, "/api/config", {"session": key, "config": config})
     assert setup["layers"] == [3, 4, 3]
@@ -536,7 +537,7 @@ def test_export_command_toml_data_and_model(server, tmp_path):
 
 
 def test_a_page_that_reads_nothing_slows_nothing(server):
-    key = new_session(server, hidden=[8, 8])["session"]
+    key = new_session(server, hidden=[8, 8], speed=0)["session"]
     stream = Stream(server, key, fps=30)  # never read: its socket's buffers fill up
     session = server.sessions[key]
     post(server, "/api/control", {"session": key, "action": "play"})
@@ -550,3 +551,13 @@ def test_a_page_that_reads_nothing_slows_nothing(server):
     frame = stream.frame()
     assert frame["generation"] == session.generation
     stream.close()
+
+
+def test_a_closed_tab_is_paused_after_a_while(server):
+    key = new_session(server, hidden=[2])["session"]
+    post(server, "/api/control", {"session": key, "action": "play"})
+    session = server.sessions[key]
+    assert server.pause_abandoned(time.monotonic()) == 0  # just used: left alone
+    assert session.playing
+    assert server.pause_abandoned(time.monotonic() + 3600) >= 1  # an hour without its page
+    assert not session.playing

@@ -102,7 +102,7 @@ def test_live_settings_reach_the_running_network(session):
 
 
 def test_health_from_diagnostics_and_a_trimmed_record(session):
-    s = session(hidden=[8, 8], activation="relu", learning_rate=3)
+    s = session(hidden=[8, 8], activation="relu", learning_rate=3, speed=0)
     s.control("play")
     wait_until(lambda: s.network.epoch >= 120, "120 epochs")
     s.control("pause")
@@ -115,7 +115,7 @@ def test_health_from_diagnostics_and_a_trimmed_record(session):
 
 
 def test_history_is_thinned_past_its_cap(session, monkeypatch):
-    s = session(hidden=[1])
+    s = session(hidden=[1], speed=0)
     monkeypatch.setattr("chainrule.playground.session.MAX_HISTORY", 10)
     s.control("play")
     wait_until(lambda: s.network.epoch > 40, "40 epochs")
@@ -172,3 +172,13 @@ def test_snapshot_is_the_last_frame(session):
     assert isinstance(snapshot, Network) and snapshot is not s.network
     np.testing.assert_array_equal(snapshot.params, s.network.params)
     assert snapshot.epoch == 1
+
+
+def test_speed_caps_the_epochs_a_second(session):
+    s = session(hidden=[2], speed=1)
+    s.control("play")
+    time.sleep(0.5)
+    s.control("pause")
+    assert s.network.epoch <= 2  # at most one epoch a second (and the first at once)
+    s.configure({**s.config, "speed": 0})  # live: no new network
+    assert s.network.epoch >= 1 and s.config["speed"] == 0

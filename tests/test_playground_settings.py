@@ -31,6 +31,7 @@ def test_defaults_are_tensorflow_playgrounds():
         ({"seed": -1}, "seed must be a whole number from 0 to 2**32 - 1"),
         ({"optimizer": "lbfgs"}, "optimizer must be one of sgd, adam"),
         ({"noise": 1.5}, "noise must be a whole number from 0 to 50; received 1.5"),
+        ({"speed": 7}, "speed must be one of 1, 3, 10, 30, 100, 0; received 7"),
     ],
 )
 def test_refused_settings_say_what_and_why(raw, message):

@@ -154,21 +154,24 @@ class PlaygroundServer(ThreadingHTTPServer):
         return session
 
     def _watch(self) -> None:
-        """Pause the sessions whose page went away (no stream for PAUSE_AFTER seconds)."""
         while not self.closing.wait(5.0):
-            with self.lock:
-                sessions = list(self.sessions.values())
-            now = time.monotonic()
-            for session in sessions:
-                if (
-                    session.streams == 0
-                    and session.playing
-                    and now - session.last_seen > PAUSE_AFTER
-                ):
-                    try:
-                        session.control("pause")
-                    except Exception:  # pragma: no cover - keep watching the others
-                        traceback.print_exc()
+            self.pause_abandoned(time.monotonic())
+
+    def pause_abandoned(self, now: float) -> int:
+        """Pause the sessions whose page went away: playing, with no stream open and no
+        request for PAUSE_AFTER seconds (a closed tab). Returns how many were paused."""
+        with self.lock:
+            sessions = list(self.sessions.values())
+        paused = 0
+        for session in sessions:
+            idle = now - session.last_seen > PAUSE_AFTER
+            if session.streams == 0 and session.playing and idle:
+                try:
+                    session.control("pause")
+                    paused += 1
+                except Exception:  # pragma: no cover - keep watching the others
+                    traceback.print_exc()
+        return paused
 
     def server_close(self) -> None:
         self.closing.set()
@@ -303,9 +306,6 @@ class _Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------ GET
 
     def do_GET(self) -> None:
-        self._handle(self._get)
-
-    def do_HEAD(self) -> None:
         self._handle(self._get)
 
     def _get(self) -> None:

@@ -104,6 +104,10 @@ class _Controller(Callback):
     def __init__(self, session: Session) -> None:
         self.session = session
         self.last = 0.0
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch):
+        self.started = time.perf_counter()
 
     def on_batch_end(self, batch, logs):
         session = self.session
@@ -121,6 +125,16 @@ class _Controller(Callback):
                 session._steps -= 1
             waiting = not session._playing and session._steps == 0
         if waiting or time.perf_counter() - self.last >= 1.0 / MAX_FPS:
+            self.last = time.perf_counter()
+            session._publish()
+        with session._cond:
+            # the page's speed: at most `speed` epochs a second while playing
+            speed = session.config["speed"]
+            end = self.started + (1.0 / speed if speed else 0.0)
+            while session._playing and not session._stop and time.perf_counter() < end:
+                session._cond.wait(end - time.perf_counter())
+            waiting = not session._playing and session._steps == 0 and not session._stop
+        if waiting and session.frame.get("playing"):  # paused during the wait: say so
             self.last = time.perf_counter()
             session._publish()
         with session._cond:

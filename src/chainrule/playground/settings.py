@@ -19,6 +19,7 @@ __all__ = [
     "MAX_LAYERS",
     "MAX_NEURONS",
     "REGULARIZATION_RATES",
+    "SPEEDS",
     "ConfigError",
     "check_config",
 ]
@@ -49,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "regularization": "none",
     "reg_rate": 0.0,
     "optimizer": "sgd",
+    "speed": 30,
     "seed": 0,
     "x_column": None,
     "y_column": None,
@@ -58,7 +60,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 #: Settings that change training without a new network (applied between two steps).
-LIVE = ("learning_rate", "batch_size", "regularization", "reg_rate")
+LIVE = ("learning_rate", "batch_size", "regularization", "reg_rate", "speed")
+#: Epochs a second the page may ask for (0: as fast as the machine goes). At 30 a frame
+#: shows each epoch, as TensorFlow Playground draws one epoch per animation frame.
+SPEEDS = (1, 3, 10, 30, 100, 0)
 
 
 class ConfigError(ValueError):
@@ -168,6 +173,7 @@ def check_config(raw: Any, table: Table | None = None) -> dict[str, Any]:
     config["regularization"] = _choice(raw, "regularization", ("none", "l1", "l2"))
     config["reg_rate"] = _number(raw, "reg_rate", 0.0, 10.0)
     config["optimizer"] = _choice(raw, "optimizer", ("sgd", "adam"))
+    config["speed"] = _choice(raw, "speed", SPEEDS)
     seed = raw["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ConfigError(f"seed must be a whole number from 0 to 2**32 - 1; received {seed!r}")

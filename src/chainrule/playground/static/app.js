@@ -5,6 +5,8 @@
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const REG_RATES = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+const SPEEDS = [[1, "1 epoch/s"], [3, "3 epochs/s"], [10, "10 epochs/s"], [30, "30 epochs/s"],
+  [100, "100 epochs/s"], [0, "as fast as it goes"]];
 const ACTIVATIONS = [["tanh", "Tanh"], ["relu", "ReLU"], ["sigmoid", "Sigmoid"], ["linear", "Linear"],
   ["leaky_relu", "Leaky ReLU"], ["gelu", "GELU"]];
 const DATASETS = [["circle", "Circle"], ["xor", "Exclusive or"], ["gauss", "Gaussian"],
@@ -14,7 +16,7 @@ const FEATURES = [["x1", "X\u2081"], ["x2", "X\u2082"], ["x1sq", "X\u2081\u00b2"
 const MAX_LAYERS = 6, MAX_NEURONS = 8;
 const CLASS_COLORS = ["#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
   "#7f7f7f", "#bcbd22", "#17becf"];
-const NUMBER_KEYS = ["noise", "train_percent", "batch_size", "learning_rate", "reg_rate", "seed"];
+const NUMBER_KEYS = ["noise", "train_percent", "batch_size", "learning_rate", "reg_rate", "seed", "speed"];
 const LIST_KEYS = ["hidden", "features", "inputs"];
 
 const $ = (id) => document.getElementById(id);
@@ -199,6 +201,8 @@ function buildStaticControls() {
   fillSelect($("learning-rate"), LEARNING_RATES);
   fillSelect($("activation"), ACTIVATIONS);
   fillSelect($("reg-rate"), REG_RATES);
+  fillSelect($("speed"), SPEEDS);
+  $("speed").onchange = (e) => configure({ speed: Number(e.target.value) });
   $("learning-rate").onchange = (e) => configure({ learning_rate: Number(e.target.value) });
   $("activation").onchange = (e) => configure({ activation: e.target.value });
   $("optimizer").onchange = (e) => configure({ optimizer: e.target.value });
@@ -242,6 +246,7 @@ function syncControls() {
   $("optimizer").value = c.optimizer;
   $("regularization").value = c.regularization;
   $("reg-rate").value = String(c.reg_rate);
+  $("speed").value = String(c.speed);
   $("train-percent").value = c.train_percent;
   $("train-percent-value").textContent = c.train_percent + "%";
   $("noise").value = c.noise;
@@ -816,7 +821,8 @@ function renderTrace(trace) {
     unit = u;
     const last = state.setup.layers.length - 1;
     rows = c === last ? ["prediction"] : [`layer_${2 * c - 1}`, `layer_${2 * c}`, `derror_dlayer${2 * c - 1}`, `derror_dlayer${2 * c}`];
-    html += `<div class="gradient">Neuron ${u} of layer ${c}: ` +
+    html += `<div class="gradient">${neuronFormula(c, u)}</div>`;
+    html += `<div class="gradient">Neuron ${u} of layer ${c} at this point: ` +
       rows.filter((name) => name in trace.values).map((name) => {
         const value = trace.values[name];
         return `${escapeHtml(name)}[${u}] = <b>${num4(Array.isArray(value) ? value[u - 1] : value)}</b>`;
@@ -835,6 +841,29 @@ function renderTrace(trace) {
   }
   html += "</table>";
   return html;
+}
+
+// what a neuron computes, with its weights now: tanh(0.53 X1 - 1.2 X2 + 0.1)
+function neuronFormula(c, u) {
+  const frame = state.frame, setup = state.setup;
+  if (!frame || !frame.weights[c - 1]) return "";
+  const last = setup.layers.length - 1;
+  const names = c === 1 ? setup.data.inputs : Array.from({ length: setup.layers[c - 1] }, (_, i) => `h${c - 1}.${i + 1}`);
+  const terms = frame.weights[c - 1].map((row, i) => {
+    const w = row[u - 1];
+    const sign = w < 0 ? "\u2212" : "+";
+    return `${i === 0 ? (w < 0 ? sign : "") : sign + " "}${num4(Math.abs(w))}\u00b7${names[i]}`;
+  });
+  const b = frame.biases[c - 1][u - 1];
+  const sum = terms.join(" ") + ` ${b < 0 ? "\u2212" : "+"} ${num4(Math.abs(b))}`;
+  let activation = state.config.activation;
+  if (c === last) {
+    activation = setup.data.task === "regress" ? "" : setup.data.classes.length > 2 ? "softmax" : "sigmoid";
+  }
+  const formula = activation && activation !== "linear" ? `${activation}(${sum})` : sum;
+  const name = c === last ? `Output ${u}` : `Neuron h${c}.${u}`;
+  return `${name} computes <span class="formula">${escapeHtml(formula)}</span>` +
+    (c === last && activation === "softmax" ? " (normalised over the classes)" : "");
 }
 
 function escapeHtml(text) {
