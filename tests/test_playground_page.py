@@ -155,8 +155,13 @@ def test_settings_change_the_network_and_the_address(page, shots):
     page.click("#feature-x1x2")
     page.wait_for_function("location.hash.includes('features=x1%2Cx2%2Cx1x2')")
     assert session_of(page).network.layers[0].in_features == 3
+    page.click("#dataset-plane")
+    page.wait_for_function("location.hash.includes('dataset=plane')")
+    assert page.inner_text("#problem") == "Regression"
+    assert session_of(page).network.loss.name == "mse"
     page.click("#dataset-xor")
     page.wait_for_function("location.hash.includes('dataset=xor')")
+    assert page.inner_text("#problem") == "Classification"
     # the whole setup is in the address: a new page opens on it
     address = page.url
     page.goto("about:blank")

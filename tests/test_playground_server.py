@@ -395,6 +395,10 @@ def test_upload_a_csv_pick_columns_and_train_three_classes(server):
     first = stream.frame()
     assert first["output"]["kind"] == "multiclass"
     assert set(decoded(first["output"]["classes"])) <= {0, 1, 2}
+    # one heatmap per class; the probabilities sum to 1 at every point of the map
+    units = np.array([decoded(u) for u in first["output"]["units"]], dtype=float)
+    assert units.shape == (3, GRID * GRID)
+    np.testing.assert_allclose((units / 255).sum(axis=0), 1.0, atol=3 / 255)
     post(server, "/api/control", {"session": key, "action": "play"})
     stream.until(lambda f: f["test_loss"] < 0.6 * first["test_loss"], "the test loss falling")
     post(server, "/api/control", {"session": key, "action": "pause"})

@@ -85,6 +85,11 @@ def _l1(config: dict[str, Any]) -> float:
     return config["reg_rate"] if config["regularization"] == "l1" else 0.0
 
 
+def data_task_classes(data: Data) -> int:
+    """The number of classes (0 for regression)."""
+    return len(data.classes) if data.task == "classify" else 0
+
+
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -415,6 +420,8 @@ class Session:
                 "kind": "multiclass",
                 "classes": base64.b64encode(cls.tobytes()).decode(),
                 "values": _bytes(confidence),
+                # each class's probability, the output neurons' heatmaps
+                "units": [_bytes(2 * output[:, k] - 1) for k in range(output.shape[1])],
             }
         weights = [
             np.nan_to_num(w, nan=0.0, posinf=1e6, neginf=-1e6) for w in network.get_weights()
@@ -586,7 +593,15 @@ class Session:
                 toml.append(f"{key} = {json.dumps(value)}")
             else:
                 toml.append(f"{key} = {value}")
-        notes = []
+        notes = [
+            "chainrule train standardises every input column (the playground feeds the toy "
+            "sets' x1, x2 as they are), so the weights differ; the layers are the same"
+        ]
+        if data_task_classes(self.data) == 2:
+            notes.append(
+                "chainrule train gives 2 classes a softmax over 2 outputs: the same model as "
+                "the playground's one sigmoid output"
+            )
         if _l1(c):
             notes.append(
                 "chainrule train has no L1 option yet: the command trains without the L1 "

@@ -554,10 +554,17 @@ function drawFrame() {
   if (frame.output.kind !== "multiclass" && outputs.length === 1) {
     paint(outputs[0].node.querySelector("canvas"), decode(frame.output.values), grid);
   } else {
+    // one heatmap per class: its probability, white (0) to the class's colour (1)
     outputs.forEach((entry, i) => {
-      const ctx = entry.node.querySelector("canvas").getContext("2d");
-      ctx.fillStyle = CLASS_COLORS[i % CLASS_COLORS.length];
-      ctx.fillRect(0, 0, grid, grid);
+      const canvas = entry.node.querySelector("canvas"), ctx = canvas.getContext("2d");
+      const values = decode(frame.output.units[i]), color = hex(CLASS_COLORS[i % CLASS_COLORS.length]);
+      const image = ctx.createImageData(grid, grid);
+      for (let p = 0; p < grid * grid; p++) {
+        const strength = values[p] / 255;
+        for (let k = 0; k < 3; k++) image.data[p * 4 + k] = 255 + (color[k] - 255) * strength;
+        image.data[p * 4 + 3] = 255;
+      }
+      ctx.putImageData(image, 0, 0);
     });
   }
   // edges: colour by sign, width by size
