@@ -1674,7 +1674,17 @@ def test_playground_serves_on_localhost_and_stops_on_ctrl_c(tmp_path):
         # the CSV given on the command line is where a new page starts
         assert setup["config"]["dataset"] == "csv" and setup["table"]["name"] == "points.csv"
         assert setup["config"]["x_column"] == "a" and setup["config"]["target"] == "label"
-        connection.close()
+        # Ctrl-C while a network trains and a page reads its stream
+        connection.request(
+            "POST",
+            "/api/control",
+            body=json.dumps({"session": setup["session"], "action": "play"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert json.loads(connection.getresponse().read())["playing"] is True
+        connection.request("GET", f"/api/stream?session={setup['session']}")
+        stream = connection.getresponse()
+        assert stream.fp.readline().startswith(b"data: ")
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

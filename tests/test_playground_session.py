@@ -160,6 +160,11 @@ def test_csv_session_multiclass_and_slice_at_the_means():
         assert s.command()["command"].startswith(
             "chainrule train playground-data.csv --target label"
         )
+        # the trace of a data point backpropagates its class; a weight into class c
+        trace = s.trace({"index": 0, "split": "train", "weight": [3, 1, 3]})
+        assert np.ravel(trace["target"]).tolist() == [s.data.y_train[0]]
+        assert trace["weight"]["weight"] == "weights_3[1, 3]"
+        assert trace["input_names"] == ["u", "v", "w"]
     finally:
         s.close()
 
