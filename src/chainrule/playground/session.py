@@ -17,10 +17,12 @@ are a :class:`chainrule.playground.datasets.Data`.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -152,6 +154,18 @@ class _Controller(Callback):
 # ---------------------------------------------------------------- the session
 
 
+def _locked(method: Callable) -> Callable:
+    """Run a Session method under its control lock: it sees one network and its data,
+    not a reset's half-made new ones."""
+
+    @functools.wraps(method)
+    def locked(self: Session, *args: Any, **kwargs: Any) -> Any:
+        with self._control_lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class Session:
     """One page's playground: settings, data, network, one training thread, frames.
 
@@ -165,13 +179,14 @@ class Session:
     Notes
     -----
     Thread safety: control calls (:meth:`configure`, :meth:`control`, :meth:`close`) are
-    serialised by one lock, so a session never has two training threads. Frames are
+    serialised by one lock, so a session never has two training threads; the readers
+    (:meth:`describe`, :meth:`trace`, the exports) take it too. Frames are
     published under the session's condition; stream readers wait on it.
     """
 
     def __init__(self, config: dict[str, Any], table: Table | None = None) -> None:
         self.table = table
-        self._control_lock = threading.Lock()
+        self._control_lock = threading.RLock()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._playing = False
@@ -237,6 +252,7 @@ class Session:
         with self._control_lock:
             self.table = table
 
+    @_locked
     def describe(self) -> dict[str, Any]:
         """The settings, the data's points and names, the network's shape."""
         return {
@@ -452,6 +468,7 @@ class Session:
 
     # ------------------------------------------------------------ the last frame's model
 
+    @_locked
     def snapshot(self) -> Network:
         """A copy of the network with the weights of the last frame (the training thread
         may be changing the live ones)."""
@@ -464,6 +481,7 @@ class Session:
         network.epoch = epoch
         return network
 
+    @_locked
     def trace(self, raw: Any) -> dict[str, Any]:
         """The chain-rule trace (:func:`chainrule.explain`) of one point.
 
@@ -531,6 +549,7 @@ class Session:
 
     # ------------------------------------------------------------ export
 
+    @_locked
     def data_csv(self) -> str:
         """The session's data as the CSV file the exported command trains on.
 
@@ -563,6 +582,7 @@ class Session:
         """The exported data file's target column: the CSV file's, or ``label``."""
         return self.config["target"] or "label"
 
+    @_locked
     def command(self, data_file: str = "playground-data.csv") -> dict[str, str]:
         """The ``chainrule train`` command and the TOML config that train this network
         (its settings, for the epochs trained so far) on :meth:`data_csv`."""
