@@ -288,6 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._check_host()
             route()
         except RequestError as exc:
+            self.close_connection = True  # a body it refused may be left unread
             self._error(exc.status, exc.message)
         except (ConfigError, TableError) as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
