@@ -712,8 +712,9 @@ function drawHealth(health) {
   const num = (v) => (v === null || v === undefined ? "\u2013" : Number(v).toExponential(1));
   let html = "<table><tr><th>layer</th><th>units</th><th>dead</th><th>saturated</th><th>update/weight</th><th>grad norm</th></tr>";
   for (const row of health.layers) {
-    const dead = row.dead !== undefined ? pct(row.dead) : "";
-    const saturated = row.saturated !== undefined ? pct(row.saturated) : "";
+    // dead: ReLU layers; saturated: sigmoid and tanh layers (n/a for the others)
+    const dead = row.dead !== undefined ? pct(row.dead) : "n/a";
+    const saturated = row.saturated !== undefined ? pct(row.saturated) : "n/a";
     const deadBad = row.dead >= 0.5 ? ' class="num bad"' : ' class="num"';
     const satBad = row.saturated >= 0.5 ? ' class="num bad"' : ' class="num"';
     html += `<tr><td>${row.layer} (${escapeHtml(row.activation || "linear")})</td><td class="num">${row.units}</td>` +
