@@ -241,5 +241,6 @@ def test_click_an_edge_for_its_trace_then_export(page, shots):
     assert command.startswith("chainrule train playground-data.csv --target label")
     assert "--hidden 4,2 --activation tanh" in command and "--epochs 1 " in command
     assert "hidden = [4, 2]" in page.inner_text("#toml-text")
+    assert "network.fit(" in page.inner_text("#python-text")
     assert page.get_attribute("#download-model", "href").endswith("what=model")
     page.screenshot(path=shots / "playground-trace.png", full_page=True)

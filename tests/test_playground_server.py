@@ -565,3 +565,77 @@ def test_a_closed_tab_is_paused_after_a_while(server):
     assert session.playing
     assert server.pause_abandoned(time.monotonic() + 3600) >= 1  # an hour without its page
     assert not session.playing
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_exported_python_trains_the_same_weights(server, tmp_path, optimizer):
+    config = {
+        "dataset": "xor",
+        "noise": 10,
+        "hidden": [4, 3],
+        "features": ["x1", "x2", "sinx1"],
+        "activation": "relu",
+        "optimizer": optimizer,
+        "regularization": "l1",
+        "reg_rate": 0.001,
+        "batch_size": 7,
+        "train_percent": 60,
+        "seed": 5,
+    }
+    key = new_session(server, **config)["session"]
+    stream = Stream(server, key)
+    stream.frame()
+    for epoch in (1, 2, 3):
+        post(server, "/api/control", {"session": key, "action": "step"})
+        stream.until(lambda f, e=epoch: f["epoch"] == e, f"epoch {epoch}")
+    stream.close()
+    exported = request(server, "GET", f"/api/export?session={key}&what=command")[2]
+    (tmp_path / "playground-data.csv").write_bytes(
+        request(server, "GET", f"/api/export?session={key}&what=data")[2]
+    )
+    code = exported["python"]
+    assert "l1=0.001" in code and "epochs=3, batch_size=7" in code
+    namespace: dict = {}
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        exec(compile(code, "exported.py", "exec"), namespace)  # prints the test loss
+    finally:
+        os.chdir(cwd)
+    # the same inputs, split, seed and batches: the same weights, bit for bit
+    np.testing.assert_array_equal(namespace["network"].params, server.sessions[key].network.params)
+
+
+def test_exported_python_for_a_csv_file(server, tmp_path):
+    key = new_session(server)["session"]
+    upload = post(server, "/api/upload", {"session": key, "name": "iris.csv", "text": iris_csv()})
+    config = {
+        **upload["suggested"],
+        "inputs": ["petal_width"],
+        "hidden": [3],
+        "features": ["x1", "x2", "x1x2"],
+    }
+    post(server, "/api/config", {"session": key, "config": config})
+    stream = Stream(server, key)
+    stream.frame()
+    post(server, "/api/control", {"session": key, "action": "step"})
+    stream.until(lambda f: f["epoch"] == 1, "epoch 1")
+    stream.close()
+    exported = request(server, "GET", f"/api/export?session={key}&what=command")[2]
+    data = request(server, "GET", f"/api/export?session={key}&what=data")[2].decode()
+    assert data.splitlines()[0] == (
+        "sepal_length,sepal_width,sepal_length_times_sepal_width,petal_width,species"
+    )
+    (tmp_path / "playground-data.csv").write_text(data)
+    namespace: dict = {}
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        exec(compile(exported["python"], "exported.py", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    session = server.sessions[key]
+    np.testing.assert_allclose(namespace["X_train"], session.data.X_train, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        namespace["network"].params, session.network.params, rtol=1e-9, atol=1e-12
+    )

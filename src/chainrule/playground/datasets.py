@@ -303,13 +303,13 @@ def table_from_text(text: str, name: str = "data.csv") -> Table:
 
 
 def table_csv(columns: dict[str, Any]) -> str:
-    """A CSV text of equal-length columns (the export of a toy set)."""
+    """A CSV text of equal-length columns, numbers in full (``repr``: read back exactly)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     names = list(columns)
     writer.writerow(names)
     for row in zip(*(columns[n] for n in names), strict=True):
-        writer.writerow([f"{v:.6g}" if isinstance(v, (float, np.floating)) else v for v in row])
+        writer.writerow([repr(float(v)) if isinstance(v, (float, np.floating)) else v for v in row])
     return out.getvalue()
 
 

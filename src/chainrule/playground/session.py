@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import math
 import threading
 import time
@@ -33,8 +32,16 @@ from chainrule.explain import explain
 from chainrule.layers import ACTIVATIONS, Activation, Dense, Sigmoid, Softmax
 from chainrule.network import Network
 from chainrule.optimizers import OPTIMIZERS
-from chainrule.playground.datasets import Data, Table, table_csv
-from chainrule.playground.settings import LIVE, MAX_FPS, ConfigError, check_config
+from chainrule.playground import export
+from chainrule.playground.datasets import Data, Table
+from chainrule.playground.settings import (
+    LIVE,
+    MAX_FPS,
+    ConfigError,
+    check_config,
+    l1_rate,
+    l2_rate,
+)
 from chainrule.training import ArrayBatches, Callback, train
 
 __all__ = ["MAX_HISTORY", "Session", "build_network"]
@@ -71,25 +78,12 @@ def build_network(config: dict[str, Any], data: Data) -> Network:
         layers,
         loss=loss,
         optimizer=optimizer,
-        l2=_l2(config),
-        l1=_l1(config),
+        l2=l2_rate(config),
+        l1=l1_rate(config),
         seed=config["seed"],
         dtype="float64",
     )
     return network.build(data.n_features)
-
-
-def _l2(config: dict[str, Any]) -> float:
-    return config["reg_rate"] if config["regularization"] == "l2" else 0.0
-
-
-def _l1(config: dict[str, Any]) -> float:
-    return config["reg_rate"] if config["regularization"] == "l1" else 0.0
-
-
-def data_task_classes(data: Data) -> int:
-    """The number of classes (0 for regression)."""
-    return len(data.classes) if data.task == "classify" else 0
 
 
 def _finite(value: float) -> float | None:
@@ -237,8 +231,8 @@ class Session:
                 self.config = config
                 self.network.optimizer.learning_rate = config["learning_rate"]
                 self.batches.batch_size = config["batch_size"]
-                self.network.l2 = _l2(config)
-                self.network.l1 = _l1(config)
+                self.network.l2 = l2_rate(config)
+                self.network.l1 = l1_rate(config)
             elif changed:
                 playing = self._playing
                 self._join()
@@ -551,90 +545,12 @@ class Session:
 
     @_locked
     def data_csv(self) -> str:
-        """The session's data as the CSV file the exported command trains on.
-
-        A toy set: the chosen features (``x1``, ``x2``, ``x1sq`` ...) and ``label``. A CSV
-        file: the map's two columns and the other inputs as they were, the derived
-        features (``<x>_squared`` ...) as the page computes them (from the standardised
-        columns), and ``label``. ``chainrule train`` standardises every input itself.
-        """
-        data = self.data
-        X = np.vstack([data.X_train, data.X_test])
-        y = np.concatenate([data.y_train, data.y_test])
-        points = np.vstack([data.points_train, data.points_test])
-        n_features = len(data.names)
-        columns: dict[str, Any] = {}
-        for j, (key, name) in enumerate(zip(data.names, data.column_names, strict=True)):
-            raw = {"x1": points[:, 0], "x2": points[:, 1]}.get(key)
-            columns[name] = X[:, j] if raw is None else raw
-        for j, name in enumerate(data.extra_names):
-            columns[name] = data.raw_extra[:, j]
-        assert len(columns) == n_features + len(data.extra_names)
-        target = self.target_name
-        if data.task == "classify":
-            columns[target] = [data.classes[int(v)] for v in y]
-        else:
-            columns[target] = y * data.y_std + data.y_mean
-        return table_csv(columns)
-
-    @property
-    def target_name(self) -> str:
-        """The exported data file's target column: the CSV file's, or ``label``."""
-        return self.config["target"] or "label"
+        """The data file the exported command and code train on
+        (:func:`chainrule.playground.export.data_csv`)."""
+        return export.data_csv(self)
 
     @_locked
-    def command(self, data_file: str = "playground-data.csv") -> dict[str, str]:
-        """The ``chainrule train`` command and the TOML config that train this network
-        (its settings, for the epochs trained so far) on :meth:`data_csv`."""
-        c = self.config
-        options = {
-            "target": self.target_name,
-            "task": c["task"],
-            "hidden": ",".join(map(str, c["hidden"])) or "none",
-            "activation": c["activation"],
-            "optimizer": c["optimizer"],
-            "learning-rate": c["learning_rate"],
-            "batch-size": c["batch_size"],
-            "epochs": max(1, self.network.epoch),
-            "validation-fraction": round(1 - c["train_percent"] / 100, 4),
-            "patience": 0,
-            "l2": _l2(c),
-            "seed": c["seed"],
-        }
-        words = ["chainrule", "train", data_file]
-        for key, value in options.items():
-            words += [f"--{key}", str(value)]
-        words += ["--out", "playground-model.npz"]
-        toml = ["# chainrule train DATA.csv --config playground.toml --out model.npz"]
-        for key, value in options.items():
-            if key == "hidden":
-                toml.append(f"hidden = [{', '.join(map(str, c['hidden']))}]")
-            elif isinstance(value, str):
-                toml.append(f"{key} = {json.dumps(value)}")
-            else:
-                toml.append(f"{key} = {value}")
-        notes = [
-            "chainrule train standardises every input column (the playground feeds the toy "
-            "sets' x1, x2 as they are), so the weights differ; the layers are the same"
-        ]
-        if data_task_classes(self.data) == 2:
-            notes.append(
-                "chainrule train gives 2 classes a softmax over 2 outputs: the same model as "
-                "the playground's one sigmoid output"
-            )
-        if _l1(c):
-            notes.append(
-                "chainrule train has no L1 option yet: the command trains without the L1 "
-                "penalty (chainrule.Network(l1=...) has it)"
-            )
-        if self.config["dataset"] == "csv":
-            notes.append(
-                "the data file holds the chosen columns; chainrule train standardises them "
-                "as the playground does"
-            )
-        return {
-            "command": " ".join(words),
-            "toml": "\n".join(toml) + "\n",
-            "data_file": data_file,
-            "notes": notes,
-        }
+    def command(self, data_file: str = "playground-data.csv") -> dict[str, Any]:
+        """The ``chainrule train`` command, its TOML config and the Python code that train
+        this network (:func:`chainrule.playground.export.exports`)."""
+        return export.exports(self, data_file)

@@ -22,6 +22,8 @@ __all__ = [
     "SPEEDS",
     "ConfigError",
     "check_config",
+    "l1_rate",
+    "l2_rate",
 ]
 
 #: Caps on the network the page may ask for (TensorFlow Playground's).
@@ -210,3 +212,13 @@ def check_config(raw: Any, table: Table | None = None) -> dict[str, Any]:
                 f"takes 2 to {MAX_CLASSES} classes: pick another column, or task 'regress'"
             )
     return config
+
+
+def l2_rate(config: dict[str, Any]) -> float:
+    """The network's ``l2`` for checked settings."""
+    return config["reg_rate"] if config["regularization"] == "l2" else 0.0
+
+
+def l1_rate(config: dict[str, Any]) -> float:
+    """The network's ``l1`` for checked settings."""
+    return config["reg_rate"] if config["regularization"] == "l1" else 0.0

@@ -888,6 +888,7 @@ async function showCommand() {
     $("export").innerHTML = `<p>Save the data as <code>${escapeHtml(data.data_file)}</code> (Data button), then run:</p>` +
       `<pre id="command-text">${escapeHtml(data.command)}</pre><p>or put this in <code>playground.toml</code>:</p>` +
       `<pre id="toml-text">${escapeHtml(data.toml)}</pre>` +
+      `<p>or in Python (the same split and inputs as here):</p><pre id="python-text">${escapeHtml(data.python)}</pre>` +
       data.notes.map((n) => `<p class="hint">${escapeHtml(n)}</p>`).join("");
   } catch (error) {
     showError(error.message);
