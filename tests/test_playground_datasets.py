@@ -109,3 +109,12 @@ def test_read_table_refusals(monkeypatch):
 def test_a_column_with_a_non_finite_value_is_not_numeric():
     table = read_table(b"a,b,c\n1,2,nan\n3,4,5\n")
     assert list(table.numeric) == ["a", "b"]
+
+
+def test_only_class_like_columns_are_kept_as_text():
+    rows = "".join(f"{i * 0.5},{i % 3},name{i % 4}\n" for i in range(40))
+    table = read_table(b"x,k,who\n" + rows.encode())
+    assert list(table.numeric) == ["x", "k"]
+    assert table.distinct == {"x": 40, "k": 3, "who": 4}
+    assert set(table.text) == {"k", "who"}  # x (40 values) can be no target of classes
+    assert table.text["k"][:4] == ["0", "1", "2", "0"]

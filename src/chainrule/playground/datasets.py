@@ -27,6 +27,7 @@ __all__ = [
     "GRID",
     "Data",
     "FEATURES",
+    "MAX_CLASSES",
     "MAX_CSV_BYTES",
     "MAX_CSV_COLUMNS",
     "MAX_CSV_ROWS",
@@ -45,6 +46,8 @@ N_POINTS = 500
 #: Heatmap resolution: GRID x GRID points of the map, for the output and every neuron.
 GRID = 50
 
+#: Most classes a classification target may have.
+MAX_CLASSES = 10
 #: The largest CSV upload, in bytes, rows and columns.
 MAX_CSV_BYTES = 5_000_000
 MAX_CSV_ROWS = 20_000
@@ -202,7 +205,11 @@ class Table:
     numeric : dict of str to ndarray
         The columns whose every value is a finite number.
     text : dict of str to list of str
-        Every column's values as written (a class may be named by text).
+        The values as written of the columns that may be a classification target: the
+        text columns, and the numeric ones with at most :data:`MAX_CLASSES` values (the
+        others are kept as numbers only, to keep a session small).
+    distinct : dict of str to int
+        How many distinct values each column has.
     n_rows : int
     """
 
@@ -210,15 +217,20 @@ class Table:
         self.name = name
         self.columns = columns
         self.n_rows = len(rows)
-        self.text = {c: [row[i] for row in rows] for i, c in enumerate(columns)}
         self.numeric: dict[str, np.ndarray] = {}
-        for column, values in self.text.items():
+        self.text: dict[str, list[str]] = {}
+        self.distinct: dict[str, int] = {}
+        for i, column in enumerate(columns):
+            values = [row[i] for row in rows]
+            self.distinct[column] = len(set(values))
             try:
                 array = np.array([float(v) for v in values])
             except ValueError:
-                continue
-            if np.isfinite(array).all():
+                array = None
+            if array is not None and np.isfinite(array).all():
                 self.numeric[column] = array
+            if column not in self.numeric or self.distinct[column] <= MAX_CLASSES:
+                self.text[column] = values
 
     def describe(self) -> dict[str, Any]:
         """JSON-safe summary for the page: columns, which are numeric, distinct counts."""
@@ -229,7 +241,7 @@ class Table:
                 {
                     "name": c,
                     "numeric": c in self.numeric,
-                    "distinct": min(len(set(self.text[c])), 1000),
+                    "distinct": self.distinct[c],
                 }
                 for c in self.columns
             ],
@@ -375,8 +387,8 @@ class Data:
             if extra.shape[1]:
                 std = extra.std(axis=0)
                 extra = (extra - extra.mean(axis=0)) / np.where(std == 0, 1.0, std)
-            target = table.text[config["target"]]
             if self.task == "classify":
+                target = table.text[config["target"]]  # at most MAX_CLASSES values
                 self.classes = sorted(set(target), key=_class_key)
                 index = {c: i for i, c in enumerate(self.classes)}
                 y = np.array([index[v] for v in target], dtype=np.float64)

@@ -193,7 +193,7 @@ def _table_defaults(table: Table) -> dict[str, Any]:
     x_column, y_column = [c for c in numeric if c != target][:2] + [None] * (
         2 - len([c for c in numeric if c != target][:2])
     )
-    distinct = len(set(table.text[target]))
+    distinct = table.distinct[target]
     task = "classify" if distinct <= 10 or target not in table.numeric else "regress"
     return {
         "dataset": "csv",

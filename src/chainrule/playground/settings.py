@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chainrule.playground.datasets import CLASSIFY, DATASETS, FEATURES, Table
+from chainrule.playground.datasets import CLASSIFY, DATASETS, FEATURES, MAX_CLASSES, Table
 
 __all__ = [
     "ACTIVATION_CHOICES",
@@ -29,8 +29,6 @@ __all__ = [
 #: Caps on the network the page may ask for (TensorFlow Playground's).
 MAX_LAYERS = 6
 MAX_NEURONS = 8
-#: Most classes a CSV target may have.
-MAX_CLASSES = 10
 #: Most frames per second a session publishes.
 MAX_FPS = 30
 #: Hidden activations offered (TensorFlow Playground's four, and the engine's others).
@@ -103,7 +101,7 @@ def _choice(raw: dict, key: str, choices) -> Any:
 
 def _column(raw: dict, key: str, table: Table, numeric: bool) -> str:
     value = raw[key]
-    pool = table.numeric if numeric else table.text
+    pool = table.numeric if numeric else table.columns
     if value not in pool:
         kind = "numeric columns" if numeric else "columns"
         raise ConfigError(
@@ -205,7 +203,7 @@ def check_config(raw: Any, table: Table | None = None) -> dict[str, Any]:
         )
     config["inputs"] = [c for c in table.numeric if c in inputs]
     if config["task"] == "classify":
-        n_classes = len(set(table.text[config["target"]]))
+        n_classes = table.distinct[config["target"]]
         if not 2 <= n_classes <= MAX_CLASSES:
             raise ConfigError(
                 f"target {config['target']!r} has {n_classes} distinct values; classification "
