@@ -106,8 +106,8 @@ def test_read_table_refusals(monkeypatch):
         read_table(b"a,b,c,d\n1,2,3,4\n5,6,7,8\n")
 
 
-def test_a_column_with_a_non_finite_value_is_not_numeric():
-    table = read_table(b"a,b,c\n1,2,nan\n3,4,5\n")
+def test_a_column_with_an_infinite_value_is_not_numeric():
+    table = read_table(b"a,b,c\n1,2,inf\n3,4,5\n5,6,7\n")
     assert list(table.numeric) == ["a", "b"]
 
 
@@ -118,3 +118,28 @@ def test_only_class_like_columns_are_kept_as_text():
     assert table.distinct == {"x": 40, "k": 3, "who": 4}
     assert set(table.text) == {"k", "who"}  # x (40 values) can be no target of classes
     assert table.text["k"][:4] == ["0", "1", "2", "0"]
+
+
+def test_missing_values_are_nan_and_their_rows_left_out():
+    text = b"a,b,c,kind\n1,2,3,x\n,4,5,y\nNA,6,7,x\n8,9,?,\n10,11,12,y\n13,14,15,x\n16,17,18,y\n"
+    table = read_table(text, "gaps.csv")
+    assert list(table.numeric) == ["a", "b", "c"]
+    assert np.isnan(table.numeric["a"][[1, 2]]).all() and np.isnan(table.numeric["c"][3])
+    assert table.distinct["kind"] == 2  # the missing one is no class
+    config = {
+        "seed": 0,
+        "features": ["x1", "x2"],
+        "task": "classify",
+        "dataset": "csv",
+        "train_percent": 50,
+        "x_column": "a",
+        "y_column": "b",
+        "target": "kind",
+        "inputs": [],
+    }
+    data = datasets.Data(config, table)
+    assert data.dropped == 3 and len(data.y_train) + len(data.y_test) == 4
+    assert np.isfinite(data.X_train).all() and data.describe()["dropped"] == 3
+    sparse = read_table(b"a,b,kind\n1,2,x\n,3,y\n4,,x\n5,6,y\n7,8,\n9,10,x\n", "sparse.csv")
+    with pytest.raises(TableError, match="only 3 rows have a value in every chosen column"):
+        datasets.Data(config, sparse)

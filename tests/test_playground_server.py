@@ -639,3 +639,39 @@ def test_exported_python_for_a_csv_file(server, tmp_path):
     np.testing.assert_allclose(
         namespace["network"].params, session.network.params, rtol=1e-9, atol=1e-12
     )
+
+
+def test_a_real_file_with_missing_values_round_trips_through_the_export(server, tmp_path):
+    from pathlib import Path
+
+    penguins = (Path(__file__).parents[1] / "examples" / "penguins.csv").read_text()
+    key = new_session(server)["session"]
+    upload = post(server, "/api/upload", {"session": key, "name": "penguins.csv", "text": penguins})
+    suggested = upload["suggested"]
+    assert suggested["target"] == "species" and suggested["x_column"] == "bill_length_mm"
+    config = {**suggested, "inputs": ["flipper_length_mm"], "hidden": [4], "seed": 1}
+    setup = post(server, "/api/config", {"session": key, "config": config})
+    assert setup["data"]["dropped"] == 2  # the rows without measurements
+    assert len(setup["data"]["train"]) + len(setup["data"]["test"]) == 342
+    stream = Stream(server, key)
+    stream.frame()
+    for epoch in (1, 2):
+        post(server, "/api/control", {"session": key, "action": "step"})
+        stream.until(lambda f, e=epoch: f["epoch"] == e, f"epoch {epoch}")
+    stream.close()
+    trace = post(server, "/api/trace", {"session": key, "index": 0, "split": "test"})
+    assert len(trace["values"]["prediction"]) == 3
+    exported = request(server, "GET", f"/api/export?session={key}&what=command")[2]
+    (tmp_path / "playground-data.csv").write_bytes(
+        request(server, "GET", f"/api/export?session={key}&what=data")[2]
+    )
+    namespace: dict = {}
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        exec(compile(exported["python"], "exported.py", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    np.testing.assert_allclose(
+        namespace["network"].params, server.sessions[key].network.params, rtol=1e-9, atol=1e-12
+    )

@@ -46,6 +46,8 @@ N_POINTS = 500
 #: Heatmap resolution: GRID x GRID points of the map, for the output and every neuron.
 GRID = 50
 
+#: How a missing value may be written in a CSV file (any case).
+MISSING = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
 #: Most classes a classification target may have.
 MAX_CLASSES = 10
 #: The largest CSV upload, in bytes, rows and columns.
@@ -203,13 +205,14 @@ class Table:
     columns : list of str
         The header, in order.
     numeric : dict of str to ndarray
-        The columns whose every value is a finite number.
+        The columns whose every value is a finite number or missing (:data:`MISSING`,
+        NaN here); rows missing a value the page uses are left out of training.
     text : dict of str to list of str
         The values as written of the columns that may be a classification target: the
         text columns, and the numeric ones with at most :data:`MAX_CLASSES` values (the
         others are kept as numbers only, to keep a session small).
     distinct : dict of str to int
-        How many distinct values each column has.
+        How many distinct values each column has, missing ones not counted.
     n_rows : int
     """
 
@@ -222,12 +225,13 @@ class Table:
         self.distinct: dict[str, int] = {}
         for i, column in enumerate(columns):
             values = [row[i] for row in rows]
-            self.distinct[column] = len(set(values))
+            self.distinct[column] = len({v for v in values if not is_missing(v)})
             try:
-                array = np.array([float(v) for v in values])
+                array = np.array([math.nan if is_missing(v) else float(v) for v in values])
             except ValueError:
                 array = None
-            if array is not None and np.isfinite(array).all():
+            finite = None if array is None else np.isfinite(array)
+            if finite is not None and finite.sum() >= 2 and (finite | np.isnan(array)).all():
                 self.numeric[column] = array
             if column not in self.numeric or self.distinct[column] <= MAX_CLASSES:
                 self.text[column] = values
@@ -246,6 +250,11 @@ class Table:
                 for c in self.columns
             ],
         }
+
+
+def is_missing(value: str) -> bool:
+    """Whether a CSV cell stands for a missing value (:data:`MISSING`)."""
+    return value.strip().lower() in MISSING
 
 
 def read_table(data: bytes, name: str = "data.csv") -> Table:
@@ -351,6 +360,7 @@ class Data:
         rng = np.random.default_rng(config["seed"])
         names = config["features"]
         self.task = config["task"]
+        self.dropped = 0  # rows left out for a missing value
         self.feature_names = [FEATURES[n][0] for n in names]
         # the exported data file's column names
         self.column_names = list(names)
@@ -366,8 +376,9 @@ class Data:
             self.y_range = (-1.0, 1.0)
         else:
             assert table is not None  # check_config refused csv without a table
+            keep = self._complete_rows(config, table)
             points = np.column_stack(
-                [table.numeric[config["x_column"]], table.numeric[config["y_column"]]]
+                [table.numeric[config["x_column"]][keep], table.numeric[config["y_column"]][keep]]
             )
             self.center, self.scale = points.mean(axis=0), points.std(axis=0)
             self.scale[self.scale == 0] = 1.0
@@ -381,20 +392,21 @@ class Data:
             ]
             self.extra_names = list(config["inputs"])
             extra = np.column_stack(
-                [table.numeric[c] for c in self.extra_names] or [np.zeros((len(points), 0))]
+                [table.numeric[c][keep] for c in self.extra_names] or [np.zeros((len(points), 0))]
             )
             self.raw_extra = extra.copy()
             if extra.shape[1]:
                 std = extra.std(axis=0)
                 extra = (extra - extra.mean(axis=0)) / np.where(std == 0, 1.0, std)
             if self.task == "classify":
-                target = table.text[config["target"]]  # at most MAX_CLASSES values
+                # at most MAX_CLASSES values
+                target = [v for v, k in zip(table.text[config["target"]], keep, strict=True) if k]
                 self.classes = sorted(set(target), key=_class_key)
                 index = {c: i for i, c in enumerate(self.classes)}
                 y = np.array([index[v] for v in target], dtype=np.float64)
             else:
                 self.classes = []
-                raw_y = table.numeric[config["target"]]
+                raw_y = table.numeric[config["target"]][keep]
                 self.y_mean, self.y_std = float(raw_y.mean()), float(raw_y.std() or 1.0)
                 self.y_range = (float(raw_y.min()), float(raw_y.max()))
                 y = (raw_y - self.y_mean) / self.y_std
@@ -438,6 +450,24 @@ class Data:
             1 if self.task == "regress" or len(self.classes) <= 2 else len(self.classes)
         )
 
+    def _complete_rows(self, config: dict[str, Any], table: Table) -> np.ndarray:
+        """The rows with every column the settings use (a boolean mask); sets ``dropped``."""
+        keep = np.ones(table.n_rows, dtype=bool)
+        used = [config["x_column"], config["y_column"], *config["inputs"]]
+        if config["task"] == "regress":
+            used.append(config["target"])
+        else:
+            keep &= np.array([not is_missing(v) for v in table.text[config["target"]]])
+        for column in used:
+            keep &= np.isfinite(table.numeric[column])
+        self.dropped = int(table.n_rows - keep.sum())
+        if keep.sum() < 4:
+            raise TableError(
+                f"{table.name}: only {int(keep.sum())} rows have a value in every chosen column "
+                "(x, y, target, inputs); the playground needs 4 or more: choose other columns"
+            )
+        return keep
+
     def inputs(self, points: np.ndarray, names: list[str], extra: np.ndarray) -> np.ndarray:
         """The network's inputs for map points (standardised for a CSV file) and the
         other input columns (already standardised)."""
@@ -470,6 +500,7 @@ class Data:
             "train": rows(self.points_train, self.y_train),
             "test": rows(self.points_test, self.y_test),
             "y_range": list(self.y_range),
+            "dropped": self.dropped,
             "y_mean": self.y_mean,
             "y_std": self.y_std,
         }

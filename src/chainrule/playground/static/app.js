@@ -320,7 +320,9 @@ function syncCsvPanel(suggested) {
   $("csv-panel").classList.toggle("hidden", !table);
   if (!table) return;
   const c = suggested || (state.config.dataset === "csv" ? state.config : null) || {};
-  $("csv-name").textContent = `${table.name}: ${table.rows} rows`;
+  const dropped = state.setup && state.config.dataset === "csv" ? state.setup.data.dropped : 0;
+  $("csv-name").textContent = `${table.name}: ${table.rows} rows` +
+    (dropped ? ` (${dropped} with a missing value left out)` : "");
   const numeric = table.columns.filter((col) => col.numeric).map((col) => col.name);
   const all = table.columns.map((col) => col.name);
   fillSelect($("csv-x"), numeric);
