@@ -235,11 +235,15 @@ def test_click_an_edge_for_its_trace_then_export(page, shots):
         page.inner_text("#trace"),
     )
     assert page.inner_text("#map-label") == "Layer 1, neuron 2"
+    # reset: new weights from the same seed, epoch 0
+    page.click("#reset")
+    page.wait_for_function("document.querySelector('#epoch').textContent === '000,000'")
+    assert session_of(page).network.epoch == 0
     page.click("#export-command")
     page.wait_for_selector("#command-text")
     command = page.inner_text("#command-text")
     assert command.startswith("chainrule train playground-data.csv --target label")
-    assert "--hidden 4,2 --activation tanh" in command and "--epochs 1 " in command
+    assert "--hidden 4,2 --activation tanh" in command and "--epochs 1 " in command  # at least 1
     assert "hidden = [4, 2]" in page.inner_text("#toml-text")
     assert "network.fit(" in page.inner_text("#python-text")
     assert page.get_attribute("#download-model", "href").endswith("what=model")
