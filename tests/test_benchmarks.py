@@ -282,3 +282,12 @@ def test_mapped_trains_from_the_map_as_from_memory(tmp_path, capsys):
     assert mapped.main(["--rows", "2000"]) == 0
     table = capsys.readouterr().out
     assert all(f"\n{way} " in table for way in mapped.WAYS), table
+
+
+def test_playground_frame_rate_smoke(capsys):
+    from benchmarks import playground_fps
+
+    (result,) = playground_fps.main(["--seconds", "0.5", "--speed", "0"])
+    assert result["client"] == "python" and result["frames_per_s"] > 0
+    assert result["kB_per_frame"] > 10  # every neuron's heatmap, the weights, the losses
+    assert '"network": "2-8-8-1"' in capsys.readouterr().out
