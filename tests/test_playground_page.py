@@ -195,6 +195,11 @@ def test_upload_a_csv_and_train_three_classes(page, shots, tmp_path):
     page.select_option("#csv-y", "petal_width")
     page.click("#csv-use")
     page.wait_for_function("location.hash.includes('x_column=petal_length')")
+    # the map's columns have the features too: petal_length x petal_width as an input
+    assert page.inner_text("#feature-x1x2") == "petal_length\u00b7petal_width"
+    page.click("#feature-x1x2")
+    page.wait_for_function("location.hash.includes('features=x1%2Cx2%2Cx1x2')")
+    assert session_of(page).network.layers[0].in_features == 3
     assert page.inner_text("#legend").split() == ["setosa", "versicolor", "virginica"]
     start = loss(page)
     page.click("#play")

@@ -416,8 +416,12 @@ class Data:
             points, y, extra = points[order], y[order], extra[order]
             self.raw_extra = self.raw_extra[order]
             self.feature_names = [
-                label.replace("X\u2081", config["x_column"]).replace("X\u2082", config["y_column"])
-                for label in self.feature_names
+                f"{config['x_column']}\u00b7{config['y_column']}"
+                if name == "x1x2"
+                else label.replace("X\u2081", config["x_column"]).replace(
+                    "X\u2082", config["y_column"]
+                )
+                for name, label in zip(names, self.feature_names, strict=True)
             ]
             x, y_name = config["x_column"], config["y_column"]
             self.column_names = [

@@ -373,7 +373,7 @@ function layout() {
   const columns = [];
   const allFeatures = state.config.dataset === "csv" ? null : FEATURES;
   const ncol = sizes.length;
-  const left = 90, right = width - NODE - 80;
+  const left = state.config.dataset === "csv" ? 130 : 90, right = width - NODE - 80;
   for (let c = 0; c < ncol; c++) {
     const x = ncol === 1 ? left : left + (right - left) * c / (ncol - 1);
     columns.push(x);
@@ -390,20 +390,23 @@ function buildNetwork() {
   const active = state.config.features;
   state.nodes = [];
   // inputs: every toy feature (click to switch on/off); a CSV's inputs as they are
+  // the features of the map's two columns (click to switch on or off), then a CSV file's
+  // other inputs: the network's inputs in its order
   const inputNodes = [];
-  if (state.config.dataset !== "csv") {
-    FEATURES.forEach(([name, label], row) => {
-      const on = active.includes(name);
-      const node = makeNode(columns[0], nodeY(row), `feature-${name}`, label, ["feature", on ? "on" : "off"]);
-      node.onclick = () => toggleFeature(name);
-      if (on) inputNodes.push({ node, y: nodeY(row) });
-    });
-  } else {
-    state.setup.data.inputs.forEach((label, row) => {
-      const node = makeNode(columns[0], nodeY(row), `feature-${row}`, label, ["feature", "on"]);
-      inputNodes.push({ node, y: nodeY(row) });
-    });
-  }
+  const csv = state.config.dataset === "csv";
+  FEATURES.forEach(([name, label], row) => {
+    const on = active.includes(name);
+    const shown = !csv ? label : name === "x1x2" ? `${state.config.x_column}\u00b7${state.config.y_column}`
+      : label.replace("X\u2081", state.config.x_column).replace("X\u2082", state.config.y_column);
+    const node = makeNode(columns[0], nodeY(row), `feature-${name}`, shown, ["feature", on ? "on" : "off"]);
+    node.onclick = () => toggleFeature(name);
+    if (on) inputNodes.push({ node, y: nodeY(row) });
+  });
+  (csv ? state.config.inputs : []).forEach((column, k) => {
+    const row = FEATURES.length + k;
+    const node = makeNode(columns[0], nodeY(row), `input-${column}`, column, ["feature", "on"]);
+    inputNodes.push({ node, y: nodeY(row) });
+  });
   state.nodes.push(inputNodes);
   for (let c = 1; c < sizes.length; c++) {
     const isOutput = c === sizes.length - 1;
@@ -434,7 +437,7 @@ function buildNetwork() {
       box.appendChild(head);
     }
   }
-  const rows = Math.max(state.config.dataset === "csv" ? state.setup.data.inputs.length : FEATURES.length, ...sizes.slice(1));
+  const rows = Math.max(FEATURES.length + (csv ? state.config.inputs.length : 0), ...sizes.slice(1));
   box.style.height = `${nodeY(rows) + 10}px`;
   buildEdges();
 }
