@@ -333,3 +333,12 @@ def test_streaming_benchmark_at_a_tiny_size(monkeypatch, capsys):
     assert rows[1]["rows"] == rows[2]["rows"] and 9 * rows[1]["rows"] <= rows[0]["rows"]
     assert rows[0]["file_mb"] > 2.5
     assert "wrote 3 MB" in capsys.readouterr().out
+
+
+def test_playground_frame_rate_smoke(capsys):
+    from benchmarks import playground_fps
+
+    (result,) = playground_fps.main(["--seconds", "0.5", "--speed", "0"])
+    assert result["client"] == "python" and result["frames_per_s"] > 0
+    assert result["kB_per_frame"] > 10  # every neuron's heatmap, the weights, the losses
+    assert '"network": "2-8-8-1"' in capsys.readouterr().out

@@ -1640,3 +1640,75 @@ def test_train_diagnose_warns_keeps_the_record_and_plot_health_draws_it(tmp_path
     with pytest.raises(SystemExit):
         main(["plot", str(model_path), "--health", str(picture), "--out", str(picture)])
     assert "leave out --out and --boundary" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- playground (issue 15)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT, which is POSIX")
+def test_playground_serves_on_localhost_and_stops_on_ctrl_c(tmp_path):
+    import http.client
+
+    data = tmp_path / "points.csv"
+    data.write_text("a,b,label\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(40)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule", "playground", str(data), "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a shell may start background jobs with SIGINT ignored; Ctrl-C must reach it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("chainrule playground: serving on http://127.0.0.1:"), line
+        port = int(line.split("127.0.0.1:")[1].split("/")[0])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request(
+            "POST",
+            "/api/session",
+            body=b'{"config": {}}',
+            headers={"Content-Type": "application/json"},
+        )
+        setup = json.loads(connection.getresponse().read())
+        # the CSV given on the command line is where a new page starts
+        assert setup["config"]["dataset"] == "csv" and setup["table"]["name"] == "points.csv"
+        assert setup["config"]["x_column"] == "a" and setup["config"]["target"] == "label"
+        # Ctrl-C while a network trains and a page reads its stream
+        connection.request(
+            "POST",
+            "/api/control",
+            body=json.dumps({"session": setup["session"], "action": "play"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert json.loads(connection.getresponse().read())["playing"] is True
+        connection.request("GET", f"/api/stream?session={setup['session']}")
+        stream = connection.getresponse()
+        assert stream.fp.readline().startswith(b"data: ")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.strip().endswith("chainrule playground: stopped") and "Traceback" not in err
+
+
+def test_playground_refuses_a_bad_csv_and_a_busy_port(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("just one column\n1\n2\n")
+    code, _, err = run("playground", bad, "--no-browser")
+    assert code == 1
+    assert_one_line_error(err, "bad.csv: the first row must name at least 2 columns")
+    code, _, err = run("playground", tmp_path / "missing.csv", "--no-browser")
+    assert code == 1
+    assert_one_line_error(err, "missing.csv: no such file")
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = run("playground", "--port", port, "--no-browser")
+    assert code == 1
+    assert_one_line_error(err, f"port {port} on 127.0.0.1 is in use; pass another with --port N")
+    code, _, err = run("playground", "--port", "70000")
+    assert code == 2 and "a port number from 0 to 65535" in err

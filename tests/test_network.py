@@ -740,3 +740,50 @@ def test_a_saved_or_copied_network_trains_on_exactly(tmp_path, how):
     ]
     again.fit(X, y, epochs=7, batch_size=8, initial_epoch=again.epoch, callbacks=callbacks())
     np.testing.assert_array_equal(again.params, whole.params)
+
+
+# ---------------------------------------------------------------- L1
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.05])
+def test_l1_penalty_gradient_check(l2):
+    X, y = RNG.normal(size=(12, 3)), RNG.integers(0, 2, 12).astype(float)
+    net = Network(
+        [Dense(4), Tanh(), Dense(1), Sigmoid()],
+        loss="binary_crossentropy",
+        optimizer="sgd",
+        l1=0.03,
+        l2=l2,
+        seed=0,
+        dtype="float64",
+    )
+    assert check_network(net, X, y).passed
+    plain = Network.from_config({**net.get_config(), "l1": 0.0, "l2": 0.0}).build(3)
+    plain.params[...] = net.params
+    weights = net.params[: net.n_weights]
+    loss, grads = net.loss_and_gradient(net.params, X, y)
+    plain_loss, plain_grads = plain.loss_and_gradient(net.params, X, y)
+    assert loss == pytest.approx(
+        plain_loss + 0.03 * np.abs(weights).sum() + 0.5 * l2 * weights @ weights
+    )
+    np.testing.assert_allclose(
+        grads[: net.n_weights] - plain_grads[: net.n_weights],
+        0.03 * np.sign(weights) + l2 * weights,
+    )
+    np.testing.assert_array_equal(grads[net.n_weights :], plain_grads[net.n_weights :])
+
+
+def test_l1_step_and_round_trip(tmp_path):
+    X, y = RNG.normal(size=(10, 3)), RNG.normal(size=10)
+    net = Network([Dense(2)], loss="mse", optimizer=SGD(0.1), l1=0.5, seed=0, dtype="float64")
+    net.build(3)
+    before = net.params.copy()
+    _, grads = net.loss_and_gradient(before, X, y.reshape(-1, 1).repeat(2, axis=1))
+    net.train_step(X, y.reshape(-1, 1).repeat(2, axis=1))
+    np.testing.assert_allclose(net.params, before - 0.1 * grads)
+    assert net.get_config()["l1"] == 0.5
+    assert Network.from_config(net.get_config()).l1 == 0.5
+    net.save(tmp_path / "l1.npz")
+    assert chainrule.load(tmp_path / "l1.npz").l1 == 0.5
+    with pytest.raises(ValueError, match="l1"):
+        Network([Dense(1)], loss="mse", optimizer="sgd", l1=-1)

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from chainrule import io, plotting
+from chainrule import io, playground, plotting
 from chainrule._version import __version__
 from chainrule.callbacks import Callback, Checkpoint, EpochBar, LambdaCallback
 from chainrule.cli_parser import TRAIN_DEFAULTS, build_parser, positionals_after_lists, read_config
@@ -40,6 +40,7 @@ from chainrule.column_warnings import rows_text
 from chainrule.diagnostics import Diagnostics
 from chainrule.errors import DataError, ModelFileError, TrainingDivergedError, UserError
 from chainrule.onnx_export import to_onnx
+from chainrule.playground.datasets import MAX_CSV_BYTES, TableError
 from chainrule.preprocessing import explain_task_guess, guess_task
 from chainrule.readers import check_marks, delimiter_name
 from chainrule.report import (
@@ -811,6 +812,30 @@ def _rows_with_target(frame, model: TabularModel, args: argparse.Namespace):
     return frame
 
 
+def _cmd_playground(args: argparse.Namespace) -> int:
+    """``chainrule playground [DATA.csv] [--port N] [--no-browser]`` (issue 15)."""
+    table = None
+    if args.data is not None:
+        if not os.path.isfile(args.data):
+            raise UserError(f"{args.data}: no such file")
+        with open(args.data, "rb") as f:
+            data = f.read(MAX_CSV_BYTES + 1)
+        try:
+            table = playground.read_table(data, os.path.basename(args.data))
+        except TableError as exc:
+            raise UserError(str(exc)) from None
+    try:
+        playground.serve(args.port, table, open_browser=not args.no_browser)
+    except OSError as exc:
+        if exc.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+            raise UserError(
+                f"port {args.port} on 127.0.0.1 is in use; pass another with --port N "
+                "(or --port 0 for any free one)"
+            ) from None
+        raise
+    return 0
+
+
 #: What runs each sub-command of :func:`chainrule.cli_parser.build_parser`.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": _cmd_train,
@@ -821,6 +846,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plot": _cmd_plot,
     "export": _cmd_export,
     "tutorial": _cmd_tutorial,
+    "playground": _cmd_playground,
 }
 
 

@@ -98,6 +98,15 @@ _non_negative_float = _option_type(
 _fraction = _option_type(float, lambda v: check_fraction(v, "F"), "a number in [0, 1)")
 
 
+def _port_check(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise ValueError(f"port must be from 0 to 65535; received {value}")
+    return value
+
+
+_port = _option_type(int, _port_check, "a port number from 0 to 65535")
+
+
 def _weight(text: str) -> tuple[int, int, int]:
     """``"2,3,1"`` -> ``(2, 3, 1)``: a Dense layer and an entry of its weights, from 1."""
     try:
@@ -649,4 +658,31 @@ def build_parser() -> argparse.ArgumentParser:
     tutorial.add_argument("--out-dir", default=".", help="where cumulative_error.png goes")
     tutorial.add_argument("--no-plot", action="store_true", help="skip the picture")
     tutorial.add_argument("--seed", type=_seed, default=8, help="seed of the training run")
+
+    # ---- playground (issue 15): a local web page training the engine
+    playground = sub.add_parser(
+        "playground",
+        parents=[common],
+        help="a local web page to watch a network learn (TensorFlow Playground's controls)",
+        description="Serve the playground on 127.0.0.1 (nothing else can reach it) and open "
+        "it in the browser: toy data sets or your CSV file, layers, activations, a heatmap "
+        "in every neuron, the chain-rule trace of any point, and the chainrule train "
+        "command that trains the same network. Ctrl-C stops it.",
+    )
+    playground.add_argument(
+        "data",
+        metavar="DATA.csv",
+        nargs="?",
+        help="a CSV file (header row, UTF-8) to start on; the page can also upload one",
+    )
+    playground.add_argument(
+        "--port",
+        type=_port,
+        default=8750,
+        metavar="N",
+        help="the port on 127.0.0.1 (default 8750; 0: any free port)",
+    )
+    playground.add_argument(
+        "--no-browser", action="store_true", help="print the address, do not open a browser"
+    )
     return parser

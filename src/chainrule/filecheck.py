@@ -282,7 +282,17 @@ def _check_architecture(header: dict[str, Any]) -> tuple[int, int, int]:
         raise ValueError("its 'architecture' is not a network description with a list of layers")
     if not arch["layers"]:
         raise ValueError("its architecture has no layers")
-    known = {"layers", "loss", "optimizer", "metrics", "l2", "l2_divided_by_batch", "seed", "dtype"}
+    known = {
+        "layers",
+        "loss",
+        "optimizer",
+        "metrics",
+        "l2",
+        "l2_divided_by_batch",
+        "l1",
+        "seed",
+        "dtype",
+    }
     unknown = sorted(set(arch) - known)
     if unknown:
         raise ValueError(f"its architecture has unknown fields {unknown}")
@@ -300,6 +310,7 @@ def _check_architecture(header: dict[str, Any]) -> tuple[int, int, int]:
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
         raise ValueError(f"its metrics {_short(metrics)} are not a list of names")
     finite_number(arch.get("l2", 0.0), "its l2")
+    finite_number(arch.get("l1", 0.0), "its l1")
     if not isinstance(arch.get("l2_divided_by_batch", False), bool):
         raise ValueError("its l2_divided_by_batch is not true or false")
     seed = arch.get("seed")

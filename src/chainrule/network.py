@@ -83,6 +83,9 @@ class Network:
     l2_divided_by_batch : bool, default=False
         Divide the L2 term by the batch's total sample weight (its number of samples
         when unweighted), as scikit-learn's ``alpha`` is.
+    l1 : float, default=0.0
+        L1 penalty on the weight matrices (not the biases): the loss gains
+        ``l1 * sum(|W|)`` and the gradient ``l1 * sign(W)`` (0 where a weight is 0).
     seed : int or None, default=None
         Seeds the one ``numpy.random.Generator`` behind initialisation, shuffling and
         dropout: same seed, same data, same thread count, identical weights.
@@ -115,6 +118,7 @@ class Network:
         metrics: Sequence[str | Metric] = (),
         l2: float = 0.0,
         l2_divided_by_batch: bool = False,
+        l1: float = 0.0,
         seed: int | None = None,
         dtype: str | np.dtype = "float32",
     ) -> None:
@@ -137,6 +141,7 @@ class Network:
         self.metrics = [get_metric(m) for m in metrics]
         self.l2 = check_non_negative_float(l2, "l2")
         self.l2_divided_by_batch = bool(l2_divided_by_batch)
+        self.l1 = check_non_negative_float(l1, "l1")
         self.seed = check_seed(seed)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -270,14 +275,15 @@ class Network:
 
     # ------------------------------------------------------------ the chain rule
 
-    def _backpropagate(self, layers, params, X, target, sample_weight, training, l2):
+    def _backpropagate(self, layers, params, X, target, sample_weight, training, l2, l1=0.0):
         """Forward through ``layers``, the loss, then backward: fills the gradient vector
         the layers are bound to.
 
-        Returns the loss (with the L2 term ``0.5 * l2 * sum(W**2)``) and what the loss
-        took: the prediction, or its logits when the loss is fused with the output
-        layer. A non-finite loss returns before the backward pass. The L2 term's
-        gradient, ``l2 * W``, is not added here: :meth:`Optimizer.step` adds it.
+        Returns the loss (with the L2 term ``0.5 * l2 * sum(W**2)`` and the L1 term
+        ``l1 * sum(|W|)``) and what the loss took: the prediction, or its logits when the
+        loss is fused with the output layer. A non-finite loss returns before the
+        backward pass. The penalties' gradients are not added here: :meth:`train_step`
+        adds L1's, ``l1 * sign(W)``, and :meth:`Optimizer.step` L2's, ``l2 * W``.
         """
         output = X
         for layer in layers[: self._n_to_loss]:
@@ -286,15 +292,26 @@ class Network:
         # the loss takes the logits and its gradient is already
         # derror_dprediction * dprediction_dlogits = prediction - target.
         error, derror_dprediction = self.loss.value_and_gradient(output, target, sample_weight)
-        weights = params[: self.n_weights]
-        if l2:
-            error += 0.5 * l2 * float(weights @ weights)
+        error += self._penalty(params, l2, l1)
         if not math.isfinite(error):
             return error, output
         gradient = derror_dprediction
         for layer in reversed(layers[self._first_trainable : self._n_to_loss]):
             gradient = layer.backward(gradient)
         return error, output
+
+    def _penalty(self, params: np.ndarray, l2: float, l1: float) -> float:
+        """The weight penalties' value: ``0.5 * l2 * sum(W**2) + l1 * sum(|W|)``."""
+        weights = params[: self.n_weights]
+        penalty = 0.5 * l2 * float(weights @ weights) if l2 else 0.0
+        if l1:
+            penalty += l1 * float(np.sum(np.abs(weights)))
+        return penalty
+
+    def _add_l1_gradient(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """L1's gradient joins the weights' gradient: ``grads[W] += l1 * sign(W)``."""
+        if self.l1:
+            grads[: self.n_weights] += self.l1 * np.sign(params[: self.n_weights])
 
     def _l2(self, batch_weight: float) -> float:
         """The L2 factor for a batch of this total sample weight."""
@@ -320,16 +337,19 @@ class Network:
         fused_step = kernels.step_kernel(self)
         if fused_step is None:
             error, output = self._backpropagate(
-                self.layers, self.params, X, y, sample_weight, True, l2
+                self.layers, self.params, X, y, sample_weight, True, l2, self.l1
             )
         else:
             error, output = fused_step(X, y, sample_weight, l2)
+            if self.l1:  # the fused step adds the L2 term only
+                error += self.l1 * float(np.sum(np.abs(self.params[: self.n_weights])))
         if not math.isfinite(error):
             raise TrainingDivergedError(
                 f"the loss became {error} at optimizer step {self.optimizer.iterations + 1}; "
                 "training stopped and the last finite weights were kept. Lower the "
                 "learning rate, scale the inputs, or check the targets."
             )
+        self._add_l1_gradient(self.params, self.grads)
         self.optimizer.step(self.params, self.grads, l2, self.n_weights)
         if self.metrics:
             prediction = self._prediction_from(output)
@@ -415,10 +435,10 @@ class Network:
             error += block / total * block_error
             grads += block / total * block_grads
         l2 = self._l2(total)
+        error += self._penalty(params, l2, self.l1)
         if l2:
-            weights = params[: self.n_weights]
-            error += 0.5 * l2 * float(weights @ weights)
-            grads[: self.n_weights] += l2 * weights
+            grads[: self.n_weights] += l2 * params[: self.n_weights]
+        self._add_l1_gradient(params, grads)
         return error, grads
 
     def _prediction_from(self, output: np.ndarray) -> np.ndarray:
@@ -533,8 +553,7 @@ class Network:
                             metric.update(prediction, target)
                     bar.update(1)
         loss = loss_total / weight_total if weight_total else float("nan")
-        weights = self.params[: self.n_weights]
-        scores = {"loss": loss + 0.5 * self._l2(weight_total) * float(weights @ weights)}
+        scores = {"loss": loss + self._penalty(self.params, self._l2(weight_total), self.l1)}
         for metric in metrics:
             scores[metric.name] = metric.result()
         return scores
@@ -736,6 +755,7 @@ class Network:
             "metrics": [m.name for m in self.metrics],
             "l2": self.l2,
             "l2_divided_by_batch": self.l2_divided_by_batch,
+            "l1": self.l1,
             "seed": self.seed,
             "dtype": self.dtype.name,
         }
@@ -758,6 +778,7 @@ class Network:
             metrics=config.get("metrics", ()),
             l2=config.get("l2", 0.0),
             l2_divided_by_batch=config.get("l2_divided_by_batch", False),
+            l1=config.get("l1", 0.0),
             seed=config.get("seed"),
             dtype=config.get("dtype", "float32"),
         )
