@@ -704,6 +704,12 @@ class TabularModel:
             )
         if arch["optimizer"]["class_name"] != self.optimizer.lower():
             raise ValueError("its network's optimizer is not the one its settings name")
+        for name in ("l2", "l1"):  # a file without them: 0, as an older chainrule wrote
+            if arch.get(name, 0.0) != getattr(self, name):
+                raise ValueError(
+                    f"its network's {name} {_short(arch.get(name, 0.0))} is not its settings' "
+                    f"{_short(getattr(self, name))}"
+                )
 
     def save(self, path: str) -> None:
         """Write the model file (atomically); ``chainrule.io.load(path)`` reads it back."""
