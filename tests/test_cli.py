@@ -278,6 +278,24 @@ def test_inspect(fruit_model):
         assert needle in out, needle
 
 
+def test_l1_is_trained_inspected_and_in_the_evaluated_loss(files, tmp_path, capsys):
+    out = tmp_path / "l1.npz"
+    argv = ["train", str(files / "mixed.csv"), "--target", "fruit", "--out", str(out), *QUICK]
+    assert main([*argv, "--l1", "0.01"]) == 0
+    model = chainrule.load(out)
+    assert model.network_.l1 == 0.01
+    capsys.readouterr()
+    assert main(["inspect", str(out)]) == 0
+    assert "learning rate 0.003; l2 0; l1 0.01" in capsys.readouterr().out
+    assert main(["evaluate", str(out), str(files / "mixed.csv")]) == 0
+    loss = model.evaluate(pd.read_csv(files / "mixed.csv"))["loss"]
+    assert f"loss      {loss:.4f} (cross-entropy + L1 penalty)" in capsys.readouterr().out
+    assert main([*argv, "--l1", "0.01", "--l2", "0.001"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), str(files / "mixed.csv")]) == 0
+    assert "(cross-entropy + L2 penalty + L1 penalty)" in capsys.readouterr().out
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT, which is POSIX")
 def test_ctrl_c_keeps_the_last_checkpoint(files, tmp_path):
     frame = pd.concat([mixed_frame(400, seed=s) for s in range(5)])
@@ -945,6 +963,7 @@ def test_resume_a_checkpoint_equals_one_run(files, tmp_path, capsys):
     [
         (["--hidden", "8"], "--hidden 8 differs from the run in {ck} (16); a resumed run keeps"),
         (["--target", "size"], "--target size differs from the run in {ck} (fruit)"),
+        (["--l1", "0.01"], "--l1 0.01 differs from the run in {ck} (0"),
         (
             ["--epochs", "3"],
             "--resume {ck}: the run has trained 3 epochs already; --epochs is the total",

@@ -102,6 +102,9 @@ def test_required_and_malformed_options_are_usage_errors(files, capsys):
         ("--patience", "-1", "argument --patience: expected an integer >= 0"),
         ("--learning-rate", "inf", "argument --learning-rate: expected a positive number"),
         ("--l2", "-0.1", "argument --l2: expected a number >= 0"),
+        ("--l1", "-0.1", "argument --l1: expected a number >= 0, got '-0.1'"),
+        ("--l1", "nan", "argument --l1: expected a number >= 0, got 'nan'"),
+        ("--l1", "much", "argument --l1: expected a number >= 0, got 'much'"),
         ("--validation-fraction", "1", "argument --validation-fraction: expected a number in"),
     ],
 )
@@ -110,6 +113,32 @@ def test_bad_option_values_are_usage_errors(files, capsys, option, value, needle
         main(["train", str(files / "mixed.csv"), "--target", "fruit", "--out", "m", option, value])
     assert info.value.code == 2
     assert needle in capsys.readouterr().err
+
+
+def test_l1_from_the_command_line_and_the_config_file(files, tmp_path, capsys):
+    out = tmp_path / "l1.npz"
+    argv = ["train", str(files / "mixed.csv"), "--target", "fruit", "--out", str(out), *QUICK]
+    assert main([*argv, "--l1", "0.004"]) == 0
+    model = chainrule.load(out)
+    assert model.l1 == 0.004 and model.network_.l1 == 0.004
+    assert model.get_config()["l1"] == 0.004 and model.network_.l2 == 0
+    assert main(argv) == 0  # the default: no L1 penalty
+    assert chainrule.load(out).network_.l1 == 0.0
+    config = tmp_path / "l1.toml"
+    config.write_text('target = "fruit"\nl1 = 0.002\nl2 = 0.001\n')
+    base = ["train", str(files / "mixed.csv"), "--config", str(config), "--out", str(out)]
+    assert main([*base, *QUICK]) == 0
+    network = chainrule.load(out).network_
+    assert (network.l1, network.l2) == (0.002, 0.001)
+    assert main([*base, *QUICK, "--l1", "0"]) == 0  # the command line wins
+    assert chainrule.load(out).network_.l1 == 0.0
+    for value in ("-1", '"a lot"', "true"):
+        config.write_text(f'target = "fruit"\nl1 = {value}\n')
+        with pytest.raises(SystemExit) as info:
+            main(base)
+        assert info.value.code == 2
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert error.startswith(f"chainrule train: error: --config {config}: option 'l1'"), error
 
 
 def test_hidden_none_is_a_linear_model(files, tmp_path, capsys):

@@ -1044,6 +1044,49 @@ def test_a_tabular_header_must_agree_with_its_network(tmp_path):
         _refused(_rewrite(good, tmp_path / f"{name}.npz", change), *words)
 
 
+def test_a_tabular_models_l1_round_trips_and_older_files_load_without_it(tmp_path):
+    from chainrule.tabular import TabularModel
+    from helpers import tabular_frame
+
+    frame = tabular_frame(n=60)
+    model = TabularModel("label", hidden=[4], epochs=2, l1=0.01).fit(frame)
+    good = tmp_path / "l1.npz"
+    model.save(good)
+    loaded = chainrule.load(good)
+    assert loaded.l1 == loaded.network_.l1 == 0.01 and loaded.get_config() == model.get_config()
+    np.testing.assert_array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
+    np.testing.assert_array_equal(loaded.network_.params, model.network_.params)
+
+    # written before TabularModel had l1: neither the settings nor the network name it
+    plain, _, _ = _tabular_file(tmp_path)
+    old = _rewrite(
+        plain,
+        tmp_path / "old.npz",
+        lambda h: (h["settings"].pop("l1"), h["architecture"].pop("l1", None)),
+    )
+    assert "l1" not in _members(old)[0]["settings"]
+    older = chainrule.load(old)
+    assert older.l1 == older.network_.l1 == 0.0 and older.get_config()["l1"] == 0.0
+
+    cases = {
+        "negative": (lambda h: h["settings"].update(l1=-1), "l1 must be a finite number >= 0"),
+        "text": (lambda h: h["settings"].update(l1="x"), "l1 must be a number >= 0", "'x'"),
+        "null": (lambda h: h["settings"].update(l1=None), "l1 must be a number >= 0", "None"),
+        "network": (lambda h: h["architecture"].update(l1=-1), "network's l1 -1 is not"),
+        "network_text": (lambda h: h["architecture"].update(l1="x"), "its l1 is 'x'"),
+        "disagree": (
+            lambda h: h["settings"].update(l1=0.5),
+            "network's l1 0.01 is not its settings' 0.5",
+        ),
+        "disagree_l2": (
+            lambda h: h["settings"].update(l2=0.5),
+            "network's l2 0.0 is not its settings' 0.5",
+        ),
+    }
+    for name, (change, *words) in cases.items():
+        _refused(_rewrite(good, tmp_path / f"{name}.npz", change), *words)
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 def test_non_finite_weights_are_refused(tmp_path, value):
     good = tmp_path / "model.npz"

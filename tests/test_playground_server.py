@@ -476,7 +476,14 @@ def test_trace_of_a_point_is_the_engine_gradient(server):
 
 
 def test_export_command_toml_data_and_model(server, tmp_path):
-    setup = new_session(server, hidden=[5, 3], features=["x1", "x2", "x1sq"], activation="relu")
+    setup = new_session(
+        server,
+        hidden=[5, 3],
+        features=["x1", "x2", "x1sq"],
+        activation="relu",
+        regularization="l1",
+        reg_rate=0.003,
+    )
     key = setup["session"]
     stream = Stream(server, key)
     stream.frame()
@@ -488,7 +495,9 @@ def test_export_command_toml_data_and_model(server, tmp_path):
     command = exported["command"]
     assert "--hidden 5,3 --activation relu --optimizer sgd --learning-rate 0.03" in command
     assert "--epochs 1 " in command
-    assert "hidden = [5, 3]" in exported["toml"]
+    assert "--l2 0.0 --l1 0.003 " in command  # the page's L1, as chainrule train takes it
+    assert "hidden = [5, 3]" in exported["toml"] and "\nl1 = 0.003\n" in exported["toml"]
+    assert not any("L1" in note for note in exported["notes"])
     status, headers, data = request(server, "GET", f"/api/export?session={key}&what=data")
     assert status == 200 and "attachment" in headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(data.decode())))
@@ -516,6 +525,8 @@ def test_export_command_toml_data_and_model(server, tmp_path):
     units = [layer.units for layer in layers if hasattr(layer, "units")]
     assert units == [5, 3, 2]  # two classes: a softmax over 2 outputs, as a sigmoid over 1
     assert layers[1].name == "relu"
+    assert trained.network_.l1 == server.sessions[key].network.l1 == 0.003
+    assert trained.network_.l2 == 0.0
     (tmp_path / "playground.toml").write_text(exported["toml"])
     result = subprocess.run(
         [
@@ -537,7 +548,8 @@ def test_export_command_toml_data_and_model(server, tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert chainrule.load(tmp_path / "m2.npz").hidden == [5, 3]
+    from_toml = chainrule.load(tmp_path / "m2.npz")
+    assert from_toml.hidden == [5, 3] and from_toml.network_.l1 == 0.003
 
 
 def test_a_page_that_reads_nothing_slows_nothing(server):
@@ -622,6 +634,8 @@ def test_exported_python_for_a_csv_file(server, tmp_path):
     stream.until(lambda f: f["epoch"] == 1, "epoch 1")
     stream.close()
     exported = request(server, "GET", f"/api/export?session={key}&what=command")[2]
+    assert "--l2 0.0 --seed" in exported["command"]  # no L1 chosen: no --l1
+    assert "l1" not in exported["toml"]
     data = request(server, "GET", f"/api/export?session={key}&what=data")[2].decode()
     assert data.splitlines()[0] == (
         "sepal_length,sepal_width,sepal_length_times_sepal_width,petal_width,species"

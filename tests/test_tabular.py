@@ -129,6 +129,29 @@ def test_evaluate_loss_is_the_networks_and_scikit_learns_log_loss():
     assert scores["loss"] == model.network_.evaluate(X, y)["loss"]
 
 
+def test_l1_reaches_the_network_its_loss_and_its_weights():
+    from sklearn.metrics import log_loss
+
+    frame = tabular_frame(120)
+    plain = TabularModel("label", epochs=5, seed=0).fit(frame)
+    model = TabularModel("label", epochs=5, seed=0, l1=0.01).fit(frame)
+    assert model.network_.l1 == 0.01 and plain.network_.l1 == 0.0
+    assert model.get_config()["l1"] == 0.01
+    # the same seed, split and batches: only the penalty makes the weights differ
+    assert model.network_.params.shape == plain.network_.params.shape
+    assert not np.allclose(model.network_.params, plain.network_.params)
+    # the loss is the cross-entropy plus 0.01 * sum(|W|), as with l2's penalty
+    scores = model.evaluate(frame)
+    proba = model.predict_proba(frame)
+    proba /= proba.sum(axis=1, keepdims=True)
+    weights = model.network_.params[: model.network_.n_weights].astype(np.float64)
+    penalty = 0.01 * np.abs(weights).sum()
+    assert penalty > 0.01
+    assert scores["loss"] == pytest.approx(log_loss(frame["label"], proba) + penalty, rel=1e-5)
+    with pytest.raises(ValueError, match=r"l1 must be a finite number >= 0; received l1=-1"):
+        TabularModel("label", l1=-1, epochs=1).fit(frame)
+
+
 # ---------------------------------------------------------------- resume
 
 

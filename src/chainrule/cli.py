@@ -242,6 +242,7 @@ _RUN_OPTIONS = (
     "validation_fraction",
     "patience",
     "l2",
+    "l1",
     "seed",
     "impute",
     "ignore",
@@ -377,6 +378,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         validation_fraction=settings["validation_fraction"],
         patience=settings["patience"] or None,
         l2=settings["l2"],
+        l1=settings["l1"],
         impute=settings["impute"],
         ignore=settings["ignore"],
         seed=settings["seed"],
@@ -589,8 +591,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if model.task_ == "classify":
         labels = [str(c) for c in scores["labels"]]
         print(f"accuracy  {scores['accuracy']:.4f}")
-        if model.network_.l2:
-            print(f"loss      {scores['loss']:.4f} (cross-entropy + L2 penalty)\n")
+        net = model.network_
+        penalties = [name for name, rate in (("L2", net.l2), ("L1", net.l1)) if rate]
+        if penalties:
+            terms = " + ".join(f"{name} penalty" for name in penalties)
+            print(f"loss      {scores['loss']:.4f} (cross-entropy + {terms})\n")
         else:
             print(f"log loss  {scores['loss']:.4f}\n")
         rows = [["class", "precision", "recall", "support"]]

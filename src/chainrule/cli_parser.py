@@ -47,6 +47,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "validation_fraction": 0.2,
     "patience": 10,
     "l2": 0.0,
+    "l1": 0.0,
     "seed": 0,
     "impute": False,
     "ignore": [],
@@ -447,6 +448,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_float,
         metavar="ALPHA",
         help=f"L2 weight decay (default {d['l2']})",
+    )
+    train.add_argument(
+        "--l1",
+        type=_non_negative_float,
+        metavar="RATE",
+        help="L1 penalty: RATE * sum(|W|) joins the loss, pulling the weights towards 0 "
+        f"(default {d['l1']})",
     )
     train.add_argument(
         "--seed",

@@ -228,7 +228,7 @@ def describe_model(model: Any, header: dict[str, Any], path: str) -> str:
         say(
             f"  hidden {','.join(map(str, s['hidden'])) or 'none'}; activation "
             f"{s['activation']}; optimizer {s['optimizer']}, learning rate "
-            f"{s['learning_rate']:g}; l2 {s['l2']:g}"
+            f"{s['learning_rate']:g}; l2 {s['l2']:g}; l1 {s['l1']:g}"
         )
         say(
             f"  epochs {s['epochs']}, batch size {s['batch_size']}, validation fraction "

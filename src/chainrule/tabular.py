@@ -203,6 +203,8 @@ class TabularModel:
         the best epoch. None trains all ``epochs``.
     l2 : float, default=0.0
         L2 weight decay.
+    l1 : float, default=0.0
+        L1 regularisation: the network's ``l1`` (``l1 * sum(|W|)`` joins the loss).
     impute, ignore, scale_target
         Passed to the :class:`Preprocessor`.
     seed : int or None, default=0
@@ -247,6 +249,7 @@ class TabularModel:
         validation_fraction: float = 0.2,
         patience: int | None = 10,
         l2: float = 0.0,
+        l1: float = 0.0,
         impute: bool = False,
         ignore: Sequence[str] = (),
         scale_target: bool = True,
@@ -263,6 +266,7 @@ class TabularModel:
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.l2 = l2
+        self.l1 = l1
         self.impute = impute
         self.ignore = ignore
         self.scale_target = scale_target
@@ -294,7 +298,13 @@ class TabularModel:
             learning_rate=check_positive_float(self.learning_rate, "learning_rate")
         )
         return Network(
-            layers, loss=loss, optimizer=opt, metrics=metrics, l2=self.l2, seed=self.seed
+            layers,
+            loss=loss,
+            optimizer=opt,
+            metrics=metrics,
+            l2=self.l2,
+            l1=self.l1,
+            seed=self.seed,
         ).build(n_features)
 
     def _split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -529,10 +539,10 @@ class TabularModel:
         """Scores on rows that hold the target.
 
         Classifiers: ``accuracy``, ``loss`` (the network's loss on these rows, as
-        ``val_loss`` in training: the cross-entropy, plus the L2 penalty when ``l2`` > 0),
-        per-class ``precision`` and ``recall`` (arrays in ``classes_`` order),
-        ``support``, ``confusion_matrix`` and ``labels``. Regressors: ``mse``, ``mae``
-        and ``r2`` in the target's units.
+        ``val_loss`` in training: the cross-entropy, plus the L2 and L1 penalties when
+        ``l2`` or ``l1`` > 0), per-class ``precision`` and ``recall`` (arrays in
+        ``classes_`` order), ``support``, ``confusion_matrix`` and ``labels``.
+        Regressors: ``mse``, ``mae`` and ``r2`` in the target's units.
         """
         self._require_fitted()
         frame = _check_frame(frame)
@@ -570,6 +580,7 @@ class TabularModel:
             "validation_fraction": float(self.validation_fraction),
             "patience": None if self.patience is None else int(self.patience),
             "l2": float(self.l2),
+            "l1": float(self.l1),
             "impute": bool(self.impute),
             "ignore": [self.ignore] if isinstance(self.ignore, str) else list(self.ignore),
             "scale_target": bool(self.scale_target),
@@ -659,6 +670,7 @@ class TabularModel:
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
         check_non_negative_float(self.l2, "l2")
+        check_non_negative_float(self.l1, "l1")
         check_seed(self.seed, "seed")
         for name in ("impute", "scale_target"):
             if not isinstance(getattr(self, name), bool):
@@ -692,6 +704,12 @@ class TabularModel:
             )
         if arch["optimizer"]["class_name"] != self.optimizer.lower():
             raise ValueError("its network's optimizer is not the one its settings name")
+        for name in ("l2", "l1"):  # a file without them: 0, as an older chainrule wrote
+            if arch.get(name, 0.0) != getattr(self, name):
+                raise ValueError(
+                    f"its network's {name} {_short(arch.get(name, 0.0))} is not its settings' "
+                    f"{_short(getattr(self, name))}"
+                )
 
     def save(self, path: str) -> None:
         """Write the model file (atomically); ``chainrule.io.load(path)`` reads it back."""

@@ -145,8 +145,11 @@ def exports(session: Session, data_file: str = "playground-data.csv") -> dict[st
         "validation-fraction": round(1 - c["train_percent"] / 100, 4),
         "patience": 0,
         "l2": l2_rate(c),
+        "l1": l1_rate(c),
         "seed": c["seed"],
     }
+    if not options["l1"]:  # only when the page chose L1
+        del options["l1"]
     words = ["chainrule", "train", data_file]
     for key, value in options.items():
         words += [f"--{key}", str(value)]
@@ -168,11 +171,6 @@ def exports(session: Session, data_file: str = "playground-data.csv") -> dict[st
         notes.append(
             "chainrule train gives 2 classes a softmax over 2 outputs: the same model as "
             "the playground's one sigmoid output"
-        )
-    if l1_rate(c):
-        notes.append(
-            "chainrule train has no L1 option yet: the command trains without the L1 "
-            "penalty (the Python code keeps it: Network(l1=...))"
         )
     return {
         "command": " ".join(words),
