@@ -124,6 +124,19 @@ def test_a_column_of_text_first_and_numbers_later_is_text_as_written(tmp_path):
     assert first.text_columns == ["code"]
 
 
+def test_a_column_of_text_then_numbers_then_text_again_is_text_as_written(tmp_path):
+    # the codes come back as text after chunks of numbers only: still one text column
+    codes = ["A1", "B2"] * 5 + ["07", "8"] * 10 + ["A1", "C3"] * 5
+    frame = pd.DataFrame({"code": codes, "x": np.arange(40.0), "y": [0, 1] * 20})
+    path = tmp_path / "c.csv"
+    frame.to_csv(path, index=False)
+    first = first_pass(TableChunks(str(path), 10), "y", validation_fraction=0)
+    column = first.preprocessor.columns_[0]
+    assert column["kind"] == "category"
+    assert column["categories"] == ["07", "8", "A1", "B2", "C3"]
+    assert first.text_columns == ["code"]
+
+
 def test_identifier_columns_draw_the_in_memory_warnings_judged_on_the_first_chunk(tmp_path):
     n = 400
     rng = np.random.default_rng(2)

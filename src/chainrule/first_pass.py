@@ -345,7 +345,11 @@ class _Scan:
             observed = values[train & ~missing]
             column.stats.update(observed)
             return
-        if column.numeric_chunks and column.name not in self.table.text_columns:
+        if (
+            column.numeric_chunks
+            and not column.text_chunks  # text first: mixed, read again as text
+            and column.name not in self.table.text_columns
+        ):
             raise _not_a_number(column.name, series)
         column.text_chunks += 1
         text = series[train & ~missing].astype(str)
