@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -372,3 +373,35 @@ def test_cli_streamed_predict_warns_once_per_kind(fruit, tmp_path, capsys):
         "chainrule predict: warning: 10 more warning(s) like the one(s) above, from later "
         "chunks of rows",
     ]
+
+
+def test_predict_and_evaluate_streamed_read_a_code_column_as_text_in_every_chunk(tmp_path):
+    # "A1".."A4" in the first and last chunks, "01".."04" (numbers to pandas) between:
+    # the column is text in training, and must be read as text in every chunk after it
+    n = 300
+    rng = np.random.default_rng(3)
+    codes = [f"A{i % 4}" if i < 100 or i >= 200 else f"0{i % 4}" for i in range(n)]
+    frame = pd.DataFrame({"code": codes, "x": rng.normal(size=n)})
+    frame["y"] = (frame["x"] + (frame["code"] == "01") > 0.5).astype(int)
+    frame["flag"] = rng.choice([True, False], size=n)  # true/false: read as such
+    path = tmp_path / "codes.csv"
+    frame.to_csv(path, index=False)
+    model = StreamedTraining(str(path), "y", chunk_rows=50).fit(TabularModel("y", epochs=3))
+    whole = read_csv(str(path))
+    assert model.preprocessor_.columns_[0]["categories"] == [
+        *["00", "01", "02", "03"],
+        *["A0", "A1", "A2", "A3"],
+    ]
+    out = tmp_path / "p.csv"
+
+    def table_of(chunk):
+        return pd.DataFrame({"y": model.predict_proba(chunk)[:, 1]})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "value(s) not seen in training"
+        predict_streamed(model, str(path), table_of, str(out), chunk_rows=50)
+        scores, rows, _, _ = evaluate_streamed(model, str(path), chunk_rows=50)
+    np.testing.assert_allclose(
+        pd.read_csv(out)["y"].to_numpy(), model.predict_proba(whole)[:, 1], rtol=1e-6
+    )
+    assert rows == n and scores["accuracy"] == model.evaluate(whole)["accuracy"]

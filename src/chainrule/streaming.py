@@ -113,6 +113,18 @@ def should_stream(
     return True
 
 
+def _text_columns(model: TabularModel) -> list[str]:
+    """The model's text (category) columns, to be read as text as written in every
+    chunk: a chunk holding only codes such as ``07`` would otherwise be read as numbers
+    (``7``), not the model's categories. True/false columns are left to pandas, which
+    reads them as the booleans training saw."""
+    return [
+        col["name"]
+        for col in model.preprocessor_.columns_
+        if col["kind"] == "category" and not set(col["categories"]) <= {"True", "False"}
+    ]
+
+
 def _table(path: str, chunk_rows: int | None, reading: dict[str, Any], text_columns=()):
     thousands = reading.get("thousands") or "auto"
     return TableChunks(
@@ -282,6 +294,7 @@ def predict_streamed(
     probabilities, kept columns); ``out`` is a path or a text stream. The CSV header is
     written once.
     """
+    text_columns = list(dict.fromkeys([*text_columns, *_text_columns(model)]))
     table = _table(path, chunk_rows, reading or {}, text_columns)
     n = 0
     stream = open(out, "w", newline="", encoding="utf-8") if isinstance(out, str) else out
@@ -318,7 +331,7 @@ def evaluate_streamed(
     (else a missing target is a :class:`DataError` naming its rows) and their count.
     """
     pre, network = model.preprocessor_, model.network_
-    table = _table(path, chunk_rows, reading or {})
+    table = _table(path, chunk_rows, reading or {}, _text_columns(model))
     if pre.target not in table.columns:
         raise DataError(
             f"no column {pre.target!r} (the target) to compare the predictions with; the "
