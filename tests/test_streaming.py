@@ -405,3 +405,21 @@ def test_predict_and_evaluate_streamed_read_a_code_column_as_text_in_every_chunk
         pd.read_csv(out)["y"].to_numpy(), model.predict_proba(whole)[:, 1], rtol=1e-6
     )
     assert rows == n and scores["accuracy"] == model.evaluate(whole)["accuracy"]
+
+
+def test_predict_streamed_writes_no_partial_file_when_a_later_chunk_fails(trained, fruit, tmp_path):
+    out = tmp_path / "p.csv"
+    out.write_text("earlier results\n")
+    seen = []
+
+    def table_of(chunk):
+        seen.append(len(chunk))
+        if len(seen) == 3:
+            raise streaming.DataError("row 300 is bad")
+        return pd.DataFrame({"fruit": trained.predict(chunk)})
+
+    with pytest.raises(streaming.DataError, match="row 300 is bad"):
+        predict_streamed(trained, str(fruit), table_of, str(out), chunk_rows=100)
+    # the file named by --out is as it was; no temporary file is left behind
+    assert out.read_text() == "earlier results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]

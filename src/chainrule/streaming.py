@@ -30,6 +30,7 @@ import ctypes
 import os
 import platform
 import re
+import secrets
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -292,12 +293,22 @@ def predict_streamed(
 
     ``table_of(frame)`` makes a chunk's output table (the command line's: predictions,
     probabilities, kept columns); ``out`` is a path or a text stream. The CSV header is
-    written once.
+    written once. A path is written through a temporary file next to it, moved over it
+    at the end: an error in a later chunk leaves no partial file (and an existing file
+    as it was).
     """
     text_columns = list(dict.fromkeys([*text_columns, *_text_columns(model)]))
     table = _table(path, chunk_rows, reading or {}, text_columns)
     n = 0
-    stream = open(out, "w", newline="", encoding="utf-8") if isinstance(out, str) else out
+    tmp = None
+    if isinstance(out, str):
+        folder, name = os.path.split(os.path.abspath(out))
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+        # O_EXCL: never clobber anything; 0o666 lets the umask decide the mode, as open()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        stream = open(fd, "w", newline="", encoding="utf-8")
+    else:
+        stream = out
     try:
         once = OncePerKind()
         for frame in table:
@@ -306,9 +317,16 @@ def predict_streamed(
             result.to_csv(stream, index=False, header=n == 0, float_format="%.8g")
             n += len(result)
         once.summary()
+        if tmp is not None:
+            stream.close()
+            os.replace(tmp, out)
+            tmp = None
     finally:
         if stream is not out:
             stream.close()
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
     return n
 
 
