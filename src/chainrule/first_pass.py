@@ -6,9 +6,10 @@ per number column the mean and the population standard deviation (Chan et al.'s 
 of each chunk's count, mean and sum of squared deviations, in float64), per text column
 its categories and the most frequent one, per date column the scaling of each date part
 that varies (the format guessed from the column's first chunk), the missing values of
-every column, and the target's task, classes or scaling. What it does not do: the
-warnings about columns that look like identifiers, and reading a column of numbers
-with a few words among them as text (it is an error naming the row). The result is a fitted
+every column, and the target's task, classes or scaling. The warnings about columns
+that look like identifiers judge a column's first chunk only. What it does not do:
+reading a column of numbers with a few words among them as text (it is an error
+naming the row). The result is a fitted
 :class:`~chainrule.preprocessing.Preprocessor`, the same object (and the same model
 file entry) as in memory.
 
