@@ -423,3 +423,20 @@ def test_predict_streamed_writes_no_partial_file_when_a_later_chunk_fails(traine
     # the file named by --out is as it was; no temporary file is left behind
     assert out.read_text() == "earlier results\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]
+
+
+def test_evaluate_streamed_reads_a_text_target_as_text_in_every_chunk(tmp_path):
+    # classes "A1", "B2" in the first and last chunks, "01", "02" between them
+    n = 300
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=n)
+    labels = np.where(x > 0, "A1", "B2").astype(object)
+    labels[100:200] = np.where(x[100:200] > 0, "01", "02")
+    path = tmp_path / "labels.csv"
+    pd.DataFrame({"x": x, "z": rng.normal(size=n), "y": labels}).to_csv(path, index=False)
+    model = StreamedTraining(str(path), "y", chunk_rows=50).fit(TabularModel("y", epochs=2))
+    assert list(model.classes_) == ["01", "02", "A1", "B2"]
+    scores, rows, _, _ = evaluate_streamed(model, str(path), chunk_rows=50)
+    whole = model.evaluate(read_csv(str(path)))
+    assert rows == n and scores["accuracy"] == whole["accuracy"]
+    np.testing.assert_array_equal(scores["confusion_matrix"], whole["confusion_matrix"])

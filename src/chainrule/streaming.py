@@ -118,12 +118,18 @@ def _text_columns(model: TabularModel) -> list[str]:
     """The model's text (category) columns, to be read as text as written in every
     chunk: a chunk holding only codes such as ``07`` would otherwise be read as numbers
     (``7``), not the model's categories. True/false columns are left to pandas, which
-    reads them as the booleans training saw."""
-    return [
+    reads them as the booleans training saw. A classifier's target whose classes are
+    text is read as text too (for ``evaluate``)."""
+    pre = model.preprocessor_
+    names = [
         col["name"]
-        for col in model.preprocessor_.columns_
+        for col in pre.columns_
         if col["kind"] == "category" and not set(col["categories"]) <= {"True", "False"}
     ]
+    classes = list(pre.classes_) if pre.task_ == "classify" else []
+    if classes and all(isinstance(c, str) for c in classes):
+        names.append(pre.target)
+    return names
 
 
 def _table(path: str, chunk_rows: int | None, reading: dict[str, Any], text_columns=()):
