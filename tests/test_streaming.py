@@ -440,3 +440,17 @@ def test_evaluate_streamed_reads_a_text_target_as_text_in_every_chunk(tmp_path):
     whole = model.evaluate(read_csv(str(path)))
     assert rows == n and scores["accuracy"] == whole["accuracy"]
     np.testing.assert_array_equal(scores["confusion_matrix"], whole["confusion_matrix"])
+
+
+def test_cli_stream_errors_name_the_file_once(tmp_path, capsys):
+    empty, header = tmp_path / "empty.csv", tmp_path / "header.csv"
+    empty.write_text("")
+    header.write_text("x,y\n")
+    for path, says in [(empty, "the file is empty"), (header, "the file has a header (x, y)")]:
+        assert main(["train", str(path), "--target", "y", "--out", str(tmp_path / "m.npz"),
+                     "--stream", *QUICK]) == 1  # fmt: skip
+        assert _error_line(capsys) == f"chainrule train: error: {path}: {says}" + (
+            "; expected a CSV file with a header row and data rows"
+            if path == empty
+            else " but no data rows"
+        )
