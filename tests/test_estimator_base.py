@@ -522,6 +522,9 @@ def test_chunk_sources_that_cannot_work_are_refused_with_the_fix():
         MLPClassifier().fit(chainrule.Chunks(changing))
     with pytest.raises(ValueError, match="requires y to be passed"):  # an array without y
         MLPClassifier().fit(X)
+    for source in (chainrule.array_chunks(X, y, 10), chunks):  # y beside the chunks
+        with pytest.raises(TypeError, match=r"X is a chunk source, so y must be left out"):
+            MLPClassifier().fit(source, y)
 
 
 # ---------------------------------------------------------------- memory-mapped arrays

@@ -733,6 +733,9 @@ def test_chunk_sources_that_cannot_work_are_refused_with_the_fix():
         classifier().fit([(X, y)], shuffle_buffer=0)
     with pytest.raises(TypeError, match="fit needs y"):
         classifier().fit(X)
+    for source in (chainrule.array_chunks(X, y, 10), [(X, y)]):  # y beside the chunks
+        with pytest.raises(TypeError, match=r"X is a chunk source, so y must be left out"):
+            classifier().fit(source, y)
 
 
 def _memory_mapped(tmp_path, array):

@@ -51,7 +51,14 @@ from chainrule.optimizers import SGD, Adam
 from chainrule.resume import HEADER_KEY as RESUME_KEY
 from chainrule.resume import random_state_from_file, random_state_to_file
 from chainrule.sklearn_rules import OUTPUTS, InverseScaling, SklearnEpochs
-from chainrule.training import ArrayBatches, Batch, ChunkBatches, is_chunk_source, train
+from chainrule.training import (
+    ArrayBatches,
+    Batch,
+    ChunkBatches,
+    is_chunk_source,
+    refuse_y_beside_chunks,
+    train,
+)
 
 try:  # scikit-learn's shim for SciPy's changing L-BFGS-B options (1.6+)
     from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
@@ -346,8 +353,10 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         self._check_dropout_solver()
-        if not incremental and is_chunk_source(X, y):
-            return self._fit_chunks(X, sample_weight)
+        if not incremental:
+            refuse_y_beside_chunks(X, y)
+            if is_chunk_source(X, y):
+                return self._fit_chunks(X, sample_weight)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, extra_weight = self._validate_input(X, y, incremental, reset=first_pass)
         # coefs_ set by hand on an estimator never fitted: start from them

@@ -350,6 +350,24 @@ def is_chunk_source(X: Any, y: Any) -> bool:
     return hasattr(X, "__iter__")
 
 
+def refuse_y_beside_chunks(X: Any, y: Any) -> None:
+    """A TypeError when ``fit(X, y)`` was given a chunk source ``X`` and a ``y`` too
+    (each chunk holds its own targets); a list of rows written as tuples passes."""
+    if y is None:
+        return
+    if isinstance(X, (list, tuple)):
+        first = X[0] if len(X) else None
+        chunks = isinstance(first, tuple) and len(first) in (2, 3) and np.ndim(first[0]) >= 1
+    else:
+        chunks = is_chunk_source(X, None)
+    if chunks:
+        raise TypeError(
+            f"X is a chunk source, so y must be left out: each chunk holds its own targets, "
+            f"as (X, y) or (X, y, sample_weight); received y of type {type(y).__name__}. "
+            "Call fit(chunks) without y"
+        )
+
+
 class CheckedChunks:
     """A user's chunk source, each chunk checked and converted as ``fit`` converts
     arrays (the network's dtype, finite values, ``loss.prepare_target``); the network
@@ -577,6 +595,7 @@ def fit(
     shuffle_buffer = check_positive_int(shuffle_buffer, "shuffle_buffer")
     verbose = check_verbose(verbose)
     callbacks = check_callbacks(callbacks)
+    refuse_y_beside_chunks(X, y)
     if is_chunk_source(X, y):
         return _fit_chunks(
             network,
