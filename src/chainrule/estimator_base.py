@@ -56,6 +56,7 @@ from chainrule.training import (
     Batch,
     ChunkBatches,
     is_chunk_source,
+    is_empty_chunk,
     refuse_y_beside_chunks,
     train,
 )
@@ -511,13 +512,17 @@ class _BaseMLP(BaseEstimator):
         (``n_outputs_``; ``classes_`` for a classifier)."""
         n_samples, dtype, summaries = 0, None, []
         for i, chunk in enumerate(chunks):
-            X, y, _ = self._check_chunk(chunk, i, reset=reset and i == 0)
+            if is_empty_chunk(chunk):
+                continue
+            X, y, _ = self._check_chunk(chunk, i, reset=reset and not summaries)
             n_samples += X.shape[0]
             if dtype is None:
                 dtype = self._resolve_dtype(X)  # the first chunk's, as for an array
             summaries.append(self._summarize_targets(y))
         if not summaries:
-            raise ValueError("X yielded no chunks; it needs at least one (X, y) chunk")
+            raise ValueError(
+                "X yielded no chunks with rows; it needs at least one (X, y) chunk with rows"
+            )
         self._learn_targets(summaries)
         return n_samples, self.n_features_in_, dtype
 
@@ -1125,4 +1130,5 @@ class _EstimatorChunks:
 
     def __iter__(self):
         for i, chunk in enumerate(self.chunks):
-            yield self.estimator._chunk_batch(chunk, i)
+            if not is_empty_chunk(chunk):
+                yield self.estimator._chunk_batch(chunk, i)

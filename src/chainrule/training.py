@@ -176,7 +176,7 @@ class ChunkBatches:
     chunks : re-iterable of (X, y) or (X, y, sample_weight)
         Every ``iter(chunks)`` is one epoch; each chunk already in the network's form
         (``X`` 2-D in its dtype, ``y`` as its loss takes it). Chunks may have any
-        number of rows.
+        number of rows (``fit`` skips those without rows).
     batch_size : int, default=32
         Rows per batch. Batches run across chunk boundaries: only the epoch's last
         batch may be smaller.
@@ -350,6 +350,24 @@ def is_chunk_source(X: Any, y: Any) -> bool:
     return hasattr(X, "__iter__")
 
 
+def is_empty_chunk(chunk: Any) -> bool:
+    """Whether ``chunk`` is an ``(X, y[, sample_weight])`` tuple without rows (skipped:
+    a filter may leave nothing of a piece of the data)."""
+
+    def rows(a: Any) -> int | None:
+        shape = getattr(a, "shape", None)
+        if shape is not None:
+            return shape[0] if len(shape) else None
+        return len(a) if hasattr(a, "__len__") else None
+
+    return (
+        isinstance(chunk, (tuple, list))
+        and len(chunk) in (2, 3)
+        and rows(chunk[0]) == 0
+        and rows(chunk[1]) == 0
+    )
+
+
 def refuse_y_beside_chunks(X: Any, y: Any) -> None:
     """A TypeError when ``fit(X, y)`` was given a chunk source ``X`` and a ``y`` too
     (each chunk holds its own targets); a list of rows written as tuples passes."""
@@ -386,6 +404,8 @@ class CheckedChunks:
     def __iter__(self) -> Iterator[Batch]:
         network, name = self.network, self.name
         for i, chunk in enumerate(self.chunks):
+            if is_empty_chunk(chunk):
+                continue
             if not isinstance(chunk, (tuple, list)) or len(chunk) not in (2, 3):
                 raise TypeError(
                     f"{name}: chunk {i} must be a tuple (X, y) or (X, y, sample_weight); "
@@ -406,7 +426,9 @@ class CheckedChunks:
         error."""
         for chunk in self:
             return chunk
-        raise ValueError(f"{self.name} yielded no chunks; it needs at least one (X, y) chunk")
+        raise ValueError(
+            f"{self.name} yielded no chunks with rows; it needs at least one (X, y) chunk with rows"
+        )
 
 
 def train(
