@@ -454,3 +454,23 @@ def test_cli_stream_errors_name_the_file_once(tmp_path, capsys):
             if path == empty
             else " but no data rows"
         )
+
+
+def test_once_per_kind_tells_columns_apart():
+    # an unseen category in one column, then in another: both columns are named
+    once = streaming.OncePerKind()
+    messages = [
+        "column 'colour' has 1 value(s) not seen in training ('purple', row 10)",
+        "column 'colour' has 2 value(s) not seen in training ('pink', rows 110 and 120)",
+        "column 'city' has 1 value(s) not seen in training ('Oslo', row 230)",
+    ]
+    with pytest.warns(UserWarning) as shown:
+        for message in messages:
+            with once.chunk():
+                warnings.warn(message, UserWarning, stacklevel=1)
+        once.summary()
+    assert [str(w.message) for w in shown] == [
+        messages[0],
+        messages[2],
+        "1 more warning(s) like the one(s) above, from later chunks of rows",
+    ]

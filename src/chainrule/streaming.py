@@ -246,15 +246,19 @@ class OncePerKind:
     """The warnings of a stream of chunks, each kind once: the first time it comes, as
     it comes; how many more came, at the end (:meth:`summary`). Without it, a column
     the model was not trained with, or an unseen category, would warn for every chunk.
-    Two warnings are of one kind when they differ only in their numbers and quoted
-    values (rows, counts, categories)."""
+    Two warnings are of one kind when they differ only in their numbers, quoted values
+    and details in parentheses (rows, counts, categories) after the first quoted value
+    (the column's name: each column's first warning is shown)."""
 
     def __init__(self) -> None:
         self.more: dict[str, int] = {}
 
     @staticmethod
     def kind(message: str) -> str:
-        return re.sub(r"'[^']*'|\d+", "#", message)[:80]
+        first = re.search(r"'[^']*'", message)
+        head, tail = (message[: first.end()], message[first.end() :]) if first else ("", message)
+        # the details in parentheses (values, "row 10" or "rows 3 and 5") do not count
+        return re.sub(r"\d+", "#", head) + re.sub(r"\([^)]*\)|'[^']*'|\d+", "#", tail)[:80]
 
     @contextlib.contextmanager
     def chunk(self) -> Iterator[None]:
