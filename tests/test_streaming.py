@@ -474,3 +474,30 @@ def test_once_per_kind_tells_columns_apart():
         messages[2],
         "1 more warning(s) like the one(s) above, from later chunks of rows",
     ]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and links need POSIX")
+def test_predict_streamed_writes_through_a_link_and_into_a_pipe(trained, fruit, tmp_path):
+    import threading
+
+    def table_of(chunk):
+        return pd.DataFrame({"fruit": trained.predict(chunk)})
+
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    predict_streamed(trained, str(fruit), table_of, str(link), chunk_rows=300)
+    assert link.is_symlink() and len(pd.read_csv(real)) == 900
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()), daemon=True)
+    reader.start()
+    predict_streamed(trained, str(fruit), table_of, str(pipe), chunk_rows=300)
+    reader.join(timeout=30)
+    assert received and received[0].count("\n") == 901
+    assert not pipe.is_file() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "link.csv",
+        "pipe",
+        "real.csv",
+    ]

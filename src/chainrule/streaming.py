@@ -311,12 +311,15 @@ def predict_streamed(
     table = _table(path, chunk_rows, reading or {}, text_columns)
     n = 0
     tmp = None
-    if isinstance(out, str):
-        folder, name = os.path.split(os.path.abspath(out))
+    if isinstance(out, str) and (os.path.isfile(out) or not os.path.exists(out)):
+        out = os.path.realpath(out)  # through a link to a file: the file is replaced
+        folder, name = os.path.split(out)
         tmp = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
         # O_EXCL: never clobber anything; 0o666 lets the umask decide the mode, as open()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         stream = open(fd, "w", newline="", encoding="utf-8")
+    elif isinstance(out, str):  # not a file (/dev/stdout, a named pipe): written as it goes
+        stream = open(out, "w", newline="", encoding="utf-8")
     else:
         stream = out
     try:
