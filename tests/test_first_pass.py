@@ -305,3 +305,19 @@ def test_a_file_sorted_by_the_target_draws_a_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         first_pass(TableChunks(str(path), 100), "y")
+
+
+def test_a_file_sorted_by_a_two_class_target_draws_a_warning(tmp_path):
+    # the most common sorted file: all the 0s, then all the 1s (or 60% then 40%)
+    rng = np.random.default_rng(1)
+    path = tmp_path / "sorted.csv"
+    for n_zeros in (500, 600):
+        y = np.repeat([0, 1], [n_zeros, 1000 - n_zeros])
+        frame = pd.DataFrame({"x": rng.normal(size=1000), "y": y})
+        frame.to_csv(path, index=False)
+        with pytest.warns(UserWarning, match=r"rows look sorted by 'y'"):
+            first_pass(TableChunks(str(path), 100), "y")
+        frame.sample(frac=1, random_state=0).to_csv(path, index=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            first_pass(TableChunks(str(path), 100), "y")

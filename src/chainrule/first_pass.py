@@ -55,7 +55,8 @@ MAX_CATEGORIES = 10_000
 
 #: chunks of at least this many rows are compared with the whole file to see whether it is
 #: sorted: when the median chunk is further than SORTED_DISTANCE from the file (the total
-#: variation distance of its classes, or its target mean in standard deviations), it is
+#: variation distance of its classes as a share of the largest possible, or its target
+#: mean in standard deviations), it is
 SORTED_MIN_ROWS = 100
 SORTED_DISTANCE = 0.5
 #: the words after "every row" in the identifier warnings, which judge the first chunk
@@ -433,8 +434,16 @@ class _Scan:
         if task == "classify" and len(self.chunk_counts) >= 3:
             total = sum(self.target_values.values())
             overall = {k: v / total for k, v in self.target_values.items()}
+            # each chunk's total variation distance from the file, as a share of the
+            # largest it can be (1 - the rarest class's share: 0.5 for two even classes,
+            # which a chunk of one class only would otherwise never exceed)
+            largest = 1.0 - min(overall.values())
+            if largest <= 0:  # one class: refused later, naming it
+                return
             distances = [
-                0.5 * sum(abs(c.get(k, 0) / sum(c.values()) - p) for k, p in overall.items())
+                0.5
+                * sum(abs(c.get(k, 0) / sum(c.values()) - p) for k, p in overall.items())
+                / largest
                 for c in self.chunk_counts
             ]
             what = "each chunk holds mostly other classes than the file as a whole"
