@@ -453,6 +453,17 @@ def test_fit_on_chunks_in_order_equals_fit_on_the_arrays(kind, params, weighted)
     np.testing.assert_array_equal(on_chunks.predict(X), on_arrays.predict(X))
 
 
+def test_fit_on_chunks_skips_empty_chunks():
+    X, y = toy_data(90)
+    settings = dict(hidden_layer_sizes=(6,), shuffle=False, max_iter=3, random_state=0)
+    empty = (X[:0], y[:0])
+    on_arrays = MLPClassifier(**settings).fit(X, y)
+    on_chunks = MLPClassifier(**settings).fit([empty, (X[:40], y[:40]), empty, (X[40:], y[40:])])
+    _assert_same_fit(on_arrays, on_chunks)
+    with pytest.raises(ValueError, match="X yielded no chunks with rows"):
+        MLPRegressor().fit([empty])
+
+
 def test_fit_on_one_shuffled_chunk_equals_one_epoch_on_the_arrays():
     """One chunk, one epoch: the buffer shuffles the rows with scikit-learn's RandomState
     as the arrays' batches do (later epochs draw a new order from the rows' first
@@ -522,6 +533,9 @@ def test_chunk_sources_that_cannot_work_are_refused_with_the_fix():
         MLPClassifier().fit(chainrule.Chunks(changing))
     with pytest.raises(ValueError, match="requires y to be passed"):  # an array without y
         MLPClassifier().fit(X)
+    for source in (chainrule.array_chunks(X, y, 10), chunks):  # y beside the chunks
+        with pytest.raises(TypeError, match=r"X is a chunk source, so y must be left out"):
+            MLPClassifier().fit(source, y)
 
 
 # ---------------------------------------------------------------- memory-mapped arrays

@@ -124,6 +124,19 @@ def test_a_column_of_text_first_and_numbers_later_is_text_as_written(tmp_path):
     assert first.text_columns == ["code"]
 
 
+def test_a_column_of_text_then_numbers_then_text_again_is_text_as_written(tmp_path):
+    # the codes come back as text after chunks of numbers only: still one text column
+    codes = ["A1", "B2"] * 5 + ["07", "8"] * 10 + ["A1", "C3"] * 5
+    frame = pd.DataFrame({"code": codes, "x": np.arange(40.0), "y": [0, 1] * 20})
+    path = tmp_path / "c.csv"
+    frame.to_csv(path, index=False)
+    first = first_pass(TableChunks(str(path), 10), "y", validation_fraction=0)
+    column = first.preprocessor.columns_[0]
+    assert column["kind"] == "category"
+    assert column["categories"] == ["07", "8", "A1", "B2", "C3"]
+    assert first.text_columns == ["code"]
+
+
 def test_identifier_columns_draw_the_in_memory_warnings_judged_on_the_first_chunk(tmp_path):
     n = 400
     rng = np.random.default_rng(2)
@@ -292,3 +305,19 @@ def test_a_file_sorted_by_the_target_draws_a_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         first_pass(TableChunks(str(path), 100), "y")
+
+
+def test_a_file_sorted_by_a_two_class_target_draws_a_warning(tmp_path):
+    # the most common sorted file: all the 0s, then all the 1s (or 60% then 40%)
+    rng = np.random.default_rng(1)
+    path = tmp_path / "sorted.csv"
+    for n_zeros in (500, 600):
+        y = np.repeat([0, 1], [n_zeros, 1000 - n_zeros])
+        frame = pd.DataFrame({"x": rng.normal(size=1000), "y": y})
+        frame.to_csv(path, index=False)
+        with pytest.warns(UserWarning, match=r"rows look sorted by 'y'"):
+            first_pass(TableChunks(str(path), 100), "y")
+        frame.sample(frac=1, random_state=0).to_csv(path, index=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            first_pass(TableChunks(str(path), 100), "y")

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -371,4 +372,132 @@ def test_cli_streamed_predict_warns_once_per_kind(fruit, tmp_path, capsys):
         "('purple', row 10); they are encoded as all zeros (no category)",
         "chainrule predict: warning: 10 more warning(s) like the one(s) above, from later "
         "chunks of rows",
+    ]
+
+
+def test_predict_and_evaluate_streamed_read_a_code_column_as_text_in_every_chunk(tmp_path):
+    # "A1".."A4" in the first and last chunks, "01".."04" (numbers to pandas) between:
+    # the column is text in training, and must be read as text in every chunk after it
+    n = 300
+    rng = np.random.default_rng(3)
+    codes = [f"A{i % 4}" if i < 100 or i >= 200 else f"0{i % 4}" for i in range(n)]
+    frame = pd.DataFrame({"code": codes, "x": rng.normal(size=n)})
+    frame["y"] = (frame["x"] + (frame["code"] == "01") > 0.5).astype(int)
+    frame["flag"] = rng.choice([True, False], size=n)  # true/false: read as such
+    path = tmp_path / "codes.csv"
+    frame.to_csv(path, index=False)
+    model = StreamedTraining(str(path), "y", chunk_rows=50).fit(TabularModel("y", epochs=3))
+    whole = read_csv(str(path))
+    assert model.preprocessor_.columns_[0]["categories"] == [
+        *["00", "01", "02", "03"],
+        *["A0", "A1", "A2", "A3"],
+    ]
+    out = tmp_path / "p.csv"
+
+    def table_of(chunk):
+        return pd.DataFrame({"y": model.predict_proba(chunk)[:, 1]})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "value(s) not seen in training"
+        predict_streamed(model, str(path), table_of, str(out), chunk_rows=50)
+        scores, rows, _, _ = evaluate_streamed(model, str(path), chunk_rows=50)
+    np.testing.assert_allclose(
+        pd.read_csv(out)["y"].to_numpy(), model.predict_proba(whole)[:, 1], rtol=1e-6
+    )
+    assert rows == n and scores["accuracy"] == model.evaluate(whole)["accuracy"]
+
+
+def test_predict_streamed_writes_no_partial_file_when_a_later_chunk_fails(trained, fruit, tmp_path):
+    out = tmp_path / "p.csv"
+    out.write_text("earlier results\n")
+    seen = []
+
+    def table_of(chunk):
+        seen.append(len(chunk))
+        if len(seen) == 3:
+            raise streaming.DataError("row 300 is bad")
+        return pd.DataFrame({"fruit": trained.predict(chunk)})
+
+    with pytest.raises(streaming.DataError, match="row 300 is bad"):
+        predict_streamed(trained, str(fruit), table_of, str(out), chunk_rows=100)
+    # the file named by --out is as it was; no temporary file is left behind
+    assert out.read_text() == "earlier results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]
+
+
+def test_evaluate_streamed_reads_a_text_target_as_text_in_every_chunk(tmp_path):
+    # classes "A1", "B2" in the first and last chunks, "01", "02" between them
+    n = 300
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=n)
+    labels = np.where(x > 0, "A1", "B2").astype(object)
+    labels[100:200] = np.where(x[100:200] > 0, "01", "02")
+    path = tmp_path / "labels.csv"
+    pd.DataFrame({"x": x, "z": rng.normal(size=n), "y": labels}).to_csv(path, index=False)
+    model = StreamedTraining(str(path), "y", chunk_rows=50).fit(TabularModel("y", epochs=2))
+    assert list(model.classes_) == ["01", "02", "A1", "B2"]
+    scores, rows, _, _ = evaluate_streamed(model, str(path), chunk_rows=50)
+    whole = model.evaluate(read_csv(str(path)))
+    assert rows == n and scores["accuracy"] == whole["accuracy"]
+    np.testing.assert_array_equal(scores["confusion_matrix"], whole["confusion_matrix"])
+
+
+def test_cli_stream_errors_name_the_file_once(tmp_path, capsys):
+    empty, header = tmp_path / "empty.csv", tmp_path / "header.csv"
+    empty.write_text("")
+    header.write_text("x,y\n")
+    for path, says in [(empty, "the file is empty"), (header, "the file has a header (x, y)")]:
+        assert main(["train", str(path), "--target", "y", "--out", str(tmp_path / "m.npz"),
+                     "--stream", *QUICK]) == 1  # fmt: skip
+        assert _error_line(capsys) == f"chainrule train: error: {path}: {says}" + (
+            "; expected a CSV file with a header row and data rows"
+            if path == empty
+            else " but no data rows"
+        )
+
+
+def test_once_per_kind_tells_columns_apart():
+    # an unseen category in one column, then in another: both columns are named
+    once = streaming.OncePerKind()
+    messages = [
+        "column 'colour' has 1 value(s) not seen in training ('purple', row 10)",
+        "column 'colour' has 2 value(s) not seen in training ('pink', rows 110 and 120)",
+        "column 'city' has 1 value(s) not seen in training ('Oslo', row 230)",
+    ]
+    with pytest.warns(UserWarning) as shown:
+        for message in messages:
+            with once.chunk():
+                warnings.warn(message, UserWarning, stacklevel=1)
+        once.summary()
+    assert [str(w.message) for w in shown] == [
+        messages[0],
+        messages[2],
+        "1 more warning(s) like the one(s) above, from later chunks of rows",
+    ]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and links need POSIX")
+def test_predict_streamed_writes_through_a_link_and_into_a_pipe(trained, fruit, tmp_path):
+    import threading
+
+    def table_of(chunk):
+        return pd.DataFrame({"fruit": trained.predict(chunk)})
+
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    predict_streamed(trained, str(fruit), table_of, str(link), chunk_rows=300)
+    assert link.is_symlink() and len(pd.read_csv(real)) == 900
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()), daemon=True)
+    reader.start()
+    predict_streamed(trained, str(fruit), table_of, str(pipe), chunk_rows=300)
+    reader.join(timeout=30)
+    assert received and received[0].count("\n") == 901
+    assert not pipe.is_file() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "link.csv",
+        "pipe",
+        "real.csv",
     ]

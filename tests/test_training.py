@@ -681,6 +681,19 @@ def test_fit_on_chunks_in_order_equals_fit_on_the_arrays():
     )
 
 
+def test_fit_on_chunks_skips_empty_chunks():
+    # a filter that leaves nothing of a file, or an empty last file: no rows, no error
+    X, y = classification_data(n=90)
+    a, b = classifier(seed=3), classifier(seed=3)
+    a.fit(X, y, epochs=2, batch_size=16, shuffle=False)
+    empty = (X[:0], y[:0])
+    b.fit([empty, (X[:1], y[:1]), empty, (X[1:], y[1:]), empty], epochs=2, batch_size=16,
+          shuffle=False)  # fmt: skip
+    np.testing.assert_array_equal(a.params, b.params)
+    with pytest.raises(ValueError, match="X yielded no chunks with rows"):
+        classifier().fit([empty, empty], epochs=1)
+
+
 def test_fit_on_chunks_resumes_exactly():
     """The buffer's order is drawn from the network's generator, which a model file keeps."""
     X, y = classification_data(n=90)
@@ -733,6 +746,9 @@ def test_chunk_sources_that_cannot_work_are_refused_with_the_fix():
         classifier().fit([(X, y)], shuffle_buffer=0)
     with pytest.raises(TypeError, match="fit needs y"):
         classifier().fit(X)
+    for source in (chainrule.array_chunks(X, y, 10), [(X, y)]):  # y beside the chunks
+        with pytest.raises(TypeError, match=r"X is a chunk source, so y must be left out"):
+            classifier().fit(source, y)
 
 
 def _memory_mapped(tmp_path, array):

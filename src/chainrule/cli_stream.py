@@ -35,7 +35,8 @@ def _about(path: str) -> Iterator[None]:
     try:
         yield
     except DataError as exc:
-        raise UserError(f"{path}: {exc}") from exc
+        text = str(exc)  # the reader's own errors name the file already
+        raise UserError(text if text.startswith(f"{path}: ") else f"{path}: {text}") from exc
 
 
 def _reading(options: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ flat parameter vectors (and an optimizer's state) travel:
 - ``method="local_sgd"``, local SGD (model averaging): in each round every partition
   trains a copy of the model for a set number of mini-batch steps with the model's
   optimizer, through the one training loop; the client averages the copies'
-  parameters and optimizer state (weighted by rows) and starts the next round from the
+  parameters and optimizer state (weighted by each partition's rows) and starts the next round from the
   average. An approximation of serial training: each copy sees only its own rows
   between averages.
 
@@ -643,8 +643,10 @@ def _fit_local_sgd(
                 batch_size=batch_size,
                 seed=seed,
             )
-            # the copies' average, weighted by the rows each trained on
-            weights = [r.n_trained for r in results]
+            # the copies' average, weighted by their partitions' rows: every row counts
+            # alike, as in serial training (each copy takes the same steps, so the rows
+            # trained on would over-weight a small partition)
+            weights = partitions.rows
             network.params[...] = _weighted_sum([r.params for r in results], weights)
             arrays = {
                 name: _weighted_sum([r.optimizer_state[1][name] for r in results], weights)
@@ -654,9 +656,10 @@ def _fit_local_sgd(
                 dict(results[0].optimizer_state[0]),  # the same step count in every copy
                 {name: a.astype(network.dtype) for name, a in arrays.items()},
             )
-            trained += sum(weights)
+            n_trained = sum(r.n_trained for r in results)
+            trained += n_trained
             network.epoch = round_index + 1
-            loss = sum(r.loss_sum for r in results) / sum(weights)
+            loss = sum(r.loss_sum for r in results) / n_trained
             stop = rounds.end({"loss": loss, "lr": optimizer.learning_rate})
             optimizer.set_epoch(round_index + 1)
             if stop:

@@ -51,7 +51,15 @@ from chainrule.optimizers import SGD, Adam
 from chainrule.resume import HEADER_KEY as RESUME_KEY
 from chainrule.resume import random_state_from_file, random_state_to_file
 from chainrule.sklearn_rules import OUTPUTS, InverseScaling, SklearnEpochs
-from chainrule.training import ArrayBatches, Batch, ChunkBatches, is_chunk_source, train
+from chainrule.training import (
+    ArrayBatches,
+    Batch,
+    ChunkBatches,
+    is_chunk_source,
+    is_empty_chunk,
+    refuse_y_beside_chunks,
+    train,
+)
 
 try:  # scikit-learn's shim for SciPy's changing L-BFGS-B options (1.6+)
     from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
@@ -346,8 +354,10 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         self._check_dropout_solver()
-        if not incremental and is_chunk_source(X, y):
-            return self._fit_chunks(X, sample_weight)
+        if not incremental:
+            refuse_y_beside_chunks(X, y)
+            if is_chunk_source(X, y):
+                return self._fit_chunks(X, sample_weight)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, extra_weight = self._validate_input(X, y, incremental, reset=first_pass)
         # coefs_ set by hand on an estimator never fitted: start from them
@@ -502,13 +512,17 @@ class _BaseMLP(BaseEstimator):
         (``n_outputs_``; ``classes_`` for a classifier)."""
         n_samples, dtype, summaries = 0, None, []
         for i, chunk in enumerate(chunks):
-            X, y, _ = self._check_chunk(chunk, i, reset=reset and i == 0)
+            if is_empty_chunk(chunk):
+                continue
+            X, y, _ = self._check_chunk(chunk, i, reset=reset and not summaries)
             n_samples += X.shape[0]
             if dtype is None:
                 dtype = self._resolve_dtype(X)  # the first chunk's, as for an array
             summaries.append(self._summarize_targets(y))
         if not summaries:
-            raise ValueError("X yielded no chunks; it needs at least one (X, y) chunk")
+            raise ValueError(
+                "X yielded no chunks with rows; it needs at least one (X, y) chunk with rows"
+            )
         self._learn_targets(summaries)
         return n_samples, self.n_features_in_, dtype
 
@@ -1116,4 +1130,5 @@ class _EstimatorChunks:
 
     def __iter__(self):
         for i, chunk in enumerate(self.chunks):
-            yield self.estimator._chunk_batch(chunk, i)
+            if not is_empty_chunk(chunk):
+                yield self.estimator._chunk_batch(chunk, i)

@@ -6,9 +6,10 @@ per number column the mean and the population standard deviation (Chan et al.'s 
 of each chunk's count, mean and sum of squared deviations, in float64), per text column
 its categories and the most frequent one, per date column the scaling of each date part
 that varies (the format guessed from the column's first chunk), the missing values of
-every column, and the target's task, classes or scaling. What it does not do: the
-warnings about columns that look like identifiers, and reading a column of numbers
-with a few words among them as text (it is an error naming the row). The result is a fitted
+every column, and the target's task, classes or scaling. The warnings about columns
+that look like identifiers judge a column's first chunk only. What it does not do:
+reading a column of numbers with a few words among them as text (it is an error
+naming the row). The result is a fitted
 :class:`~chainrule.preprocessing.Preprocessor`, the same object (and the same model
 file entry) as in memory.
 
@@ -54,7 +55,8 @@ MAX_CATEGORIES = 10_000
 
 #: chunks of at least this many rows are compared with the whole file to see whether it is
 #: sorted: when the median chunk is further than SORTED_DISTANCE from the file (the total
-#: variation distance of its classes, or its target mean in standard deviations), it is
+#: variation distance of its classes as a share of the largest possible, or its target
+#: mean in standard deviations), it is
 SORTED_MIN_ROWS = 100
 SORTED_DISTANCE = 0.5
 #: the words after "every row" in the identifier warnings, which judge the first chunk
@@ -345,7 +347,11 @@ class _Scan:
             observed = values[train & ~missing]
             column.stats.update(observed)
             return
-        if column.numeric_chunks and column.name not in self.table.text_columns:
+        if (
+            column.numeric_chunks
+            and not column.text_chunks  # text first: mixed, read again as text
+            and column.name not in self.table.text_columns
+        ):
             raise _not_a_number(column.name, series)
         column.text_chunks += 1
         text = series[train & ~missing].astype(str)
@@ -428,8 +434,16 @@ class _Scan:
         if task == "classify" and len(self.chunk_counts) >= 3:
             total = sum(self.target_values.values())
             overall = {k: v / total for k, v in self.target_values.items()}
+            # each chunk's total variation distance from the file, as a share of the
+            # largest it can be (1 - the rarest class's share: 0.5 for two even classes,
+            # which a chunk of one class only would otherwise never exceed)
+            largest = 1.0 - min(overall.values())
+            if largest <= 0:  # one class: refused later, naming it
+                return
             distances = [
-                0.5 * sum(abs(c.get(k, 0) / sum(c.values()) - p) for k, p in overall.items())
+                0.5
+                * sum(abs(c.get(k, 0) / sum(c.values()) - p) for k, p in overall.items())
+                / largest
                 for c in self.chunk_counts
             ]
             what = "each chunk holds mostly other classes than the file as a whole"

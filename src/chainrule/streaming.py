@@ -30,6 +30,7 @@ import ctypes
 import os
 import platform
 import re
+import secrets
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -111,6 +112,24 @@ def should_stream(
         f"streamed in chunks of {rows:,} rows (--no-stream reads it whole)"
     )
     return True
+
+
+def _text_columns(model: TabularModel) -> list[str]:
+    """The model's text (category) columns, to be read as text as written in every
+    chunk: a chunk holding only codes such as ``07`` would otherwise be read as numbers
+    (``7``), not the model's categories. True/false columns are left to pandas, which
+    reads them as the booleans training saw. A classifier's target whose classes are
+    text is read as text too (for ``evaluate``)."""
+    pre = model.preprocessor_
+    names = [
+        col["name"]
+        for col in pre.columns_
+        if col["kind"] == "category" and not set(col["categories"]) <= {"True", "False"}
+    ]
+    classes = list(pre.classes_) if pre.task_ == "classify" else []
+    if classes and all(isinstance(c, str) for c in classes):
+        names.append(pre.target)
+    return names
 
 
 def _table(path: str, chunk_rows: int | None, reading: dict[str, Any], text_columns=()):
@@ -227,15 +246,19 @@ class OncePerKind:
     """The warnings of a stream of chunks, each kind once: the first time it comes, as
     it comes; how many more came, at the end (:meth:`summary`). Without it, a column
     the model was not trained with, or an unseen category, would warn for every chunk.
-    Two warnings are of one kind when they differ only in their numbers and quoted
-    values (rows, counts, categories)."""
+    Two warnings are of one kind when they differ only in their numbers, quoted values
+    and details in parentheses (rows, counts, categories) after the first quoted value
+    (the column's name: each column's first warning is shown)."""
 
     def __init__(self) -> None:
         self.more: dict[str, int] = {}
 
     @staticmethod
     def kind(message: str) -> str:
-        return re.sub(r"'[^']*'|\d+", "#", message)[:80]
+        first = re.search(r"'[^']*'", message)
+        head, tail = (message[: first.end()], message[first.end() :]) if first else ("", message)
+        # the details in parentheses (values, "row 10" or "rows 3 and 5") do not count
+        return re.sub(r"\d+", "#", head) + re.sub(r"\([^)]*\)|'[^']*'|\d+", "#", tail)[:80]
 
     @contextlib.contextmanager
     def chunk(self) -> Iterator[None]:
@@ -280,11 +303,25 @@ def predict_streamed(
 
     ``table_of(frame)`` makes a chunk's output table (the command line's: predictions,
     probabilities, kept columns); ``out`` is a path or a text stream. The CSV header is
-    written once.
+    written once. A path is written through a temporary file next to it, moved over it
+    at the end: an error in a later chunk leaves no partial file (and an existing file
+    as it was).
     """
+    text_columns = list(dict.fromkeys([*text_columns, *_text_columns(model)]))
     table = _table(path, chunk_rows, reading or {}, text_columns)
     n = 0
-    stream = open(out, "w", newline="", encoding="utf-8") if isinstance(out, str) else out
+    tmp = None
+    if isinstance(out, str) and (os.path.isfile(out) or not os.path.exists(out)):
+        out = os.path.realpath(out)  # through a link to a file: the file is replaced
+        folder, name = os.path.split(out)
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+        # O_EXCL: never clobber anything; 0o666 lets the umask decide the mode, as open()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        stream = open(fd, "w", newline="", encoding="utf-8")
+    elif isinstance(out, str):  # not a file (/dev/stdout, a named pipe): written as it goes
+        stream = open(out, "w", newline="", encoding="utf-8")
+    else:
+        stream = out
     try:
         once = OncePerKind()
         for frame in table:
@@ -293,9 +330,16 @@ def predict_streamed(
             result.to_csv(stream, index=False, header=n == 0, float_format="%.8g")
             n += len(result)
         once.summary()
+        if tmp is not None:
+            stream.close()
+            os.replace(tmp, out)
+            tmp = None
     finally:
         if stream is not out:
             stream.close()
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
     return n
 
 
@@ -318,7 +362,7 @@ def evaluate_streamed(
     (else a missing target is a :class:`DataError` naming its rows) and their count.
     """
     pre, network = model.preprocessor_, model.network_
-    table = _table(path, chunk_rows, reading or {})
+    table = _table(path, chunk_rows, reading or {}, _text_columns(model))
     if pre.target not in table.columns:
         raise DataError(
             f"no column {pre.target!r} (the target) to compare the predictions with; the "

@@ -176,7 +176,7 @@ class ChunkBatches:
     chunks : re-iterable of (X, y) or (X, y, sample_weight)
         Every ``iter(chunks)`` is one epoch; each chunk already in the network's form
         (``X`` 2-D in its dtype, ``y`` as its loss takes it). Chunks may have any
-        number of rows.
+        number of rows (``fit`` skips those without rows).
     batch_size : int, default=32
         Rows per batch. Batches run across chunk boundaries: only the epoch's last
         batch may be smaller.
@@ -350,6 +350,42 @@ def is_chunk_source(X: Any, y: Any) -> bool:
     return hasattr(X, "__iter__")
 
 
+def is_empty_chunk(chunk: Any) -> bool:
+    """Whether ``chunk`` is an ``(X, y[, sample_weight])`` tuple without rows (skipped:
+    a filter may leave nothing of a piece of the data)."""
+
+    def rows(a: Any) -> int | None:
+        shape = getattr(a, "shape", None)
+        if shape is not None:
+            return shape[0] if len(shape) else None
+        return len(a) if hasattr(a, "__len__") else None
+
+    return (
+        isinstance(chunk, (tuple, list))
+        and len(chunk) in (2, 3)
+        and rows(chunk[0]) == 0
+        and rows(chunk[1]) == 0
+    )
+
+
+def refuse_y_beside_chunks(X: Any, y: Any) -> None:
+    """A TypeError when ``fit(X, y)`` was given a chunk source ``X`` and a ``y`` too
+    (each chunk holds its own targets); a list of rows written as tuples passes."""
+    if y is None:
+        return
+    if isinstance(X, (list, tuple)):
+        first = X[0] if len(X) else None
+        chunks = isinstance(first, tuple) and len(first) in (2, 3) and np.ndim(first[0]) >= 1
+    else:
+        chunks = is_chunk_source(X, None)
+    if chunks:
+        raise TypeError(
+            f"X is a chunk source, so y must be left out: each chunk holds its own targets, "
+            f"as (X, y) or (X, y, sample_weight); received y of type {type(y).__name__}. "
+            "Call fit(chunks) without y"
+        )
+
+
 class CheckedChunks:
     """A user's chunk source, each chunk checked and converted as ``fit`` converts
     arrays (the network's dtype, finite values, ``loss.prepare_target``); the network
@@ -368,6 +404,8 @@ class CheckedChunks:
     def __iter__(self) -> Iterator[Batch]:
         network, name = self.network, self.name
         for i, chunk in enumerate(self.chunks):
+            if is_empty_chunk(chunk):
+                continue
             if not isinstance(chunk, (tuple, list)) or len(chunk) not in (2, 3):
                 raise TypeError(
                     f"{name}: chunk {i} must be a tuple (X, y) or (X, y, sample_weight); "
@@ -388,7 +426,9 @@ class CheckedChunks:
         error."""
         for chunk in self:
             return chunk
-        raise ValueError(f"{self.name} yielded no chunks; it needs at least one (X, y) chunk")
+        raise ValueError(
+            f"{self.name} yielded no chunks with rows; it needs at least one (X, y) chunk with rows"
+        )
 
 
 def train(
@@ -577,6 +617,7 @@ def fit(
     shuffle_buffer = check_positive_int(shuffle_buffer, "shuffle_buffer")
     verbose = check_verbose(verbose)
     callbacks = check_callbacks(callbacks)
+    refuse_y_beside_chunks(X, y)
     if is_chunk_source(X, y):
         return _fit_chunks(
             network,
