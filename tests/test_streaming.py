@@ -137,6 +137,13 @@ def test_should_stream_by_option_or_size(tmp_path, monkeypatch):
     assert should_stream(str(path), True, None, notes.append)
     assert not should_stream(str(path), False, None, notes.append)
     assert not should_stream(str(path), None, None, notes.append) and not notes
+    # a chunk size given for a file read whole is not dropped silently
+    assert not should_stream(str(path), None, 500, notes.append)
+    assert notes == [
+        f"{path}: --chunk-rows 500 applies when the file is streamed; at 8 bytes (not "
+        "more than 1 GiB) it is read whole (--stream streams it)"
+    ]
+    notes.clear()
     assert STREAM_AUTO_BYTES == 2**30
     monkeypatch.setattr(streaming, "STREAM_AUTO_BYTES", 4)
     assert should_stream(str(path), None, 1000, notes.append)

@@ -14,9 +14,9 @@ flat parameter vectors (and an optimizer's state) travel:
 - ``method="local_sgd"``, local SGD (model averaging): in each round every partition
   trains a copy of the model for a set number of mini-batch steps with the model's
   optimizer, through the one training loop; the client averages the copies'
-  parameters and optimizer state (weighted by each partition's rows) and starts the next round from the
-  average. An approximation of serial training: each copy sees only its own rows
-  between averages.
+  parameters and optimizer state (weighted by each partition's rows) and starts the
+  next round from the average. An approximation of serial training: each copy sees
+  only its own rows between averages.
 
 :func:`predict` and :func:`predict_proba` map a fitted model over the blocks of a Dask
 array or the partitions of a Dask DataFrame, in the rows' order.

@@ -105,6 +105,12 @@ def should_stream(
     except OSError:
         return False  # the reader names the problem
     if size <= STREAM_AUTO_BYTES:
+        if chunk_rows is not None:
+            note(
+                f"{path}: --chunk-rows {chunk_rows:,} applies when the file is streamed; at "
+                f"{_size_text(size)} (not more than {STREAM_AUTO_BYTES / 2**30:.0f} GiB) it "
+                "is read whole (--stream streams it)"
+            )
         return False
     rows = chunk_rows or DEFAULT_CHUNK_ROWS
     note(
@@ -112,6 +118,15 @@ def should_stream(
         f"streamed in chunks of {rows:,} rows (--no-stream reads it whole)"
     )
     return True
+
+
+def _size_text(size: int) -> str:
+    """A file's size as people write it: ``"812 bytes"``, ``"3.4 KB"``, ``"57.1 MB"``."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 2**20:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 2**20:,.1f} MB"
 
 
 def _text_columns(model: TabularModel) -> list[str]:
