@@ -5,6 +5,9 @@ module imports what it uses with ``from helpers import ...``. Importing it needs
 NumPy and chainrule; the helpers that use pandas or scikit-learn import them inside.
 """
 
+import contextlib
+import threading
+
 import numpy as np
 
 from chainrule import SGD, Dense, Dropout, Network, ReLU, Softmax, Tanh
@@ -220,3 +223,20 @@ def first_checkpoint_save_fails(monkeypatch, error: OSError) -> list:
 
     monkeypatch.setattr(callbacks_module, "save", fails_once)
     return calls
+
+
+@contextlib.contextmanager
+def playground_server():
+    """``chainrule playground``'s server on a free local port, in a thread, for a test
+    module; shut down and closed after."""
+    from chainrule.playground.server import make_server
+
+    server = make_server(0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

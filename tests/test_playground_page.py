@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
-from chainrule.playground.server import make_server
+from helpers import playground_server
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
@@ -42,13 +41,8 @@ WAIT = 30_000  # ms a step may take before the test fails (not a timing assertio
 
 @pytest.fixture(scope="module")
 def server():
-    server = make_server(0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with playground_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -21,20 +21,16 @@ import pytest
 
 import chainrule
 from chainrule.playground.datasets import GRID
-from chainrule.playground.server import MAX_BODY, MAX_SESSIONS, make_server
+from chainrule.playground.server import MAX_BODY, MAX_SESSIONS
+from helpers import playground_server
 
 DEADLINE = 60.0  # seconds a test waits for training before it fails (not a timing test)
 
 
 @pytest.fixture(scope="module")
 def server():
-    server = make_server(0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with playground_server() as server:
+        yield server
 
 
 def request(server, method, path, body=None, headers=None, raw=None):
