@@ -305,6 +305,22 @@ def test_evaluate_by_hand_classification():
     assert scores["accuracy"] == pytest.approx(np.mean(proba.argmax(axis=1) == y))
 
 
+def test_evaluate_on_chunks_scores_as_the_arrays_shows_progress_and_refuses_no_rows(capsys):
+    X, y = classification_data()
+    net = classifier(metrics=["accuracy"], dtype="float64")
+    net.fit(X, y, epochs=2, batch_size=16)
+    whole = net.evaluate(X, y)
+    chunks = [(X[:40], y[:40]), (X[40:40], y[40:40]), (X[40:], y[40:])]
+    capsys.readouterr()
+    scores = net.evaluate(chunks, verbose=2)
+    assert scores["loss"] == pytest.approx(whole["loss"], rel=1e-12)
+    assert scores["accuracy"] == whole["accuracy"]
+    assert capsys.readouterr().out.startswith("evaluate: 1/1 batches")  # verbose, as for arrays
+    for empty in ([], [(X[:0], y[:0])]):
+        with pytest.raises(ValueError, match="nothing to evaluate: the chunk source yielded"):
+            net.evaluate(empty)
+
+
 def test_evaluate_by_hand_regression_with_sample_weight():
     X, y = regression_data()
     net = regressor(dtype="float64", metrics=["mse", "mae", "r2"])

@@ -522,7 +522,8 @@ class Network:
                     "weights in the chunk, as (X, y, sample_weight)"
                 )
             chunks = CheckedChunks(self, X, "X")
-            return self._evaluate(ChunkBatches(chunks, batch_size=batch_size, shuffle=False))
+            batches = ChunkBatches(chunks, batch_size=batch_size, shuffle=False)
+            return self._evaluate(batches, verbose)
         if y is None:
             raise TypeError("evaluate needs y, the targets, with X an array; received y=None")
         X = self._check_predict_input(X)
@@ -538,6 +539,7 @@ class Network:
         """Loss and metrics over a batch source of prepared batches (fit's validation)."""
         metrics = [type(m)() for m in self.metrics]  # fresh: fit's own and other threads'
         loss_total = weight_total = 0.0
+        n_rows = 0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             with progress_bar(n_batches(batches), verbose, "evaluate", line=True) as bar:
                 for X, target, sample_weight in batches:
@@ -547,11 +549,17 @@ class Network:
                     weight = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
                     loss_total += self.loss.value(output, target, sample_weight) * weight
                     weight_total += weight
+                    n_rows += X.shape[0]
                     if metrics:
                         prediction = self._prediction_from(output)
                         for metric in metrics:
                             metric.update(prediction, target)
                     bar.update(1)
+        if n_rows == 0:  # only a chunk source can be empty: arrays are checked first
+            raise ValueError(
+                "nothing to evaluate: the chunk source yielded no rows; give it chunks of "
+                "(X, y) with at least one row"
+            )
         loss = loss_total / weight_total if weight_total else float("nan")
         scores = {"loss": loss + self._penalty(self.params, self._l2(weight_total), self.l1)}
         for metric in metrics:
