@@ -176,6 +176,45 @@ $classes_attr    loss_ : float
 $example"""
 )
 
+
+def _with_doc(doc: str):
+    """Give the decorated function ``doc`` as its docstring (one text for two methods)."""
+
+    def decorate(function):
+        function.__doc__ = doc
+        return function
+
+    return decorate
+
+
+#: the estimators' ``partial_fit`` docstring: what carries over from call to call
+_PARTIAL_FIT_DOC = Template(
+    """Update the model with a single epoch over the given data.
+
+        Each call is one pass over ``X`` that goes on from the last call, as
+        scikit-learn's: the optimizer's state (adam's moments and step count, sgd's
+        velocities) and the learning rate carry over; ``t_`` counts the samples of
+        every call, so ``learning_rate='invscaling'`` decays across calls, and
+        ``'adaptive'`` divides the rate by 5 when ``n_iter_no_change`` calls in a row
+        brought no improvement of ``tol``. The rows are shuffled by a RandomState
+        seeded anew from ``random_state`` at each call. In order (``shuffle=False``)
+        with a ``batch_size`` that divides each call's rows, calls on consecutive
+        parts of the data take exactly the steps of one call on all of it. A
+        memory-mapped X is read batch by batch.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : $y of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None$classes
+
+        Returns
+        -------
+        self : object
+        """
+)
+
+
 _CLASSIFIER_DOC = _DOC.substitute(
     kind="classifier",
     summary="""    A drop-in for ``sklearn.neural_network.MLPClassifier`` (scikit-learn 1.9): the
@@ -404,32 +443,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """Update the model with a single epoch over the given data.
-
-        Each call is one pass over ``X`` that goes on from the last call, as
-        scikit-learn's: the optimizer's state (adam's moments and step count, sgd's
-        velocities) and the learning rate carry over; ``t_`` counts the samples of
-        every call, so ``learning_rate='invscaling'`` decays across calls, and
-        ``'adaptive'`` divides the rate by 5 when ``n_iter_no_change`` calls in a row
-        brought no improvement of ``tol``. The rows are shuffled by a RandomState
-        seeded anew from ``random_state`` at each call. In order (``shuffle=False``)
-        with a ``batch_size`` that divides each call's rows, calls on consecutive
-        parts of the data take exactly the steps of one call on all of it. A
-        memory-mapped X is read batch by batch.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), default=None
+    @_with_doc(
+        _PARTIAL_FIT_DOC.substitute(
+            y="array-like",
+            classes="""
         classes : array of shape (n_classes,), default=None
-            Every class label; required on the first call, ignored after.
-
-        Returns
-        -------
-        self : object
-        """
+            Every class label; required on the first call, ignored after.""",
+        )
+    )
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -634,28 +656,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
+    @_with_doc(_PARTIAL_FIT_DOC.substitute(y="ndarray", classes=""))
     def partial_fit(self, X, y, sample_weight=None):
-        """Update the model with a single epoch over the given data.
-
-        Each call is one pass over ``X`` that goes on from the last call, as
-        scikit-learn's: the optimizer's state (adam's moments and step count, sgd's
-        velocities) and the learning rate carry over; ``t_`` counts the samples of
-        every call, so ``learning_rate='invscaling'`` decays across calls, and
-        ``'adaptive'`` divides the rate by 5 when ``n_iter_no_change`` calls in a row
-        brought no improvement of ``tol``. The rows are shuffled by a RandomState
-        seeded anew from ``random_state`` at each call. In order (``shuffle=False``)
-        with a ``batch_size`` that divides each call's rows, calls on consecutive
-        parts of the data take exactly the steps of one call on all of it. A
-        memory-mapped X is read batch by batch.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : object
-        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
