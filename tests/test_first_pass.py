@@ -269,6 +269,12 @@ def test_bad_targets_are_refused(tmp_path):
         first_pass(TableChunks(str(one), 4), "y", validation_fraction=0)
     with pytest.raises(DataError, match="'nope' is not in the data"):
         first_pass(TableChunks(str(one), 4), "nope")
+    infinite = tmp_path / "inf.csv"
+    target = np.arange(20.0)
+    target[13] = np.inf  # row 15 of the file (the header is row 1), in the fourth chunk
+    pd.DataFrame({"x": range(20), "y": target}).to_csv(infinite, index=False)
+    with pytest.raises(DataError, match=r"target column 'y' holds infinite values \(row 15\)"):
+        first_pass(TableChunks(str(infinite), 4), "y", task="regress")
 
 
 def test_typed_dates_of_a_parquet_file(tmp_path):

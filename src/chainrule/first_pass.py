@@ -40,6 +40,7 @@ from chainrule.preprocessing import (
     _is_numeric,
     _json_scalar,
     _pandas,
+    finite_target,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -402,13 +403,7 @@ class _Scan:
     def _update_target(self, series, train: np.ndarray) -> None:
         if _is_numeric(series):
             self.target.numeric_chunks += 1
-            values = series.to_numpy(dtype=np.float64)
-            infinite = ~np.isfinite(values)
-            if infinite.any():
-                raise DataError(
-                    f"target column {self.target_name!r} holds infinite values "
-                    f"({rows_text(series.index[infinite])}); fix or remove those rows"
-                )
+            values = finite_target(self.target_name, series)
             self.target_whole = self.target_whole and bool(np.all(np.mod(values, 1) == 0))
             self.target.stats.update(values[train])
             if len(values) >= SORTED_MIN_ROWS:

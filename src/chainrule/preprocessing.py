@@ -186,6 +186,19 @@ def explain_task_guess(target: pd.Series) -> str:
     return f"{task} (guessed: '{target.name}' holds numbers with {distinct} distinct values)"
 
 
+def finite_target(name: str, target: pd.Series) -> np.ndarray:
+    """A numeric target column's values as float64; infinite values refused, naming
+    their rows (a whole file's or a streamed chunk's)."""
+    y = target.to_numpy(dtype=np.float64)
+    infinite = ~np.isfinite(y)
+    if infinite.any():
+        raise DataError(
+            f"target column {name!r} holds infinite values "
+            f"({rows_text(target.index[infinite])}); fix or remove those rows"
+        )
+    return y
+
+
 class Preprocessor:
     """Columns to features: ``(value - mean) / scale`` for numbers, one-hot for text.
 
@@ -418,13 +431,7 @@ class Preprocessor:
                 f"{rows_text(bad.index[:1])}), so it cannot be regressed; "
                 "use task 'classify' (--task classify)"
             )
-        y = target.to_numpy(dtype=np.float64)
-        infinite = ~np.isfinite(y)
-        if infinite.any():
-            raise DataError(
-                f"target column {self.target!r} holds infinite values "
-                f"({rows_text(target.index[infinite])}); fix or remove those rows"
-            )
+        y = finite_target(self.target, target)
         if self.scale_target:
             self.target_mean_, self.target_scale_ = _mean_and_scale(y)
         else:
