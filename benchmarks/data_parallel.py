@@ -33,6 +33,21 @@ import warnings
 import numpy as np
 
 
+def _local_cluster(workers: int):
+    """A LocalCluster of ``workers`` single-threaded worker processes on the loopback,
+    and its client."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+    )
+    return cluster, Client(cluster)
+
+
 def synthetic(rows: int, features: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``rows x features`` standard normal inputs; targets from a random tanh network."""
     rng = np.random.default_rng(seed)
@@ -70,7 +85,6 @@ def bench_lbfgs(args) -> list[dict]:
     """One process against a LocalCluster, with and without the malloc setting."""
     import dask
     import dask.array as da
-    from dask.distributed import Client, LocalCluster
     from threadpoolctl import threadpool_limits
 
     from chainrule import distributed as cd
@@ -105,14 +119,7 @@ def bench_lbfgs(args) -> list[dict]:
             if malloc != "Dask's default":
                 os.environ.update({k: str(v) for k, v in cd.WORKER_MALLOC.items()})
             try:
-                cluster = LocalCluster(
-                    n_workers=args.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=":0",
-                )
-                client = Client(cluster)
+                cluster, client = _local_cluster(args.workers)
             finally:
                 for name in cd.WORKER_MALLOC:
                     os.environ.pop(name, None)
@@ -187,7 +194,6 @@ def bench_malloc(args) -> list[dict]:
 def bench_local_sgd(args) -> list[dict]:
     """Held-out accuracy on digits: serial adam against local SGD on 2 and 4 partitions."""
     import dask.array as da
-    from dask.distributed import Client, LocalCluster
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -212,14 +218,7 @@ def bench_local_sgd(args) -> list[dict]:
                 "times": [seconds],
             }
         )
-        cluster = LocalCluster(
-            n_workers=args.workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-        )
-        client = Client(cluster)
+        cluster, client = _local_cluster(args.workers)
         try:
             # the workers' first fit imports chainrule (and loads its kernels): not timed
             warm = da.from_array(X_train, chunks=(400, -1)), da.from_array(y_train, chunks=400)
